@@ -1,0 +1,228 @@
+"""Resolve, connect and handshake with verification off; return the chain exactly as sent.
+
+On anyio's asyncio backend the handshake goes through asyncio's own SSL transport (the
+fastest transport anyio lets us reach); on any other backend through anyio's TLSStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import dns.asyncresolver
+import dns.exception
+import dns.rdatatype
+import dns.resolver
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from scanner.errors import classify
+from scanner.models import CaptureFailure, ErrorCode, Handshake, Stage, Target
+
+
+def client_context() -> ssl.SSLContext:
+    """Verification off (diagnosis judges the chain) and security level 0, so that weak and
+    legacy servers still hand over their chain; anonymous suites excluded (no certificate)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("ALL:!aNULL:!eNULL:@SECLEVEL=0")
+    try:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    except (ValueError, ssl.SSLError):  # a build without legacy protocols
+        pass
+    return ctx
+
+
+def unverified_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """The certificates as the peer sent them, in order, as DER. The one place that knows
+    CPython 3.11/3.12 hide this behind `_sslobj` (public API from 3.13)."""
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:
+        return tuple(bytes(c) for c in (public() or ()))
+    inner: Any = ssl_object._sslobj  # type: ignore[attr-defined]
+    chain = inner.get_unverified_chain() or ()
+    return tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain)  # type: ignore[attr-defined]
+
+
+class Resolver(Protocol):
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """Addresses for `host`, in the order to try them; raises on failure."""
+        ...
+
+
+class SystemResolver:
+    """getaddrinfo (so /etc/hosts and nsswitch apply) in worker threads, with a limiter of its
+    own so a slow resolver cannot starve anyio's default thread pool."""
+
+    def __init__(self, threads: int = 64) -> None:
+        self._limiter = anyio.CapacityLimiter(threads)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        infos = await anyio.to_thread.run_sync(
+            lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
+            abandon_on_cancel=True,
+            limiter=self._limiter,
+        )
+        return _unique(str(info[4][0]) for info in infos)
+
+
+class DnsResolver:
+    """Asks the given name servers directly (dnspython); /etc/hosts does not apply."""
+
+    def __init__(self, nameservers: Sequence[tuple[str, int]], lifetime: float = 5.0) -> None:
+        self._resolvers = []
+        for ip, port in nameservers:
+            r = dns.asyncresolver.Resolver(configure=False)
+            r.nameservers = [ip]
+            r.port = port
+            r.lifetime = lifetime
+            r.timeout = lifetime
+            self._resolvers.append(r)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        last: Exception = dns.resolver.NoNameservers()
+        for r in self._resolvers:
+            addresses: list[str] = []
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                try:
+                    answer = await r.resolve(host, rdtype, search=False)
+                except dns.resolver.NoAnswer as e:
+                    last = e
+                    continue
+                except dns.resolver.NXDOMAIN:
+                    raise
+                except dns.exception.DNSException as e:
+                    last = e
+                    break
+                addresses.extend(rr.address for rr in answer)
+            if addresses:
+                return _unique(addresses)
+        raise last
+
+
+def _unique(items: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+@dataclass(slots=True)
+class _Progress:
+    stage: Stage = Stage.RESOLVE
+    address: str | None = None
+
+
+def _on_asyncio() -> bool:
+    """Whether anyio runs on its asyncio backend (then asyncio's SSL transport is reachable)."""
+    try:
+        return asyncio.current_task() is not None
+    except RuntimeError:
+        return False
+
+
+class _Discard(asyncio.Protocol):
+    def data_received(self, data: bytes) -> None:
+        pass
+
+
+def _sockaddr(address: str, port: int) -> tuple[int, Any]:
+    info = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    return info[0][0], info[0][4]
+
+
+async def _handshake_asyncio(
+    address: str, port: int, sni: str | None, ctx: ssl.SSLContext, progress: _Progress
+) -> Handshake:
+    loop = asyncio.get_running_loop()
+    family, sockaddr = _sockaddr(address, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    progress.stage = Stage.HANDSHAKE
+    transport, _ = await loop.create_connection(
+        _Discard, sock=sock, ssl=ctx, server_hostname=sni or "", ssl_handshake_timeout=3600
+    )
+    try:
+        obj = transport.get_extra_info("ssl_object")
+        return _read_session(obj, address)
+    finally:
+        transport.abort()  # no close_notify: a graceful close costs a round trip per host
+
+
+async def _handshake_anyio(
+    address: str, port: int, sni: str | None, ctx: ssl.SSLContext, progress: _Progress
+) -> Handshake:
+    stream = await anyio.connect_tcp(address, port)
+    progress.stage = Stage.HANDSHAKE
+    try:
+        tls = await TLSStream.wrap(
+            stream, hostname=sni, ssl_context=ctx, standard_compatible=False
+        )
+    except BaseException:
+        await anyio.aclose_forcefully(stream)
+        raise
+    try:
+        return _read_session(tls.extra(TLSAttribute.ssl_object), address)
+    finally:
+        await anyio.aclose_forcefully(tls)
+
+
+def _read_session(obj: ssl.SSLObject, address: str) -> Handshake:
+    cipher = obj.cipher()
+    return Handshake(
+        chain=unverified_chain(obj),
+        tls_version=obj.version() or "",
+        cipher=cipher[0] if cipher else "",
+        address=address,
+    )
+
+
+async def capture(
+    target: Target, *, ctx: ssl.SSLContext, resolver: Resolver, timeout: float
+) -> Handshake | CaptureFailure:
+    """One host, within one deadline covering DNS, connect and handshake. Never raises for a
+    host's failure; an exception no rule covers is re-raised (our bug, the pipeline counts it)."""
+    progress = _Progress()
+    handshake = _handshake_asyncio if _on_asyncio() else _handshake_anyio
+    try:
+        with anyio.fail_after(timeout):
+            if target.ip:
+                addresses = [target.ip]
+            elif target.is_ip:
+                addresses = [target.host]
+            else:
+                addresses = await resolver.resolve(target.host, target.port)
+            if not addresses:
+                return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
+            for i, address in enumerate(addresses):
+                progress.stage, progress.address = Stage.CONNECT, address
+                try:
+                    result = await handshake(address, target.port, target.sni, ctx, progress)
+                except OSError:
+                    # Try the next address only when this one could not be connected at all.
+                    if progress.stage is Stage.CONNECT and i + 1 < len(addresses):
+                        continue
+                    raise
+                if not result.chain:
+                    return CaptureFailure(
+                        error=ErrorCode.TLS, detail="the server sent no certificate"
+                    )
+                return result
+    except Exception as e:
+        mapped = classify(e, progress.stage, timeout)
+        if mapped is None:
+            raise
+        code, detail = mapped
+        return CaptureFailure(error=code, detail=detail, address=progress.address)
+    raise AssertionError("unreachable")  # pragma: no cover

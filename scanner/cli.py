@@ -1,0 +1,246 @@
+"""The `scanner` command: options -> a frozen config, a library call, a printed summary.
+
+Exit codes: 0 the scan ran (whatever it found), 2 usage or environment error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from scanner.runner import EnvironmentProblem, ProgressFn, ScanOptions, ScanReport, run_scan
+from scanner.storage import read_table_pandas
+from scanner.summary import worst_hosts
+
+app = typer.Typer(
+    help="Scan a fleet's TLS certificates: which hosts would a client refuse, why, and what "
+    "fixes it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def parse_as_of(text: str | None) -> dt.datetime:
+    """ISO 8601; a time without an offset is UTC; a bare date is midnight UTC."""
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    from scanner.hostnames import parse_ip
+
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:]) if rest[1:].isdigit() else -1
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = int(p) if p.isdigit() else -1
+    ip = parse_ip(host)
+    if ip is None or not 1 <= port <= 65535:
+        raise typer.BadParameter(f"{text!r} is not IP[:PORT]")
+    return str(ip), port
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich bar on stderr while scanning, shown only when stdout is a terminal."""
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None, failed=0)
+
+        def update(done: int, total: int, failed: int) -> None:
+            bar.update(task, completed=done, total=total, failed=failed)
+
+        yield update
+
+
+def print_report(report: ScanReport, worst: int = 10) -> None:
+    meta = report.meta
+    c = report.counts
+    out_console.print(
+        f"Scanned {c.targets} targets ({c.ok} ok, {c.targets - c.ok} errors) into {report.out}"
+        f"  as of {meta['as_of']}",
+        markup=False,
+        soft_wrap=True,
+    )
+    table = Table(title="Findings and errors", title_justify="left")
+    for col in ("kind", "name", "hosts", "share"):
+        table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
+    for row in report.summary.itertuples(index=False):
+        if row.hosts and row.kind in ("verdict", "error", "finding"):
+            table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
+    out_console.print(table)
+    hosts = read_table_pandas(
+        report.out / "hosts.parquet", ["host", "port", "severity", "findings", "days_remaining"]
+    )
+    top = worst_hosts(hosts, worst)
+    if not top.empty:
+        t = Table(title=f"Worst {len(top)} hosts", title_justify="left")
+        for col in ("host", "port", "severity", "findings", "days left"):
+            t.add_column(col)
+        for r in top.itertuples(index=False):
+            days = "" if pd.isna(r.days_remaining) else str(r.days_remaining)
+            port = "" if pd.isna(r.port) else str(r.port)
+            t.add_row(_safe(r.host), port, str(r.severity), _safe(", ".join(r.findings)), days)
+        out_console.print(t)
+    if meta.get("internal_errors"):
+        err_console.print(
+            f"{meta['internal_errors']} internal error(s): see rows with error=internal",
+            markup=False,
+        )
+
+
+def _safe(text: str) -> str:
+    """Untrusted text for the terminal: no control characters, no rich markup."""
+    from rich.markup import escape
+
+    return escape("".join(ch if ch.isprintable() else "?" for ch in str(text)))
+
+
+@app.command()
+def scan(
+    input: Annotated[Path, typer.Argument(help="CSV with a 'host' column (optional 'port', 'ip').")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
+    concurrency: Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")] = 100,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds per host for DNS, connect and handshake.")
+    ] = 10.0,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Judge validity at this ISO 8601 instant (UTC unless given); default now."),
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
+    ] = None,
+    expiry_warn_days: Annotated[
+        int, typer.Option(min=0, help="Days before notAfter that count as expiring soon.")
+    ] = 30,
+    aia: Annotated[
+        bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")
+    ] = True,
+    aia_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per AIA fetch.")] = 5.0,
+    nameserver: Annotated[
+        list[str] | None,
+        typer.Option(help="Resolve through this DNS server IP[:PORT] (repeatable) instead of the "
+        "system resolver; /etc/hosts then does not apply."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the scan already in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+) -> None:
+    """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
+
+    Example: scanner scan inputs/hosts.csv --out reports/2026-11-26
+    """
+    options = ScanOptions(
+        input=input,
+        out=out,
+        as_of=parse_as_of(as_of),
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        concurrency=concurrency,
+        warn_days=expiry_warn_days,
+        aia=aia,
+        aia_timeout=aia_timeout,
+        nameservers=tuple(parse_nameserver(n) for n in nameserver or ()),
+        overwrite=overwrite,
+    )
+    try:
+        with progress_bar(not quiet) as progress:
+            report = run_scan(options, progress)
+    except EnvironmentProblem as e:
+        raise fail(str(e)) from None
+    if not quiet:
+        print_report(report)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("reports/demo"),
+    inputs: Annotated[
+        Path, typer.Option(help="Folder for the lab's input CSV and CA bundle.")
+    ] = Path("inputs"),
+) -> None:
+    """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it, print the
+    summary and shut the lab down. Needs no internet.
+
+    Example: scanner demo --out reports/demo
+    """
+    from scanner.lab import Lab
+
+    as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with Lab.start(as_of=as_of) as lab:
+        csv_path, ca_path = lab.write_inputs(inputs)
+        out_console.print(
+            f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}",
+            markup=False,
+            soft_wrap=True,
+        )
+        options = ScanOptions(
+            input=csv_path,
+            out=out,
+            as_of=as_of,
+            ca_bundle=ca_path,
+            timeout=lab.timeout,
+            concurrency=50,
+            nameservers=(lab.dns_address,),
+            overwrite=True,
+        )
+        try:
+            with progress_bar(True) as progress:
+                report = run_scan(options, progress)
+        except EnvironmentProblem as e:
+            raise fail(str(e)) from None
+    print_report(report, worst=40)
+
+
+def main() -> None:
+    app()

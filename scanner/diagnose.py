@@ -1,0 +1,441 @@
+"""Diagnosis: (chain as sent, host, trust store, as-of, AIA results) -> verdicts and findings.
+
+A pure function of its inputs: no clock, no sockets. The only outside knowledge it can want is
+a missing issuer, which `aia_wanted` names as URLs for the caller to fetch and hand back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import verification
+
+from scanner import certs
+from scanner import findings as F
+from scanner.findings import Code
+from scanner.hostnames import matches, www_hint
+from scanner.models import AiaResult, CertInfo, Diagnosis, Finding, Severity, Verdicts
+
+MAX_DEPTH = 8
+# OpenSSL security level 2, as Debian and most Linux clients run it.
+MIN_RSA_DSA_BITS = 2048
+MIN_EC_BITS = 224
+WEAK_HASHES = frozenset({"md5", "sha1"})
+# Findings at or above this severity explain a rejection; otherwise `not_trusted` says why.
+_EXPLAINS = Severity.HIGH.rank
+_DER = Encoding.DER
+
+
+class Source(Enum):
+    SENT = "sent"
+    STORE = "store"
+    AIA = "aia"
+
+
+class End(Enum):
+    ANCHORED = "anchored"  # reached a certificate of the trust store
+    UNTRUSTED_ROOT = "untrusted_root"  # reached a self-signed certificate not in the store
+    SELF_SIGNED_LEAF = "self_signed_leaf"
+    ISSUER_NOT_FOUND = "issuer_not_found"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    certs: tuple[x509.Certificate, ...]
+    sources: tuple[Source, ...]
+    end: End
+    stuck_at: x509.Certificate | None = None  # whose issuer could not be found
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """The chain as sent, parsed; unparseable certificates kept as DER only."""
+
+    der: tuple[bytes, ...]
+    leaf: x509.Certificate | None
+    intermediates: tuple[x509.Certificate, ...]
+    unparseable: tuple[int, ...]  # positions in `der`
+
+
+def parse_chain(der: Sequence[bytes]) -> Chain:
+    parsed = [certs.try_parse(d) for d in der]
+    return Chain(
+        der=tuple(der),
+        leaf=parsed[0] if parsed else None,
+        intermediates=tuple(c for c in parsed[1:] if c is not None),
+        unparseable=tuple(i for i, c in enumerate(parsed) if c is None),
+    )
+
+
+def _fetched_certs(fetched: Mapping[str, AiaResult], urls: Sequence[str]) -> list[x509.Certificate]:
+    out = []
+    for url in urls:
+        result = fetched.get(url)
+        if result is not None:
+            out.extend(c for d in result.certificates if (c := certs.try_parse(d)) is not None)
+    return out
+
+
+def build_path(chain: Chain, trust: certs.TrustStore, fetched: Mapping[str, AiaResult]) -> Path:
+    """Follow issuers from the leaf: the trust store first (a cross-signed chain that reaches a
+    trusted root is trusted), then what the server sent, then what AIA fetching returned."""
+    assert chain.leaf is not None
+    path = [chain.leaf]
+    sources = [Source.SENT]
+    current = chain.leaf
+    if certs.self_signed(current):
+        end = End.ANCHORED if trust.contains(current) else End.SELF_SIGNED_LEAF
+        return Path(tuple(path), tuple(sources), end)
+    for _ in range(MAX_DEPTH):
+        if trust.contains(current) and len(path) > 1:
+            return Path(tuple(path), tuple(sources), End.ANCHORED)
+        candidates: list[tuple[x509.Certificate, Source]] = [
+            (c, Source.STORE) for c in trust.issuers_of(current)
+        ]
+        candidates += [(c, Source.SENT) for c in chain.intermediates]
+        candidates += [
+            (c, Source.AIA) for c in _fetched_certs(fetched, certs.ca_issuers_urls(current))
+        ]
+        issuer = None
+        for cand, source in candidates:
+            if any(cand is p for p in path) and not certs.self_signed(cand):
+                continue
+            if certs.signed_by(current, cand):
+                issuer = (cand, source)
+                break
+        if issuer is None:
+            return Path(tuple(path), tuple(sources), End.ISSUER_NOT_FOUND, stuck_at=current)
+        cand, source = issuer
+        if source is Source.STORE:
+            path.append(cand)
+            sources.append(source)
+            return Path(tuple(path), tuple(sources), End.ANCHORED)
+        if certs.self_signed(cand):
+            path.append(cand)
+            sources.append(source)
+            end = End.ANCHORED if trust.contains(cand) else End.UNTRUSTED_ROOT
+            return Path(tuple(path), tuple(sources), end)
+        path.append(cand)
+        sources.append(source)
+        current = cand
+    return Path(tuple(path), tuple(sources), End.TOO_LONG, stuck_at=current)
+
+
+def aia_wanted(
+    chain_der: Sequence[bytes], trust: certs.TrustStore, fetched: Mapping[str, AiaResult]
+) -> tuple[str, ...]:
+    """caIssuers URLs that could complete the path and have not been fetched yet."""
+    chain = parse_chain(chain_der)
+    if chain.leaf is None:
+        return ()
+    path = build_path(chain, trust, fetched)
+    if path.end is not End.ISSUER_NOT_FOUND or path.stuck_at is None:
+        return ()
+    return tuple(
+        u
+        for u in certs.ca_issuers_urls(path.stuck_at)
+        if u not in fetched and u.lower().startswith(("http://", "https://"))
+    )
+
+
+def _strict_verify(
+    chain: Chain, host: str, is_ip: bool, trust: certs.TrustStore, as_of: dt.datetime
+) -> str | None:
+    """None when cryptography's Web PKI verifier accepts the chain as sent; else its reason."""
+    assert chain.leaf is not None
+    try:
+        subject: verification.DNSName | verification.IPAddress
+        if is_ip:
+            subject = verification.IPAddress(ipaddress.ip_address(host.split("%", 1)[0]))
+        else:
+            subject = verification.DNSName(host)
+        verifier = (
+            verification.PolicyBuilder()
+            .store(trust.store)
+            .time(as_of)
+            .max_chain_depth(MAX_DEPTH)
+            .build_server_verifier(subject)
+        )
+        verifier.verify(chain.leaf, list(chain.intermediates))
+    except verification.VerificationError as e:
+        return str(e)
+    except Exception as e:  # a name or certificate the verifier cannot even take
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
+    """(weak key description, weak signature description) at OpenSSL security level 2."""
+    key_type, bits = certs.key_facts(cert)
+    weak_key = None
+    if bits is not None and key_type is not None:
+        if key_type in ("RSA", "DSA") and bits < MIN_RSA_DSA_BITS:
+            weak_key = f"{key_type} {bits} bits"
+        elif key_type.startswith("EC-") and bits < MIN_EC_BITS:
+            weak_key = f"{key_type} {bits} bits"
+    h = certs.signature_hash(cert)
+    weak_sig = certs.signature_algorithm(cert) if h in WEAK_HASHES else None
+    return weak_key, weak_sig
+
+
+def _ts(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _names_shown(dns: Sequence[str], ips: Sequence[str]) -> str:
+    names = list(dns) + list(ips)
+    if not names:
+        return "none"
+    shown = ", ".join(names[:6])
+    return shown + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
+
+
+def _mismatch_finding(host: str, dns: Sequence[str], ips: Sequence[str]) -> Finding:
+    hint = www_hint(host, dns)
+    lowered = [d.lower().rstrip(".") for d in dns]
+    if hint is None and f"*.{host}" in lowered:
+        hint = f"*.{host} covers names below {host}, never {host} itself"
+    if hint is None and "." in host:
+        parent = host.split(".", 1)[1]
+        if any(d.startswith("*.") and parent.endswith("." + d[2:]) for d in lowered):
+            hint = "a wildcard stands for exactly one label"
+    message = f"{host} is not among the certificate's names: {_names_shown(dns, ips)}"
+    if hint:
+        message += f"; {hint}"
+    remedy = f"Reissue the certificate with {host} in its subjectAltName"
+    if hint and "www" in hint:
+        apex = host[4:] if host.startswith("www.") else host
+        remedy += f" (include both {apex} and www.{apex})"
+    return F.make(Code.HOSTNAME_MISMATCH, message, remedy + ", or point the name elsewhere.")
+
+
+def diagnose(
+    chain_der: Sequence[bytes],
+    *,
+    host: str,
+    is_ip: bool,
+    trust: certs.TrustStore,
+    as_of: dt.datetime,
+    warn_days: int,
+    fetched: Mapping[str, AiaResult] | None = None,
+) -> Diagnosis:
+    """Diagnose one host's chain. `as_of` must be timezone-aware; `fetched` holds the AIA
+    results for the URLs `aia_wanted` asked for (missing ones count as not fetched)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    fetched = fetched or {}
+    chain = parse_chain(chain_der)
+    sent_infos = tuple(certs.info(d) for d in chain.der)
+    found: list[Finding] = []
+    for i in chain.unparseable:
+        found.append(
+            F.make(
+                Code.UNPARSEABLE_CERTIFICATE,
+                f"certificate #{i} of the chain cannot be parsed: {sent_infos[i].parse_error}",
+            )
+        )
+    if chain.leaf is None:
+        verdicts = Verdicts(
+            trusted=False,
+            expired=None,
+            not_yet_valid=None,
+            expiring_soon=None,
+            hostname_mismatch=None,
+            self_signed=None,
+            untrusted_root=None,
+            incomplete_chain=None,
+        )
+        return Diagnosis(
+            leaf=sent_infos[0] if sent_infos else None,
+            certificates=sent_infos,
+            verdicts=verdicts,
+            findings=tuple(found),
+            days_remaining=None,
+        )
+    leaf = chain.leaf
+    leaf_info = sent_infos[0]
+
+    # Validity of the leaf (RFC 5280 4.1.2.5: both bounds inclusive).
+    not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    expired = as_of > not_after
+    not_yet_valid = as_of < not_before
+    remaining = not_after - as_of
+    expiring_soon = not expired and remaining <= dt.timedelta(days=warn_days)
+    days_remaining = math.floor(remaining.total_seconds() / 86400)
+    if expired:
+        found.append(
+            F.make(
+                Code.EXPIRED,
+                f"expired {_ts(not_after)}, {-days_remaining} day(s) before {_ts(as_of)}",
+            )
+        )
+    elif expiring_soon:
+        found.append(
+            F.make(
+                Code.EXPIRING_SOON,
+                f"expires {_ts(not_after)}, in {days_remaining} day(s) "
+                f"(warning window {warn_days} days)",
+            )
+        )
+    if not_yet_valid:
+        found.append(
+            F.make(
+                Code.NOT_YET_VALID,
+                f"valid only from {_ts(not_before)}, {_ts(as_of)} is "
+                f"{(not_before - as_of).total_seconds() / 3600:.1f} hour(s) earlier",
+            )
+        )
+
+    # Names (RFC 6125; the CN is never used).
+    names = certs.sans(leaf)
+    if names is None:
+        hostname_mismatch = True
+        found.append(
+            F.make(
+                Code.NO_SAN,
+                f"the certificate has no subjectAltName (subject {leaf_info.subject}), so it "
+                f"matches no name, {host} included",
+                f"Reissue the certificate with {host} in its subjectAltName.",
+            )
+        )
+    else:
+        hostname_mismatch = not matches(host, is_ip, names[0], names[1])
+        if hostname_mismatch:
+            found.append(_mismatch_finding(host, names[0], names[1]))
+
+    # Path: self-signed leaf, untrusted root, missing issuer, completed through AIA.
+    path = build_path(chain, trust, fetched)
+    self_signed = path.end is End.SELF_SIGNED_LEAF or (
+        path.end is End.ANCHORED and len(path.certs) == 1
+    )
+    untrusted_root = path.end in (End.UNTRUSTED_ROOT, End.ISSUER_NOT_FOUND, End.TOO_LONG)
+    incomplete_chain = Source.AIA in path.sources and path.end is not End.ISSUER_NOT_FOUND
+    fetched_infos: list[CertInfo] = []
+    for cert, source in zip(path.certs, path.sources, strict=True):
+        if source is Source.AIA:
+            fetched_infos.append(certs.info(cert.public_bytes(_DER)))
+    if self_signed and path.end is End.SELF_SIGNED_LEAF:
+        found.append(
+            F.make(
+                Code.SELF_SIGNED,
+                f"the certificate is self-signed (subject {leaf_info.subject})",
+            )
+        )
+    if path.end is End.UNTRUSTED_ROOT:
+        root = path.certs[-1]
+        found.append(
+            F.make(
+                Code.UNTRUSTED_ROOT,
+                f"the chain ends at {certs.name_text(root.subject)}, which is not in the trust "
+                f"store {trust.path}",
+                f"Use a certificate from a publicly trusted CA, or add the root "
+                f"{certs.name_text(root.subject)} to the clients' trust store.",
+            )
+        )
+    if path.end in (End.ISSUER_NOT_FOUND, End.TOO_LONG):
+        stuck = path.stuck_at or leaf
+        urls = certs.ca_issuers_urls(stuck)
+        failures = [fetched[u] for u in urls if u in fetched and fetched[u].error]
+        where = "the leaf" if stuck is leaf else certs.name_text(stuck.subject)
+        message = (
+            f"the issuer {certs.name_text(stuck.issuer)} of {where} is not sent by the server "
+            f"and not in the trust store"
+        )
+        if path.end is End.TOO_LONG:
+            message = f"no path to a root within {MAX_DEPTH} certificates"
+        elif not urls:
+            message += "; the certificate names no caIssuers URL"
+        found.append(F.make(Code.ISSUER_NOT_FOUND, message))
+        for r in failures:
+            found.append(
+                F.make(
+                    Code.AIA_FETCH_FAILED,
+                    f"caIssuers {r.url} could not be fetched: {r.error}",
+                )
+            )
+    if incomplete_chain:
+        missing = [
+            c for c, s in zip(path.certs, path.sources, strict=True) if s is Source.AIA
+        ]
+        for m in missing:
+            child = path.certs[path.certs.index(m) - 1]
+            urls = ", ".join(certs.ca_issuers_urls(child))
+            name = certs.name_text(m.subject)
+            found.append(
+                F.make(
+                    Code.INCOMPLETE_CHAIN,
+                    f"the server does not send the intermediate {name}; it was fetched from "
+                    f"{urls}",
+                    f"Install the intermediate {name} (from {urls}) on the server, after the "
+                    "leaf in the chain file.",
+                )
+            )
+
+    # Served intermediates outside their validity.
+    intermediate_bad = False
+    for cert, source in zip(path.certs[1:], path.sources[1:], strict=True):
+        if source is not Source.SENT or certs.self_signed(cert):
+            continue
+        nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
+        if as_of > na or as_of < nb:
+            intermediate_bad = True
+            when = f"expired {_ts(na)}" if as_of > na else f"not valid before {_ts(nb)}"
+            found.append(
+                F.make(
+                    Code.INTERMEDIATE_EXPIRED,
+                    f"the intermediate {certs.name_text(cert.subject)} the server sends is {when}",
+                )
+            )
+
+    # OpenSSL security level 2 for every certificate below the root.
+    below_root = [
+        c for i, c in enumerate(path.certs) if i == 0 or not certs.self_signed(c)
+    ]
+    if path.end is End.ANCHORED and len(path.certs) > 1:
+        below_root = [c for c in below_root if not trust.contains(c)]
+    weak = False
+    for cert in below_root:
+        weak_key, weak_sig = _weakness(cert)
+        who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
+        if weak_key:
+            weak = True
+            found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key"))
+        if weak_sig:
+            weak = True
+            found.append(F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}"))
+
+    rejection = _strict_verify(chain, host, is_ip, trust, as_of)
+    trusted = rejection is None and not weak and not intermediate_bad
+    if not trusted and not any(f.severity.rank >= _EXPLAINS for f in found):
+        found.append(
+            F.make(
+                Code.NOT_TRUSTED,
+                f"a strict client rejects the chain: {rejection or 'unknown reason'}",
+            )
+        )
+    verdicts = Verdicts(
+        trusted=trusted,
+        expired=expired,
+        not_yet_valid=not_yet_valid,
+        expiring_soon=expiring_soon,
+        hostname_mismatch=hostname_mismatch,
+        self_signed=self_signed,
+        untrusted_root=untrusted_root and not self_signed,
+        incomplete_chain=incomplete_chain,
+    )
+    return Diagnosis(
+        leaf=leaf_info,
+        certificates=sent_infos + tuple(fetched_infos),
+        verdicts=verdicts,
+        findings=tuple(found),
+        days_remaining=days_remaining,
+    )
+

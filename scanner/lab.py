@@ -1,0 +1,659 @@
+"""A local lab: a private PKI and TLS servers with known faults on 127.0.0.1, ephemeral ports,
+plus an AIA web server and a DNS server, for `scanner demo` and the tests.
+
+Everything runs on one asyncio loop in a background thread; `Lab.start()` is a context
+manager that tears it all down. Certificates are dated relative to the `as_of` it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import datetime as dt
+import ipaddress
+import logging
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+DAY = dt.timedelta(days=1)
+LOOPBACK = "127.0.0.1"
+# The one address that is never on loopback: TCP to a multicast group fails locally with
+# ENETUNREACH before any packet leaves, which is how the lab shows `unreachable`.
+UNREACHABLE_IP = "224.0.0.1"
+
+_log = logging.getLogger(__name__)
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+# --- PKI ----------------------------------------------------------------------------------
+
+
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def name(cn: str, org: str = "Scanner Lab") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    cert: x509.Certificate
+    key: PrivateKey
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def make_ca(
+    cn: str,
+    *,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    issuer: Issued | None = None,
+    key: PrivateKey | None = None,
+    aia_url: str | None = None,
+) -> Issued:
+    """A CA certificate: self-signed root when `issuer` is None, else an intermediate."""
+    key = key or ec_key()
+    subject = name(cn)
+    signer = issuer.key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if aia_url:
+        builder = builder.add_extension(_aia(aia_url), critical=False)
+    return Issued(builder.sign(signer, hashes.SHA256()), key)
+
+
+def _aia(url: str) -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess(
+        [
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(url),
+            )
+        ]
+    )
+
+
+def make_leaf(
+    issuer: Issued | None,
+    *,
+    dns_names: Sequence[str] = (),
+    ip_addresses: Sequence[str] = (),
+    cn: str | None = None,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    key: PrivateKey | None = None,
+    san: bool = True,
+    aia_url: str | None = None,
+) -> Issued:
+    """A server certificate. `issuer=None` makes it self-signed."""
+    key = key or ec_key()
+    subject = name(cn or (dns_names[0] if dns_names else "lab leaf"))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                (issuer.key if issuer else key).public_key()
+            ),
+            critical=False,
+        )
+    )
+    if san:
+        general: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+        general += [x509.IPAddress(ipaddress.ip_address(i)) for i in ip_addresses]
+        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
+    if aia_url:
+        builder = builder.add_extension(_aia(aia_url), critical=False)
+    signer = issuer.key if issuer else key
+    return Issued(builder.sign(signer, hashes.SHA256()), key)
+
+
+_SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")
+_SHA1_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def resign_sha1(issued: Issued, issuer: Issued) -> Issued:
+    """The same certificate signed with SHA-1, which cryptography refuses to produce: swap the
+    signature algorithm OID (same length) in the TBS and outside it, then sign the new TBS."""
+    assert isinstance(issuer.key, rsa.RSAPrivateKey), "SHA-1 re-signing needs an RSA issuer"
+    der = issued.der
+    assert der.count(_SHA256_RSA) == 2, "expected a sha256WithRSAEncryption certificate"
+    patched = der.replace(_SHA256_RSA, _SHA1_RSA)
+    tbs = issued.cert.tbs_certificate_bytes.replace(_SHA256_RSA, _SHA1_RSA)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+    old = issued.cert.signature
+    assert len(signature) == len(old) and patched.endswith(old)
+    return Issued(x509.load_der_x509_certificate(patched[: -len(old)] + signature), issued.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Pki:
+    """The lab's private CA (root -> intermediate) and a second root nobody trusts."""
+
+    as_of: dt.datetime
+    root: Issued
+    intermediate: Issued
+    expired_intermediate: Issued
+    rogue_root: Issued
+
+    @classmethod
+    def create(cls, as_of: dt.datetime) -> Pki:
+        root = make_ca("Scanner Lab Root CA", not_before=as_of - 3650 * DAY,
+                       not_after=as_of + 3650 * DAY)
+        return cls(
+            as_of=as_of,
+            root=root,
+            intermediate=make_ca(
+                "Scanner Lab Intermediate CA",
+                issuer=root,
+                key=rsa_key(2048),
+                not_before=as_of - 1000 * DAY,
+                not_after=as_of + 1000 * DAY,
+            ),
+            expired_intermediate=make_ca(
+                "Scanner Lab Retired Intermediate CA",
+                issuer=root,
+                not_before=as_of - 1000 * DAY,
+                not_after=as_of - 5 * DAY,
+            ),
+            rogue_root=make_ca(
+                "Untrusted Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
+            ),
+        )
+
+    def leaf(self, dns_names: Sequence[str] = (), **kw: Any) -> Issued:
+        kw.setdefault("not_before", self.as_of - 30 * DAY)
+        kw.setdefault("not_after", self.as_of + 200 * DAY)
+        issuer = kw.pop("issuer", self.intermediate)
+        return make_leaf(issuer, dns_names=dns_names, **kw)
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """One lab host and what a correct scan says about it."""
+
+    name: str
+    host: str
+    port: int
+    ip: str | None
+    findings: frozenset[str] = frozenset()
+    error: str | None = None
+    trusted: bool | None = None
+    owner: str = "platform"
+    note: str = ""
+
+
+def server_context(chain: Sequence[Issued], key: PrivateKey, tmp: Path) -> ssl.SSLContext:
+    """A server context sending `chain` (leaf first) exactly; security level 0 so that the lab
+    can serve weak keys and SHA-1 signatures."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    stem = tmp / f"chain-{id(chain)}-{len(list(tmp.iterdir()))}"
+    cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
+    cert_file.write_bytes(b"".join(c.pem for c in chain))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _hold_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Keep the connection until the client goes away (TLS servers after the handshake, and
+    the server that never speaks)."""
+    try:
+        while await reader.read(65536):
+            pass
+    except (ConnectionError, ssl.SSLError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def _reply_then_close(payload: bytes) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read(1024)
+            writer.write(payload)
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return handler
+
+
+class _DnsProtocol(asyncio.DatagramProtocol):
+    """A tiny authoritative server: A records from a table, NXDOMAIN for anything else."""
+
+    def __init__(self, records: dict[str, str]) -> None:
+        self.records = records
+        self.transport: Any = None
+        self.queries = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.queries += 1
+        try:
+            query = dns.message.from_wire(data)
+        except Exception:  # noqa: BLE001 - garbage in: no answer, like a real server
+            return
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        question = query.question[0]
+        qname = question.name.to_text(omit_final_dot=True).lower()
+        address = self.records.get(qname)
+        if address is None:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        elif question.rdtype == dns.rdatatype.A:
+            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", address))
+        self.transport.sendto(response.to_wire(), addr)
+
+
+@dataclass
+class _Loop:
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    thread: threading.Thread | None = None
+    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    transports: list[asyncio.BaseTransport] = field(default_factory=list)
+
+    def start(self) -> None:
+        # Faulty peers are the point of the lab: their errors are logged at debug level only.
+        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("lab: %s", ctx))  # faulty peers are the point
+        self.thread = threading.Thread(target=self.loop.run_forever, name="lab", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)  # type: ignore[arg-type]
+
+    async def serve(self, handler: Handler, ctx: ssl.SSLContext | None = None) -> int:
+        server = await asyncio.start_server(
+            handler, LOOPBACK, 0, ssl=ctx, ssl_handshake_timeout=10 if ctx else None
+        )
+        self.servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def serve_dns(self, records: dict[str, str]) -> int:
+        transport, _ = await self.loop.create_datagram_endpoint(
+            lambda: _DnsProtocol(records), local_addr=(LOOPBACK, 0)
+        )
+        self.transports.append(transport)
+        return int(transport.get_extra_info("sockname")[1])
+
+    async def _close(self) -> None:
+        for s in self.servers:
+            s.close()
+        for t in self.transports:
+            t.close()
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(s.wait_closed(), 2)
+        # Connections still held by handlers (a silent server's peer that never hung up).
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.run(self._close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.thread:
+            self.thread.join(5)
+        self.loop.close()
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def _http_handler(files: dict[str, bytes]) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            path = request.split(b" ", 2)[1].decode("ascii", "replace")
+            body = files.get(path)
+            if body is None:
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            else:
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-cert\r\n"
+                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
+                )
+            await writer.drain()
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    return handler
+
+
+class Lab:
+    """The running lab: `scenarios`, the CA to trust, and the DNS server's address."""
+
+    def __init__(self, as_of: dt.datetime, timeout: float) -> None:
+        self.as_of = as_of
+        self.timeout = timeout
+        self.pki = Pki.create(as_of)
+        self.scenarios: list[Scenario] = []
+        self.dns_address: tuple[str, int] = (LOOPBACK, 0)
+        self._loop = _Loop()
+        self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, as_of: dt.datetime, timeout: float = 2.0) -> Iterator[Lab]:
+        lab = cls(as_of, timeout)
+        lab._loop.start()
+        try:
+            lab._loop.run(lab._build())
+            yield lab
+        finally:
+            lab._loop.stop()
+            lab._tmp.cleanup()
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.pki.root.pem
+
+    def scenario(self, name: str) -> Scenario:
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    async def tls(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
+        ctx = server_context(chain, key or chain[0].key, Path(self._tmp.name))
+        return await self._loop.serve(_hold_open, ctx)
+
+    async def _build(self) -> None:
+        pki, a = self.pki, self.as_of
+        inter = pki.intermediate
+        add = self.scenarios.append
+        loop = self._loop
+
+        aia_port = await loop.serve(
+            _http_handler({"/intermediate.der": inter.der})
+        )
+        aia_url = f"http://{LOOPBACK}:{aia_port}/intermediate.der"
+
+        async def host(
+            scenario: str,
+            hostname: str,
+            chain: Sequence[Issued],
+            findings: Sequence[str] = (),
+            *,
+            ip: str | None = LOOPBACK,
+            owner: str = "platform",
+            note: str = "",
+        ) -> None:
+            port = await self.tls(chain)
+            add(
+                Scenario(
+                    name=scenario,
+                    host=hostname,
+                    port=port,
+                    ip=ip,
+                    findings=frozenset(findings),
+                    trusted=not any(f != "expiring_soon" for f in findings),
+                    owner=owner,
+                    note=note,
+                )
+            )
+
+        good = pki.leaf(["valid.lab.test"])
+        await host("valid", "valid.lab.test", [good, inter], note="trusted chain")
+        await host(
+            "expired",
+            "expired.lab.test",
+            [pki.leaf(["expired.lab.test"], not_before=a - 100 * DAY, not_after=a - 10 * DAY),
+             inter],
+            ["expired"],
+            owner="payments",
+        )
+        await host(
+            "not_yet_valid",
+            "future.lab.test",
+            [pki.leaf(["future.lab.test"], not_before=a + 2 * DAY, not_after=a + 300 * DAY),
+             inter],
+            ["not_yet_valid"],
+        )
+        await host(
+            "expiring_soon",
+            "soon.lab.test",
+            [pki.leaf(["soon.lab.test"], not_after=a + 10 * DAY), inter],
+            ["expiring_soon"],
+            owner="00123",
+        )
+        await host(
+            "wrong_host",
+            "wrong.lab.test",
+            [pki.leaf(["other.lab.test"]), inter],
+            ["hostname_mismatch"],
+        )
+        await host(
+            "www_vs_apex",
+            "www.shop.lab.test",
+            [pki.leaf(["shop.lab.test"]), inter],
+            ["hostname_mismatch"],
+            owner="=HYPERLINK(\"http://example.invalid\",\"click\")",
+        )
+        wildcard = [pki.leaf(["*.wild.lab.test"]), inter]
+        await host("wildcard", "api.wild.lab.test", wildcard, note="one label under *")
+        await host(
+            "wildcard_apex", "wild.lab.test", wildcard, ["hostname_mismatch"],
+            note="* never covers the parent",
+        )
+        await host(
+            "wildcard_deep", "a.b.wild.lab.test", wildcard, ["hostname_mismatch"],
+            note="* covers exactly one label",
+        )
+        await host(
+            "no_san",
+            "nosan.lab.test",
+            [pki.leaf(cn="nosan.lab.test", san=False), inter],
+            ["no_san"],
+            note="CN only",
+        )
+        self_signed = make_leaf(
+            None, dns_names=["selfsigned.lab.test"], not_before=a - DAY, not_after=a + 300 * DAY
+        )
+        await host("self_signed", "selfsigned.lab.test", [self_signed], ["self_signed"])
+        await host(
+            "untrusted_root",
+            "untrusted.lab.test",
+            [pki.leaf(["untrusted.lab.test"], issuer=pki.rogue_root), pki.rogue_root],
+            ["untrusted_root"],
+        )
+        await host(
+            "incomplete_chain",
+            "incomplete.lab.test",
+            [pki.leaf(["incomplete.lab.test"], aia_url=aia_url)],
+            ["incomplete_chain"],
+            note="intermediate only via AIA",
+        )
+        await host(
+            "issuer_not_found",
+            "orphan.lab.test",
+            [pki.leaf(["orphan.lab.test"])],
+            ["issuer_not_found"],
+            note="intermediate missing, no AIA",
+        )
+        await host(
+            "weak_key",
+            "weakkey.lab.test",
+            [pki.leaf(["weakkey.lab.test"], key=rsa_key(1024)), inter],
+            ["weak_key"],
+        )
+        await host(
+            "weak_signature",
+            "sha1.lab.test",
+            [resign_sha1(pki.leaf(["sha1.lab.test"]), inter), inter],
+            ["weak_signature"],
+        )
+        await host(
+            "intermediate_expired",
+            "oldchain.lab.test",
+            [pki.leaf(["oldchain.lab.test"], issuer=pki.expired_intermediate),
+             pki.expired_intermediate],
+            ["intermediate_expired"],
+        )
+        await host(
+            "ip_san", LOOPBACK, [pki.leaf(ip_addresses=[LOOPBACK], cn=LOOPBACK), inter], ip=None,
+            note="IP literal matched by an iPAddress SAN",
+        )
+        await host(
+            "ip_as_dns_name",
+            LOOPBACK,
+            [pki.leaf([LOOPBACK]), inter],
+            ["hostname_mismatch"],
+            ip=None,
+            note="an IP written as a dNSName does not count",
+        )
+        dns_port = await loop.serve_dns({"dns.lab.test": LOOPBACK})
+        self.dns_address = (LOOPBACK, dns_port)
+        await host(
+            "resolved_by_dns", "dns.lab.test", [pki.leaf(["dns.lab.test"]), inter], ip=None,
+            note="no ip column: resolved by the lab's DNS server",
+        )
+
+        def failing(name_: str, hostname: str, port: int, error: str, ip: str | None) -> None:
+            add(Scenario(name=name_, host=hostname, port=port, ip=ip, error=error))
+
+        failing("refused", "refused.lab.test", free_port(), "refused", LOOPBACK)
+        failing("timeout", "silent.lab.test", await loop.serve(_hold_open), "timeout", LOOPBACK)
+        failing(
+            "not_tls",
+            "http.lab.test",
+            await loop.serve(_reply_then_close(b"HTTP/1.1 400 Bad Request\r\n\r\n")),
+            "tls",
+            LOOPBACK,
+        )
+        failing("dns", "missing.lab.test", 443, "dns", None)
+        failing("unreachable", "unreachable.lab.test", 443, "unreachable", UNREACHABLE_IP)
+
+    def rows(self) -> list[dict[str, str]]:
+        """The lab as input rows, with two deliberately invalid ones at the end."""
+        out = [
+            {
+                "host": s.host,
+                "port": str(s.port),
+                "ip": s.ip or "",
+                "owner": s.owner,
+                "scenario": s.name,
+            }
+            for s in self.scenarios
+        ]
+        out.append({"host": "bad host!", "port": "443", "ip": "", "owner": "platform",
+                    "scenario": "invalid_host"})
+        out.append({"host": "valid.lab.test", "port": "70000", "ip": LOOPBACK,
+                    "owner": "platform", "scenario": "invalid_port"})
+        return out
+
+    def write_inputs(self, folder: Path) -> tuple[Path, Path]:
+        """inputs/demo.csv and the lab root CA as a PEM bundle, for a scan with --ca-bundle."""
+        folder.mkdir(parents=True, exist_ok=True)
+        csv_path, ca_path = folder / "demo.csv", folder / "demo-ca.pem"
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario"])
+            w.writeheader()
+            w.writerows(self.rows())
+        ca_path.write_bytes(self.ca_pem)
+        return csv_path, ca_path

@@ -1,0 +1,149 @@
+"""Orchestration: one task per target under a CapacityLimiter, results streamed to a sink as
+hosts finish. The one place where a per-host exception becomes a row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import ObjectSendStream
+
+from scanner import diagnose as dx
+from scanner.aia import AiaFetcher
+from scanner.capture import Resolver, SystemResolver, capture, client_context
+from scanner.certs import TrustStore
+from scanner.models import (
+    AiaResult,
+    CaptureFailure,
+    ErrorCode,
+    Handshake,
+    InvalidTarget,
+    ScanFailed,
+    ScanOk,
+    ScanResult,
+    Target,
+)
+
+AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanConfig:
+    trust: TrustStore
+    as_of: dt.datetime
+    timeout: float = 10.0
+    concurrency: int = 100
+    warn_days: int = 30
+    aia: bool = True
+    aia_timeout: float = 5.0
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every host task shares: the client context, the resolver, the AIA cache."""
+
+    config: ScanConfig
+    ctx: ssl.SSLContext
+    resolver: Resolver
+    fetcher: AiaFetcher
+
+
+async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
+    cfg = shared.config
+    fetched: dict[str, AiaResult] = {}
+    if cfg.aia:
+        for _ in range(AIA_ROUNDS):
+            wanted = dx.aia_wanted(hs.chain, cfg.trust, fetched)
+            if not wanted:
+                break
+            for url in wanted:
+                fetched[url] = await shared.fetcher.fetch(url)
+    diagnosis = dx.diagnose(
+        hs.chain,
+        host=target.host,
+        is_ip=target.is_ip,
+        trust=cfg.trust,
+        as_of=cfg.as_of,
+        warn_days=cfg.warn_days,
+        fetched=fetched,
+    )
+    return ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
+
+
+async def scan_one(target: Target, shared: _Shared) -> ScanResult:
+    """Never raises (but for cancellation): any exception is our bug and becomes `internal`."""
+    try:
+        outcome = await capture(
+            target, ctx=shared.ctx, resolver=shared.resolver, timeout=shared.config.timeout
+        )
+        match outcome:
+            case CaptureFailure(error=error, detail=detail, address=address):
+                return ScanFailed(target=target, error=error, detail=detail, address=address)
+            case Handshake():
+                return await _diagnose(target, outcome, shared)
+    except Exception as e:  # the per-host boundary: an escaping exception would cancel siblings
+        return ScanFailed(
+            target=target,
+            error=ErrorCode.INTERNAL,
+            detail=f"internal error (please report): {type(e).__name__}: {e}"[:500],
+        )
+
+
+def invalid_result(item: InvalidTarget) -> ScanFailed:
+    return ScanFailed(target=item, error=ErrorCode.INVALID_INPUT, detail=item.detail)
+
+
+async def scan_stream(
+    items: Iterable[Target | InvalidTarget],
+    config: ScanConfig,
+    on_result: Callable[[ScanResult], None],
+    *,
+    resolver: Resolver | None = None,
+    stop: anyio.Event | None = None,
+) -> bool:
+    """Scan every item, calling `on_result` (in one task, in completion order) for each.
+
+    Returns False when `stop` was set before all items were started (an interrupted scan)."""
+    shared = _Shared(
+        config=config,
+        ctx=client_context(),
+        resolver=resolver or SystemResolver(),
+        fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
+    )
+    limiter = anyio.CapacityLimiter(config.concurrency)
+    send, receive = anyio.create_memory_object_stream[ScanResult](config.concurrency * 2)
+    completed = True
+
+    async def one(target: Target, token: object, out: ObjectSendStream[ScanResult]) -> None:
+        try:
+            result = await scan_one(target, shared)
+        finally:
+            limiter.release_on_behalf_of(token)
+        await out.send(result)
+
+    async def drain() -> None:
+        async with receive:
+            async for result in receive:
+                on_result(result)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drain)
+            async with send, anyio.create_task_group() as hosts:
+                for item in items:
+                    if stop is not None and stop.is_set():
+                        completed = False
+                        break
+                    if isinstance(item, InvalidTarget):
+                        await send.send(invalid_result(item))
+                        continue
+                    token = object()
+                    await limiter.acquire_on_behalf_of(token)
+                    hosts.start_soon(one, item, token, send)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await shared.fetcher.aclose()
+    return completed

@@ -1,0 +1,190 @@
+"""Input CSV rows -> `Target` or `InvalidTarget`: header, host:port, IDNA, IP literals, ports,
+pass-through columns and de-duplication. Pure: it reads text lines it is given."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from scanner.hostnames import HostError, normalise_dns_name, normalise_ip, parse_ip
+from scanner.models import InvalidTarget, Target
+
+DEFAULT_PORT = 443
+# Column names the scanner writes itself; carried input columns with these names get a prefix.
+RESERVED_PREFIX = "input_"
+
+
+class InputError(Exception):
+    """The input as a whole is unusable (not a CSV, no host column): exit 2, nothing written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    host: int
+    port: int | None
+    ip: int | None
+    extra: tuple[int, ...]  # indexes of carried columns
+    extra_names: tuple[str, ...]  # their output names
+    width: int
+
+
+def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
+    names = [c.strip() for c in cells]
+    lowered = [n.lower() for n in names]
+    if "host" not in lowered:
+        shown = ", ".join(repr(n) for n in names[:8]) or "nothing"
+        raise InputError(f"no 'host' column in the header row (found {shown})")
+    seen: set[str] = set()
+    for n in lowered:
+        if n in seen:
+            raise InputError(f"column {n!r} appears twice in the header row")
+        seen.add(n)
+    special = {"host", "port", "ip"}
+    reserved_set = set(reserved)
+    extra = tuple(i for i, n in enumerate(lowered) if n not in special)
+    extra_names = []
+    for i in extra:
+        n = names[i] or f"column_{i + 1}"
+        extra_names.append(RESERVED_PREFIX + n if n in reserved_set else n)
+    return Header(
+        host=lowered.index("host"),
+        port=lowered.index("port") if "port" in lowered else None,
+        ip=lowered.index("ip") if "ip" in lowered else None,
+        extra=extra,
+        extra_names=tuple(extra_names),
+        width=len(names),
+    )
+
+
+def _split_host_port(cell: str) -> tuple[str, str | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 literal (no port)."""
+    if cell.startswith("["):
+        end = cell.find("]")
+        if end < 0:
+            raise HostError(f"unclosed '[' in host {cell!r}")
+        rest = cell[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise HostError(f"unexpected text after ']' in host {cell!r}")
+        return cell[1:end], (rest[1:] if rest else None)
+    if cell.count(":") == 1:
+        host, _, port = cell.partition(":")
+        return host, port
+    return cell, None
+
+
+def _parse_port(text: str) -> int:
+    t = text.strip()
+    if not t.isdigit() or not t.isascii():
+        raise HostError(f"port {text!r} is not a number")
+    port = int(t)
+    if not 1 <= port <= 65535:
+        raise HostError(f"port {port} is out of range 1-65535")
+    return port
+
+
+def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTarget:
+    def cell(i: int | None) -> str:
+        return cells[i] if i is not None and i < len(cells) else ""
+
+    extra = tuple(cell(i) for i in header.extra)
+    raw_host = cell(header.host)
+    raw_port = cell(header.port).strip()
+    raw_ip = cell(header.ip).strip()
+
+    def invalid(detail: str, port: int | None = None) -> InvalidTarget:
+        return InvalidTarget(
+            row=line, host=raw_host, port=port, ip=raw_ip or None, detail=detail, extra=extra
+        )
+
+    if len(cells) > header.width:
+        return invalid(
+            f"line {line} has {len(cells)} fields but the header has {header.width} "
+            "(an unquoted comma?)"
+        )
+    try:
+        host_text, port_in_host = _split_host_port(raw_host.strip())
+        port = DEFAULT_PORT
+        if port_in_host is not None:
+            port = _parse_port(port_in_host)
+        if raw_port:
+            column_port = _parse_port(raw_port)
+            if port_in_host is not None and column_port != port:
+                raise HostError(
+                    f"port {port} in the host cell disagrees with port column {column_port}"
+                )
+            port = column_port
+    except HostError as e:
+        return invalid(str(e))
+    try:
+        ip = parse_ip(host_text)
+        if ip is not None:
+            host, is_ip = str(ip), True
+        else:
+            host, is_ip = normalise_dns_name(host_text), False
+        connect_ip = None
+        if raw_ip:
+            connect_ip = normalise_ip(raw_ip)
+            if connect_ip is None:
+                raise HostError(f"ip {raw_ip!r} is not an IP address")
+    except HostError as e:
+        return invalid(str(e), port)
+    return Target(row=line, host=host, port=port, ip=connect_ip, is_ip=is_ip, extra=extra)
+
+
+def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the line they start... end on; blank and `#` lines skipped.
+
+    Decoding and CSV syntax errors become InputError naming the line."""
+    reader = csv.reader(lines, strict=True)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"line {reader.line_num + 1}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                "save the file as UTF-8"
+            ) from None
+        except csv.Error as e:
+            raise InputError(f"line {reader.line_num}: not valid CSV ({e})") from None
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if cells[0].lstrip().startswith("#"):
+            continue
+        yield reader.line_num, cells
+
+
+def read_targets(
+    lines: Iterable[str], reserved: Iterable[str]
+) -> tuple[Header, Iterator[Target | InvalidTarget]]:
+    """Parse the header now (so header problems surface before any work) and the rows lazily."""
+    records = _records(lines)
+    try:
+        _, first = next(records)
+    except StopIteration:
+        raise InputError("the file is empty: a header row with a 'host' column is required") from None
+    if first and first[0].startswith("\ufeff"):
+        first[0] = first[0][1:]
+    header = parse_header(first, reserved)
+    return header, (parse_row(header, line, cells) for line, cells in records)
+
+
+class Deduper:
+    """Drops repeated (host, port, ip) targets; keeps 8 bytes per target seen."""
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+        self.duplicates = 0
+
+    def is_new(self, item: Target | InvalidTarget) -> bool:
+        if isinstance(item, InvalidTarget):
+            return True
+        digest = hashlib.blake2b(repr(item.key).encode(), digest_size=8).digest()
+        if digest in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen.add(digest)
+        return True
