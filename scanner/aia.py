@@ -27,18 +27,14 @@ def parse_issuers(body: bytes) -> tuple[bytes, ...]:
     if _PEM_CERT.search(body):
         return tuple(c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(body))
     if _PEM_PKCS7.search(body):
-        return tuple(
-            c.public_bytes(Encoding.DER) for c in pkcs7.load_pem_pkcs7_certificates(body)
-        )
+        return tuple(c.public_bytes(Encoding.DER) for c in pkcs7.load_pem_pkcs7_certificates(body))
     try:
         cert = x509.load_der_x509_certificate(body)
         return (cert.public_bytes(Encoding.DER),)
     except ValueError:
         pass
     try:
-        return tuple(
-            c.public_bytes(Encoding.DER) for c in pkcs7.load_der_pkcs7_certificates(body)
-        )
+        return tuple(c.public_bytes(Encoding.DER) for c in pkcs7.load_der_pkcs7_certificates(body))
     except ValueError:
         raise ValueError("the response is not a DER, PEM or PKCS#7 certificate") from None
 

@@ -7,9 +7,10 @@ fastest transport anyio lets us reach); on any other backend through anyio's TLS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,10 +33,8 @@ def client_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_ciphers("ALL:!aNULL:!eNULL:@SECLEVEL=0")
-    try:
+    with contextlib.suppress(ValueError, ssl.SSLError):  # a build without legacy protocols
         ctx.minimum_version = ssl.TLSVersion.TLSv1
-    except (ValueError, ssl.SSLError):  # a build without legacy protocols
-        pass
     return ctx
 
 
@@ -166,9 +165,7 @@ async def _handshake_anyio(
     stream = await anyio.connect_tcp(address, port)
     progress.stage = Stage.HANDSHAKE
     try:
-        tls = await TLSStream.wrap(
-            stream, hostname=sni, ssl_context=ctx, standard_compatible=False
-        )
+        tls = await TLSStream.wrap(stream, hostname=sni, ssl_context=ctx, standard_compatible=False)
     except BaseException:
         await anyio.aclose_forcefully(stream)
         raise
@@ -188,37 +185,75 @@ def _read_session(obj: ssl.SSLObject, address: str) -> Handshake:
     )
 
 
+class PerIpLimiter:
+    """At most `limit` connections in flight to one address (fleets put thousands of names
+    behind one load balancer). Entries exist only while in use."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots: dict[str, tuple[anyio.CapacityLimiter, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, address: str) -> AsyncIterator[None]:
+        limiter, users = self._slots.get(address, (None, 0))
+        if limiter is None:
+            limiter = anyio.CapacityLimiter(self.limit)
+        self._slots[address] = (limiter, users + 1)
+        try:
+            async with limiter:
+                yield
+        finally:
+            limiter, users = self._slots[address]
+            if users == 1:
+                del self._slots[address]
+            else:
+                self._slots[address] = (limiter, users - 1)
+
+
 async def capture(
-    target: Target, *, ctx: ssl.SSLContext, resolver: Resolver, timeout: float
+    target: Target,
+    *,
+    ctx: ssl.SSLContext,
+    resolver: Resolver,
+    timeout: float,  # noqa: ASYNC109 - the host's budget, applied inside around waits
+    per_ip: PerIpLimiter | None = None,
 ) -> Handshake | CaptureFailure:
-    """One host, within one deadline covering DNS, connect and handshake. Never raises for a
-    host's failure; an exception no rule covers is re-raised (our bug, the pipeline counts it)."""
+    """One host, within one deadline covering DNS, connect and handshake (time spent waiting
+    for a --per-ip slot does not count). Never raises for a host's failure; an exception no
+    rule covers is re-raised (our bug: the pipeline records it as `internal`)."""
     progress = _Progress()
     handshake = _handshake_asyncio if _on_asyncio() else _handshake_anyio
+    budget = timeout
     try:
-        with anyio.fail_after(timeout):
+        started = anyio.current_time()
+        with anyio.fail_after(budget):
             if target.ip:
                 addresses = [target.ip]
             elif target.is_ip:
                 addresses = [target.host]
             else:
                 addresses = await resolver.resolve(target.host, target.port)
-            if not addresses:
-                return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
-            for i, address in enumerate(addresses):
-                progress.stage, progress.address = Stage.CONNECT, address
+        budget -= anyio.current_time() - started
+        if not addresses:
+            return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
+        for i, address in enumerate(addresses):
+            progress.stage, progress.address = Stage.CONNECT, address
+            async with per_ip.slot(address) if per_ip else contextlib.nullcontext():
+                started = anyio.current_time()
                 try:
-                    result = await handshake(address, target.port, target.sni, ctx, progress)
+                    with anyio.fail_after(budget):
+                        result = await handshake(address, target.port, target.sni, ctx, progress)
                 except OSError:
                     # Try the next address only when this one could not be connected at all.
+                    budget -= anyio.current_time() - started
                     if progress.stage is Stage.CONNECT and i + 1 < len(addresses):
                         continue
                     raise
-                if not result.chain:
-                    return CaptureFailure(
-                        error=ErrorCode.TLS, detail="the server sent no certificate"
-                    )
-                return result
+            if not result.chain:
+                return CaptureFailure(
+                    error=ErrorCode.TLS, detail="the server sent no certificate", address=address
+                )
+            return result
     except Exception as e:
         mapped = classify(e, progress.stage, timeout)
         if mapped is None:

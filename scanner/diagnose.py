@@ -176,11 +176,11 @@ def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
     """(weak key description, weak signature description) at OpenSSL security level 2."""
     key_type, bits = certs.key_facts(cert)
     weak_key = None
-    if bits is not None and key_type is not None:
-        if key_type in ("RSA", "DSA") and bits < MIN_RSA_DSA_BITS:
-            weak_key = f"{key_type} {bits} bits"
-        elif key_type.startswith("EC-") and bits < MIN_EC_BITS:
-            weak_key = f"{key_type} {bits} bits"
+    if bits is not None and key_type is not None and (
+        (key_type in ("RSA", "DSA") and bits < MIN_RSA_DSA_BITS)
+        or (key_type.startswith("EC-") and bits < MIN_EC_BITS)
+    ):
+        weak_key = f"{key_type} {bits} bits"
     h = certs.signature_hash(cert)
     weak_sig = certs.signature_algorithm(cert) if h in WEAK_HASHES else None
     return weak_key, weak_sig

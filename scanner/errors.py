@@ -1,11 +1,11 @@
 """The exception taxonomy of a host's exchange, mapped to error codes in one pure table.
 
-    TimeoutError (the per-host deadline)                  -> timeout
-    stage resolve: gaierror, dnspython errors, bad IDNA   -> dns
-    ConnectionRefusedError                                -> refused
-    OSError with a no-route errno                         -> unreachable
-    stage handshake: SSLError, resets, EOF, anyio errors  -> tls
-    anything else                                         -> None: our bug, row `internal`
+TimeoutError (the per-host deadline)                  -> timeout
+stage resolve: gaierror, dnspython errors, bad IDNA   -> dns
+ConnectionRefusedError                                -> refused
+OSError with a no-route errno                         -> unreachable
+stage handshake: SSLError, resets, EOF, anyio errors  -> tls
+anything else                                         -> None: our bug, row `internal`
 """
 
 from __future__ import annotations

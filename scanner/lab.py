@@ -351,7 +351,7 @@ class _Loop:
 
     def start(self) -> None:
         # Faulty peers are the point of the lab: their errors are logged at debug level only.
-        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("lab: %s", ctx))  # faulty peers are the point
+        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("lab: %s", ctx))
         self.thread = threading.Thread(target=self.loop.run_forever, name="lab", daemon=True)
         self.thread.start()
 

@@ -13,7 +13,7 @@ from anyio.abc import ObjectSendStream
 
 from scanner import diagnose as dx
 from scanner.aia import AiaFetcher
-from scanner.capture import Resolver, SystemResolver, capture, client_context
+from scanner.capture import PerIpLimiter, Resolver, SystemResolver, capture, client_context
 from scanner.certs import TrustStore
 from scanner.models import (
     AiaResult,
@@ -39,6 +39,7 @@ class ScanConfig:
     warn_days: int = 30
     aia: bool = True
     aia_timeout: float = 5.0
+    per_ip: int | None = None  # at most this many connections in flight to one address
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class _Shared:
     ctx: ssl.SSLContext
     resolver: Resolver
     fetcher: AiaFetcher
+    per_ip: PerIpLimiter | None
 
 
 async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
@@ -77,7 +79,11 @@ async def scan_one(target: Target, shared: _Shared) -> ScanResult:
     """Never raises (but for cancellation): any exception is our bug and becomes `internal`."""
     try:
         outcome = await capture(
-            target, ctx=shared.ctx, resolver=shared.resolver, timeout=shared.config.timeout
+            target,
+            ctx=shared.ctx,
+            resolver=shared.resolver,
+            timeout=shared.config.timeout,
+            per_ip=shared.per_ip,
         )
         match outcome:
             case CaptureFailure(error=error, detail=detail, address=address):
@@ -112,6 +118,7 @@ async def scan_stream(
         ctx=client_context(),
         resolver=resolver or SystemResolver(),
         fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
+        per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
     )
     limiter = anyio.CapacityLimiter(config.concurrency)
     send, receive = anyio.create_memory_object_stream[ScanResult](config.concurrency * 2)

@@ -1,12 +1,18 @@
 """A whole scan as a library call: input file -> output folder. The CLI and the demo call it;
-it prints nothing (progress goes to a callback)."""
+it prints nothing (progress goes to a callback).
+
+Output is checkpointed as hosts finish (`parts`), so a scan stopped by a signal writes its
+tables for what completed, and a killed one can be resumed with nothing lost or doubled.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -15,13 +21,13 @@ import anyio
 import certifi
 import pandas as pd
 
-from scanner import storage
+from scanner import parts, storage
 from scanner.capture import DnsResolver, Resolver, SystemResolver
 from scanner.certs import TrustStore, TrustStoreError, load_trust_store
-from scanner.models import ScanCounts, ScanFailed, ScanResult
+from scanner.models import ScanFailed, ScanResult
 from scanner.pipeline import ScanConfig, scan_stream
 from scanner.summary import SUMMARY_INPUT_COLUMNS, summarise
-from scanner.targets import InputError
+from scanner.targets import InputError, Shard
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 
@@ -42,16 +48,25 @@ class ScanOptions:
     aia: bool = True
     aia_timeout: float = 5.0
     nameservers: tuple[tuple[str, int], ...] = ()
+    per_ip: int | None = None
+    shard: Shard = Shard(1, 1)
     overwrite: bool = False
+    resume: bool = False
+    checkpoint_rows: int = 2000
+    checkpoint_seconds: float = 5.0
 
 
 @dataclass(slots=True, kw_only=True)
 class ScanReport:
     out: Path
     scan_id: str
-    counts: ScanCounts
+    interrupted: bool
     summary: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self.meta["counts"])
 
 
 def version() -> str:
@@ -77,25 +92,90 @@ def make_resolver(nameservers: tuple[tuple[str, int], ...]) -> Resolver:
     return DnsResolver(nameservers) if nameservers else SystemResolver()
 
 
+def _options_record(o: ScanOptions) -> dict[str, Any]:
+    return {
+        "timeout": o.timeout,
+        "concurrency": o.concurrency,
+        "expiry_warn_days": o.warn_days,
+        "aia": o.aia,
+        "aia_timeout": o.aia_timeout,
+        "nameservers": [f"{h}:{p}" for h, p in o.nameservers],
+        "per_ip": o.per_ip,
+        "shard": str(o.shard),
+        "ca_bundle": str(o.ca_bundle) if o.ca_bundle else None,
+    }
+
+
+def _check_resumable(state: dict[str, Any], options: ScanOptions, input_sha256: str) -> None:
+    """A resumed scan must scan the same input the same way, or its tables would mix two."""
+    if state.get("input_sha256") != input_sha256:
+        raise EnvironmentProblem(
+            f"cannot resume {options.out}: the input file changed since that scan started"
+        )
+    before = state.get("options", {})
+    now = _options_record(options)
+    for key in ("shard", "expiry_warn_days", "aia"):
+        if before.get(key) != now[key]:
+            raise EnvironmentProblem(
+                f"cannot resume {options.out}: --{key.replace('_', '-')} was {before.get(key)!r}"
+                f", now {now[key]!r}"
+            )
+    if state.get("as_of") != options.as_of.isoformat():
+        raise EnvironmentProblem(
+            f"cannot resume {options.out}: it was scanned --as-of {state.get('as_of')}; pass "
+            "the same --as-of to resume"
+        )
+
+
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: start no new host, let in-flight ones finish. Second: abandon them
+    (they are scanned again on --resume)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop.is_set():
+                scope.cancel()
+                return
+            stop.set()
+
+
 def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
     """Scan the input into the output folder. Raises EnvironmentProblem before writing
     anything when the input, the trust store or the output folder cannot be used."""
     if options.as_of.tzinfo is None:
         raise EnvironmentProblem("as_of must be timezone-aware")
     try:
-        header, total, duplicates = storage.inspect_input(options.input)
+        header, total, duplicates = storage.inspect_input(options.input, options.shard)
+        input_sha256 = storage.file_sha256(options.input)
     except InputError as e:
         raise EnvironmentProblem(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
     try:
-        storage.prepare_output(options.out, overwrite=options.overwrite)
+        state = storage.prepare_output(
+            options.out, overwrite=options.overwrite, resume=options.resume
+        )
     except storage.OutputError as e:
         raise EnvironmentProblem(str(e)) from None
 
-    started = dt.datetime.now(dt.UTC)
-    scan_id = str(uuid.uuid4())
-    counts = ScanCounts(duplicates=duplicates)
-    writer = storage.ResultWriter(options.out, header.extra_names)
+    if state is not None:
+        _check_resumable(state, options, input_sha256)
+    else:
+        state = {
+            "scan_id": str(uuid.uuid4()),
+            "started": dt.datetime.now(dt.UTC).isoformat(),
+            "input": str(options.input),
+            "input_sha256": input_sha256,
+            "as_of": options.as_of.isoformat(),
+            "options": _options_record(options),
+        }
+        storage.write_json_atomic(options.out / storage.STATE_FILE, state)
+    recovered = parts.recover(options.out)
+    writer = parts.PartWriter(
+        options.out,
+        header.extra_names,
+        rows=options.checkpoint_rows,
+        seconds=options.checkpoint_seconds,
+        recovered=recovered,
+    )
     config = ScanConfig(
         trust=trust,
         as_of=options.as_of,
@@ -104,64 +184,82 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
         warn_days=options.warn_days,
         aia=options.aia,
         aia_timeout=options.aia_timeout,
+        per_ip=options.per_ip,
     )
-    failed = 0
+    done, failed = len(recovered.lines), 0
 
     def on_result(result: ScanResult) -> None:
-        nonlocal failed
-        counts.add(result)
-        if isinstance(result, ScanFailed):
-            failed += 1
+        nonlocal done, failed
+        done += 1
+        failed += isinstance(result, ScanFailed)
         writer.add(result, dt.datetime.now(dt.UTC))
         if progress is not None:
-            progress(counts.targets, total, failed)
+            progress(done, total, failed)
 
-    try:
-        _, items, _ = storage.iter_input(options.input)
-        anyio.run(
-            lambda: scan_stream(
-                items, config, on_result, resolver=make_resolver(options.nameservers)
+    async def main() -> bool:
+        stop = anyio.Event()
+        completed = False
+        async with anyio.create_task_group() as tg:
+            if threading.current_thread() is threading.main_thread():
+                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+            items = storage.iter_input(options.input, options.shard, recovered.lines)
+            completed = await scan_stream(
+                items, config, on_result, resolver=make_resolver(options.nameservers), stop=stop
             )
-        )
-        writer.close()
-    except BaseException:
-        writer.discard()
-        raise
-    finished = dt.datetime.now(dt.UTC)
+            tg.cancel_scope.cancel()
+        return completed
 
-    hosts = storage.read_table_pandas(
-        storage.partial_path(writer.hosts.path), SUMMARY_INPUT_COLUMNS
-    )
+    if progress is not None:
+        progress(done, total, failed)
+    completed = anyio.run(main)
+    writer.checkpoint()
+    table_rows = parts.merge(options.out, header.extra_names)
+    return _finish(options, state, trust, duplicates, table_rows, interrupted=not completed)
+
+
+def _finish(
+    options: ScanOptions,
+    state: dict[str, Any],
+    trust: TrustStore,
+    duplicates: int,
+    table_rows: dict[str, int],
+    *,
+    interrupted: bool,
+) -> ScanReport:
+    out = options.out
+    hosts = storage.read_table_pandas(out / "hosts.parquet", SUMMARY_INPUT_COLUMNS)
     summary = summarise(hosts)
-    writer.commit()
-    storage.parquet_to_csv(writer.hosts.path, options.out / "hosts.csv")
+    storage.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
     storage.write_csv_atomic(
-        options.out / "summary.csv", list(summary.columns), summary.itertuples(index=False)
+        out / "summary.csv", list(summary.columns), summary.itertuples(index=False)
     )
+    errors = hosts["error"].value_counts()
+    findings = hosts["findings"].explode().dropna().value_counts()
+    severities = hosts["severity"].value_counts()
     meta = {
-        "scan_id": scan_id,
+        "scan_id": state["scan_id"],
         "scanner_version": version(),
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-        "interrupted": False,
+        "started": state["started"],
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+        "interrupted": interrupted,
         "as_of": options.as_of.isoformat(),
         "input": str(options.input),
-        "options": {
-            "timeout": options.timeout,
-            "concurrency": options.concurrency,
-            "expiry_warn_days": options.warn_days,
-            "aia": options.aia,
-            "aia_timeout": options.aia_timeout,
-            "nameservers": [f"{h}:{p}" for h, p in options.nameservers],
-        },
+        "input_sha256": state["input_sha256"],
+        "options": _options_record(options),
         "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
         "counts": {
-            **{k: v for k, v in asdict(counts).items() if k != "internal_errors"},
-            "certificates": writer.certificates.count,
-            "findings_rows": writer.findings.count,
+            "targets": len(hosts),
+            "ok": int((hosts["status"] == "ok").sum()),
+            "errors": {str(k): int(v) for k, v in errors.items()},
+            "findings": {str(k): int(v) for k, v in findings.items()},
+            "severities": {str(k): int(v) for k, v in severities.items()},
+            "duplicates": duplicates,
+            "certificates": table_rows["certificates"],
+            "findings_rows": table_rows["findings"],
         },
-        "internal_errors": counts.internal_errors,
+        "internal_errors": int(errors.get("internal", 0)),
     }
-    storage.write_json_atomic(options.out / "scan.json", meta)
-    return ScanReport(out=options.out, scan_id=scan_id, counts=counts, summary=summary, meta=meta)
-
+    storage.write_json_atomic(out / "scan.json", meta)
+    return ScanReport(
+        out=out, scan_id=state["scan_id"], interrupted=interrupted, summary=summary, meta=meta
+    )

@@ -1,13 +1,14 @@
-"""Files: the input CSV (streamed), and the output tables written as hosts finish, each into a
-temporary file renamed into place at the end, so a crash never leaves a half file."""
+"""Files: the input CSV (streamed), the output folder, CSV and JSON copies written atomically
+(temporary file, then rename). The Parquet tables are checkpointed by `parts`."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,10 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner import tables
-from scanner.models import ScanResult
-from scanner.targets import Deduper, Header, InputError, read_targets
+from scanner.parts import MERGED_DIR, PARTS_DIR, partial_path
+from scanner.targets import Deduper, Header, InputError, Shard, read_targets
 
 BATCH_ROWS = 2000
+WHOLE = Shard(1, 1)
 OUTPUT_FILES = (
     "hosts.parquet",
     "findings.parquet",
@@ -45,44 +47,64 @@ def open_input(path: Path) -> Iterator[TextIO]:
         yield f
 
 
-def inspect_input(path: Path) -> tuple[Header, int, int]:
-    """First pass over the input: (header, targets to scan, duplicates dropped).
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _selected(items: Iterator[Any], shard: Shard, dedupe: Deduper) -> Iterator[Any]:
+    return (item for item in items if shard.contains(item) and dedupe.is_new(item))
+
+
+def inspect_input(path: Path, shard: Shard = WHOLE) -> tuple[Header, int, int]:
+    """First pass over the input: (header, targets of this shard, duplicates dropped).
 
     Reading the whole file before scanning means a file that stops being CSV on line 900,000
     is refused before any connection, and the progress bar knows its total."""
     with open_input(path) as f:
         header, items = read_targets(f, tables.HOST_COLUMNS)
         dedupe = Deduper()
-        count = sum(1 for item in items if dedupe.is_new(item))
+        count = sum(1 for _ in _selected(items, shard, dedupe))
     return header, count, dedupe.duplicates
 
 
-def iter_input(path: Path) -> tuple[Header, Iterator[Any], Deduper]:
-    """Second pass: the targets, de-duplicated, read lazily."""
-    f = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the generator
-    header, items = read_targets(f, tables.HOST_COLUMNS)
-    dedupe = Deduper()
-
-    def gen() -> Iterator[Any]:
-        with f:
-            for item in items:
-                if dedupe.is_new(item):
-                    yield item
-
-    return header, gen(), dedupe
+def iter_input(
+    path: Path, shard: Shard = WHOLE, skip_lines: Container[int] = frozenset()
+) -> Iterator[Any]:
+    """Second pass: the targets of this shard, de-duplicated, without the lines already
+    recorded by an earlier run, read lazily."""
+    with open_input(path) as f:
+        _, items = read_targets(f, tables.HOST_COLUMNS)
+        for item in _selected(items, shard, Deduper()):
+            if item.row not in skip_lines:
+                yield item
 
 
-def prepare_output(out: Path, *, overwrite: bool) -> None:
-    """Refuse a non-empty folder unless told to overwrite; then make sure it is writable."""
+STATE_FILE = ".scan-state.json"
+
+
+def prepare_output(out: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+    """Make `out` ready. A non-empty folder is refused unless `overwrite` (its scan is removed)
+    or `resume` (its state, returned, must exist). Returns the state to resume, else None."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
+    state = None
+    nonempty = out.exists() and any(out.iterdir())
+    if resume:
+        try:
+            state = json.loads((out / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            raise OutputError(f"{out} holds no scan to resume (no readable {STATE_FILE})") from None
+    elif nonempty:
         if not overwrite:
             raise OutputError(
-                f"{out} is not empty; pass --overwrite to replace its scan, or choose another --out"
+                f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
+                "it, or choose another --out"
             )
-        for name in OUTPUT_FILES:
-            (out / name).unlink(missing_ok=True)
+        remove_scan(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -90,82 +112,20 @@ def prepare_output(out: Path, *, overwrite: bool) -> None:
         probe.unlink()
     except OSError as e:
         raise OutputError(f"cannot write to {out}: {e.strerror or e}") from None
+    return state
 
 
-def partial_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
-
-
-class _TableWriter:
-    """Rows buffered into record batches, appended to a Parquet file as row groups."""
-
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path = path
-        self.schema = schema
-        self._rows: list[dict[str, Any]] = []
-        self._writer = pq.ParquetWriter(partial_path(path), schema, compression="zstd")
-        self.count = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        self._rows.append(row)
-        if len(self._rows) >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._rows:
-            self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
-            self.count += len(self._rows)
-            self._rows.clear()
-
-    def close(self) -> None:
-        self.flush()
-        self._writer.close()
-
-    def commit(self) -> None:
-        os.replace(partial_path(self.path), self.path)
-
-    def discard(self) -> None:
-        try:
-            self._writer.close()
-        except Exception:  # noqa: BLE001 - already failing; the partial file goes anyway
-            pass
-        partial_path(self.path).unlink(missing_ok=True)
-
-
-class ResultWriter:
-    """Streams results into hosts, findings and certificates tables as they arrive."""
-
-    def __init__(self, out: Path, extra_names: Sequence[str]) -> None:
-        self.out = out
-        self.extra_names = tuple(extra_names)
-        self.hosts = _TableWriter(out / "hosts.parquet", tables.hosts_schema(extra_names))
-        self.findings = _TableWriter(out / "findings.parquet", tables.FINDINGS_SCHEMA)
-        self.certificates = _TableWriter(
-            out / "certificates.parquet", tables.CERTIFICATES_SCHEMA
-        )
-        self._seen_certs: set[str] = set()
-
-    def add(self, result: ScanResult, scanned_at: dt.datetime) -> None:
-        self.hosts.add(tables.host_row(result, self.extra_names, scanned_at))
-        for row in tables.finding_rows(result):
-            self.findings.add(row)
-        for info in tables.result_certificates(result):
-            if info.sha256 not in self._seen_certs:
-                self._seen_certs.add(info.sha256)
-                self.certificates.add(tables.certificate_row(info))
-
-    def close(self) -> None:
-        """Finish the Parquet files (still under their temporary names)."""
-        for t in (self.hosts, self.findings, self.certificates):
-            t.close()
-
-    def commit(self) -> None:
-        for t in (self.hosts, self.findings, self.certificates):
-            t.commit()
-
-    def discard(self) -> None:
-        for t in (self.hosts, self.findings, self.certificates):
-            t.discard()
+def remove_scan(out: Path) -> None:
+    """Remove what a scan writes in `out` (and nothing else)."""
+    for name in (*OUTPUT_FILES, STATE_FILE):
+        (out / name).unlink(missing_ok=True)
+        partial_path(out / name).unlink(missing_ok=True)
+    for d in (PARTS_DIR, MERGED_DIR):
+        folder = out / d
+        if folder.is_dir():
+            for p in folder.iterdir():
+                p.unlink()
+            folder.rmdir()
 
 
 def _nullable_type(t: pa.DataType) -> object:
@@ -222,7 +182,9 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
     os.replace(tmp, path)
 
 
-def parquet_to_csv(parquet: Path, path: Path, *, skip: Callable[[str], bool] = lambda _: False) -> None:
+def parquet_to_csv(
+    parquet: Path, path: Path, *, skip: Callable[[str], bool] = lambda _: False
+) -> None:
     """A CSV copy of a Parquet table, streamed batch by batch."""
     pf = pq.ParquetFile(parquet)
     names = [n for n in pf.schema_arrow.names if not skip(n)]

@@ -165,7 +165,9 @@ def read_targets(
     try:
         _, first = next(records)
     except StopIteration:
-        raise InputError("the file is empty: a header row with a 'host' column is required") from None
+        raise InputError(
+            "the file is empty: a header row with a 'host' column is required"
+        ) from None
     if first and first[0].startswith("\ufeff"):
         first[0] = first[0][1:]
     header = parse_header(first, reserved)
@@ -188,3 +190,32 @@ class Deduper:
             return False
         self._seen.add(digest)
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The K-th of N deterministic slices of the input (K from 1), by a stable hash of host and
+    port, as zmap and zgrab2 split scans: N machines share a fleet with no coordinator."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        k, sep, n = text.partition("/")
+        if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+            raise ValueError(f"shard {text!r} is not K/N (for example 1/4)")
+        shard = cls(int(k), int(n))
+        if not 1 <= shard.index <= shard.count:
+            raise ValueError(f"shard {text!r}: K must be between 1 and N")
+        return shard
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def contains(self, item: Target | InvalidTarget) -> bool:
+        if self.count == 1:
+            return True
+        key = f"{item.host}:{item.port}".encode("utf-8", "surrogatepass")
+        bucket = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % self.count
+        return bucket == self.index - 1
