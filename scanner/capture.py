@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +34,9 @@ def client_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_ciphers("ALL:!aNULL:!eNULL:@SECLEVEL=0")
-    with contextlib.suppress(ValueError, ssl.SSLError):  # a build without legacy protocols
+    # Still capture the chain of a TLS 1.0/1.1-only server (legacy, but its certificate counts).
+    with contextlib.suppress(ValueError, ssl.SSLError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = ssl.TLSVersion.TLSv1
     return ctx
 
@@ -149,9 +152,14 @@ async def _handshake_asyncio(
         sock.close()
         raise
     progress.stage = Stage.HANDSHAKE
-    transport, _ = await loop.create_connection(
-        _Discard, sock=sock, ssl=ctx, server_hostname=sni or "", ssl_handshake_timeout=3600
-    )
+    try:
+        transport, _ = await loop.create_connection(
+            _Discard, sock=sock, ssl=ctx, server_hostname=sni or "", ssl_handshake_timeout=3600
+        )
+    except ConnectionResetError as e:
+        if e.errno is None:  # asyncio's SSL transport reports a clean close (EOF) this way
+            raise EOFError("the server closed the connection") from None
+        raise
     try:
         obj = transport.get_extra_info("ssl_object")
         return _read_session(obj, address)

@@ -329,5 +329,8 @@ def demo(
     print_report(report, worst=40)
 
 
+from scanner import cli_check  # noqa: E402,F401  (registers `scanner check`)
+
+
 def main() -> None:
     app()

@@ -413,7 +413,9 @@ def diagnose(
             found.append(F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}"))
 
     rejection = _strict_verify(chain, host, is_ip, trust, as_of)
-    trusted = rejection is None and not weak and not intermediate_bad
+    # Our RFC 6125 matcher is stricter than the verifier (`*.com` never matches): a name that
+    # does not match is never trusted.
+    trusted = rejection is None and not weak and not intermediate_bad and not hostname_mismatch
     if not trusted and not any(f.severity.rank >= _EXPLAINS for f in found):
         found.append(
             F.make(

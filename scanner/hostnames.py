@@ -90,7 +90,9 @@ def _dns_matches(host: str, pattern: str) -> bool:
     """RFC 6125 section 6.4: exact match, or a wildcard that is the whole left-most label and
     stands for exactly one non-empty label. Partial wildcards (`f*.example.com`), wildcards
     in other labels, and wildcards directly over a single label (`*.com`) never match."""
-    pattern = pattern.strip().lower().rstrip(".")
+    # A SAN is compared as written (case aside): a trailing dot or space makes it an invalid
+    # dNSName (RFC 5280 4.2.1.6), which strict verifiers such as cryptography's never match.
+    pattern = pattern.lower()
     if not pattern:
         return False
     if "*" not in pattern:

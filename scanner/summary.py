@@ -1,6 +1,13 @@
-"""pandas summaries of a scan's hosts table. Pure: DataFrames in, DataFrames out."""
+"""pandas summaries of a scan: counts per verdict and error, a breakdown by a carried column,
+the expiry calendar, the clock-skew warning and the --fail-on rule. Pure: DataFrames in,
+DataFrames out; time is the scan's as-of, never the clock."""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -62,3 +69,160 @@ def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     ok["_rank"] = ok["severity"].map(rank)
     ok = ok.sort_values(["_rank", "days_remaining", "host"], na_position="last")
     return ok.loc[:, ["host", "port", "severity", "findings", "days_remaining"]].head(n)
+
+
+# --- alerting -------------------------------------------------------------------------------
+
+
+def any_at_or_above(severities: Iterable[object], threshold: Severity) -> bool:
+    """True when any of `severities` (strings; None and NaN ignored) is at or above
+    `threshold`: the `--fail-on` rule."""
+    for s in severities:
+        if isinstance(s, str) and s in _RANK and _RANK[s] >= threshold.rank:
+            return True
+    return False
+
+
+def hosts_at_or_above(hosts: pd.DataFrame, threshold: Severity) -> int:
+    """Hosts whose worst finding is at or above `threshold`."""
+    return sum(1 for s in hosts["severity"] if any_at_or_above((s,), threshold))
+
+
+_RANK = {s.value: s.rank for s in Severity}
+
+
+# --- breakdown by a carried column ----------------------------------------------------------
+
+
+def summarise_by(hosts: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`summarise` for each value of `column` (owner, team, env...): columns `column`, kind,
+    name, hosts, share (of that group's targets). A blank or missing value is its own group."""
+    if column not in hosts.columns:
+        raise KeyError(column)
+    keys = hosts[column].astype(object).where(hosts[column].notna(), None)
+    parts = []
+    for value in sorted({k for k in keys if k is not None}) + (
+        [None] if any(k is None for k in keys) else []
+    ):
+        group = hosts[keys.isna()] if value is None else hosts[keys == value]
+        part = summarise(group)
+        part.insert(0, column, value)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=[column, "kind", "name", "hosts", "share"])
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- expiry calendar and clock sanity -------------------------------------------------------
+
+WEEK = dt.timedelta(days=7)
+CALENDAR_WEEKS = 12
+# "Most of the fleet": more than this share of hosts with a leaf, and at least this many.
+SKEW_SHARE = 0.5
+SKEW_MIN_HOSTS = 5
+
+
+def _ok_with_leaf(hosts: pd.DataFrame) -> pd.DataFrame:
+    return hosts[(hosts["status"] == "ok") & hosts["not_after"].notna()]
+
+
+def _target_label(row: Any) -> str:
+    port = row.port
+    label = f"{row.host}:{port}" if port is not None and not pd.isna(port) else str(row.host)
+    ip = getattr(row, "ip", None)
+    if isinstance(ip, str) and ip:
+        label += f" ({ip})"
+    return label
+
+
+def expiry_calendar(
+    hosts: pd.DataFrame, as_of: dt.datetime, weeks: int = CALENDAR_WEEKS, examples: int = 5
+) -> pd.DataFrame:
+    """Hosts whose leaf expires in each of the next `weeks` weeks, counted from `as_of` (the
+    scan's instant, never the wall clock): week 1 is [as_of, as_of + 7 days). Already expired
+    leaves are not listed (they are in the `expired` verdict)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    ok = _ok_with_leaf(hosts)
+    start = pd.Timestamp(as_of).tz_convert("UTC")
+    offset = (ok["not_after"] - start) / pd.Timedelta(WEEK)
+    ok = ok.assign(_week=offset).loc[(offset >= 0) & (offset < weeks)]
+    ok = ok.assign(_week=ok["_week"].astype(float).astype(int)).sort_values(
+        ["not_after", "host"]
+    )
+    rows = []
+    for k in range(weeks):
+        in_week = ok[ok["_week"] == k]
+        rows.append(
+            {
+                "week": k + 1,
+                "starts": (start + k * pd.Timedelta(WEEK)).to_pydatetime(),
+                "ends": (start + (k + 1) * pd.Timedelta(WEEK)).to_pydatetime(),
+                "hosts": len(in_week),
+                "leaves": int(in_week["leaf_sha256"].nunique()),
+                "examples": [_target_label(r) for r in in_week.head(examples).itertuples()],
+            }
+        )
+    return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
+
+
+def clock_skew_warning(hosts: pd.DataFrame, as_of: dt.datetime) -> str | None:
+    """A warning when most of the fleet looks expired or not yet valid at once: then the
+    scanning machine's clock (or --as-of) is the likelier culprit than the fleet."""
+    ok = _ok_with_leaf(hosts)
+    total = len(ok)
+    expired = int((ok["expired"] == True).sum())  # noqa: E712
+    future = int((ok["not_yet_valid"] == True).sum())  # noqa: E712
+    if total < SKEW_MIN_HOSTS or (expired + future) / total <= SKEW_SHARE:
+        return None
+    direction = "ahead" if expired >= future else "behind"
+    return (
+        f"{expired + future} of {total} hosts with a certificate look expired ({expired}) or "
+        f"not yet valid ({future}) as of {as_of.astimezone(dt.UTC).isoformat()}: check the "
+        f"scanning machine's clock (it may be {direction}) and --as-of before the fleet"
+    )
+
+
+# --- one summary of a scan, for every output format and the HTML report ---------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetSummary:
+    as_of: dt.datetime
+    targets: int
+    ok: int
+    counts: pd.DataFrame  # summarise()
+    leaf_fixes: pd.DataFrame
+    intermediates: pd.DataFrame
+    calendar: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+    by_column: str | None = None
+    by: pd.DataFrame | None = None  # summarise_by()
+
+
+def fleet_summary(
+    hosts: pd.DataFrame,
+    findings: pd.DataFrame,
+    as_of: dt.datetime,
+    *,
+    by: str | None = None,
+    warnings: Iterable[str] = (),
+) -> FleetSummary:
+    from scanner.fixlist import leaf_fixes, missing_intermediates
+
+    notes = list(warnings)
+    skew = clock_skew_warning(hosts, as_of)
+    if skew:
+        notes.append(skew)
+    return FleetSummary(
+        as_of=as_of,
+        targets=len(hosts),
+        ok=int((hosts["status"] == "ok").sum()),
+        counts=summarise(hosts),
+        leaf_fixes=leaf_fixes(hosts),
+        intermediates=missing_intermediates(findings),
+        calendar=expiry_calendar(hosts, as_of),
+        warnings=tuple(notes),
+        by_column=by,
+        by=summarise_by(hosts, by) if by else None,
+    )

@@ -38,16 +38,23 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
         raise InputError(f"no 'host' column in the header row (found {shown})")
     seen: set[str] = set()
     for n in lowered:
-        if n in seen:
+        if n and n in seen:  # unnamed columns (trailing commas) are named below
             raise InputError(f"column {n!r} appears twice in the header row")
         seen.add(n)
     special = {"host", "port", "ip"}
-    reserved_set = set(reserved)
+    # Output names must be unique ignoring case (DuckDB and SQL engines fold case).
+    reserved_set = {r.lower() for r in reserved}
     extra = tuple(i for i, n in enumerate(lowered) if n not in special)
+    taken = reserved_set | {lowered[i] for i in extra}
     extra_names = []
     for i in extra:
-        n = names[i] or f"column_{i + 1}"
-        extra_names.append(RESERVED_PREFIX + n if n in reserved_set else n)
+        n = names[i]
+        if not n or n.lower() in reserved_set:
+            n = RESERVED_PREFIX + n if n else f"column_{i + 1}"
+            while n.lower() in taken:
+                n = RESERVED_PREFIX + n
+            taken.add(n.lower())
+        extra_names.append(n)
     return Header(
         host=lowered.index("host"),
         port=lowered.index("port") if "port" in lowered else None,
