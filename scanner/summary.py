@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from scanner.findings import CATALOGUE
+from scanner.fixlist import leaf_fixes, missing_intermediates, target_label
 from scanner.models import ErrorCode, Severity
 from scanner.tables import VERDICT_COLUMNS
 
@@ -126,15 +127,6 @@ def _ok_with_leaf(hosts: pd.DataFrame) -> pd.DataFrame:
     return hosts[(hosts["status"] == "ok") & hosts["not_after"].notna()]
 
 
-def _target_label(row: Any) -> str:
-    port = row.port
-    label = f"{row.host}:{port}" if port is not None and not pd.isna(port) else str(row.host)
-    ip = getattr(row, "ip", None)
-    if isinstance(ip, str) and ip:
-        label += f" ({ip})"
-    return label
-
-
 def expiry_calendar(
     hosts: pd.DataFrame, as_of: dt.datetime, weeks: int = CALENDAR_WEEKS, examples: int = 5
 ) -> pd.DataFrame:
@@ -160,7 +152,7 @@ def expiry_calendar(
                 "ends": (start + (k + 1) * pd.Timedelta(WEEK)).to_pydatetime(),
                 "hosts": len(in_week),
                 "leaves": int(in_week["leaf_sha256"].nunique()),
-                "examples": [_target_label(r) for r in in_week.head(examples).itertuples()],
+                "examples": [target_label(r) for r in in_week.head(examples).itertuples()],
             }
         )
     return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
@@ -208,8 +200,6 @@ def fleet_summary(
     by: str | None = None,
     warnings: Iterable[str] = (),
 ) -> FleetSummary:
-    from scanner.fixlist import leaf_fixes, missing_intermediates
-
     notes = list(warnings)
     skew = clock_skew_warning(hosts, as_of)
     if skew:
