@@ -88,7 +88,7 @@ class DnsResolver:
             self._resolvers.append(r)
 
     async def resolve(self, host: str, port: int) -> list[str]:
-        last: Exception = dns.resolver.NoNameservers()
+        last: Exception = dns.resolver.NoNameservers()  # type: ignore[no-untyped-call]
         for r in self._resolvers:
             addresses: list[str] = []
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):

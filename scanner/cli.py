@@ -105,7 +105,8 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             first: list[int] = []
 
             def update(done: int, total: int, failed: int) -> None:
-                first or first.append(done)
+                if not first:
+                    first.append(done)
                 elapsed = time.monotonic() - started
                 rate = f"{(done - first[0]) / elapsed:.0f} hosts/s" if elapsed > 1 else ""
                 bar.update(task, completed=done, total=total, failed=failed, rate=rate)

@@ -75,8 +75,10 @@ def parse_chain(der: Sequence[bytes]) -> Chain:
     )
 
 
-def _fetched_certs(fetched: Mapping[str, AiaResult], urls: Sequence[str]) -> list[x509.Certificate]:
-    out = []
+def _fetched_certs(
+    fetched: Mapping[str, AiaResult], urls: Sequence[str]
+) -> list[x509.Certificate]:
+    out: list[x509.Certificate] = []
     for url in urls:
         result = fetched.get(url)
         if result is not None:
@@ -152,11 +154,11 @@ def _strict_verify(
     """None when cryptography's Web PKI verifier accepts the chain as sent; else its reason."""
     assert chain.leaf is not None
     try:
-        subject: verification.DNSName | verification.IPAddress
+        subject: x509.DNSName | x509.IPAddress
         if is_ip:
-            subject = verification.IPAddress(ipaddress.ip_address(host.split("%", 1)[0]))
+            subject = x509.IPAddress(ipaddress.ip_address(host.split("%", 1)[0]))
         else:
-            subject = verification.DNSName(host)
+            subject = x509.DNSName(host)
         verifier = (
             verification.PolicyBuilder()
             .store(trust.store)
@@ -231,6 +233,9 @@ def diagnose(
     results for the URLs `aia_wanted` asked for (missing ones count as not fetched)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
+    # Validity has one-second granularity (RFC 5280 4.1.2.5): notAfter 00:00:00Z covers all of
+    # that second, as cryptography's verifier reads it (x509-limbo notafter-fractional).
+    as_of = as_of.replace(microsecond=0)
     fetched = fetched or {}
     chain = parse_chain(chain_der)
     sent_infos = tuple(certs.info(d) for d in chain.der)
@@ -367,14 +372,14 @@ def diagnose(
         ]
         for m in missing:
             child = path.certs[path.certs.index(m) - 1]
-            urls = ", ".join(certs.ca_issuers_urls(child))
+            url_text = ", ".join(certs.ca_issuers_urls(child))
             name = certs.name_text(m.subject)
             found.append(
                 F.make(
                     Code.INCOMPLETE_CHAIN,
                     f"the server does not send the intermediate {name}; it was fetched from "
-                    f"{urls}",
-                    f"Install the intermediate {name} (from {urls}) on the server, after the "
+                    f"{url_text}",
+                    f"Install the intermediate {name} (from {url_text}) on the server, after the "
                     "leaf in the chain file.",
                 )
             )

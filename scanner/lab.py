@@ -382,8 +382,8 @@ class _Loop:
                 await asyncio.wait_for(s.wait_closed(), 2)
         # Connections still held by handlers (a silent server's peer that never hung up).
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for t in tasks:
-            t.cancel()
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def stop(self) -> None:

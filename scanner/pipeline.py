@@ -149,6 +149,10 @@ async def scan_stream(
                         continue
                     token = object()
                     await limiter.acquire_on_behalf_of(token)
+                    if stop is not None and stop.is_set():  # set while we waited for a slot
+                        limiter.release_on_behalf_of(token)
+                        completed = False
+                        break
                     hosts.start_soon(one, item, token, send)
     finally:
         with anyio.CancelScope(shield=True):

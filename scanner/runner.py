@@ -211,10 +211,18 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
 
     if progress is not None:
         progress(done, total, failed)
-    completed = anyio.run(main)
-    writer.checkpoint()
-    table_rows = parts.merge(options.out, header.extra_names)
-    return _finish(options, state, trust, duplicates, table_rows, interrupted=not completed)
+    try:
+        completed = anyio.run(main)
+        writer.checkpoint()
+        table_rows = parts.merge(options.out, header.extra_names)
+        return _finish(options, state, trust, duplicates, table_rows, interrupted=not completed)
+    except* OSError as group:  # disk full, folder removed under us: the environment, not a host
+        first = group.exceptions[0]
+        reason = getattr(first, "strerror", None) or first
+        raise EnvironmentProblem(
+            f"writing to {options.out} failed: {reason}; --resume continues from the last "
+            "checkpoint"
+        ) from None
 
 
 def _finish(

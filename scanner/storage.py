@@ -167,9 +167,8 @@ def csv_cell(value: Any) -> str:
         value = value.hex()
     elif not isinstance(value, str):
         return str(value)
-    if value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

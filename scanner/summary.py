@@ -51,8 +51,8 @@ def summarise(hosts: pd.DataFrame) -> pd.DataFrame:
         rows.append(("error", code.value, int(errors.get(code.value, 0))))
     exploded = ok["findings"].explode().dropna()
     finding_counts = exploded.groupby(exploded).size() if len(exploded) else pd.Series(dtype=int)
-    for code in CATALOGUE:
-        rows.append(("finding", code.value, int(finding_counts.get(code.value, 0))))
+    for finding in CATALOGUE:
+        rows.append(("finding", finding.value, int(finding_counts.get(finding.value, 0))))
     severities = hosts["severity"].value_counts()
     for sev in SEVERITY_ORDER:
         rows.append(("severity", sev, int(severities.get(sev, 0))))
