@@ -9,6 +9,8 @@ of wall time. Writes every figure to bench/results/<timestamp>.json. Loopback on
 from __future__ import annotations
 
 import argparse
+import compileall
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -21,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--certs", type=int, default=1,
                    help="distinct wildcard leaves the server hands out, by name (1)")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (outputs, logs)")
+    p.add_argument("--serve", type=float, metavar="SECONDS", default=None,
+                   help="only start nginx and write the inputs, print the scan command, and "
+                   "serve for SECONDS (or until Ctrl-C): for profiling by hand")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     a = p.parse_args(argv)
     if a.runs is None:
@@ -75,6 +80,32 @@ def _cores() -> tuple[int | None, int | None]:
     ):
         return 0, 1
     return None, None
+
+
+def _precompile() -> None:
+    """Byte-compile the scanner and the bench once, so that neither client pays for compiling
+    its modules in every run (PYTHONDONTWRITEBYTECODE=1 would otherwise make them)."""
+    root = Path(__file__).resolve().parent.parent
+    for package in ("scanner", "bench"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
+def _busy_share(seconds: float = 1.0) -> float | None:
+    """Share of the machine's CPU time that was not idle over `seconds` (other processes)."""
+    def sample() -> list[int] | None:
+        try:
+            return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+
+    a = sample()
+    time.sleep(seconds)
+    b = sample()
+    if a is None or b is None:
+        return None
+    d = [y - x for x, y in zip(a, b, strict=False)]
+    total = sum(d[:8])  # user nice system idle iowait irq softirq steal
+    return None if total <= 0 else 1 - (d[3] + d[4]) / total
 
 
 def _write_hosts(path: Path, n: int, port: int, groups: int) -> None:
@@ -153,12 +184,10 @@ def _environment(server: Server, cores: tuple[int | None, int | None]) -> dict[s
     except (OSError, subprocess.SubprocessError):
         rev = ""
     cpu = ""
-    try:
+    with contextlib.suppress(OSError):
         cpu = next((line.split(":", 1)[1].strip() for line in
                     Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), "")
-    except OSError:
-        pass
     return {
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
@@ -183,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)  # so that the finally blocks stop nginx
 
     signal.signal(signal.SIGTERM, on_term)
+    _precompile()
     tmp = Path(tempfile.mkdtemp(prefix="scanner-bench-"))
     records: list[dict[str, Any]] = []
     server_core, client_core = cores = _cores()
@@ -193,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
         ca.write_bytes(pki.root.pem)
         with nginx(pki, tmp / "nginx", server_core) as server:
             env_info = _environment(server, cores)
+            if a.serve is not None:
+                return _serve(a, server, tmp, ca)
+            busy = _busy_share()
+            env_info["busy_before"] = busy
+            if busy is not None and busy > 0.15:
+                print(f"bench: warning: the machine was {busy:.0%} busy before the bench "
+                      "(other processes, or steal time): figures will be low and noisy",
+                      flush=True)
             pin = "server on core 0, client on core 1" if server_core is not None else "unpinned"
             print(f"bench: {server.version} on 127.0.0.1:{server.port} ({pin}); "
                   f"C={a.concurrency}, {a.runs} run(s), sizes {', '.join(map(str, sizes))}",
@@ -233,6 +271,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return _report(a, sizes, records, env_info)
+
+
+def _serve(a: argparse.Namespace, server: Server, tmp: Path, ca: Path) -> int:
+    n = a.hosts
+    hosts = tmp / f"hosts-{n}.csv"
+    _write_hosts(hosts, n, server.port, a.certs)
+    pin = "taskset -c 1 " if server.pinned_core is not None else ""
+    print(f"serving on 127.0.0.1:{server.port} for {a.serve:g} s (Ctrl-C stops)\n"
+          f"  {pin}{' '.join(_scanner_argv())} scan {hosts} --out {tmp}/scan "
+          f"--concurrency {a.concurrency} --quiet --as-of {AS_OF} --ca-bundle {ca} --no-aia\n"
+          f"  {pin}{sys.executable} -m bench.floor {hosts} {tmp}/floor.parquet "
+          f"--ca-bundle {ca} --concurrency {a.concurrency} --as-of {AS_OF}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        time.sleep(a.serve)
+    return 0
 
 
 def _progress(r: dict[str, Any]) -> None:

@@ -63,7 +63,7 @@ def _validate(chain: tuple[bytes, ...], host: str, store: verification.Store,
         verification.PolicyBuilder()
         .store(store)
         .time(as_of)
-        .build_server_verifier(verification.DNSName(host))
+        .build_server_verifier(x509.DNSName(host))
     )
     try:
         verifier.verify(certs[0], certs[1:])
@@ -73,11 +73,11 @@ def _validate(chain: tuple[bytes, ...], host: str, store: verification.Store,
 
 
 async def _one(host: str, ip: str, port: int, ctx: ssl.SSLContext, store: verification.Store,
-               as_of: dt.datetime, timeout: float) -> dict[str, Any]:
+               as_of: dt.datetime, seconds: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     row: dict[str, Any] = {"host": host, "ok": False}
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             transport, _ = await loop.create_connection(
                 _Discard, ip, port, ssl=ctx, server_hostname=host
             )
@@ -102,9 +102,9 @@ async def _one(host: str, ip: str, port: int, ctx: ssl.SSLContext, store: verifi
     return row
 
 
-async def scan(rows: Iterable[tuple[str, str, int]], out: Path, ca: Path, concurrency: int,
-               as_of: dt.datetime, timeout: float) -> tuple[int, int]:
-    store = verification.Store(x509.load_pem_x509_certificates(ca.read_bytes()))
+async def scan(rows: Iterable[tuple[str, str, int]], out: Path, roots: list[x509.Certificate],
+               concurrency: int, as_of: dt.datetime, seconds: float) -> tuple[int, int]:
+    store = verification.Store(roots)
     ctx = _context()
     sem = asyncio.Semaphore(concurrency)
     writer = pq.ParquetWriter(out, SCHEMA, compression="zstd")
@@ -114,7 +114,7 @@ async def scan(rows: Iterable[tuple[str, str, int]], out: Path, ca: Path, concur
     async def task(host: str, ip: str, port: int) -> None:
         nonlocal ok, trusted
         try:
-            row = await _one(host, ip, port, ctx, store, as_of, timeout)
+            row = await _one(host, ip, port, ctx, store, as_of, seconds)
         finally:
             sem.release()
         ok += row["ok"]
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 total += 1
                 yield r["host"], r["ip"], int(r["port"])
 
-    ok, trusted = asyncio.run(scan(rows(), a.out, a.ca_bundle, a.concurrency, as_of, a.timeout))
+    roots = x509.load_pem_x509_certificates(a.ca_bundle.read_bytes())
+    ok, trusted = asyncio.run(scan(rows(), a.out, roots, a.concurrency, as_of, a.timeout))
     print(f"floor: {total} hosts, {ok} handshakes, {trusted} trusted")
     return 0 if ok == trusted == total else 1
 

@@ -164,13 +164,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the master (fast shutdown), then SIGKILL to its process group."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # any worker left behind
-    except ProcessLookupError:
-        pass
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)

@@ -1,7 +1,8 @@
 """Fetching missing issuers from caIssuers URLs (RFC 5280 4.2.2.1): bounded and cached.
 
 http and https only; redirects at most `max_redirects`, never to another scheme; a response
-larger than `max_bytes` is dropped; one fetch per URL per run, shared by every host.
+larger than `max_bytes` is dropped; no content decoding (no compression bombs); one fetch per
+URL per run, shared by every host. Every failure, a malformed URL included, is a result.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ class AiaFetcher:
                 follow_redirects=False,
                 timeout=self.timeout,
                 trust_env=False,
-                headers={"User-Agent": "tls-fleet-scanner (AIA fetch)"},
+                headers={
+                    "User-Agent": "tls-fleet-scanner (AIA fetch)",
+                    "Accept-Encoding": "identity",
+                },
             )
         self.fetches += 1
         try:
@@ -98,7 +102,7 @@ class AiaFetcher:
                 body = await self._get(url)
         except TimeoutError:
             return AiaResult(url=url, error=f"no complete answer within {self.timeout:g} s")
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
             return AiaResult(url=url, error=f"{type(e).__name__}: {e}"[:300])
         except _FetchRefused as e:
             return AiaResult(url=url, error=str(e))
@@ -113,6 +117,7 @@ class AiaFetcher:
         for _ in range(self.max_redirects + 1):
             if _scheme(url) != scheme or scheme not in ("http", "https"):
                 raise _FetchRefused(f"refused URL {url[:200]!r}: only http(s), same scheme")
+            _check_url(url)
             async with self._client.stream("GET", url) as response:
                 if response.is_redirect:
                     location = response.headers.get("location", "")
@@ -134,6 +139,16 @@ class AiaFetcher:
 
 class _FetchRefused(Exception):
     pass
+
+
+def _check_url(url: str) -> None:
+    """Refuse what httpx would fail on below its own error types (a port out of range)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise _FetchRefused(f"refused URL {url[:200]!r}: {e}") from None
+    if not parsed.host or not 0 < (parsed.port or 80) < 65536:
+        raise _FetchRefused(f"refused URL {url[:200]!r}: no host, or port out of range")
 
 
 def _scheme(url: str) -> str:

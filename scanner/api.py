@@ -71,7 +71,8 @@ class ScanTables:
         finished = self.hosts["scanned_at"].max() if len(self.hosts) else None
         if finished is None or pd.isna(finished):
             raise LoadError("no as-of instant: scan.json is missing and no host was scanned")
-        return pd.Timestamp(finished).to_pydatetime().astimezone(dt.UTC)
+        last: dt.datetime = pd.Timestamp(finished).to_pydatetime()
+        return last.astimezone(dt.UTC)
 
     @property
     def carried_columns(self) -> tuple[str, ...]:
@@ -230,7 +231,7 @@ async def scan_async(
     *,
     as_of: dt.datetime | None = None,
     ca_bundle: Path | str | None = None,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109 - per host, as `scanner scan --timeout`
     concurrency: int = 100,
     warn_days: int = 30,
     aia: bool = True,
@@ -260,47 +261,64 @@ async def scan_async(
         aia_timeout=aia_timeout,
     )
     dedupe = Deduper()
-    counts = ScanCounts()
-    host_rows: list[dict[str, Any]] = []
-    finding_rows: list[dict[str, Any]] = []
-    cert_rows: dict[str, dict[str, Any]] = {}
+    results: list[tuple[ScanResult, dt.datetime]] = []
     started = dt.datetime.now(dt.UTC)
-
-    def on_result(result: ScanResult) -> None:
-        counts.add(result)
-        host_rows.append(tables.host_row(result, header.extra_names, dt.datetime.now(dt.UTC)))
-        finding_rows.extend(tables.finding_rows(result))
-        for info in tables.result_certificates(result):
-            cert_rows.setdefault(info.sha256, tables.certificate_row(info))
-
     await scan_stream(
         (item for item in items if dedupe.is_new(item)),
         config,
-        on_result,
+        lambda result: results.append((result, dt.datetime.now(dt.UTC))),
         resolver=make_resolver(tuple(nameservers)),
     )
-    counts.duplicates = dedupe.duplicates
-    host_rows.sort(key=lambda r: r["input_line"])
     meta = {
         "scanner_version": version(),
         "started": started.isoformat(),
         "finished": dt.datetime.now(dt.UTC).isoformat(),
-        "interrupted": False,
-        "as_of": as_of.astimezone(dt.UTC).isoformat(),
         "input": "(python rows)",
         "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
+    }
+    return from_results(
+        results,
+        as_of=as_of,
+        extra_names=header.extra_names,
+        duplicates=dedupe.duplicates,
+        meta=meta,
+    )
+
+
+def from_results(
+    results: Iterable[tuple[ScanResult, dt.datetime]],
+    *,
+    as_of: dt.datetime,
+    extra_names: Sequence[str] = (),
+    duplicates: int = 0,
+    meta: Mapping[str, Any] | None = None,
+) -> ScanTables:
+    """The tables of (result, scanned_at) pairs, built by the same row functions as the
+    files of `scanner scan`, with the dtypes of `load`. Rows in input-line order."""
+    counts = ScanCounts(duplicates=duplicates)
+    host_rows: list[dict[str, Any]] = []
+    finding_rows: list[dict[str, Any]] = []
+    cert_rows: dict[str, dict[str, Any]] = {}
+    for result, scanned_at in sorted(results, key=lambda r: r[0].target.row):
+        counts.add(result)
+        host_rows.append(tables.host_row(result, extra_names, scanned_at))
+        finding_rows.extend(tables.finding_rows(result))
+        for info in tables.result_certificates(result):
+            cert_rows.setdefault(info.sha256, tables.certificate_row(info))
+    scan_meta = {
+        **(meta or {}),
+        "interrupted": False,
+        "as_of": as_of.astimezone(dt.UTC).isoformat(),
         "counts": {k: v for k, v in asdict(counts).items() if k != "internal_errors"},
         "internal_errors": counts.internal_errors,
     }
     return ScanTables(
-        hosts=hosts_frame(
-            pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(header.extra_names))
-        ),
+        hosts=hosts_frame(pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))),
         findings=findings_frame(pa.Table.from_pylist(finding_rows, schema=tables.FINDINGS_SCHEMA)),
         certificates=certificates_frame(
             pa.Table.from_pylist(list(cert_rows.values()), schema=tables.CERTIFICATES_SCHEMA)
         ),
-        meta=(meta,),
+        meta=(scan_meta,),
     )
 
 

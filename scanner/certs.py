@@ -4,12 +4,14 @@ times) and the trust store. Pure: callers hand in bytes."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
@@ -26,9 +28,13 @@ class TrustStoreError(Exception):
 @lru_cache(maxsize=_PARSE_CACHE)
 def parse(der: bytes) -> x509.Certificate:
     """Parse DER; raises ValueError (or another cryptography error) for a malformed one."""
-    cert = x509.load_der_x509_certificate(der)
-    # Touch the fields every later step uses, so a malformed certificate fails here, once.
-    _ = cert.subject, cert.issuer, cert.extensions
+    # Deprecation warnings (a negative serial...) would print once per odd certificate of the
+    # fleet, and under `-W error` turn a parseable certificate into an unparseable one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(der)
+        # Touch the fields every later step uses, so a malformed certificate fails here, once.
+        _ = cert.subject, cert.issuer, cert.extensions
     return cert
 
 
@@ -152,8 +158,21 @@ def signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+@lru_cache(maxsize=_PARSE_CACHE)
 def self_signed(cert: x509.Certificate) -> bool:
+    # Cached: path building asks it of the same intermediates and roots for every host.
     return cert.subject == cert.issuer and signed_by(cert, cert)
+
+
+@lru_cache(maxsize=_PARSE_CACHE)
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(_SHA256)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    with warnings.catch_warnings():  # a non-positive serial warns on every read
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return format(cert.serial_number, "x")
 
 
 @lru_cache(maxsize=_PARSE_CACHE)
@@ -187,7 +206,7 @@ def info(der: bytes) -> CertInfo:
         der=der,
         subject=name_text(cert.subject),
         issuer=name_text(cert.issuer),
-        serial=format(cert.serial_number, "x"),
+        serial=serial_hex(cert),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         key_type=key_type,
@@ -213,12 +232,14 @@ class TrustStore:
         return self.by_subject.get(cert.issuer, ())
 
     def contains(self, cert: x509.Certificate) -> bool:
-        return cert.fingerprint(_SHA256) in self.fingerprints
+        return _fingerprint(cert) in self.fingerprints
 
 
 def load_trust_store(pem: bytes, path: str) -> TrustStore:
     try:
-        roots = tuple(x509.load_pem_x509_certificates(pem))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            roots = tuple(x509.load_pem_x509_certificates(pem))
     except Exception as e:
         raise TrustStoreError(f"{path}: not a PEM bundle of certificates ({e})") from None
     if not roots:

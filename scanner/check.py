@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+
 from scanner import diagnose as dx
 from scanner import tables
 from scanner.aia import parse_issuers
@@ -59,6 +61,16 @@ def _is_pkcs7(item: bytes) -> bool:
     return len(item) > header and item[header] == 0x06
 
 
+def _leaf_first(bag: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """PKCS#7 holds a set (DER sorts it): put first the certificate that issued no other."""
+    parsed = [x509.load_der_x509_certificate(d) for d in bag]
+    issuers = {c.issuer for c in parsed if c.issuer != c.subject}
+    for i, c in enumerate(parsed):
+        if c.subject not in issuers:
+            return (bag[i],) + bag[:i] + bag[i + 1 :]
+    return bag
+
+
 def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
     """Certificates as DER, leaf first, from PEM (one or more blocks), DER (one or more
     concatenated) or PKCS#7 (PEM or DER). A certificate that does not parse is kept as DER
@@ -76,7 +88,7 @@ def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
         return tuple(out)
     if _PEM_PKCS7 in data:
         try:
-            return parse_issuers(data)[:MAX_CERTIFICATES]
+            return _leaf_first(parse_issuers(data)[:MAX_CERTIFICATES])
         except ValueError as e:
             raise ChainFileError(f"{source}: unreadable PKCS#7 ({e})") from None
     try:
@@ -85,7 +97,7 @@ def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
         items = []
     if items and _is_pkcs7(items[0]):
         try:
-            return parse_issuers(items[0])[:MAX_CERTIFICATES]
+            return _leaf_first(parse_issuers(items[0])[:MAX_CERTIFICATES])
         except ValueError as e:
             raise ChainFileError(f"{source}: unreadable PKCS#7 ({e})") from None
     if items:

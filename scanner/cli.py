@@ -1,6 +1,7 @@
 """The `scanner` command: options -> a frozen config, a library call, a printed summary.
 
-Exit codes: 0 the scan ran (whatever it found), 2 usage or environment error, 130 the scan was
+Exit codes: 0 the scan ran (whatever it found), 1 a finding at or above --fail-on, 2 usage or
+environment error, 130 the scan was
 interrupted (its tables hold what completed; --resume continues it).
 """
 
@@ -28,9 +29,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from scanner.models import Severity
 from scanner.runner import EnvironmentProblem, ProgressFn, ScanOptions, ScanReport, run_scan
 from scanner.storage import read_table_pandas
-from scanner.summary import worst_hosts
+from scanner.summary import any_at_or_above, worst_hosts
 from scanner.targets import Shard
 
 EXIT_INTERRUPTED = 130
@@ -248,6 +250,13 @@ def scan(
         int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
     ] = 2000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Exit 1 when any host has a finding at or above this severity.",
+        ),
+    ] = None,
 ) -> None:
     """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
 
@@ -288,6 +297,9 @@ def scan(
         print_report(report)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+    severities = [k for k, n in report.counts.get("severities", {}).items() if n]
+    if fail_on is not None and any_at_or_above(severities, fail_on):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -330,7 +342,8 @@ def demo(
     print_report(report, worst=40)
 
 
-from scanner import cli_check  # noqa: E402,F401  (registers `scanner check`)
+from scanner import cli_check  # noqa: E402,F401,I001  (registers `scanner check`)
+from scanner import cli_reports  # noqa: E402,F401,I001  (registers summary, diff, report)
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ from rich.markup import escape
 from scanner.check import ChainFileError, CheckReport, check, json_row, load_chain
 from scanner.cli import app, fail, out_console, parse_as_of
 from scanner.hostnames import HostError
+from scanner.models import Severity
 from scanner.runner import EnvironmentProblem, load_trust
+from scanner.summary import any_at_or_above
 from scanner.tables import VERDICT_COLUMNS
 
 MAX_CHAIN_FILE = 16 * 1024 * 1024
@@ -41,7 +43,7 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
     verdict = "[green]trusted[/]" if row["trusted"] else "[red]not trusted[/]"
     say(f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else ""))
     for f in d.findings:
-        say(f"  [{f.severity.value}] {f.code}: {_safe(f.message)}", soft_wrap=True)
+        say(f"  {escape(f'[{f.severity.value}]')} {f.code}: {_safe(f.message)}", soft_wrap=True)
         say(f"      fix: {_safe(f.remedy)}", soft_wrap=True)
 
 
@@ -56,7 +58,8 @@ def check_command(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Judge validity at this ISO 8601 instant (UTC unless given); default now."),
+        typer.Option(help="Judge validity at this ISO 8601 instant (UTC unless given); "
+                     "default now."),
     ] = None,
     expiry_warn_days: Annotated[
         int, typer.Option(min=0, help="Days before notAfter that count as expiring soon.")
@@ -64,9 +67,17 @@ def check_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the hosts.parquet columns.")
     ] = False,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Exit 1 when the chain has a finding at or above this severity.",
+        ),
+    ] = None,
 ) -> None:
     """Diagnose a saved certificate chain offline, with the same rules as `scan` (no network:
-    missing intermediates are not fetched). Exit 0 when it ran, 2 for a usage error.
+    missing intermediates are not fetched). Exit 0 when it ran, 1 for a finding at or above
+    --fail-on, 2 for a usage error.
 
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
@@ -96,3 +107,5 @@ def check_command(
         out_console.file.write(json.dumps(json_row(report.row), ensure_ascii=False) + "\n")
     else:
         _print_report(report, when)
+    if fail_on is not None and any_at_or_above([report.row["severity"]], fail_on):
+        raise typer.Exit(1)

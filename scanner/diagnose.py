@@ -7,11 +7,14 @@ a missing issuer, which `aia_wanted` names as URLs for the caller to fetch and h
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -24,6 +27,9 @@ from scanner.hostnames import matches, www_hint
 from scanner.models import AiaResult, CertInfo, Diagnosis, Finding, Severity, Verdicts
 
 MAX_DEPTH = 8
+# caIssuers URLs tried per certificate: a certificate naming hundreds must not buy hundreds of
+# fetches (each up to --aia-timeout).
+MAX_AIA_URLS = 4
 # OpenSSL security level 2, as Debian and most Linux clients run it.
 MIN_RSA_DSA_BITS = 2048
 MIN_EC_BITS = 224
@@ -103,9 +109,10 @@ def build_path(chain: Chain, trust: certs.TrustStore, fetched: Mapping[str, AiaR
             (c, Source.STORE) for c in trust.issuers_of(current)
         ]
         candidates += [(c, Source.SENT) for c in chain.intermediates]
-        candidates += [
-            (c, Source.AIA) for c in _fetched_certs(fetched, certs.ca_issuers_urls(current))
-        ]
+        if fetched:  # skip reading the AIA extension when nothing was fetched
+            candidates += [
+                (c, Source.AIA) for c in _fetched_certs(fetched, certs.ca_issuers_urls(current))
+            ]
         issuer = None
         for cand, source in candidates:
             if any(cand is p for p in path) and not certs.self_signed(cand):
@@ -141,10 +148,9 @@ def aia_wanted(
     path = build_path(chain, trust, fetched)
     if path.end is not End.ISSUER_NOT_FOUND or path.stuck_at is None:
         return ()
+    urls = certs.ca_issuers_urls(path.stuck_at)[:MAX_AIA_URLS]
     return tuple(
-        u
-        for u in certs.ca_issuers_urls(path.stuck_at)
-        if u not in fetched and u.lower().startswith(("http://", "https://"))
+        u for u in urls if u not in fetched and u.lower().startswith(("http://", "https://"))
     )
 
 
@@ -174,6 +180,74 @@ def _strict_verify(
     return None
 
 
+# cryptography's rules for a DNS name (x509-verification types.rs DNSName::new): ASCII letters,
+# digits and inner hyphens, labels of 1 to 63, at most 253 in all.
+_VERIFIER_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+
+
+def _verifier_dns_name(text: str) -> bool:
+    return 0 < len(text) <= 253 and all(_VERIFIER_LABEL.match(x) for x in text.split("."))
+
+
+def _verifier_name_matches(host: str, dns_sans: Sequence[str]) -> bool:
+    """Whether cryptography's verifier matches `host` to one of these dNSNames: equal, or `*.`
+    and the host's parent, ASCII case-insensitively (types.rs DNSPattern::matches)."""
+    if not _verifier_dns_name(host):
+        return False
+    h = host.lower()
+    parent = h.split(".", 1)[1] if "." in h else None
+    for san in dns_sans:
+        if not san.isascii():
+            continue
+        s = san.lower()
+        if s == h or (parent is not None and s.startswith("*.") and s[2:] == parent):
+            return True
+    return False
+
+
+class _ChainVerdicts:
+    """The verifier's answer for a chain as sent, shared by every host name the leaf covers.
+
+    cryptography's verifier reads the name only to match it against the leaf's
+    subjectAltNames (policy/extension.rs, ee::subject_alternative_name): for any two names
+    that both match, every other check, and so the answer, is the same. Bounded (FIFO)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._verdicts: dict[tuple[bytes, str, dt.datetime], str | None] = {}
+
+    def cache_clear(self) -> None:
+        self._verdicts.clear()
+
+    def verify(
+        self,
+        chain: Chain,
+        host: str,
+        is_ip: bool,
+        dns_sans: Sequence[str],
+        trust: certs.TrustStore,
+        as_of: dt.datetime,
+    ) -> str | None:
+        if is_ip or not _verifier_name_matches(host, dns_sans):
+            return _strict_verify(chain, host, is_ip, trust, as_of)
+        digest = hashlib.sha256()
+        for der in chain.der:
+            digest.update(len(der).to_bytes(4, "big"))
+            digest.update(der)
+        key = (digest.digest(), trust.sha256, as_of)
+        if key in self._verdicts:
+            return self._verdicts[key]
+        rejection = _strict_verify(chain, host, is_ip, trust, as_of)
+        if len(self._verdicts) >= self.maxsize:
+            del self._verdicts[next(iter(self._verdicts))]
+        self._verdicts[key] = rejection
+        return rejection
+
+
+_chain_verdicts = _ChainVerdicts(4096)
+
+
+@lru_cache(maxsize=4096)  # the same intermediates come back for thousands of hosts
 def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
     """(weak key description, weak signature description) at OpenSSL security level 2."""
     key_type, bits = certs.key_facts(cert)
@@ -190,6 +264,15 @@ def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
 
 def _ts(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _span(delta: dt.timedelta) -> str:
+    """A non-negative span in its largest whole unit: `3 day(s)`, `5 hour(s)`, `1 second(s)`."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}(s)"
+    return f"{seconds} second(s)"
 
 
 def _names_shown(dns: Sequence[str], ips: Sequence[str]) -> str:
@@ -279,14 +362,14 @@ def diagnose(
         found.append(
             F.make(
                 Code.EXPIRED,
-                f"expired {_ts(not_after)}, {-days_remaining} day(s) before {_ts(as_of)}",
+                f"expired {_ts(not_after)}, {_span(as_of - not_after)} before {_ts(as_of)}",
             )
         )
     elif expiring_soon:
         found.append(
             F.make(
                 Code.EXPIRING_SOON,
-                f"expires {_ts(not_after)}, in {days_remaining} day(s) "
+                f"expires {_ts(not_after)}, in {_span(remaining)} "
                 f"(warning window {warn_days} days)",
             )
         )
@@ -294,8 +377,8 @@ def diagnose(
         found.append(
             F.make(
                 Code.NOT_YET_VALID,
-                f"valid only from {_ts(not_before)}, {_ts(as_of)} is "
-                f"{(not_before - as_of).total_seconds() / 3600:.1f} hour(s) earlier",
+                f"valid only from {_ts(not_before)}, {_span(not_before - as_of)} after "
+                f"{_ts(as_of)}",
             )
         )
 
@@ -409,6 +492,8 @@ def diagnose(
     weak = False
     for cert in below_root:
         weak_key, weak_sig = _weakness(cert)
+        if not (weak_key or weak_sig):
+            continue
         who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
         if weak_key:
             weak = True
@@ -417,7 +502,9 @@ def diagnose(
             weak = True
             found.append(F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}"))
 
-    rejection = _strict_verify(chain, host, is_ip, trust, as_of)
+    rejection = _chain_verdicts.verify(
+        chain, host, is_ip, names[0] if names else (), trust, as_of
+    )
     # Our RFC 6125 matcher is stricter than the verifier (`*.com` never matches): a name that
     # does not match is never trusted.
     trusted = rejection is None and not weak and not intermediate_bad and not hostname_mismatch

@@ -42,6 +42,8 @@ _TLS_HINTS = {
     "TLSV1_ALERT_PROTOCOL_VERSION": "no TLS version in common with the server",
     "PACKET_LENGTH_TOO_LONG": "the server does not speak TLS (record length out of range)",
     "RECORD_LAYER_FAILURE": "the server sent a malformed TLS record",
+    "EXCESSIVE_MESSAGE_SIZE": "the server's certificate message exceeds the client's size limit "
+    "(OpenSSL allows 100 KiB)",
 }
 
 
@@ -63,7 +65,8 @@ def classify(exc: BaseException, stage: Stage, timeout: float) -> tuple[ErrorCod
             return ErrorCode.DNS, f"name resolution failed: {exc.strerror or exc}"
         if isinstance(exc, dns.exception.DNSException):
             return ErrorCode.DNS, f"name resolution failed: {exc}"
-        if isinstance(exc, UnicodeError | LookupError):
+        # Not LookupError: a KeyError or IndexError here is a bug of ours, not a DNS answer.
+        if isinstance(exc, UnicodeError):
             return ErrorCode.DNS, f"name cannot be resolved: {exc}"
     if isinstance(exc, ConnectionRefusedError):
         return ErrorCode.REFUSED, "connection refused (nothing listens on that port)"

@@ -152,6 +152,6 @@ def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> p
     df = pd.DataFrame(out, columns=INTERMEDIATE_COLUMNS)
     if df.empty:
         return df
-    return df.sort_values(
-        ["hosts_affected", "intermediate"], ascending=[False, True]
-    ).reset_index(drop=True)
+    return df.sort_values(["hosts_affected", "intermediate"], ascending=[False, True]).reset_index(
+        drop=True
+    )

@@ -193,12 +193,12 @@ def _reply(payload: bytes, *, first: bool = False) -> Handler:
     return handler
 
 
-def _proxy(backend: Callable[[], int], mode: str) -> Handler:
+def _proxy(backend_port: int, mode: str) -> Handler:
     """Relay a real TLS server, misbehaving on the way back: `stall` after its first record
     (the ServerHello), `close` cleanly after it, or `drip` everything one byte at a time."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        b_reader, b_writer = await asyncio.open_connection(LOOPBACK, backend())
+        b_reader, b_writer = await asyncio.open_connection(LOOPBACK, backend_port)
 
         async def upstream() -> None:
             with contextlib.suppress(ConnectionError, OSError):
@@ -308,6 +308,7 @@ class HostileLab:
         self.timeout = timeout
         self.cases: dict[Kind, Case] = {}
         self.good_port = 0
+        self.unparseable_der = b""  # the certificate the unparseable_certificate server sends
         self._loop = _LoopThread()
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-hostile-")
 
@@ -351,10 +352,10 @@ class HostileLab:
             (Kind.HELLO_THEN_STALL, "stall"),
             (Kind.DRIP, "drip"),
         ):
-            case(kind, await loop.serve(_proxy(lambda: backend_port, mode)), "timeout", within)
+            case(kind, await loop.serve(_proxy(backend_port, mode)), "timeout", within)
         case(
             Kind.CLOSE_MID_HANDSHAKE,
-            await loop.serve(_proxy(lambda: backend_port, "close")),
+            await loop.serve(_proxy(backend_port, "close")),
             "tls",
             "closed the connection during the handshake",
         )
@@ -365,7 +366,7 @@ class HostileLab:
             "reset the connection",
         )
         noise = random.Random(5).randbytes(4096)
-        case(Kind.RANDOM_BYTES, await loop.serve(_reply(noise)), "tls", "")
+        case(Kind.RANDOM_BYTES, await loop.serve(_reply(noise)), "tls", "does not speak TLS")
         case(
             Kind.HTTP_RESPONSE,
             await loop.serve(_reply(HTTP_RESPONSE)),
@@ -426,7 +427,7 @@ class HostileLab:
                 _hold_open, self._tls_context([huge_der, inter.der], huge.key, "huge")
             ),
             "tls",
-            "handshake failed",
+            "EXCESSIVE_MESSAGE_SIZE",  # OpenSSL clients take 100 KiB of certificates at most
         )
 
         odd = pki.leaf([f"*.{HOSTILE_DOMAIN}"])
@@ -464,3 +465,76 @@ class HostileLab:
                 }
             )
         return rows
+
+
+# --- an AIA web server that misbehaves ----------------------------------------------------
+
+
+class AiaServer:
+    """caIssuers URLs on one HTTP server: `files` served as they are, plus `/stream` (a body
+    that never ends), `/trickle` (one byte a second, forever), `/loop` (redirects to itself),
+    `/to-ftp` and `/to-https` (redirects to another scheme) and `/gzip` (a compressed body).
+    `hits` counts requests per path, to check one fetch per URL per run."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+        self.hits: dict[str, int] = {}
+        self.port = 0
+        self._loop: _LoopThread | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://{LOOPBACK}:{self.port}{path}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        path = request.split(b" ", 2)[1].decode("ascii", "replace")
+        self.hits[path] = self.hits.get(path, 0) + 1
+        w = writer.write
+        if path == "/stream":
+            w(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            chunk = b"\x30" * 16384
+            while True:
+                w(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+        elif path == "/trickle":
+            w(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while True:
+                w(b"\x30")
+                await writer.drain()
+                await asyncio.sleep(DRIP_INTERVAL)
+        elif path in ("/loop", "/to-ftp", "/to-https"):
+            location = {
+                "/loop": self.url("/loop"),
+                "/to-ftp": f"ftp://{LOOPBACK}:{self.port}/intermediate.der",
+                "/to-https": f"https://{LOOPBACK}:{self.port}/intermediate.der",
+            }[path]
+            w(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+        elif path in self.files:
+            body = self.files[path]
+            w(b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-cert\r\n")
+            w(f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        else:
+            w(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    def tls(self, chain: Sequence[bytes], key: PrivateKey) -> int:
+        """Also serve `chain` (DER, leaf first) over TLS on a port of its own."""
+        assert self._loop is not None and self._tmp is not None
+        tag = f"chain{len(self._loop.servers)}"
+        ctx = _server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name), tag)
+        return int(self._loop.run(self._loop.serve(_hold_open, ctx)))
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, files: dict[str, bytes]) -> Iterator[AiaServer]:
+        server = cls(files)
+        server._loop = loop = _LoopThread()
+        server._tmp = tempfile.TemporaryDirectory(prefix="scanner-aia-")
+        loop.start()
+        try:
+            server.port = loop.run(loop.serve(server.handle))
+            yield server
+        finally:
+            loop.stop()
+            server._tmp.cleanup()

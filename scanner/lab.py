@@ -316,24 +316,24 @@ def _reply_then_close(payload: bytes) -> Handler:
 class _DnsProtocol(asyncio.DatagramProtocol):
     """A tiny authoritative server: A records from a table, NXDOMAIN for anything else."""
 
-    def __init__(self, records: dict[str, str]) -> None:
+    def __init__(self, records: dict[str, str], log: list[tuple[str, str]]) -> None:
         self.records = records
         self.transport: Any = None
-        self.queries = 0
+        self.log = log  # (name, type) of every question, for tests
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.queries += 1
         try:
             query = dns.message.from_wire(data)
+            question = query.question[0]
         except Exception:  # noqa: BLE001 - garbage in: no answer, like a real server
             return
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
-        question = query.question[0]
         qname = question.name.to_text(omit_final_dot=True).lower()
+        self.log.append((qname, dns.rdatatype.to_text(question.rdtype)))
         address = self.records.get(qname)
         if address is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
@@ -365,9 +365,9 @@ class _Loop:
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
-    async def serve_dns(self, records: dict[str, str]) -> int:
+    async def serve_dns(self, records: dict[str, str], log: list[tuple[str, str]]) -> int:
         transport, _ = await self.loop.create_datagram_endpoint(
-            lambda: _DnsProtocol(records), local_addr=(LOOPBACK, 0)
+            lambda: _DnsProtocol(records, log), local_addr=(LOOPBACK, 0)
         )
         self.transports.append(transport)
         return int(transport.get_extra_info("sockname")[1])
@@ -434,6 +434,7 @@ class Lab:
         self.pki = Pki.create(as_of)
         self.scenarios: list[Scenario] = []
         self.dns_address: tuple[str, int] = (LOOPBACK, 0)
+        self.dns_queries: list[tuple[str, str]] = []  # (name, type) the DNS server was asked
         self._loop = _Loop()
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
 
@@ -462,6 +463,10 @@ class Lab:
     async def tls(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
         ctx = server_context(chain, key or chain[0].key, Path(self._tmp.name))
         return await self._loop.serve(_hold_open, ctx)
+
+    def serve_chain(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
+        """Another TLS server on 127.0.0.1 sending `chain` exactly (for tests); its port."""
+        return int(self._loop.run(self.tls(chain, key)))
 
     async def _build(self) -> None:
         pki, a = self.pki, self.as_of
@@ -607,7 +612,7 @@ class Lab:
             ip=None,
             note="an IP written as a dNSName does not count",
         )
-        dns_port = await loop.serve_dns({"dns.lab.test": LOOPBACK})
+        dns_port = await loop.serve_dns({"dns.lab.test": LOOPBACK}, self.dns_queries)
         self.dns_address = (LOOPBACK, dns_port)
         await host(
             "resolved_by_dns", "dns.lab.test", [pki.leaf(["dns.lab.test"]), inter], ip=None,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -11,7 +12,7 @@ import os
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,13 +39,32 @@ class OutputError(Exception):
 
 
 @contextmanager
-def open_input(path: Path) -> Iterator[TextIO]:
+def open_input(path: Path) -> Iterator[Iterator[str]]:
     try:
-        f = open(path, encoding="utf-8-sig", newline="", errors="strict")  # noqa: SIM115
+        f = open(path, "rb")  # noqa: SIM115
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+        raise InputError(f"cannot read it: {e.strerror or e}") from None
     with f:
-        yield f
+        yield _utf8_lines(f)
+
+
+def _utf8_lines(f: BinaryIO) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that a byte that is not UTF-8 is
+    reported on its own line (a text layer decodes ahead in chunks). A BOM is dropped; \n,
+    \r\n and \r end lines, as with newline=""."""
+    number = 0
+    for chunk in f:
+        for raw in chunk.splitlines(keepends=True):
+            number += 1
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    f"line {number}: not UTF-8 text ({e.reason} at byte {e.start + 1} of the "
+                    "line); save the file as UTF-8"
+                ) from None
 
 
 def file_sha256(path: Path) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
@@ -78,10 +77,7 @@ def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 def any_at_or_above(severities: Iterable[object], threshold: Severity) -> bool:
     """True when any of `severities` (strings; None and NaN ignored) is at or above
     `threshold`: the `--fail-on` rule."""
-    for s in severities:
-        if isinstance(s, str) and s in _RANK and _RANK[s] >= threshold.rank:
-            return True
-    return False
+    return any(isinstance(s, str) and _RANK.get(s, -1) >= threshold.rank for s in severities)
 
 
 def hosts_at_or_above(hosts: pd.DataFrame, threshold: Severity) -> int:
@@ -139,9 +135,7 @@ def expiry_calendar(
     start = pd.Timestamp(as_of).tz_convert("UTC")
     offset = (ok["not_after"] - start) / pd.Timedelta(WEEK)
     ok = ok.assign(_week=offset).loc[(offset >= 0) & (offset < weeks)]
-    ok = ok.assign(_week=ok["_week"].astype(float).astype(int)).sort_values(
-        ["not_after", "host"]
-    )
+    ok = ok.assign(_week=ok["_week"].astype(float).astype(int)).sort_values(["not_after", "host"])
     rows = []
     for k in range(weeks):
         in_week = ok[ok["_week"] == k]

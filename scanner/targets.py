@@ -141,27 +141,30 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
 
 
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line they start... end on; blank and `#` lines skipped.
-
-    Decoding and CSV syntax errors become InputError naming the line."""
+    """CSV records with the line each starts on (a quoted cell may span lines); blank and `#`
+    lines skipped. Decoding and CSV syntax errors become InputError naming the line."""
     reader = csv.reader(lines, strict=True)
+    end = 0
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except UnicodeDecodeError as e:
+            # The text layer decodes ahead in chunks: the bad bytes lie somewhere after the
+            # lines read so far, and e.start counts from the chunk, not the file.
+            where = f" after line {reader.line_num}" if reader.line_num else ""
             raise InputError(
-                f"line {reader.line_num + 1}: not UTF-8 text ({e.reason} at byte {e.start}); "
-                "save the file as UTF-8"
+                f"not UTF-8 text{where} ({e.reason}); save the file as UTF-8"
             ) from None
         except csv.Error as e:
             raise InputError(f"line {reader.line_num}: not valid CSV ({e})") from None
+        start, end = end + 1, reader.line_num
         if not cells or all(not c.strip() for c in cells):
             continue
         if cells[0].lstrip().startswith("#"):
             continue
-        yield reader.line_num, cells
+        yield start, cells
 
 
 def read_targets(

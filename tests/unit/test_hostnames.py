@@ -10,7 +10,6 @@ import pytest
 from cryptography.x509 import verification
 
 from scanner import lab
-
 from scanner.hostnames import (
     HostError,
     matches,
@@ -78,7 +77,9 @@ RULES = {
     "IPv4 written as dNSName does not count": Rule(
         "192.0.2.10", dns=("192.0.2.10",), match=False
     ),
-    "IPv4 with both, iPAddress counts": Rule("192.0.2.10", dns=("192.0.2.10",), ips=("192.0.2.10",)),
+    "IPv4 with both, iPAddress counts": Rule(
+        "192.0.2.10", dns=("192.0.2.10",), ips=("192.0.2.10",)
+    ),
     "IPv4 is not its mapped IPv6": Rule("192.0.2.10", ips=("::ffff:192.0.2.10",), match=False),
     "IP target never matched by a wildcard": Rule("192.0.2.10", dns=("*.0.2.10",), match=False),
     "IPv6 compressed vs expanded SAN": Rule("2001:db8::1", ips=("2001:0db8:0000:0000::0001",)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 
 import pytest
@@ -144,7 +145,7 @@ def test_bom_blank_and_comment_lines_and_line_numbers() -> None:
 def test_quoted_cells_and_multiline_record() -> None:
     _, items = parse('host,note\n"a.example","line one\nline two"\nb.example,x\n')
     assert [i.extra for i in items] == [("line one\nline two",), ("x",)]
-    assert [i.row for i in items] == [3, 4]  # the line a record ends on
+    assert [i.row for i in items] == [2, 4]  # the line a record starts on
 
 
 def test_extra_columns_are_carried_as_text_unchanged() -> None:
@@ -229,11 +230,14 @@ def test_file_level_errors(data: bytes, message: str) -> None:
         list(items)
 
 
-def test_latin1_error_names_the_line() -> None:
-    data = b"host\n" + b"a.example\n" * 5 + b"caf\xe9.example\n"
-    with pytest.raises(InputError, match=r"line 7"):
+def test_latin1_error_deep_in_a_file_never_names_a_later_line() -> None:
+    bad_line = 3002
+    data = b"host\n" + b"a.example\n" * (bad_line - 2) + b"caf\xe9.example\n"
+    with pytest.raises(InputError, match=r"not UTF-8 text after line (\d+)") as info:
         _, items = read_targets(lines_of(data), tables.HOST_COLUMNS)
         list(items)
+    match = re.search(r"after line (\d+)", str(info.value))
+    assert match and 1 < int(match.group(1)) < bad_line
 
 
 def _check_item(item: object, header: Header) -> None:

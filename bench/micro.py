@@ -1,0 +1,169 @@
+"""Per-host CPU of the scanner's pure stages, without the network: microseconds per host,
+best of several repeats, on the bench's own chain (EC P-256 leaf + intermediate).
+
+    python -m bench.micro [--hosts 2000] [--repeat 5]
+
+Two cases: the same chain for every host (what `make bench` serves: the parse and signature
+caches hit) and a distinct leaf per host (a real fleet: they miss). The floor column is what
+bench.floor does per host: parse the chain and run cryptography's verifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509 import verification
+
+from bench.server import BenchPki, hostname
+from scanner import certs, tables
+from scanner import diagnose as dx
+from scanner.hostnames import matches
+from scanner.models import Handshake, ScanOk, Target
+
+AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+
+def _best(fn: Callable[[], None], n: int, repeat: int, reset: Callable[[], None]) -> float:
+    """Microseconds per host, the best of `repeat` passes over `n` hosts."""
+    best = float("inf")
+    for _ in range(repeat):
+        reset()
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best * 1e6 / n
+
+
+def _clear() -> None:
+    """Empty every memo of the certificate and diagnosis modules (what a new chain meets)."""
+    for module in (certs, dx):
+        for value in vars(module).values():
+            if not isinstance(value, type) and callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+def _stages(chains: Sequence[tuple[bytes, ...]], names: Sequence[str],
+            trust: certs.TrustStore) -> dict[str, Callable[[], None]]:
+    n = len(names)
+    pairs = list(zip(chains, names, strict=True))
+
+    def floor() -> None:
+        for chain, host in pairs:
+            cs = [x509.load_der_x509_certificate(d) for d in chain]
+            v = (verification.PolicyBuilder().store(trust.store).time(AS_OF)
+                 .build_server_verifier(x509.DNSName(host)))
+            v.verify(cs[0], cs[1:])
+
+    def diagnose() -> None:
+        for chain, host in pairs:
+            dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
+
+    def parse_chain() -> None:
+        for chain, _ in pairs:
+            dx.parse_chain(chain)
+
+    def infos() -> None:
+        for chain, _ in pairs:
+            for d in chain:
+                certs.info(d)
+
+    parsed = [dx.parse_chain(c) for c, _ in pairs]
+
+    def names_() -> None:
+        for chain, host in zip(parsed, names, strict=True):
+            assert chain.leaf is not None
+            s = certs.sans(chain.leaf)
+            assert s is not None
+            matches(host, False, s[0], s[1])
+
+    def build_path() -> None:
+        for chain in parsed:
+            dx.build_path(chain, trust, {})
+
+    def strict_verify() -> None:
+        for chain, host in zip(parsed, names, strict=True):
+            dx._strict_verify(chain, host, False, trust, AS_OF)
+
+    def weakness() -> None:
+        for chain in parsed:
+            assert chain.leaf is not None
+            dx._weakness(chain.leaf)
+            for c in chain.intermediates:
+                dx._weakness(c)
+
+    results = []
+    for chain, host in pairs:
+        d = dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
+        t = Target(row=1, host=host, port=443, ip="127.0.0.1", is_ip=False)
+        hs = Handshake(chain=chain, tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384",
+                       address="127.0.0.1")
+        results.append(ScanOk(target=t, handshake=hs, diagnosis=d))
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+    def rows() -> None:
+        for r in results:
+            tables.host_row(r, (), now)
+            list(tables.finding_rows(r))
+            tables.result_certificates(r)
+
+    assert n
+    return {
+        "floor: parse + verify": floor,
+        "scanner: diagnose()": diagnose,
+        "  parse_chain": parse_chain,
+        "  certs.info x chain": infos,
+        "  sans + matches": names_,
+        "  build_path": build_path,
+        "  _strict_verify": strict_verify,
+        "  _weakness x chain": weakness,
+        "scanner: table rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hosts", type=int, default=2000)
+    p.add_argument("--repeat", type=int, default=5)
+    a = p.parse_args(argv)
+    n = a.hosts
+    print(f"minting {n} leaves...", flush=True)
+    pki = BenchPki.create(AS_OF, 1)
+    trust = certs.load_trust_store(pki.root.pem, "bench-ca.pem")
+    names = [hostname(i, 1) for i in range(1, n + 1)]
+    same = [(pki.leaves[0].der, pki.intermediate.der)] * n
+    from scanner.lab import DAY, make_leaf
+
+    key = pki.leaves[0].key  # one key: minting stays fast; the certificates still differ
+    distinct = [
+        (make_leaf(pki.intermediate, dns_names=[h], key=key, not_before=AS_OF - 30 * DAY,
+                   not_after=AS_OF + 200 * DAY).der, pki.intermediate.der)
+        for h in names
+    ]
+    cases: dict[str, dict[str, float]] = {}
+    for label, chains in (("same chain", same), ("distinct leaves", distinct)):
+        stages = _stages(chains, names, trust)
+        # "same chain": caches warm (one host's first visit fills them); "distinct": cold.
+        warm = label == "same chain"
+
+        def reset(warm: bool = warm, chains: Any = chains) -> None:
+            _clear()
+            if warm:
+                dx.diagnose(chains[0], host=names[0], is_ip=False, trust=trust, as_of=AS_OF,
+                            warn_days=30)
+
+        cases[label] = {k: _best(fn, n, a.repeat, reset) for k, fn in stages.items()}
+    print(f"\nmicroseconds of CPU per host, best of {a.repeat} passes over {n} hosts")
+    print(f"{'stage':<26}" + "".join(f"{c:>17}" for c in cases))
+    for stage in next(iter(cases.values())):
+        print(f"{stage:<26}" + "".join(f"{cases[c][stage]:>17.1f}" for c in cases))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Shared fixtures: the lab (real TLS servers on 127.0.0.1 with certificates dated from a fixed
+instant), one scan of the whole lab through the CLI, and a record of where sockets went."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import ipaddress
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner, Result
+
+from scanner.cli import app
+from scanner.lab import Lab
+
+FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+LAB_TIMEOUT = 1.5  # per host; the lab's silent server costs exactly this much per scan
+
+
+# --- where sockets go ---------------------------------------------------------------------
+
+
+class NetworkAudit:
+    """Every socket connect/sendto/getaddrinfo of this process (CPython audit events), so
+    tests can insist that nothing but loopback is ever contacted and no name is looked up
+    by the system resolver."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+            self.events.append((event, args[1]))
+        elif event == "socket.getaddrinfo":
+            self.events.append((event, args[0]))
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def since(self, mark: int) -> list[tuple[str, Any]]:
+        return self.events[mark:]
+
+    @staticmethod
+    def is_local(address: Any, allowed: Sequence[str] = ()) -> bool:
+        """A (host, port, ...) socket address on loopback, or one of `allowed`."""
+        if not isinstance(address, tuple) or not address:
+            return True  # AF_UNIX paths and the like: not the network
+        host = str(address[0]).split("%", 1)[0]
+        return host in allowed or ipaddress.ip_address(host).is_loopback
+
+    @staticmethod
+    def is_numeric(host: Any) -> bool:
+        """A getaddrinfo host that needs no resolver (an IP literal, or none)."""
+        if host is None:
+            return True
+        text = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            return False
+        return True
+
+
+_AUDIT = NetworkAudit()
+sys.addaudithook(_AUDIT.hook)  # audit hooks cannot be removed; this one only appends
+
+
+@pytest.fixture(scope="session")
+def network_audit() -> NetworkAudit:
+    return _AUDIT
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+def invoke(args: Sequence[str]) -> Result:
+    """`scanner ARGS` in-process; exceptions other than exits propagate (they are bugs)."""
+    runner = CliRunner(env={"COLUMNS": "200"})  # help text unabridged
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[[Sequence[str]], Result]:
+    return invoke
+
+
+# --- the lab ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fixed() -> dt.datetime:
+    return FIXED
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    with Lab.start(as_of=FIXED, timeout=LAB_TIMEOUT) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class LabFiles:
+    csv: Path  # the lab's rows (two invalid at the end) plus one duplicate row
+    ca: Path  # the lab root CA, the trust store of every lab scan
+    rows: list[dict[str, str]]  # rows as written, the duplicate included
+    unique_targets: int
+
+
+DUPLICATE_OF = "valid"
+
+
+@pytest.fixture(scope="session")
+def lab_files(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
+    folder = tmp_path_factory.mktemp("lab-inputs")
+    csv_path, ca_path = lab.write_inputs(folder)
+    rows = lab.rows()
+    # The valid host again, written differently: the same target, scanned and reported once.
+    original = next(r for r in rows if r["scenario"] == DUPLICATE_OF)
+    duplicate = {**original, "host": original["host"].upper() + ".", "scenario": "duplicate"}
+    with open(csv_path, "a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=list(original)).writerow(duplicate)
+    return LabFiles(
+        csv=csv_path, ca=ca_path, rows=[*rows, duplicate], unique_targets=len(rows)
+    )
+
+
+def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
+    """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout."""
+    host, port = lab.dns_address
+    return [
+        "--as-of", as_of.isoformat(),
+        "--ca-bundle", str(ca),
+        "--nameserver", f"{host}:{port}",
+        "--timeout", str(LAB_TIMEOUT),
+        "--aia-timeout", "2",
+        "--quiet",
+    ]
+
+
+@pytest.fixture(scope="session")
+def scan_lab_args(lab: Lab, lab_files: LabFiles) -> Callable[..., list[str]]:
+    def make(*, as_of: dt.datetime = FIXED) -> list[str]:
+        return lab_scan_args(lab, lab_files.ca, as_of=as_of)
+
+    return make
+
+
+@dataclass(frozen=True)
+class LabScan:
+    out: Path
+    result: Result
+    hosts: pa.Table
+    findings: pa.Table
+    certificates: pa.Table
+    network: list[tuple[str, Any]]  # socket events during the scan
+
+    def by_scenario(self) -> dict[str, dict[str, Any]]:
+        rows = self.hosts.to_pylist()
+        out = {r["scenario"]: r for r in rows}
+        assert len(out) == len(rows), "one row per scenario"
+        return out
+
+    def findings_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        return [f for f in self.findings.to_pylist() if f["input_line"] == row["input_line"]]
+
+
+@pytest.fixture(scope="session")
+def lab_scan(
+    lab: Lab, lab_files: LabFiles, tmp_path_factory: pytest.TempPathFactory
+) -> LabScan:
+    """One scan of the whole lab through the CLI; many tests read its output folder."""
+    out = tmp_path_factory.mktemp("lab-scan") / "out"
+    mark = _AUDIT.mark()
+    result = invoke(["scan", lab_files.csv, "--out", out, *lab_scan_args(lab, lab_files.ca)])
+    network = _AUDIT.since(mark)
+    assert result.exit_code == 0, result.output
+    return LabScan(
+        out=out,
+        result=result,
+        hosts=pq.read_table(out / "hosts.parquet"),
+        findings=pq.read_table(out / "findings.parquet"),
+        certificates=pq.read_table(out / "certificates.parquet"),
+        network=network,
+    )

@@ -1,0 +1,245 @@
+"""`diff` between two nights, without the network: each night's results come from real
+certificates (the lab's PKI) judged by the pure `diagnose` at that night's instant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scanner import certs, lab
+from scanner.api import ScanTables, from_results
+from scanner.diagnose import diagnose
+from scanner.diff import BASE_COLUMNS, Change, changes_table, counts, diff, new_at_or_above
+from scanner.models import ErrorCode, Handshake, ScanFailed, ScanOk, ScanResult, Severity, Target
+
+FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+# Carried columns with names that are not Python identifiers.
+EXTRA = ("owner", "team name", "1st")
+
+
+@pytest.fixture(scope="module")
+def pki() -> lab.Pki:
+    return lab.Pki.create(FIXED)
+
+
+@pytest.fixture(scope="module")
+def trust(pki: lab.Pki) -> certs.TrustStore:
+    return certs.load_trust_store(pki.root.pem, "lab-root.pem")
+
+
+class Night:
+    def __init__(self, trust: certs.TrustStore, as_of: dt.datetime) -> None:
+        self.trust, self.as_of = trust, as_of
+        self.results: list[ScanResult] = []
+
+    def _target(self, host: str, port: int, ip: str | None, owner: str) -> Target:
+        return Target(
+            row=len(self.results) + 2,
+            host=host,
+            port=port,
+            ip=ip,
+            is_ip=False,
+            extra=(owner, f"team of {owner}", "x"),
+        )
+
+    def ok(
+        self,
+        host: str,
+        chain: Sequence[lab.Issued],
+        *,
+        port: int = 443,
+        ip: str | None = None,
+        owner: str = "web",
+    ) -> None:
+        der = [c.der for c in chain]
+        d = diagnose(der, host=host, is_ip=False, trust=self.trust, as_of=self.as_of, warn_days=30)
+        hs = Handshake(chain=tuple(der), tls_version="TLSv1.3", cipher="X", address="127.0.0.1")
+        self.results.append(
+            ScanOk(target=self._target(host, port, ip, owner), handshake=hs, diagnosis=d)
+        )
+
+    def failed(self, host: str, error: ErrorCode, *, port: int = 443, owner: str = "web") -> None:
+        self.results.append(
+            ScanFailed(
+                target=self._target(host, port, None, owner), error=error, detail=f"{error} detail"
+            )
+        )
+
+    def tables(self) -> ScanTables:
+        return from_results(
+            [(r, self.as_of) for r in self.results], as_of=self.as_of, extra_names=EXTRA
+        )
+
+
+@pytest.fixture(scope="module")
+def nights(pki: lab.Pki, trust: certs.TrustStore) -> tuple[ScanTables, ScanTables]:
+    """Two nights a fortnight apart, with one host per kind of change (and steady ones)."""
+    inter = pki.intermediate
+    old, new = Night(trust, FIXED), Night(trust, FIXED + 14 * DAY)
+    steady = pki.leaf(["steady.example.test"])
+    soon = pki.leaf(["soon.example.test"], not_after=FIXED + 10 * DAY)
+    future = pki.leaf(
+        ["future.example.test"], not_before=FIXED + 5 * DAY, not_after=FIXED + 300 * DAY
+    )
+    before, after = pki.leaf(["rotate.example.test"]), pki.leaf(["rotate.example.test"])
+    flaky = pki.leaf(["flaky.example.test"])
+    for night in (old, new):
+        night.ok("steady.example.test", [steady, inter])
+        night.ok("soon.example.test", [soon, inter], owner="payments")  # expires in between
+        night.ok("future.example.test", [future, inter])  # becomes valid in between
+        night.failed("dead.example.test", ErrorCode.DNS)  # failing both nights: no change
+    old.ok("rotate.example.test", [before, inter])
+    new.ok("rotate.example.test", [after, inter])
+    old.ok("flaky.example.test", [flaky, inter])
+    new.failed("flaky.example.test", ErrorCode.TIMEOUT)
+    old.failed("back.example.test", ErrorCode.REFUSED)
+    new.ok("back.example.test", [pki.leaf(["other.example.test"]), inter])
+    old.ok("gone.example.test", [pki.leaf(["gone.example.test"]), inter])
+    new.ok("new.example.test", [pki.leaf(["new.example.test"]), inter])
+    # The same name behind another address is another target.
+    new.ok("steady.example.test", [steady, inter], ip="127.0.0.2")
+    return old.tables(), new.tables()
+
+
+@pytest.fixture(scope="module")
+def changes(nights: tuple[ScanTables, ScanTables]) -> pd.DataFrame:
+    old, new = nights
+    return diff(old.hosts, old.findings, new.hosts, new.findings)
+
+
+def of(changes: pd.DataFrame, host: str) -> set[tuple[str, str | None]]:
+    rows = changes[changes["host"] == host]
+    return {(r.change, None if pd.isna(r.code) else r.code) for r in rows.itertuples()}
+
+
+def test_each_kind_of_change(changes: pd.DataFrame) -> None:
+    assert of(changes, "steady.example.test") == {("added", None)}  # only the new 127.0.0.2 row
+    assert of(changes, "soon.example.test") == {
+        ("new_finding", "expired"),
+        ("resolved_finding", "expiring_soon"),
+        ("regressed", None),
+    }
+    assert of(changes, "future.example.test") == {
+        ("resolved_finding", "not_yet_valid"),
+        ("recovered", None),
+    }
+    assert of(changes, "dead.example.test") == set()
+    assert of(changes, "rotate.example.test") == {("rotated", None)}
+    # A host failing now has unknown findings: nothing is "resolved".
+    assert of(changes, "flaky.example.test") == {("unreachable", None)}
+    assert of(changes, "back.example.test") == {
+        ("back", None),
+        ("new_finding", "hostname_mismatch"),
+    }
+    assert of(changes, "gone.example.test") == {("removed", None)}
+    assert of(changes, "new.example.test") == {("added", None)}
+
+
+def test_change_rows_carry_details_and_input_columns(changes: pd.DataFrame, pki: lab.Pki) -> None:
+    assert list(changes.columns) == BASE_COLUMNS + list(EXTRA)
+    regressed = changes[changes["change"] == "regressed"].iloc[0]
+    assert (regressed["old"], regressed["new"], regressed["severity"]) == (
+        "trusted",
+        "not trusted",
+        "critical",
+    )
+    assert regressed["owner"] == "payments" and regressed["team name"] == "team of payments"
+    expired = changes[(changes["change"] == "new_finding") & (changes["code"] == "expired")]
+    assert expired.iloc[0]["severity"] == "critical"
+    assert "expired 2026-06-11T00:00:00Z" in expired.iloc[0]["detail"]
+    rotated = changes[changes["change"] == "rotated"].iloc[0]
+    assert rotated["old"] != rotated["new"] and len(rotated["new"]) == 64
+    unreachable = changes[changes["change"] == "unreachable"].iloc[0]
+    assert (unreachable["old"], unreachable["new"]) == ("ok", "timeout")
+    back = changes[changes["change"] == "back"].iloc[0]
+    assert (back["old"], back["new"]) == ("refused", "ok")
+    added = changes[(changes["change"] == "added") & (changes["host"] == "steady.example.test")]
+    assert added.iloc[0]["ip"] == "127.0.0.2" and added.iloc[0]["port"] == 443
+
+
+def test_changes_are_ordered_by_kind_then_severity(changes: pd.DataFrame) -> None:
+    order = [c.value for c in Change]
+    positions = [order.index(c) for c in changes["change"]]
+    assert positions == sorted(positions)
+    new = changes[changes["change"] == "new_finding"]
+    assert list(new["host"]) == ["back.example.test", "soon.example.test"]  # both critical
+
+
+def test_counts_list_every_kind(changes: pd.DataFrame) -> None:
+    c = dict(zip(counts(changes)["change"], counts(changes)["targets"], strict=True))
+    assert list(c) == [k.value for k in Change]
+    assert c == {
+        "new_finding": 2,
+        "regressed": 1,
+        "unreachable": 1,
+        "rotated": 1,
+        "added": 2,
+        "removed": 1,
+        "back": 1,
+        "recovered": 1,
+        "resolved_finding": 2,
+    }
+
+
+FAIL_ON = {
+    Severity.CRITICAL: True,  # expired, hostname_mismatch are new
+    Severity.INFO: True,
+}
+
+
+def test_fail_on_looks_at_new_findings_only(
+    changes: pd.DataFrame, nights: tuple[ScanTables, ScanTables]
+) -> None:
+    assert new_at_or_above(changes, Severity.CRITICAL)
+    # Only resolved findings (and other changes) never fail.
+    only_resolved = changes[changes["change"] != "new_finding"]
+    assert not new_at_or_above(only_resolved, Severity.INFO)
+    old, _ = nights
+    same = diff(old.hosts, old.findings, old.hosts, old.findings)
+    assert same.empty and not new_at_or_above(same, Severity.INFO)
+
+
+def test_new_medium_finding_fails_at_medium_not_at_high(
+    pki: lab.Pki, trust: certs.TrustStore
+) -> None:
+    inter = pki.intermediate
+    cert = pki.leaf(["m.example.test"], not_after=FIXED + 40 * DAY)
+    old, new = Night(trust, FIXED), Night(trust, FIXED + 20 * DAY)
+    old.ok("m.example.test", [cert, inter])
+    new.ok("m.example.test", [cert, inter])
+    a, b = old.tables(), new.tables()
+    changes = diff(a.hosts, a.findings, b.hosts, b.findings)
+    assert list(changes["code"]) == ["expiring_soon"]
+    assert new_at_or_above(changes, Severity.MEDIUM)
+    assert not new_at_or_above(changes, Severity.HIGH)
+
+
+def test_changes_table_round_trips_through_parquet(changes: pd.DataFrame) -> None:
+    table = changes_table(changes)
+    assert table.schema.field("port").type == "int32"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    back = pq.read_table(io.BytesIO(buffer.getvalue())).to_pylist()
+    assert len(back) == len(changes)
+    assert {r["team name"] for r in back} >= {"team of web", "team of payments"}
+    removed = next(r for r in back if r["change"] == "removed")
+    assert removed == {
+        "change": "removed",
+        "host": "gone.example.test",
+        "port": 443,
+        "ip": None,
+        "code": None,
+        "severity": None,
+        "old": "ok",
+        "new": None,
+        "detail": None,
+        "owner": "web",
+        "team name": "team of web",
+        "1st": "x",
+    }
