@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import ssl
 import warnings
@@ -261,7 +262,8 @@ async def capture(
                 return CaptureFailure(
                     error=ErrorCode.TLS, detail="the server sent no certificate", address=address
                 )
-            return result
+            budget -= anyio.current_time() - started
+            return dataclasses.replace(result, budget_left=max(budget, 0.0))
     except Exception as e:
         mapped = classify(e, progress.stage, timeout)
         if mapped is None:

@@ -200,7 +200,10 @@ def scan(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
     concurrency: Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")] = 100,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds per host for DNS, connect and handshake.")
+        float,
+        typer.Option(
+            min=0.1, help="Seconds per host for DNS, connect, handshake and AIA fetching."
+        ),
     ] = 10.0,
     as_of: Annotated[
         str | None,

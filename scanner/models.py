@@ -91,6 +91,7 @@ class Handshake:
     tls_version: str
     cipher: str
     address: str  # the address actually connected
+    budget_left: float = 0.0  # seconds of the host's --timeout not yet used (AIA may use them)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

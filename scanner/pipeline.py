@@ -57,12 +57,18 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
     cfg = shared.config
     fetched: dict[str, AiaResult] = {}
     if cfg.aia:
-        for _ in range(AIA_ROUNDS):
-            wanted = dx.aia_wanted(hs.chain, cfg.trust, fetched)
-            if not wanted:
-                break
-            for url in wanted:
-                fetched[url] = await shared.fetcher.fetch(url)
+        # AIA fetching spends what is left of the host's deadline, each fetch capped on its own
+        # by --aia-timeout: one host never holds its slot longer than --timeout.
+        with anyio.move_on_after(hs.budget_left):
+            for _ in range(AIA_ROUNDS):
+                wanted = dx.aia_wanted(hs.chain, cfg.trust, fetched)
+                if not wanted:
+                    break
+                for url in wanted:
+                    fetched[url] = AiaResult(
+                        url=url, error=f"no time left within the host's {cfg.timeout:g} s"
+                    )
+                    fetched[url] = await shared.fetcher.fetch(url)
     diagnosis = dx.diagnose(
         hs.chain,
         host=target.host,

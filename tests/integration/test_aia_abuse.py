@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -199,3 +200,33 @@ def test_fetches_are_bounded_in_time(scan: Scan) -> None:
     (stream,) = scan.rows_of(next(p for p in PEERS if p.name == "stream"))
     assert (stream["scanned_at"] - started).total_seconds() < AIA_TIMEOUT
     assert scan.elapsed < TIMEOUT + AIA_TIMEOUT + 2 * SLACK
+
+
+def test_aia_fetching_spends_only_the_hosts_own_deadline(
+    cli: Cli, fixed: dt.datetime, tmp_path: Path
+) -> None:
+    """A generous --aia-timeout does not stretch a host past --timeout: the fetch of a URL that
+    trickles forever is cut when the host's deadline runs out, and says so."""
+    pki = Pki.create(fixed)
+    with AiaServer.start({}) as server:
+        der, key = aia_leaf(pki, "slow-aia.lab.test", [server.url("/trickle")])
+        port = server.tls([der], key)
+        inp, ca, out = tmp_path / "hosts.csv", tmp_path / "ca.pem", tmp_path / "out"
+        inp.write_text(f"host,port,ip\nslow-aia.lab.test,{port},{LOOPBACK}\n")
+        ca.write_bytes(pki.root.pem)
+        started = time.monotonic()
+        result = cli([
+            "scan", inp, "--out", out, "--as-of", fixed.isoformat(), "--ca-bundle", ca,
+            "--timeout", "1", "--aia-timeout", "30", "--quiet",
+        ])
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    (host,) = pq.read_table(out / "hosts.parquet").to_pylist()
+    assert "aia_fetch_failed" in host["findings"] and host["untrusted_root"] is True
+    (message,) = [
+        f["message"]
+        for f in pq.read_table(out / "findings.parquet").to_pylist()
+        if f["code"] == "aia_fetch_failed"
+    ]
+    assert "no time left within the host's 1 s" in message
+    assert elapsed < 1 + 2 * SLACK
