@@ -4,7 +4,7 @@ Pure: DataFrames in, one changes DataFrame (and its Arrow table) out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -80,21 +80,41 @@ def carried(hosts: pd.DataFrame) -> list[str]:
     return [c for c in hosts.columns if c not in HOST_COLUMNS]
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    # Dicts, not itertuples: carried column names can be any header text.
-    return [dict(zip(df.columns, values, strict=True)) for values in df.itertuples(index=False)]
+HOST_FIELDS = (
+    "host",
+    "port",
+    "ip",
+    "status",
+    "error",
+    "error_detail",
+    "leaf_sha256",
+    "not_after",
+    "trusted",
+    "severity",
+    "findings",
+)
+FINDING_FIELDS = ("host", "port", "ip", "code", "severity", "message")
 
 
-def _index(hosts: pd.DataFrame) -> dict[Key, dict[str, Any]]:
+def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as dicts of the given columns. Dicts, not itertuples: carried column names can
+    be any header text; and column by column, since iterating Arrow-backed strings one cell
+    at a time is slow."""
+    names = [c for c in columns if c in df.columns]
+    values = [df[c].tolist() for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _index(hosts: pd.DataFrame, extra: Sequence[str]) -> dict[Key, dict[str, Any]]:
     out: dict[Key, dict[str, Any]] = {}
-    for row in _records(hosts):
+    for row in _records(hosts, [*HOST_FIELDS, *extra]):
         out.setdefault(_key(row), row)  # a target listed twice counts once
     return out
 
 
 def _findings_index(findings: pd.DataFrame) -> dict[tuple[Key, str], dict[str, Any]]:
     out: dict[tuple[Key, str], dict[str, Any]] = {}
-    for row in _records(findings):
+    for row in _records(findings, FINDING_FIELDS):
         out.setdefault((_key(row), str(row["code"])), row)
     return out
 
@@ -108,8 +128,8 @@ def diff(
     """One row per change, targets matched on (host, port, ip). Columns: change, host, port,
     ip, code and severity (for findings; for `regressed`, the host's new worst severity), old,
     new, detail, then NEW's carried input columns (OLD's for removed targets)."""
-    old, new = _index(old_hosts), _index(new_hosts)
     extra = carried(new_hosts) + [c for c in carried(old_hosts) if c not in carried(new_hosts)]
+    old, new = _index(old_hosts, extra), _index(new_hosts, extra)
     rows: list[dict[str, Any]] = []
 
     def add(change: Change, key: Key, source: dict[str, Any], **values: Any) -> None:

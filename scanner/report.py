@@ -21,6 +21,7 @@ from scanner.summary import FleetSummary
 from scanner.tables import HOST_COLUMNS
 
 MAX_HOSTS = 5000
+MAX_FIXES = 1000  # rows of each fix list; the rest are in `scanner summary --format csv`
 _RANK = {s.value: s.rank for s in Severity}
 
 CSS = """
@@ -303,6 +304,8 @@ def render(
         if r.kind == "error" and r.hosts
     ]
     shown = _host_order(hosts).head(max_hosts)
+    keys = ["host", "port", "ip"]
+    findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
     more = len(hosts) - len(shown)
     warnings = "".join(f'<div class="warn">{esc(w)}</div>' for w in summary.warnings)
     host_headers: list[tuple[str, str, str]] = [
@@ -337,7 +340,7 @@ def render(
             ("hosts", ""),
             ("SHA-256", ""),
         ],
-        _leaf_fix_rows(summary.leaf_fixes),
+        _leaf_fix_rows(summary.leaf_fixes.head(MAX_FIXES)),
     )
     intermediate_table = _table(
         [
@@ -347,9 +350,15 @@ def render(
             ("remedy", ""),
             ("hosts", ""),
         ],
-        _intermediate_rows(summary.intermediates),
+        _intermediate_rows(summary.intermediates.head(MAX_FIXES)),
     )
     not_shown = f" {more} more host(s) not shown: see hosts.parquet." if more > 0 else ""
+    fixes_not_shown = ""
+    if len(summary.leaf_fixes) > MAX_FIXES:
+        fixes_not_shown = (
+            f" The first {MAX_FIXES} of {len(summary.leaf_fixes)}; all are in "
+            "<code>scanner summary --format csv --table fixes</code>."
+        )
     expiring = _count(counts, "verdict", "expiring_soon")
     body = f"""
 <h1>TLS fleet report</h1>
@@ -366,7 +375,8 @@ def render(
 <div class="charts">{bar_chart(verdict_items, title="Hosts per verdict and error")}
 {calendar_chart(summary.calendar)}</div>
 <h2>Fix list: leaf certificates</h2>
-<p>One row per certificate with a problem; renewing or reissuing it fixes every host listed.</p>
+<p>One row per certificate with a problem; renewing or reissuing it fixes every host listed.
+{fixes_not_shown}</p>
 {leaf_table}
 <h2>Fix list: missing intermediates</h2>
 {intermediate_table}
