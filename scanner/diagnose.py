@@ -262,6 +262,18 @@ def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
     return weak_key, weak_sig
 
 
+def _fetched_from(
+    cert: x509.Certificate, urls: Sequence[str], fetched: Mapping[str, AiaResult]
+) -> str | None:
+    """The caIssuers URL whose answer held `cert`."""
+    der = cert.public_bytes(_DER)
+    for url in urls:
+        result = fetched.get(url)
+        if result is not None and der in result.certificates:
+            return url
+    return urls[0] if urls else None
+
+
 def _ts(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -426,6 +438,7 @@ def diagnose(
                 f"store {trust.path}",
                 f"Use a certificate from a publicly trusted CA, or add the root "
                 f"{certs.name_text(root.subject)} to the clients' trust store.",
+                certificate=root,
             )
         )
     if path.end in (End.ISSUER_NOT_FOUND, End.TOO_LONG):
@@ -447,6 +460,7 @@ def diagnose(
                 F.make(
                     Code.AIA_FETCH_FAILED,
                     f"caIssuers {r.url} could not be fetched: {r.error}",
+                    url=r.url,
                 )
             )
     if incomplete_chain:
@@ -464,6 +478,8 @@ def diagnose(
                     f"{url_text}",
                     f"Install the intermediate {name} (from {url_text}) on the server, after the "
                     "leaf in the chain file.",
+                    certificate=m,
+                    url=_fetched_from(m, certs.ca_issuers_urls(child), fetched),
                 )
             )
 
@@ -480,6 +496,7 @@ def diagnose(
                 F.make(
                     Code.INTERMEDIATE_EXPIRED,
                     f"the intermediate {certs.name_text(cert.subject)} the server sends is {when}",
+                    certificate=cert,
                 )
             )
 
@@ -497,10 +514,14 @@ def diagnose(
         who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
         if weak_key:
             weak = True
-            found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key"))
+            found.append(
+                F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key", certificate=cert)
+            )
         if weak_sig:
             weak = True
-            found.append(F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}"))
+            found.append(
+                F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}", certificate=cert)
+            )
 
     rejection = _chain_verdicts.verify(
         chain, host, is_ip, names[0] if names else (), trust, as_of

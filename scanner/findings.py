@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from scanner.certs import name_text
 from scanner.models import Finding, Severity
 
 
@@ -123,11 +127,21 @@ CATALOGUE: dict[Code, Spec] = {
 }
 
 
-def make(code: Code, message: str | None = None, remedy: str | None = None) -> Finding:
+def make(
+    code: Code,
+    message: str | None = None,
+    remedy: str | None = None,
+    *,
+    certificate: x509.Certificate | None = None,
+    url: str | None = None,
+) -> Finding:
     spec = CATALOGUE[code]
     return Finding(
         code=code.value,
         severity=spec.severity,
         message=message or spec.meaning,
         remedy=remedy or spec.remedy,
+        certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex() if certificate else None,
+        certificate_subject=name_text(certificate.subject) if certificate else None,
+        url=url,
     )

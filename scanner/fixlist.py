@@ -4,7 +4,6 @@ one row per missing intermediate. Pure: DataFrames in, DataFrames out."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
@@ -14,13 +13,6 @@ from scanner.models import Severity
 
 EXAMPLES = 5
 _RANK = {s.value: s.rank for s in Severity}
-# The message diagnose writes for a missing intermediate (scanner/diagnose.py); the name is
-# RFC 4514 text and may itself hold "; ", so the URLs are what follows the last marker.
-_INCOMPLETE = re.compile(
-    r"^the server does not send the intermediate (?P<name>.*); it was fetched from (?P<urls>.*)$",
-    re.DOTALL,
-)
-
 LEAF_FIX_COLUMNS = [
     "leaf_sha256",
     "hosts_affected",
@@ -126,15 +118,6 @@ def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
     return df.drop(columns="_rank").reset_index(drop=True)
 
 
-def parse_incomplete_chain(message: str) -> tuple[str, tuple[str, ...]] | None:
-    """(intermediate name, caIssuers URLs) from an incomplete_chain finding's message."""
-    m = _INCOMPLETE.match(message)
-    if m is None:
-        return None
-    urls = tuple(u.strip() for u in m.group("urls").split(", ") if u.strip())
-    return m.group("name"), urls
-
-
 def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
     """One row per intermediate that servers fail to send (incomplete_chain findings): its
     name, the caIssuers URL it was fetched from, the hosts affected and the remedy; most hosts
@@ -143,9 +126,7 @@ def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> p
     groups: dict[tuple[str, str], list[Any]] = {}
     remedies: dict[tuple[str, str], str] = {}
     for r in rows.sort_values(["host", "port"]).itertuples():
-        parsed = parse_incomplete_chain(str(r.message))
-        name, urls = parsed if parsed else (str(r.message), ())
-        key = (name, ", ".join(urls))
+        key = (str(r.certificate_subject), "" if pd.isna(r.url) else str(r.url))
         groups.setdefault(key, []).append(r)
         remedies.setdefault(key, str(r.remedy))
     out = [

@@ -107,6 +107,11 @@ class Finding:
     severity: Severity
     message: str
     remedy: str
+    # The certificate (other than the leaf) and the URL a finding is about, when it is about
+    # one: the missing intermediate and its caIssuers URL, the untrusted root, a weak one...
+    certificate_sha256: str | None = None
+    certificate_subject: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

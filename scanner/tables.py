@@ -66,6 +66,9 @@ FINDINGS_SCHEMA = pa.schema(
         pa.field("message", pa.string(), nullable=False),
         pa.field("remedy", pa.string(), nullable=False),
         pa.field("leaf_sha256", pa.string()),
+        pa.field("certificate_sha256", pa.string()),
+        pa.field("certificate_subject", pa.string()),
+        pa.field("url", pa.string()),
     ]
 )
 
@@ -158,6 +161,9 @@ def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:
             "message": f.message,
             "remedy": f.remedy,
             "leaf_sha256": leaf.sha256 if leaf else None,
+            "certificate_sha256": f.certificate_sha256,
+            "certificate_subject": f.certificate_subject,
+            "url": f.url,
         }
 
 

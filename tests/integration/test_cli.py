@@ -69,6 +69,9 @@ FINDINGS_COLUMNS = [
     ("message", pa.string()),
     ("remedy", pa.string()),
     ("leaf_sha256", pa.string()),
+    ("certificate_sha256", pa.string()),
+    ("certificate_subject", pa.string()),
+    ("url", pa.string()),
 ]
 CERTIFICATES_COLUMNS = [
     ("sha256", pa.string()),

@@ -19,7 +19,7 @@ from scanner import certs, lab
 from scanner.api import ScanTables, from_results
 from scanner.cli_reports import md_cell, safe, write_csv
 from scanner.diagnose import diagnose
-from scanner.fixlist import leaf_fixes, missing_intermediates, parse_incomplete_chain
+from scanner.fixlist import leaf_fixes, missing_intermediates
 from scanner.models import (
     AiaResult,
     ErrorCode,
@@ -258,17 +258,12 @@ def test_missing_intermediates_named_with_url_and_hosts(
             "examples": ["x.example.test:443", "y.example.test:443", "z.example.test:443"],
         }
     ]
-    # Every incomplete_chain message diagnose writes is understood.
-    messages = tables.findings.loc[tables.findings["code"] == "incomplete_chain", "message"]
-    assert len(messages) == 3
-    assert all(parse_incomplete_chain(m) is not None for m in messages)
-
-
-def test_parse_incomplete_chain_keeps_a_name_holding_the_separator() -> None:
-    name = "CN=evil; it was fetched from x,O=Lab"
-    message = f"the server does not send the intermediate {name}; it was fetched from http://a/b"
-    assert parse_incomplete_chain(message) == (name, ("http://a/b",))
-    assert parse_incomplete_chain("something else") is None
+    # The missing intermediate is named by structured columns, not by parsing messages.
+    rows = tables.findings[tables.findings["code"] == "incomplete_chain"]
+    assert len(rows) == 3
+    assert set(rows["url"]) == {AIA_URL}
+    assert set(rows["certificate_subject"]) == {"CN=Scanner Lab Intermediate CA,O=Scanner Lab"}
+    assert rows["certificate_sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
 CALENDAR_CASES = {
