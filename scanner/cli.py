@@ -31,8 +31,7 @@ from rich.table import Table
 
 from scanner.models import Severity
 from scanner.runner import EnvironmentProblem, ProgressFn, ScanOptions, ScanReport, run_scan
-from scanner.storage import read_table_pandas
-from scanner.summary import any_at_or_above, worst_hosts
+from scanner.summary import any_at_or_above
 from scanner.targets import Shard
 
 EXIT_INTERRUPTED = 130
@@ -165,11 +164,8 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
         if row.hosts and row.kind in ("verdict", "error", "finding"):
             table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
     out_console.print(table)
-    hosts = read_table_pandas(
-        report.out / "hosts.parquet", ["host", "port", "severity", "findings", "days_remaining"]
-    )
-    top = worst_hosts(hosts, worst)
-    if not top.empty:
+    top = report.worst.head(worst) if report.worst is not None else None
+    if top is not None and not top.empty:
         t = Table(title=f"Worst {len(top)} hosts", title_justify="left")
         for col in ("host", "port", "severity", "findings", "days left"):
             t.add_column(col)

@@ -26,9 +26,10 @@ from scanner.capture import DnsResolver, Resolver, SystemResolver
 from scanner.certs import TrustStore, TrustStoreError, load_trust_store
 from scanner.models import ScanFailed, ScanResult
 from scanner.pipeline import ScanConfig, scan_stream
-from scanner.summary import SUMMARY_INPUT_COLUMNS, summarise
+from scanner.summary import SUMMARY_INPUT_COLUMNS, combine, summarise, worst_hosts
 from scanner.targets import InputError, Shard
 
+WORST_HOSTS = 40
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 
 
@@ -62,6 +63,7 @@ class ScanReport:
     scan_id: str
     interrupted: bool
     summary: pd.DataFrame
+    worst: pd.DataFrame | None = None  # the worst hosts, for the printed report
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -235,15 +237,23 @@ def _finish(
     interrupted: bool,
 ) -> ScanReport:
     out = options.out
-    hosts = storage.read_table_pandas(out / "hosts.parquet", SUMMARY_INPUT_COLUMNS)
-    summary = summarise(hosts)
+    slices, worst = [], []
+    for batch in storage.iter_table_pandas(out / "hosts.parquet", SUMMARY_INPUT_COLUMNS):
+        slices.append(summarise(batch))
+        worst.append(worst_hosts(batch, WORST_HOSTS))
+    summary = combine(slices)
+    top = worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None
     storage.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
     storage.write_csv_atomic(
         out / "summary.csv", list(summary.columns), summary.itertuples(index=False)
     )
-    errors = hosts["error"].value_counts()
-    findings = hosts["findings"].explode().dropna().value_counts()
-    severities = hosts["severity"].value_counts()
+
+    def counted(kind: str) -> dict[str, int]:
+        rows = summary[(summary["kind"] == kind) & (summary["hosts"] > 0)]
+        return {str(r.name): int(r.hosts) for r in rows.itertuples(index=False)}
+
+    status = counted("status")
+    errors = counted("error")
     meta = {
         "scan_id": state["scan_id"],
         "scanner_version": version(),
@@ -256,18 +266,23 @@ def _finish(
         "options": _options_record(options),
         "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
         "counts": {
-            "targets": len(hosts),
-            "ok": int((hosts["status"] == "ok").sum()),
-            "errors": {str(k): int(v) for k, v in errors.items()},
-            "findings": {str(k): int(v) for k, v in findings.items()},
-            "severities": {str(k): int(v) for k, v in severities.items()},
+            "targets": sum(status.values()),
+            "ok": status.get("ok", 0),
+            "errors": errors,
+            "findings": counted("finding"),
+            "severities": counted("severity"),
             "duplicates": duplicates,
             "certificates": table_rows["certificates"],
             "findings_rows": table_rows["findings"],
         },
-        "internal_errors": int(errors.get("internal", 0)),
+        "internal_errors": errors.get("internal", 0),
     }
     storage.write_json_atomic(out / "scan.json", meta)
     return ScanReport(
-        out=out, scan_id=state["scan_id"], interrupted=interrupted, summary=summary, meta=meta
+        out=out,
+        scan_id=state["scan_id"],
+        interrupted=interrupted,
+        summary=summary,
+        worst=top,
+        meta=meta,
     )

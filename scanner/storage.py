@@ -149,27 +149,30 @@ def remove_scan(out: Path) -> None:
 
 
 def _nullable_type(t: pa.DataType) -> object:
-    return _NULLABLE.get(t)
+    """pandas nullable dtypes for Arrow integers and booleans (a port stays an integer even
+    when some rows have none)."""
+    import pandas as pd
 
-
-_NULLABLE: dict[pa.DataType, object] = {}
+    return {
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }.get(t)
 
 
 def read_table_pandas(path: Path, columns: Sequence[str] | None = None) -> Any:
-    """A Parquet table as pandas with nullable integer and boolean columns (a port stays an
-    integer even when some rows have none)."""
-    import pandas as pd
-
-    if not _NULLABLE:
-        _NULLABLE.update(
-            {
-                pa.int32(): pd.Int32Dtype(),
-                pa.int64(): pd.Int64Dtype(),
-                pa.bool_(): pd.BooleanDtype(),
-            }
-        )
+    """A Parquet table as pandas with nullable integer and boolean columns."""
     table = pq.read_table(path, columns=list(columns) if columns else None)
     return table.to_pandas(types_mapper=_nullable_type)
+
+
+def iter_table_pandas(
+    path: Path, columns: Sequence[str], batch_rows: int = 20_000
+) -> Iterator[Any]:
+    """A Parquet table as pandas slices, in bounded memory (dtypes as `read_table_pandas`)."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+        yield batch.to_pandas(types_mapper=_nullable_type)
 
 
 def csv_cell(value: Any) -> str:

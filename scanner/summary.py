@@ -60,6 +60,19 @@ def summarise(hosts: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """`summarise` of a whole table from the summaries of its slices (so a large hosts table
+    can be summarised batch by batch in bounded memory)."""
+    frames = list(parts)
+    if not frames:
+        return summarise(pd.DataFrame(columns=list(SUMMARY_INPUT_COLUMNS)))
+    df = frames[0][["kind", "name"]].copy()
+    df["hosts"] = sum(f["hosts"].to_numpy() for f in frames)
+    total = int(df.loc[df["kind"] == "status", "hosts"].sum())
+    df["share"] = (df["hosts"] / total).round(4) if total else 0.0
+    return df
+
+
 def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The hosts with the worst findings first, then the soonest expiry."""
     ok = hosts[hosts["severity"].notna()].copy()
