@@ -56,8 +56,9 @@ def _context() -> ssl.SSLContext:
     return ctx
 
 
-def _validate(chain: tuple[bytes, ...], host: str, store: verification.Store,
-              as_of: dt.datetime) -> str | None:
+def _validate(
+    chain: tuple[bytes, ...], host: str, store: verification.Store, as_of: dt.datetime
+) -> str | None:
     certs = [x509.load_der_x509_certificate(d) for d in chain]
     verifier = (
         verification.PolicyBuilder()
@@ -72,8 +73,15 @@ def _validate(chain: tuple[bytes, ...], host: str, store: verification.Store,
     return None
 
 
-async def _one(host: str, ip: str, port: int, ctx: ssl.SSLContext, store: verification.Store,
-               as_of: dt.datetime, seconds: float) -> dict[str, Any]:
+async def _one(
+    host: str,
+    ip: str,
+    port: int,
+    ctx: ssl.SSLContext,
+    store: verification.Store,
+    as_of: dt.datetime,
+    seconds: float,
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     row: dict[str, Any] = {"host": host, "ok": False}
     try:
@@ -102,8 +110,14 @@ async def _one(host: str, ip: str, port: int, ctx: ssl.SSLContext, store: verifi
     return row
 
 
-async def scan(rows: Iterable[tuple[str, str, int]], out: Path, roots: list[x509.Certificate],
-               concurrency: int, as_of: dt.datetime, seconds: float) -> tuple[int, int]:
+async def scan(
+    rows: Iterable[tuple[str, str, int]],
+    out: Path,
+    roots: list[x509.Certificate],
+    concurrency: int,
+    as_of: dt.datetime,
+    seconds: float,
+) -> tuple[int, int]:
     store = verification.Store(roots)
     ctx = _context()
     sem = asyncio.Semaphore(concurrency)

@@ -47,16 +47,21 @@ def _clear() -> None:
                 value.cache_clear()
 
 
-def _stages(chains: Sequence[tuple[bytes, ...]], names: Sequence[str],
-            trust: certs.TrustStore) -> dict[str, Callable[[], None]]:
+def _stages(
+    chains: Sequence[tuple[bytes, ...]], names: Sequence[str], trust: certs.TrustStore
+) -> dict[str, Callable[[], None]]:
     n = len(names)
     pairs = list(zip(chains, names, strict=True))
 
     def floor() -> None:
         for chain, host in pairs:
             cs = [x509.load_der_x509_certificate(d) for d in chain]
-            v = (verification.PolicyBuilder().store(trust.store).time(AS_OF)
-                 .build_server_verifier(x509.DNSName(host)))
+            v = (
+                verification.PolicyBuilder()
+                .store(trust.store)
+                .time(AS_OF)
+                .build_server_verifier(x509.DNSName(host))
+            )
             v.verify(cs[0], cs[1:])
 
     def diagnose() -> None:
@@ -100,8 +105,9 @@ def _stages(chains: Sequence[tuple[bytes, ...]], names: Sequence[str],
     for chain, host in pairs:
         d = dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
         t = Target(row=1, host=host, port=443, ip="127.0.0.1", is_ip=False)
-        hs = Handshake(chain=chain, tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384",
-                       address="127.0.0.1")
+        hs = Handshake(
+            chain=chain, tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", address="127.0.0.1"
+        )
         results.append(ScanOk(target=t, handshake=hs, diagnosis=d))
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -126,8 +132,11 @@ def _stages(chains: Sequence[tuple[bytes, ...]], names: Sequence[str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.micro",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--hosts", type=int, default=2000)
     p.add_argument("--repeat", type=int, default=5)
     a = p.parse_args(argv)
@@ -141,8 +150,16 @@ def main(argv: list[str] | None = None) -> int:
 
     key = pki.leaves[0].key  # one key: minting stays fast; the certificates still differ
     distinct = [
-        (make_leaf(pki.intermediate, dns_names=[h], key=key, not_before=AS_OF - 30 * DAY,
-                   not_after=AS_OF + 200 * DAY).der, pki.intermediate.der)
+        (
+            make_leaf(
+                pki.intermediate,
+                dns_names=[h],
+                key=key,
+                not_before=AS_OF - 30 * DAY,
+                not_after=AS_OF + 200 * DAY,
+            ).der,
+            pki.intermediate.der,
+        )
         for h in names
     ]
     cases: dict[str, dict[str, float]] = {}
@@ -154,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         def reset(warm: bool = warm, chains: Any = chains) -> None:
             _clear()
             if warm:
-                dx.diagnose(chains[0], host=names[0], is_ip=False, trust=trust, as_of=AS_OF,
-                            warn_days=30)
+                dx.diagnose(
+                    chains[0], host=names[0], is_ip=False, trust=trust, as_of=AS_OF, warn_days=30
+                )
 
         cases[label] = {k: _best(fn, n, a.repeat, reset) for k, fn in stages.items()}
     print(f"\nmicroseconds of CPU per host, best of {a.repeat} passes over {n} hosts")

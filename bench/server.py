@@ -31,13 +31,20 @@ class BenchPki:
     def create(cls, as_of: dt.datetime, groups: int) -> BenchPki:
         """EC P-256 throughout (the shape of most Web PKI chains today); the server sends the
         leaf and the intermediate; the root is the trust store."""
-        root = make_ca("Bench Root CA", not_before=as_of - 3650 * DAY,
-                       not_after=as_of + 3650 * DAY)
-        inter = make_ca("Bench Intermediate CA", issuer=root, not_before=as_of - 1000 * DAY,
-                        not_after=as_of + 1000 * DAY)
+        root = make_ca("Bench Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY)
+        inter = make_ca(
+            "Bench Intermediate CA",
+            issuer=root,
+            not_before=as_of - 1000 * DAY,
+            not_after=as_of + 1000 * DAY,
+        )
         leaves = tuple(
-            make_leaf(inter, dns_names=[f"*.{zone(g, groups)}"],
-                      not_before=as_of - 30 * DAY, not_after=as_of + 200 * DAY)
+            make_leaf(
+                inter,
+                dns_names=[f"*.{zone(g, groups)}"],
+                not_before=as_of - 30 * DAY,
+                not_after=as_of + 200 * DAY,
+            )
             for g in range(groups)
         )
         return cls(root=root, intermediate=inter, leaves=leaves)
@@ -77,10 +84,11 @@ def nginx_binary() -> str:
 def _config(prefix: Path, port: int, groups: int) -> str:
     servers = []
     for g in range(groups):
-        default = " default_server" if g == 0 else ""
+        # Socket options go on one listen directive only (nginx refuses them twice).
+        options = " backlog=4096 default_server" if g == 0 else ""
         servers.append(f"""
     server {{
-        listen 127.0.0.1:{port} ssl backlog=4096{default};
+        listen 127.0.0.1:{port} ssl{options};
         server_name *.{zone(g, groups)};
         ssl_certificate {prefix}/chain{g}.pem;
         ssl_certificate_key {prefix}/key{g}.pem;
@@ -108,7 +116,7 @@ http {{
     ssl_session_cache off;
     ssl_session_tickets off;
     keepalive_timeout 0;
-{''.join(servers)}
+{"".join(servers)}
 }}
 """
 
@@ -136,8 +144,9 @@ def nginx(pki: BenchPki, prefix: Path, core: int | None) -> Iterator[Server]:
     if core is not None:
         argv = ["taskset", "-c", str(core), *argv]
     log = open(prefix / "stdout.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         _wait_listening(proc, port, prefix)
         yield Server(port=port, pid=proc.pid, version=version.strip(), pinned_core=core)

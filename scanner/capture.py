@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import socket
 import ssl
 import warnings
@@ -122,6 +123,15 @@ class _Progress:
     address: str | None = None
 
 
+# asyncio gives every TLS connection a 256 KiB read buffer (SSLProtocol.max_size, a private
+# class attribute). With hundreds of handshakes in flight that is most of a scan's memory; a
+# certificate message larger than 64 KiB is simply read in more than one piece.
+_SSL_READ_BUFFER = 64 * 1024
+_sslproto: Any = getattr(asyncio, "sslproto", None)
+if _sslproto is not None and getattr(_sslproto.SSLProtocol, "max_size", 0) > _SSL_READ_BUFFER:
+    _sslproto.SSLProtocol.max_size = _SSL_READ_BUFFER
+
+
 def _on_asyncio() -> bool:
     """Whether anyio runs on its asyncio backend (then asyncio's SSL transport is reachable)."""
     try:
@@ -135,6 +145,7 @@ class _Discard(asyncio.Protocol):
         pass
 
 
+@functools.lru_cache(maxsize=4096)  # numeric: no lookup, same answer; fleets share addresses
 def _sockaddr(address: str, port: int) -> tuple[int, Any]:
     info = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     return info[0][0], info[0][4]
@@ -234,15 +245,15 @@ async def capture(
     handshake = _handshake_asyncio if _on_asyncio() else _handshake_anyio
     budget = timeout
     try:
-        started = anyio.current_time()
-        with anyio.fail_after(budget):
-            if target.ip:
-                addresses = [target.ip]
-            elif target.is_ip:
-                addresses = [target.host]
-            else:
+        if target.ip:
+            addresses = [target.ip]
+        elif target.is_ip:
+            addresses = [target.host]
+        else:  # only a lookup needs a deadline of its own (a scope costs ~10 us per host)
+            started = anyio.current_time()
+            with anyio.fail_after(budget):
                 addresses = await resolver.resolve(target.host, target.port)
-        budget -= anyio.current_time() - started
+            budget -= anyio.current_time() - started
         if not addresses:
             return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
         for i, address in enumerate(addresses):

@@ -82,9 +82,7 @@ def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
             try:
                 out.append(base64.b64decode(b"".join(block.split()), validate=True))
             except (binascii.Error, ValueError):
-                raise ChainFileError(
-                    f"{source}: PEM block {n} is not valid base64"
-                ) from None
+                raise ChainFileError(f"{source}: PEM block {n} is not valid base64") from None
         return tuple(out)
     if _PEM_PKCS7 in data:
         try:

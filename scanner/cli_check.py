@@ -37,8 +37,10 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
         say(f"issuer:  {_safe(row['issuer'])}", soft_wrap=True)
         names = [*row["san_dns"], *row["san_ip"]]
         say(f"names:   {_safe(', '.join(names) or 'none')}", soft_wrap=True)
-        say(f"valid:   {row['not_before']:%Y-%m-%d %H:%M:%S}Z to "
-            f"{row['not_after']:%Y-%m-%d %H:%M:%S}Z ({row['days_remaining']} day(s) left)")
+        say(
+            f"valid:   {row['not_before']:%Y-%m-%d %H:%M:%S}Z to "
+            f"{row['not_after']:%Y-%m-%d %H:%M:%S}Z ({row['days_remaining']} day(s) left)"
+        )
     true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]
     verdict = "[green]trusted[/]" if row["trusted"] else "[red]not trusted[/]"
     say(f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else ""))
@@ -58,8 +60,9 @@ def check_command(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Judge validity at this ISO 8601 instant (UTC unless given); "
-                     "default now."),
+        typer.Option(
+            help="Judge validity at this ISO 8601 instant (UTC unless given); default now."
+        ),
     ] = None,
     expiry_warn_days: Annotated[
         int, typer.Option(min=0, help="Days before notAfter that count as expiring soon.")

@@ -81,9 +81,7 @@ def parse_chain(der: Sequence[bytes]) -> Chain:
     )
 
 
-def _fetched_certs(
-    fetched: Mapping[str, AiaResult], urls: Sequence[str]
-) -> list[x509.Certificate]:
+def _fetched_certs(fetched: Mapping[str, AiaResult], urls: Sequence[str]) -> list[x509.Certificate]:
     out: list[x509.Certificate] = []
     for url in urls:
         result = fetched.get(url)
@@ -252,9 +250,13 @@ def _weakness(cert: x509.Certificate) -> tuple[str | None, str | None]:
     """(weak key description, weak signature description) at OpenSSL security level 2."""
     key_type, bits = certs.key_facts(cert)
     weak_key = None
-    if bits is not None and key_type is not None and (
-        (key_type in ("RSA", "DSA") and bits < MIN_RSA_DSA_BITS)
-        or (key_type.startswith("EC-") and bits < MIN_EC_BITS)
+    if (
+        bits is not None
+        and key_type is not None
+        and (
+            (key_type in ("RSA", "DSA") and bits < MIN_RSA_DSA_BITS)
+            or (key_type.startswith("EC-") and bits < MIN_EC_BITS)
+        )
     ):
         weak_key = f"{key_type} {bits} bits"
     h = certs.signature_hash(cert)
@@ -464,9 +466,7 @@ def diagnose(
                 )
             )
     if incomplete_chain:
-        missing = [
-            c for c, s in zip(path.certs, path.sources, strict=True) if s is Source.AIA
-        ]
+        missing = [c for c, s in zip(path.certs, path.sources, strict=True) if s is Source.AIA]
         for m in missing:
             child = path.certs[path.certs.index(m) - 1]
             url_text = ", ".join(certs.ca_issuers_urls(child))
@@ -501,9 +501,7 @@ def diagnose(
             )
 
     # OpenSSL security level 2 for every certificate below the root.
-    below_root = [
-        c for i, c in enumerate(path.certs) if i == 0 or not certs.self_signed(c)
-    ]
+    below_root = [c for i, c in enumerate(path.certs) if i == 0 or not certs.self_signed(c)]
     if path.end is End.ANCHORED and len(path.certs) > 1:
         below_root = [c for c in below_root if not trust.contains(c)]
     weak = False
@@ -514,18 +512,14 @@ def diagnose(
         who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
         if weak_key:
             weak = True
-            found.append(
-                F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key", certificate=cert)
-            )
+            found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key", certificate=cert))
         if weak_sig:
             weak = True
             found.append(
                 F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}", certificate=cert)
             )
 
-    rejection = _chain_verdicts.verify(
-        chain, host, is_ip, names[0] if names else (), trust, as_of
-    )
+    rejection = _chain_verdicts.verify(chain, host, is_ip, names[0] if names else (), trust, as_of)
     # Our RFC 6125 matcher is stricter than the verifier (`*.com` never matches): a name that
     # does not match is never trusted.
     trusted = rejection is None and not weak and not intermediate_bad and not hostname_mismatch
@@ -553,4 +547,3 @@ def diagnose(
         findings=tuple(found),
         days_remaining=days_remaining,
     )
-

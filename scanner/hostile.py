@@ -130,9 +130,7 @@ def unparseable_certificate(issued: Issued, issuer: Issued) -> bytes:
 
 def pem(der: bytes) -> bytes:
     return (
-        b"-----BEGIN CERTIFICATE-----\n"
-        + base64.encodebytes(der)
-        + b"-----END CERTIFICATE-----\n"
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
     )
 
 
@@ -446,8 +444,12 @@ class HostileLab:
     def good_rows(self, n: int, start: int = 0) -> list[dict[str, str]]:
         """`n` good hosts, distinct names sharing the good server through the ip column."""
         return [
-            {"host": f"g{i}.{GOOD_DOMAIN}", "port": str(self.good_port), "ip": LOOPBACK,
-             "kind": "good"}
+            {
+                "host": f"g{i}.{GOOD_DOMAIN}",
+                "port": str(self.good_port),
+                "ip": LOOPBACK,
+                "kind": "good",
+            }
             for i in range(start, start + n)
         ]
 

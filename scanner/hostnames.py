@@ -22,6 +22,8 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
         t = t[1:-1]
+    if ":" not in t and not t[:1].isdigit():
+        return None  # IPv6 always has ':'; IPv4 starts with a digit (fast path for names)
     try:
         return ipaddress.ip_address(t)
     except ValueError:

@@ -166,9 +166,7 @@ def make_leaf(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(
@@ -217,8 +215,9 @@ class Pki:
 
     @classmethod
     def create(cls, as_of: dt.datetime) -> Pki:
-        root = make_ca("Scanner Lab Root CA", not_before=as_of - 3650 * DAY,
-                       not_after=as_of + 3650 * DAY)
+        root = make_ca(
+            "Scanner Lab Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
+        )
         return cls(
             as_of=as_of,
             root=root,
@@ -474,9 +473,7 @@ class Lab:
         add = self.scenarios.append
         loop = self._loop
 
-        aia_port = await loop.serve(
-            _http_handler({"/intermediate.der": inter.der})
-        )
+        aia_port = await loop.serve(_http_handler({"/intermediate.der": inter.der}))
         aia_url = f"http://{LOOPBACK}:{aia_port}/intermediate.der"
 
         async def host(
@@ -508,16 +505,17 @@ class Lab:
         await host(
             "expired",
             "expired.lab.test",
-            [pki.leaf(["expired.lab.test"], not_before=a - 100 * DAY, not_after=a - 10 * DAY),
-             inter],
+            [
+                pki.leaf(["expired.lab.test"], not_before=a - 100 * DAY, not_after=a - 10 * DAY),
+                inter,
+            ],
             ["expired"],
             owner="payments",
         )
         await host(
             "not_yet_valid",
             "future.lab.test",
-            [pki.leaf(["future.lab.test"], not_before=a + 2 * DAY, not_after=a + 300 * DAY),
-             inter],
+            [pki.leaf(["future.lab.test"], not_before=a + 2 * DAY, not_after=a + 300 * DAY), inter],
             ["not_yet_valid"],
         )
         await host(
@@ -538,16 +536,22 @@ class Lab:
             "www.shop.lab.test",
             [pki.leaf(["shop.lab.test"]), inter],
             ["hostname_mismatch"],
-            owner="=HYPERLINK(\"http://example.invalid\",\"click\")",
+            owner='=HYPERLINK("http://example.invalid","click")',
         )
         wildcard = [pki.leaf(["*.wild.lab.test"]), inter]
         await host("wildcard", "api.wild.lab.test", wildcard, note="one label under *")
         await host(
-            "wildcard_apex", "wild.lab.test", wildcard, ["hostname_mismatch"],
+            "wildcard_apex",
+            "wild.lab.test",
+            wildcard,
+            ["hostname_mismatch"],
             note="* never covers the parent",
         )
         await host(
-            "wildcard_deep", "a.b.wild.lab.test", wildcard, ["hostname_mismatch"],
+            "wildcard_deep",
+            "a.b.wild.lab.test",
+            wildcard,
+            ["hostname_mismatch"],
             note="* covers exactly one label",
         )
         await host(
@@ -596,12 +600,17 @@ class Lab:
         await host(
             "intermediate_expired",
             "oldchain.lab.test",
-            [pki.leaf(["oldchain.lab.test"], issuer=pki.expired_intermediate),
-             pki.expired_intermediate],
+            [
+                pki.leaf(["oldchain.lab.test"], issuer=pki.expired_intermediate),
+                pki.expired_intermediate,
+            ],
             ["intermediate_expired"],
         )
         await host(
-            "ip_san", LOOPBACK, [pki.leaf(ip_addresses=[LOOPBACK], cn=LOOPBACK), inter], ip=None,
+            "ip_san",
+            LOOPBACK,
+            [pki.leaf(ip_addresses=[LOOPBACK], cn=LOOPBACK), inter],
+            ip=None,
             note="IP literal matched by an iPAddress SAN",
         )
         await host(
@@ -615,7 +624,10 @@ class Lab:
         dns_port = await loop.serve_dns({"dns.lab.test": LOOPBACK}, self.dns_queries)
         self.dns_address = (LOOPBACK, dns_port)
         await host(
-            "resolved_by_dns", "dns.lab.test", [pki.leaf(["dns.lab.test"]), inter], ip=None,
+            "resolved_by_dns",
+            "dns.lab.test",
+            [pki.leaf(["dns.lab.test"]), inter],
+            ip=None,
             note="no ip column: resolved by the lab's DNS server",
         )
 
@@ -646,10 +658,24 @@ class Lab:
             }
             for s in self.scenarios
         ]
-        out.append({"host": "bad host!", "port": "443", "ip": "", "owner": "platform",
-                    "scenario": "invalid_host"})
-        out.append({"host": "valid.lab.test", "port": "70000", "ip": LOOPBACK,
-                    "owner": "platform", "scenario": "invalid_port"})
+        out.append(
+            {
+                "host": "bad host!",
+                "port": "443",
+                "ip": "",
+                "owner": "platform",
+                "scenario": "invalid_host",
+            }
+        )
+        out.append(
+            {
+                "host": "valid.lab.test",
+                "port": "70000",
+                "ip": LOOPBACK,
+                "owner": "platform",
+                "scenario": "invalid_port",
+            }
+        )
         return out
 
     def write_inputs(self, folder: Path) -> tuple[Path, Path]:

@@ -1,5 +1,6 @@
-"""Orchestration: one task per target under a CapacityLimiter, results streamed to a sink as
-hosts finish. The one place where a per-host exception becomes a row."""
+"""Orchestration: `--concurrency` long-lived workers in one task group, each taking the next
+target from the input stream, results handed to a sink as hosts finish. The one place where a
+per-host exception becomes a row."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
-from anyio.abc import ObjectSendStream
 
 from scanner import diagnose as dx
 from scanner.aia import AiaFetcher
@@ -116,7 +116,7 @@ async def scan_stream(
     resolver: Resolver | None = None,
     stop: anyio.Event | None = None,
 ) -> bool:
-    """Scan every item, calling `on_result` (in one task, in completion order) for each.
+    """Scan every item, calling `on_result` (synchronously, in completion order) for each.
 
     Returns False when `stop` was set before all items were started (an interrupted scan)."""
     shared = _Shared(
@@ -126,40 +126,26 @@ async def scan_stream(
         fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
         per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
     )
-    limiter = anyio.CapacityLimiter(config.concurrency)
-    send, receive = anyio.create_memory_object_stream[ScanResult](config.concurrency * 2)
+    # `concurrency` long-lived workers pull from one iterator: no task, limiter token or stream
+    # message per host (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
+    pending = iter(items)
     completed = True
 
-    async def one(target: Target, token: object, out: ObjectSendStream[ScanResult]) -> None:
-        try:
-            result = await scan_one(target, shared)
-        finally:
-            limiter.release_on_behalf_of(token)
-        await out.send(result)
-
-    async def drain() -> None:
-        async with receive:
-            async for result in receive:
-                on_result(result)
+    async def worker() -> None:
+        nonlocal completed
+        for item in pending:  # each item goes to exactly one worker
+            if stop is not None and stop.is_set():
+                completed = False
+                return
+            if isinstance(item, InvalidTarget):
+                on_result(invalid_result(item))
+            else:
+                on_result(await scan_one(item, shared))
 
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(drain)
-            async with send, anyio.create_task_group() as hosts:
-                for item in items:
-                    if stop is not None and stop.is_set():
-                        completed = False
-                        break
-                    if isinstance(item, InvalidTarget):
-                        await send.send(invalid_result(item))
-                        continue
-                    token = object()
-                    await limiter.acquire_on_behalf_of(token)
-                    if stop is not None and stop.is_set():  # set while we waited for a slot
-                        limiter.release_on_behalf_of(token)
-                        completed = False
-                        break
-                    hosts.start_soon(one, item, token, send)
+        async with anyio.create_task_group() as workers:
+            for _ in range(config.concurrency):
+                workers.start_soon(worker)
     finally:
         with anyio.CancelScope(shield=True):
             await shared.fetcher.aclose()

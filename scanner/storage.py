@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scanner import tables
@@ -207,16 +208,64 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
 def parquet_to_csv(
     parquet: Path, path: Path, *, skip: Callable[[str], bool] = lambda _: False
 ) -> None:
-    """A CSV copy of a Parquet table, streamed batch by batch."""
+    """A CSV copy of a Parquet table, streamed batch by batch; the same text as csv_cell gives
+    cell by cell, computed a column at a time with pyarrow (a tenth of the time)."""
     pf = pq.ParquetFile(parquet)
     names = [n for n in pf.schema_arrow.names if not skip(n)]
 
-    def rows() -> Iterator[list[Any]]:
+    tmp = partial_path(path)
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow([csv_cell(h) for h in names])
         for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
-            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-            yield from (list(r) for r in zip(*columns, strict=True))
+            cells = [_csv_column(batch.column(i)) for i in range(batch.num_columns)]
+            lines = pc.binary_join_element_wise(*cells, ",")
+            f.write("".join(line + "\r\n" for line in lines.to_pylist()))
+    os.replace(tmp, path)
 
-    write_csv_atomic(path, names, rows())
+
+def _csv_quote(cells: pa.Array) -> pa.Array:
+    """The csv module's QUOTE_MINIMAL: quote a cell holding a comma, a quote, CR or LF."""
+    needs = pc.match_substring_regex(cells, '[,"\r\n]')
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, cells)
+
+
+_FORMULA_FIRST = pa.array(_FORMULA_START)
+
+
+def _escape_formulas(strings: pa.Array) -> pa.Array:
+    """csv_cell's apostrophe before text a spreadsheet would run as a formula."""
+    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=_FORMULA_FIRST)
+    return pc.if_else(risky, pc.binary_join_element_wise("'", strings, ""), strings)
+
+
+def _csv_column(col: pa.Array) -> pa.Array:
+    """csv_cell over a whole column, quoted for CSV: a string array with no nulls."""
+    t = col.type
+    if pa.types.is_boolean(t):
+        return pc.fill_null(pc.if_else(col, "true", "false"), "")
+    if pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(col, pa.string()), "")
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        out = _escape_formulas(col)
+    elif (
+        pa.types.is_timestamp(t)
+        and t.tz is not None
+        and not pc.any(
+            pc.less(pc.year(col), 1000)  # datetime.strftime does not pad such years; Arrow does
+        ).as_py()
+    ):
+        # Whole seconds (floored, as strftime drops microseconds) in UTC, ISO 8601 with a T.
+        seconds = pc.cast(pc.floor_temporal(col, unit="second"), pa.timestamp("s", tz="UTC"))
+        out = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T", max_replacements=1)
+    elif pa.types.is_list(t) and pa.types.is_string(t.value_type):
+        items = _escape_formulas(pc.fill_null(col.values, ""))
+        lists = pa.ListArray.from_arrays(col.offsets, items)
+        joined = pc.binary_join(lists, "; ")
+        out = pc.if_else(pc.is_null(col), None, _escape_formulas(joined))
+    else:  # anything else (floats, binary...): cell by cell, as before
+        out = pa.array([csv_cell(v) for v in col.to_pylist()], pa.string())
+    return _csv_quote(pc.fill_null(out, ""))
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
