@@ -19,13 +19,15 @@ demo: install
 	$(BIN)/scanner demo --out reports/demo --inputs inputs
 
 test: install
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check scanner tests
+	$(BIN)/ruff check scanner tests bench
+	$(BIN)/ruff format --check scanner bench
 	$(BIN)/mypy
 
 check: lint test

@@ -309,7 +309,7 @@ def demo(
     ] = Path("inputs"),
 ) -> None:
     """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it, print the
-    summary and shut the lab down. Needs no internet.
+    summary, write report.html beside the tables and shut the lab down. Needs no internet.
 
     Example: scanner demo --out reports/demo
     """
@@ -339,6 +339,9 @@ def demo(
         except EnvironmentProblem as e:
             raise fail(str(e)) from None
     print_report(report, worst=40)
+    from scanner.cli_reports import report as write_report
+
+    write_report([out])
 
 
 from scanner import cli_check  # noqa: E402,F401,I001  (registers `scanner check`)
