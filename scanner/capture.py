@@ -90,9 +90,10 @@ class DnsResolver:
             self._resolvers.append(r)
 
     async def resolve(self, host: str, port: int) -> list[str]:
+        """A records, or AAAA records when the name has no A record (one query per name in
+        the common case). NXDOMAIN is final; other failures try the next name server."""
         last: Exception = dns.resolver.NoNameservers()  # type: ignore[no-untyped-call]
         for r in self._resolvers:
-            addresses: list[str] = []
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                 try:
                     answer = await r.resolve(host, rdtype, search=False)
@@ -104,9 +105,7 @@ class DnsResolver:
                 except dns.exception.DNSException as e:
                     last = e
                     break
-                addresses.extend(rr.address for rr in answer)
-            if addresses:
-                return _unique(addresses)
+                return _unique(rr.address for rr in answer)
         raise last
 
 

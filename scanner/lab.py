@@ -433,6 +433,7 @@ class Lab:
         self.pki = Pki.create(as_of)
         self.scenarios: list[Scenario] = []
         self.dns_address: tuple[str, int] = (LOOPBACK, 0)
+        self.dns_records: dict[str, str] = {}  # name -> A record the lab's DNS server answers
         self.dns_queries: list[tuple[str, str]] = []  # (name, type) the DNS server was asked
         self._loop = _Loop()
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
@@ -621,7 +622,8 @@ class Lab:
             ip=None,
             note="an IP written as a dNSName does not count",
         )
-        dns_port = await loop.serve_dns({"dns.lab.test": LOOPBACK}, self.dns_queries)
+        self.dns_records["dns.lab.test"] = LOOPBACK
+        dns_port = await loop.serve_dns(self.dns_records, self.dns_queries)
         self.dns_address = (LOOPBACK, dns_port)
         await host(
             "resolved_by_dns",
