@@ -19,9 +19,8 @@ import socket
 import ssl
 import struct
 import tempfile
-import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from scanner.lab import DAY, LOOPBACK, Issued, Pki, PrivateKey, make_ca
+from scanner.lab import DAY, LOOPBACK, Issued, Pki, PrivateKey, _Loop, make_ca
 
 _log = logging.getLogger(__name__)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -249,50 +248,13 @@ def _server_context(chain_pem: bytes, key: PrivateKey, tmp: Path, tag: str) -> s
 
 
 @dataclass
-class _LoopThread:
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-    thread: threading.Thread | None = None
-    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+class _LoopThread(_Loop):
+    """The lab's server thread; plain-TCP handlers are guarded against the scanner hanging up."""
 
-    def start(self) -> None:
-        # Broken peers are the point: their errors are logged at debug level only.
-        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("hostile: %s", ctx))
-        self.thread = threading.Thread(target=self.loop.run_forever, name="hostile", daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)  # type: ignore[arg-type]
+    name: str = "hostile"
 
     async def serve(self, handler: Handler, ctx: ssl.SSLContext | None = None) -> int:
-        server = await asyncio.start_server(
-            handler if ctx else _guarded(handler),
-            LOOPBACK,
-            0,
-            ssl=ctx,
-            ssl_handshake_timeout=30 if ctx else None,
-            backlog=2048,  # hundreds of scanner connections arrive at once
-        )
-        self.servers.append(server)
-        return int(server.sockets[0].getsockname()[1])
-
-    async def _close(self) -> None:
-        for s in self.servers:
-            s.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for s in self.servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(s.wait_closed(), 2)
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.run(self._close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        if self.thread:
-            self.thread.join(5)
-        self.loop.close()
+        return await super().serve(handler if ctx else _guarded(handler), ctx)
 
 
 class HostileLab:

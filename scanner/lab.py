@@ -343,6 +343,9 @@ class _DnsProtocol(asyncio.DatagramProtocol):
 
 @dataclass
 class _Loop:
+    """One asyncio loop in a daemon thread, serving on 127.0.0.1 (the lab's and hostile's)."""
+
+    name: str = "lab"
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     thread: threading.Thread | None = None
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
@@ -350,16 +353,21 @@ class _Loop:
 
     def start(self) -> None:
         # Faulty peers are the point of the lab: their errors are logged at debug level only.
-        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("lab: %s", ctx))
-        self.thread = threading.Thread(target=self.loop.run_forever, name="lab", daemon=True)
+        self.loop.set_exception_handler(lambda _loop, ctx: _log.debug("%s: %s", self.name, ctx))
+        self.thread = threading.Thread(target=self.loop.run_forever, name=self.name, daemon=True)
         self.thread.start()
 
     def run(self, coro: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)  # type: ignore[arg-type]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)  # type: ignore[arg-type]
 
     async def serve(self, handler: Handler, ctx: ssl.SSLContext | None = None) -> int:
         server = await asyncio.start_server(
-            handler, LOOPBACK, 0, ssl=ctx, ssl_handshake_timeout=10 if ctx else None
+            handler,
+            LOOPBACK,
+            0,
+            ssl=ctx,
+            ssl_handshake_timeout=30 if ctx else None,
+            backlog=2048,  # hundreds of scanner connections arrive at once
         )
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
@@ -374,16 +382,16 @@ class _Loop:
     async def _close(self) -> None:
         for s in self.servers:
             s.close()
-        for t in self.transports:
-            t.close()
-        for s in self.servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(s.wait_closed(), 2)
+        for transport in self.transports:
+            transport.close()
         # Connections still held by handlers (a silent server's peer that never hung up).
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(s.wait_closed(), 2)
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
