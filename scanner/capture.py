@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
+import dns.asyncbackend
 import dns.asyncresolver
 import dns.exception
 import dns.rdatatype
@@ -96,7 +97,7 @@ class DnsResolver:
         for r in self._resolvers:
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                 try:
-                    answer = await r.resolve(host, rdtype, search=False)
+                    answer = await r.resolve(host, rdtype, search=False, backend=_dns_backend())
                 except dns.resolver.NoAnswer as e:
                     last = e
                     continue
@@ -107,6 +108,12 @@ class DnsResolver:
                     break
                 return _unique(rr.address for rr in answer)
         raise last
+
+
+def _dns_backend() -> Any:
+    """dnspython's backend for the running loop, asked each time: its own default is sniffed
+    once per process, which breaks a process that runs asyncio and then trio."""
+    return dns.asyncbackend.get_backend("asyncio" if _on_asyncio() else "trio")
 
 
 def _unique(items: Any) -> list[str]:
@@ -181,10 +188,18 @@ async def _handshake_asyncio(
 async def _handshake_anyio(
     address: str, port: int, sni: str | None, ctx: ssl.SSLContext, progress: _Progress
 ) -> Handshake:
-    stream = await anyio.connect_tcp(address, port)
+    try:
+        stream = await anyio.connect_tcp(address, port)
+    except OSError as e:
+        # anyio reports "All connection attempts failed" and keeps the reason as the cause.
+        if e.errno is None and isinstance(e.__cause__, OSError):
+            raise e.__cause__ from None
+        raise
     progress.stage = Stage.HANDSHAKE
     try:
-        tls = await TLSStream.wrap(stream, hostname=sni, ssl_context=ctx, standard_compatible=False)
+        tls = await TLSStream.wrap(
+            stream, server_side=False, hostname=sni, ssl_context=ctx, standard_compatible=False
+        )
     except BaseException:
         await anyio.aclose_forcefully(stream)
         raise
