@@ -199,7 +199,7 @@ class AiaResult:
 
 @dataclass(slots=True)
 class ScanCounts:
-    """Running totals for scan.json; the pipeline's only mutable state besides the writer."""
+    """Totals of a scan held in memory (`scanner.scan`); `scanner scan` counts from its files."""
 
     targets: int = 0
     ok: int = 0

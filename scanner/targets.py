@@ -185,7 +185,8 @@ def read_targets(
 
 
 class Deduper:
-    """Drops repeated (host, port, ip) targets; keeps 8 bytes per target seen."""
+    """Drops repeated (host, port, ip) targets. Keeps an 8-byte digest per target seen (about
+    70 bytes each with the set's overhead: 7 MB per 100,000 targets)."""
 
     def __init__(self) -> None:
         self._seen: set[bytes] = set()
