@@ -1,7 +1,8 @@
 """Diagnosis: (chain as sent, host, trust store, as-of, AIA results) -> verdicts and findings.
 
 A pure function of its inputs: no clock, no sockets. The only outside knowledge it can want is
-a missing issuer, which `aia_wanted` names as URLs for the caller to fetch and hand back.
+a missing issuer, which `Diagnosis.aia_wanted` names as URLs for the caller to fetch and hand
+back in another call.
 """
 
 from __future__ import annotations
@@ -136,14 +137,8 @@ def build_path(chain: Chain, trust: certs.TrustStore, fetched: Mapping[str, AiaR
     return Path(tuple(path), tuple(sources), End.TOO_LONG, stuck_at=current)
 
 
-def aia_wanted(
-    chain_der: Sequence[bytes], trust: certs.TrustStore, fetched: Mapping[str, AiaResult]
-) -> tuple[str, ...]:
+def _aia_wanted(path: Path, fetched: Mapping[str, AiaResult]) -> tuple[str, ...]:
     """caIssuers URLs that could complete the path and have not been fetched yet."""
-    chain = parse_chain(chain_der)
-    if chain.leaf is None:
-        return ()
-    path = build_path(chain, trust, fetched)
     if path.end is not End.ISSUER_NOT_FOUND or path.stuck_at is None:
         return ()
     urls = certs.ca_issuers_urls(path.stuck_at)[:MAX_AIA_URLS]
@@ -327,7 +322,8 @@ def diagnose(
     fetched: Mapping[str, AiaResult] | None = None,
 ) -> Diagnosis:
     """Diagnose one host's chain. `as_of` must be timezone-aware; `fetched` holds the AIA
-    results for the URLs `aia_wanted` asked for (missing ones count as not fetched)."""
+    results for the URLs an earlier call's `aia_wanted` asked for (missing ones count as not
+    fetched)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     # Validity has one-second granularity (RFC 5280 4.1.2.5): notAfter 00:00:00Z covers all of
@@ -546,4 +542,5 @@ def diagnose(
         verdicts=verdicts,
         findings=tuple(found),
         days_remaining=days_remaining,
+        aia_wanted=_aia_wanted(path, fetched),
     )

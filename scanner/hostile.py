@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from scanner.lab import DAY, LOOPBACK, Issued, Pki, PrivateKey, _Loop, make_ca
+from scanner.lab import DAY, LOOPBACK, Issued, Pki, PrivateKey, _Loop, make_ca, server_context
 
 _log = logging.getLogger(__name__)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -231,22 +231,6 @@ async def _hold_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 # --- the lab ------------------------------------------------------------------------------
 
 
-def _server_context(chain_pem: bytes, key: PrivateKey, tmp: Path, tag: str) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.set_ciphers("ALL:@SECLEVEL=0")
-    cert_file, key_file = tmp / f"{tag}.crt", tmp / f"{tag}.key"
-    cert_file.write_bytes(chain_pem)
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    ctx.load_cert_chain(cert_file, key_file)
-    return ctx
-
-
 @dataclass
 class _LoopThread(_Loop):
     """The lab's server thread; plain-TCP handlers are guarded against the scanner hanging up."""
@@ -290,14 +274,14 @@ class HostileLab:
     def ca_pem(self) -> bytes:
         return self.pki.root.pem
 
-    def _tls_context(self, chain: Sequence[bytes], key: PrivateKey, tag: str) -> ssl.SSLContext:
-        return _server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name), tag)
+    def _tls_context(self, chain: Sequence[bytes], key: PrivateKey) -> ssl.SSLContext:
+        return server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name))
 
     async def _build(self) -> None:
         pki, a, loop = self.pki, self.pki.as_of, self._loop
         inter = pki.intermediate
         good = pki.leaf([f"*.{GOOD_DOMAIN}", GOOD_DOMAIN])
-        good_ctx = self._tls_context([good.der, inter.der], good.key, "good")
+        good_ctx = self._tls_context([good.der, inter.der], good.key)
         self.good_port = await loop.serve(_hold_open, good_ctx)
         # The proxies' backend: a second real server, so proxied traffic never competes with
         # the good hosts' server for its accept queue.
@@ -356,7 +340,7 @@ class HostileLab:
         chain = [leaf.der] + [c.der for c in reversed(cas)]
         case(
             Kind.LONG_CHAIN,
-            await loop.serve(_hold_open, self._tls_context(chain, leaf.key, "long")),
+            await loop.serve(_hold_open, self._tls_context(chain, leaf.key)),
             None,
             "no path to a root within",
             finding="issuer_not_found",
@@ -383,9 +367,7 @@ class HostileLab:
         huge_der = huge_cert.public_bytes(serialization.Encoding.DER)
         case(
             Kind.HUGE_CERTIFICATE,
-            await loop.serve(
-                _hold_open, self._tls_context([huge_der, inter.der], huge.key, "huge")
-            ),
+            await loop.serve(_hold_open, self._tls_context([huge_der, inter.der], huge.key)),
             "tls",
             "EXCESSIVE_MESSAGE_SIZE",  # OpenSSL clients take 100 KiB of certificates at most
         )
@@ -394,9 +376,7 @@ class HostileLab:
         odd_der = unparseable_certificate(odd, inter)
         case(
             Kind.UNPARSEABLE_CERTIFICATE,
-            await loop.serve(
-                _hold_open, self._tls_context([odd_der, inter.der], odd.key, "unparseable")
-            ),
+            await loop.serve(_hold_open, self._tls_context([odd_der, inter.der], odd.key)),
             None,
             "cannot be parsed",
             finding="unparseable_certificate",
@@ -485,8 +465,7 @@ class AiaServer:
     def tls(self, chain: Sequence[bytes], key: PrivateKey) -> int:
         """Also serve `chain` (DER, leaf first) over TLS on a port of its own."""
         assert self._loop is not None and self._tmp is not None
-        tag = f"chain{len(self._loop.servers)}"
-        ctx = _server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name), tag)
+        ctx = server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name))
         return int(self._loop.run(self._loop.serve(_hold_open, ctx)))
 
     @classmethod

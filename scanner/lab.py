@@ -17,6 +17,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,14 +265,14 @@ class Scenario:
     note: str = ""
 
 
-def server_context(chain: Sequence[Issued], key: PrivateKey, tmp: Path) -> ssl.SSLContext:
-    """A server context sending `chain` (leaf first) exactly; security level 0 so that the lab
-    can serve weak keys and SHA-1 signatures."""
+def server_context(chain_pem: bytes, key: PrivateKey, tmp: Path) -> ssl.SSLContext:
+    """A server context sending the PEM certificates of `chain_pem` (leaf first) exactly;
+    security level 0 so that the lab can serve weak keys and SHA-1 signatures."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.set_ciphers("ALL:@SECLEVEL=0")
-    stem = tmp / f"chain-{id(chain)}-{len(list(tmp.iterdir()))}"
+    stem = tmp / f"chain-{uuid.uuid4().hex}"
     cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
-    cert_file.write_bytes(b"".join(c.pem for c in chain))
+    cert_file.write_bytes(chain_pem)
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -469,7 +470,9 @@ class Lab:
         raise KeyError(name)
 
     async def tls(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
-        ctx = server_context(chain, key or chain[0].key, Path(self._tmp.name))
+        ctx = server_context(
+            b"".join(c.pem for c in chain), key or chain[0].key, Path(self._tmp.name)
+        )
         return await self._loop.serve(_hold_open, ctx)
 
     def serve_chain(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:

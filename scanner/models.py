@@ -156,6 +156,9 @@ class Diagnosis:
     verdicts: Verdicts
     findings: tuple[Finding, ...]
     days_remaining: int | None
+    # caIssuers URLs that could complete the path and were not fetched yet: fetch them and
+    # diagnose again with the results.
+    aia_wanted: tuple[str, ...] = ()
 
     @property
     def severity(self) -> Severity | None:

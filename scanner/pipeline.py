@@ -18,6 +18,7 @@ from scanner.certs import TrustStore
 from scanner.models import (
     AiaResult,
     CaptureFailure,
+    Diagnosis,
     ErrorCode,
     Handshake,
     InvalidTarget,
@@ -56,28 +57,34 @@ class _Shared:
 async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
     cfg = shared.config
     fetched: dict[str, AiaResult] = {}
-    if cfg.aia:
+
+    def run() -> Diagnosis:
+        return dx.diagnose(
+            hs.chain,
+            host=target.host,
+            is_ip=target.is_ip,
+            trust=cfg.trust,
+            as_of=cfg.as_of,
+            warn_days=cfg.warn_days,
+            fetched=fetched,
+        )
+
+    diagnosis = run()
+    if cfg.aia and diagnosis.aia_wanted:
         # AIA fetching spends what is left of the host's deadline, each fetch capped on its own
         # by --aia-timeout: one host never holds its slot longer than --timeout.
         with anyio.move_on_after(hs.budget_left):
             for _ in range(AIA_ROUNDS):
-                wanted = dx.aia_wanted(hs.chain, cfg.trust, fetched)
-                if not wanted:
-                    break
-                for url in wanted:
+                for url in diagnosis.aia_wanted:
                     fetched[url] = AiaResult(
                         url=url, error=f"no time left within the host's {cfg.timeout:g} s"
                     )
                     fetched[url] = await shared.fetcher.fetch(url)
-    diagnosis = dx.diagnose(
-        hs.chain,
-        host=target.host,
-        is_ip=target.is_ip,
-        trust=cfg.trust,
-        as_of=cfg.as_of,
-        warn_days=cfg.warn_days,
-        fetched=fetched,
-    )
+                diagnosis = run()
+                if not diagnosis.aia_wanted:
+                    break
+        if diagnosis.aia_wanted and any(u in fetched for u in diagnosis.aia_wanted):
+            diagnosis = run()  # the deadline cut a round short: judge with what was fetched
     return ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
 
 
