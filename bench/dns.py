@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from scanner.capture import DnsResolver, SystemResolver
-from scanner.lab import Lab
+from scanner.net.resolve import DnsResolver, SystemResolver
+from scanner.testing.lab import Lab
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

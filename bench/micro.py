@@ -20,10 +20,11 @@ from cryptography import x509
 from cryptography.x509 import verification
 
 from bench.server import BenchPki, hostname
-from scanner import certs, tables
-from scanner import diagnose as dx
-from scanner.hostnames import matches
-from scanner.models import Handshake, ScanOk, Target
+from scanner.inputs.hostnames import matches
+from scanner.model.types import Handshake, ScanOk, Target
+from scanner.store import tables
+from scanner.x509 import certs
+from scanner.x509 import diagnose as dx
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     trust = certs.load_trust_store(pki.root.pem, "bench-ca.pem")
     names = [hostname(i, 1) for i in range(1, n + 1)]
     same = [(pki.leaves[0].der, pki.intermediate.der)] * n
-    from scanner.lab import DAY, make_leaf
+    from scanner.testing.lab import DAY, make_leaf
 
     key = pki.leaves[0].key  # one key: minting stays fast; the certificates still differ
     distinct = [

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.lab import DAY, Issued, make_ca, make_leaf
+from scanner.testing.lab import DAY, Issued, make_ca, make_leaf
 
 DOMAIN = "bench.test"
 

@@ -1,88 +1,56 @@
-"""The exception taxonomy of a host's exchange, mapped to error codes in one pure table.
+"""The library's exceptions: one tree, raised by the library, mapped to exit 2 once, where the
+CLI runs a command (`scanner.cli.app.ScannerGroup`).
 
-TimeoutError (the per-host deadline)                  -> timeout
-stage resolve: gaierror, dnspython errors, bad IDNA   -> dns
-ConnectionRefusedError                                -> refused
-OSError with a no-route errno                         -> unreachable
-stage handshake: SSLError, resets, EOF, anyio errors  -> tls
-anything else                                         -> None: our bug, row `internal`
+ScannerError                  anything that stops a whole command (never one host's failure)
+ +-- InputError               the input cannot be used: a CSV that is not CSV or has no host
+ |    |                       column, rows given to `scanner.scan` of the wrong kind
+ |    +-- HostError           a host cell or --host that is neither a DNS name nor an IP
+ |    |                       literal (for a CSV row it becomes the row's invalid_input error)
+ |    +-- ChainFileError      a file holds no certificate `scanner check` can read
+ |    +-- ScanFolderError     a folder holds no scan, or scans that cannot be read as one
+ +-- TrustStoreError          a CA bundle or trust store cannot be read or holds no certificate
+ +-- OutputError              the output folder cannot be written, or holds another scan
+ +-- UsageError               options that contradict each other or the scan being resumed,
+                              a naive as-of, `scanner.scan` inside a running event loop
+
+A host's failure (DNS, refused, timeout, TLS...) is never an exception: it is a row with an
+error code (`scanner.net.classify`).
 """
 
 from __future__ import annotations
 
-import errno
-import socket
-import ssl
 
-import anyio
-import dns.exception
-
-from scanner.models import ErrorCode, Stage
-
-_UNREACHABLE = frozenset(
-    {
-        errno.ENETUNREACH,
-        errno.EHOSTUNREACH,
-        errno.ENETDOWN,
-        errno.EHOSTDOWN,
-        errno.EADDRNOTAVAIL,
-        errno.EAFNOSUPPORT,
-        errno.EACCES,  # e.g. a broadcast address, or a firewall rule on this machine
-        errno.EPERM,
-    }
-)
-
-_TLS_HINTS = {
-    "WRONG_VERSION_NUMBER": "the server does not speak TLS (it answered with something else)",
-    "UNSUPPORTED_PROTOCOL": "no TLS version in common with the server",
-    "NO_PROTOCOLS_AVAILABLE": "no TLS version in common with the server",
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server refused the handshake (handshake_failure alert)",
-    "TLSV1_ALERT_INTERNAL_ERROR": "the server sent an internal_error alert",
-    "TLSV1_UNRECOGNIZED_NAME": "the server does not know this name (unrecognized_name alert)",
-    "TLSV1_ALERT_PROTOCOL_VERSION": "no TLS version in common with the server",
-    "PACKET_LENGTH_TOO_LONG": "the server does not speak TLS (record length out of range)",
-    "RECORD_LAYER_FAILURE": "the server sent a malformed TLS record",
-    "EXCESSIVE_MESSAGE_SIZE": "the server's certificate message exceeds the client's size limit "
-    "(OpenSSL allows 100 KiB)",
-}
+class ScannerError(Exception):
+    """Base of every exception the library raises on purpose."""
 
 
-def _ssl_detail(e: ssl.SSLError) -> str:
-    reason = getattr(e, "reason", None) or ""
-    hint = _TLS_HINTS.get(reason)
-    if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return "the server closed the connection during the handshake"
-    text = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], str) else str(e)
-    return f"{hint} [{reason}]" if hint else f"handshake failed: {text}"
+class InputError(ScannerError):
+    """The input as a whole is unusable (not a CSV, no host column)."""
 
 
-def classify(exc: BaseException, stage: Stage, timeout: float) -> tuple[ErrorCode, str] | None:
-    """The error code and a readable detail for an exception, or None when no rule covers it."""
-    if isinstance(exc, TimeoutError) and not isinstance(exc, ssl.SSLError):
-        return ErrorCode.TIMEOUT, f"no answer within {timeout:g} s (during {stage.value})"
-    if stage is Stage.RESOLVE:
-        if isinstance(exc, socket.gaierror):
-            return ErrorCode.DNS, f"name resolution failed: {exc.strerror or exc}"
-        if isinstance(exc, dns.exception.DNSException):
-            return ErrorCode.DNS, f"name resolution failed: {exc}"
-        # Not LookupError: a KeyError or IndexError here is a bug of ours, not a DNS answer.
-        if isinstance(exc, UnicodeError):
-            return ErrorCode.DNS, f"name cannot be resolved: {exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return ErrorCode.REFUSED, "connection refused (nothing listens on that port)"
-    if isinstance(exc, ssl.SSLError):
-        return ErrorCode.TLS, _ssl_detail(exc)
-    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
-        return ErrorCode.UNREACHABLE, f"address unreachable: {exc.strerror or exc}"
-    if stage is Stage.HANDSHAKE:
-        if isinstance(exc, ConnectionResetError):
-            return ErrorCode.TLS, "the server reset the connection during the handshake"
-        if isinstance(exc, EOFError | anyio.EndOfStream | anyio.BrokenResourceError):
-            return ErrorCode.TLS, "the server closed the connection during the handshake"
-        if isinstance(exc, ConnectionError):
-            return ErrorCode.TLS, f"the connection failed during the handshake: {exc}"
-        if isinstance(exc, OSError):
-            return ErrorCode.TLS, f"handshake failed: {exc.strerror or exc}"
-    if stage is Stage.CONNECT and isinstance(exc, OSError):
-        return ErrorCode.UNREACHABLE, f"connect failed: {exc.strerror or exc}"
-    return None
+class HostError(InputError, ValueError):
+    """A host cell that is not a DNS name or an IP literal; the message is for error_detail."""
+
+
+class ChainFileError(InputError):
+    """The file holds no certificate we can read."""
+
+
+class ScanFolderError(InputError):
+    """A folder holds no scan, its tables cannot be read, or folders are not one scan."""
+
+
+class TrustStoreError(ScannerError):
+    """The CA bundle cannot be used."""
+
+
+class OutputError(ScannerError):
+    """The output folder cannot be used."""
+
+
+class UsageError(ScannerError):
+    """Options that cannot be used together, or that differ from the scan being resumed."""
+
+
+class EventLoopRunning(UsageError, RuntimeError):
+    """`scanner.scan()` was called where an event loop already runs: use scan_async."""

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
-from scanner.cli import app
-from scanner.lab import Lab
+from scanner.cli.main import app
+from scanner.testing.lab import Lab
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 LAB_TIMEOUT = 1.5  # per host; the lab's silent server costs exactly this much per scan
@@ -126,20 +126,23 @@ def lab_files(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
     duplicate = {**original, "host": original["host"].upper() + ".", "scenario": "duplicate"}
     with open(csv_path, "a", newline="", encoding="utf-8") as f:
         csv.DictWriter(f, fieldnames=list(original)).writerow(duplicate)
-    return LabFiles(
-        csv=csv_path, ca=ca_path, rows=[*rows, duplicate], unique_targets=len(rows)
-    )
+    return LabFiles(csv=csv_path, ca=ca_path, rows=[*rows, duplicate], unique_targets=len(rows))
 
 
 def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
     """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout."""
     host, port = lab.dns_address
     return [
-        "--as-of", as_of.isoformat(),
-        "--ca-bundle", str(ca),
-        "--nameserver", f"{host}:{port}",
-        "--timeout", str(LAB_TIMEOUT),
-        "--aia-timeout", "2",
+        "--as-of",
+        as_of.isoformat(),
+        "--ca-bundle",
+        str(ca),
+        "--nameserver",
+        f"{host}:{port}",
+        "--timeout",
+        str(LAB_TIMEOUT),
+        "--aia-timeout",
+        "2",
         "--quiet",
     ]
 
@@ -172,9 +175,7 @@ class LabScan:
 
 
 @pytest.fixture(scope="session")
-def lab_scan(
-    lab: Lab, lab_files: LabFiles, tmp_path_factory: pytest.TempPathFactory
-) -> LabScan:
+def lab_scan(lab: Lab, lab_files: LabFiles, tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     """One scan of the whole lab through the CLI; many tests read its output folder."""
     out = tmp_path_factory.mktemp("lab-scan") / "out"
     mark = _AUDIT.mark()

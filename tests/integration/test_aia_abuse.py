@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from typer.testing import Result
 
-from scanner.diagnose import MAX_AIA_URLS
-from scanner.hostile import AiaServer
-from scanner.lab import DAY, LOOPBACK, Pki
+from scanner.testing.hostile import AiaServer
+from scanner.testing.lab import DAY, LOOPBACK, Pki
+from scanner.x509.diagnose import MAX_AIA_URLS
 
 TIMEOUT = 2.0
 AIA_TIMEOUT = 1.0
@@ -109,9 +109,7 @@ class Scan:
 
 
 @pytest.fixture(scope="module")
-def scan(
-    cli: Cli, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Scan]:
+def scan(cli: Cli, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scan]:
     pki = Pki.create(fixed)
     inter = pki.intermediate
     files = {
@@ -137,10 +135,23 @@ def scan(
             w.writerows(rows)
         ca.write_bytes(pki.root.pem)
         started = time.monotonic()
-        result = cli([
-            "scan", inp, "--out", out, "--as-of", fixed.isoformat(), "--ca-bundle", ca,
-            "--timeout", str(TIMEOUT), "--aia-timeout", str(AIA_TIMEOUT), "--quiet",
-        ])
+        result = cli(
+            [
+                "scan",
+                inp,
+                "--out",
+                out,
+                "--as-of",
+                fixed.isoformat(),
+                "--ca-bundle",
+                ca,
+                "--timeout",
+                str(TIMEOUT),
+                "--aia-timeout",
+                str(AIA_TIMEOUT),
+                "--quiet",
+            ]
+        )
         elapsed = time.monotonic() - started
         assert result.exit_code == 0, result.output
         yield Scan(
@@ -215,10 +226,23 @@ def test_aia_fetching_spends_only_the_hosts_own_deadline(
         inp.write_text(f"host,port,ip\nslow-aia.lab.test,{port},{LOOPBACK}\n")
         ca.write_bytes(pki.root.pem)
         started = time.monotonic()
-        result = cli([
-            "scan", inp, "--out", out, "--as-of", fixed.isoformat(), "--ca-bundle", ca,
-            "--timeout", "1", "--aia-timeout", "30", "--quiet",
-        ])
+        result = cli(
+            [
+                "scan",
+                inp,
+                "--out",
+                out,
+                "--as-of",
+                fixed.isoformat(),
+                "--ca-bundle",
+                ca,
+                "--timeout",
+                "1",
+                "--aia-timeout",
+                "30",
+                "--quiet",
+            ]
+        )
         elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
     (host,) = pq.read_table(out / "hosts.parquet").to_pylist()

@@ -11,8 +11,9 @@ from typing import Any
 import anyio
 import pytest
 
-from scanner.api import ScanTables, scan_async
-from scanner.lab import Lab
+from scanner.run.api import scan_async
+from scanner.store.load import ScanTables
+from scanner.testing.lab import Lab
 
 
 def run_on(backend: str, lab: Lab, files: Any, fixed: dt.datetime) -> ScanTables:

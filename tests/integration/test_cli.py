@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
-from scanner.findings import Code
-from scanner.models import ErrorCode
+from scanner.model.catalogue import Code
+from scanner.model.types import ErrorCode
 
 TS = pa.timestamp("us", tz="UTC")
 STRINGS = pa.list_(pa.string())
@@ -90,8 +90,14 @@ CERTIFICATES_COLUMNS = [
     ("parse_error", pa.string()),
     ("der", pa.binary()),
 ]
-OUTPUTS = {"hosts.parquet", "findings.parquet", "certificates.parquet", "hosts.csv",
-           "summary.csv", "scan.json"}
+OUTPUTS = {
+    "hosts.parquet",
+    "findings.parquet",
+    "certificates.parquet",
+    "hosts.csv",
+    "summary.csv",
+    "scan.json",
+}
 
 
 def columns(path: Path) -> list[tuple[str, pa.DataType]]:
@@ -178,7 +184,7 @@ def test_hosts_csv_is_formula_escaped(lab_scan: Any) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == lab_scan.hosts.num_rows
     owners = {r["scenario"]: r["owner"] for r in rows}
-    assert owners["www_vs_apex"] == "'=HYPERLINK(\"http://example.invalid\",\"click\")"
+    assert owners["www_vs_apex"] == '\'=HYPERLINK("http://example.invalid","click")'
     assert owners["expiring_soon"] == "00123"
     dangerous = ("=", "+", "-", "@", "\t", "\r")
     text = [c for r in rows for c in r.values() if not re.fullmatch(r"-?\d+", c)]  # not numbers
@@ -307,7 +313,9 @@ def test_overwrite_replaces_a_previous_scan(
 
 
 def test_out_that_is_a_file_is_refused(
-    tmp_path: Path, good_csv: Path, cli: Callable[..., Result],
+    tmp_path: Path,
+    good_csv: Path,
+    cli: Callable[..., Result],
     scan_lab_args: Callable[..., list[str]],
 ) -> None:
     out = tmp_path / "out"
@@ -331,8 +339,21 @@ def test_as_of_without_offset_is_utc(
     tmp_path: Path, good_csv: Path, cli: Callable[..., Result], lab: Any, lab_files: Any
 ) -> None:
     out = tmp_path / "out"
-    result = cli(["scan", good_csv, "--out", out, "--as-of", "2026-06-01T00:00:00",
-                  "--ca-bundle", lab_files.ca, "--quiet", "--timeout", "2"])
+    result = cli(
+        [
+            "scan",
+            good_csv,
+            "--out",
+            out,
+            "--as-of",
+            "2026-06-01T00:00:00",
+            "--ca-bundle",
+            lab_files.ca,
+            "--quiet",
+            "--timeout",
+            "2",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "scan.json").read_text())["as_of"] == "2026-06-01T00:00:00+00:00"
     (row,) = pq.read_table(out / "hosts.parquet").to_pylist()
@@ -361,7 +382,7 @@ def test_top_level_help(cli: Callable[..., Result]) -> None:
 
 
 def test_every_command_has_help(cli: Callable[..., Result]) -> None:
-    from scanner.cli import app
+    from scanner.cli.main import app
 
     names = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
     assert {"scan", "demo"} <= set(names)
@@ -373,9 +394,20 @@ def test_every_command_has_help(cli: Callable[..., Result]) -> None:
 
 def test_scan_help_lists_every_documented_option(cli: Callable[..., Result]) -> None:
     text = cli(["scan", "--help"]).stdout
-    for option in ("--out", "--concurrency", "--timeout", "--as-of", "--ca-bundle",
-                   "--expiry-warn-days", "--aia", "--no-aia", "--aia-timeout", "--nameserver",
-                   "--overwrite", "--quiet"):
+    for option in (
+        "--out",
+        "--concurrency",
+        "--timeout",
+        "--as-of",
+        "--ca-bundle",
+        "--expiry-warn-days",
+        "--aia",
+        "--no-aia",
+        "--aia-timeout",
+        "--nameserver",
+        "--overwrite",
+        "--quiet",
+    ):
         assert option in text, option
 
 

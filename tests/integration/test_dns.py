@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
-from scanner.capture import DnsResolver
-from scanner.lab import LOOPBACK, Lab
+from scanner.net.resolve import DnsResolver
+from scanner.testing.lab import LOOPBACK, Lab
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +104,18 @@ def test_unknown_nameserver_syntax_is_a_usage_error(
 ) -> None:
     path = tmp_path / "in.csv"
     path.write_text("host\ndns.lab.test\n")
-    result = cli(["scan", path, "--out", tmp_path / "out", "--nameserver", "dns.example:53",
-                  "--ca-bundle", lab_files.ca])
+    result = cli(
+        [
+            "scan",
+            path,
+            "--out",
+            tmp_path / "out",
+            "--nameserver",
+            "dns.example:53",
+            "--ca-bundle",
+            lab_files.ca,
+        ]
+    )
     assert result.exit_code == 2
     assert "IP[:PORT]" in result.stderr
     assert not (tmp_path / "out").exists()

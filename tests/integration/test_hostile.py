@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
-from scanner.hostile import LONG_CHAIN, HostileLab, Kind
+from scanner.testing.hostile import LONG_CHAIN, HostileLab, Kind
 
 TIMEOUT = 2.0
 SLACK = 1.5  # scheduling and writing on a loaded 2-core machine
@@ -55,10 +55,24 @@ def run_scan(
         w.writerows(rows)
     ca.write_bytes(hostile.ca_pem)
     started = time.monotonic()
-    result = cli([
-        "scan", inp, "--out", out, "--as-of", fixed.isoformat(), "--ca-bundle", ca,
-        "--timeout", str(TIMEOUT), "--concurrency", "1000", "--no-aia", "--quiet",
-    ])
+    result = cli(
+        [
+            "scan",
+            inp,
+            "--out",
+            out,
+            "--as-of",
+            fixed.isoformat(),
+            "--ca-bundle",
+            ca,
+            "--timeout",
+            str(TIMEOUT),
+            "--concurrency",
+            "1000",
+            "--no-aia",
+            "--quiet",
+        ]
+    )
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
     scan = Scan(
@@ -97,7 +111,8 @@ def assert_expected(scan: Scan, hostile: HostileLab, host: dict[str, Any]) -> No
         assert host["status"] == "ok", host
         assert case.finding in host["findings"] and host["trusted"] is False
         messages = [
-            f["message"] for f in scan.findings
+            f["message"]
+            for f in scan.findings
             if f["input_line"] == host["input_line"] and f["code"] == case.finding
         ]
         assert len(messages) == 1 and case.detail in messages[0]
@@ -149,9 +164,7 @@ def test_good_hosts_of_the_same_scan_are_unaffected(one_of_each: Scan) -> None:
         assert_good(host)
 
 
-def test_unparseable_certificate_is_kept_as_raw_der(
-    one_of_each: Scan, hostile: HostileLab
-) -> None:
+def test_unparseable_certificate_is_kept_as_raw_der(one_of_each: Scan, hostile: HostileLab) -> None:
     der = hostile.unparseable_der
     sha = hashlib.sha256(der).hexdigest()
     rows = [c for c in one_of_each.certificates if c["sha256"] == sha]

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
-from scanner.hostile import AiaServer, HostileLab, Kind
-from scanner.lab import LOOPBACK, UNREACHABLE_IP, Lab, free_port
+from scanner.testing.hostile import AiaServer, HostileLab, Kind
+from scanner.testing.lab import LOOPBACK, UNREACHABLE_IP, Lab, free_port
 
 TIMEOUT = 2.0
 Cli = Callable[[Sequence[str]], Result]
@@ -106,11 +106,27 @@ def test_every_target_once_and_the_counts_add_up(
     duplicates = write_input(inp, rows)
     ca.write_bytes(hostile.ca_pem)
     dns_host, dns_port = lab.dns_address
-    result = cli([
-        "scan", inp, "--out", out, "--as-of", fixed.isoformat(), "--ca-bundle", ca,
-        "--timeout", str(TIMEOUT), "--aia-timeout", "1", "--concurrency", "200",
-        "--nameserver", f"{dns_host}:{dns_port}", "--quiet",
-    ])
+    result = cli(
+        [
+            "scan",
+            inp,
+            "--out",
+            out,
+            "--as-of",
+            fixed.isoformat(),
+            "--ca-bundle",
+            ca,
+            "--timeout",
+            str(TIMEOUT),
+            "--aia-timeout",
+            "1",
+            "--concurrency",
+            "200",
+            "--nameserver",
+            f"{dns_host}:{dns_port}",
+            "--quiet",
+        ]
+    )
     assert result.exit_code == 0, result.output
     hosts = pq.read_table(out / "hosts.parquet").to_pylist()
     meta: dict[str, Any] = json.loads((out / "scan.json").read_text())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scanner.lab import Lab
+from scanner.testing.lab import Lab
 
 LINE = re.compile(
     r"^progress: (\d+)/(\d+) \((\d+\.\d)%\), (\d+) failed, \d+ hosts/s, ETA \S+$", re.M
@@ -26,9 +26,22 @@ def scan(lab: Lab, tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     ca.write_bytes(lab.ca_pem)
     return subprocess.run(
         [
-            sys.executable, "-m", "scanner", "scan", str(inp), "--out", str(tmp / "out"),
-            "--as-of", lab.as_of.isoformat(), "--ca-bundle", str(ca), "--timeout", "2",
-            "--concurrency", "5", *extra,
+            sys.executable,
+            "-m",
+            "scanner",
+            "scan",
+            str(inp),
+            "--out",
+            str(tmp / "out"),
+            "--as-of",
+            lab.as_of.isoformat(),
+            "--ca-bundle",
+            str(ca),
+            "--timeout",
+            "2",
+            "--concurrency",
+            "5",
+            *extra,
         ],
         capture_output=True,
         text=True,

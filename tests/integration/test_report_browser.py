@@ -17,7 +17,7 @@ from typing import Any
 
 from typer.testing import Result
 
-from scanner.lab import LOOPBACK, Lab
+from scanner.testing.lab import LOOPBACK, Lab
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

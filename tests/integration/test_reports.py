@@ -21,8 +21,8 @@ import pytest
 from typer.testing import Result
 
 import scanner
-from scanner.api import EventLoopRunning
-from scanner.lab import Lab
+from scanner.errors import EventLoopRunning
+from scanner.testing.lab import Lab
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

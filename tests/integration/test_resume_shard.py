@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from scanner.cli import app
-from scanner.lab import Lab, _Loop
-from scanner.targets import Shard
+from scanner.cli.main import app
+from scanner.inputs.targets import Shard
+from scanner.testing.lab import Lab, _Loop
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 AS_OF_TEXT = AS_OF.isoformat()
@@ -50,8 +50,14 @@ def write_fleet(path: Path, lab: Lab, *, fast: int, slow: int) -> int:
     step = (fast + slow) // slow if slow else 0
     for i in range(fast + slow):
         server = silent if slow and i % step == 0 and i // step < slow else valid
-        rows.append({"host": f"h{i:04d}.fleet.test", "port": server.port, "ip": "127.0.0.1",
-                     "owner": f"team-{i % 3}"})
+        rows.append(
+            {
+                "host": f"h{i:04d}.fleet.test",
+                "port": server.port,
+                "ip": "127.0.0.1",
+                "owner": f"team-{i % 3}",
+            }
+        )
     rows.append({"host": "not a host", "port": 443, "ip": "", "owner": "team-0"})
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner"])
@@ -62,8 +68,18 @@ def write_fleet(path: Path, lab: Lab, *, fast: int, slow: int) -> int:
 
 def scan_args(inp: Path, out: Path, ca: Path, *extra: str) -> list[str]:
     return [
-        "scan", str(inp), "--out", str(out), "--as-of", AS_OF_TEXT, "--ca-bundle", str(ca),
-        "--timeout", str(TIMEOUT), "--quiet", *extra,
+        "scan",
+        str(inp),
+        "--out",
+        str(out),
+        "--as-of",
+        AS_OF_TEXT,
+        "--ca-bundle",
+        str(ca),
+        "--timeout",
+        str(TIMEOUT),
+        "--quiet",
+        *extra,
     ]
 
 
@@ -140,9 +156,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_tables(
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "hosts.parquet").exists()  # nothing final, only checkpoints
-    recorded = sum(
-        pq.read_metadata(p).num_rows for p in (out / ".parts").glob("hosts-*.parquet")
-    )
+    recorded = sum(pq.read_metadata(p).num_rows for p in (out / ".parts").glob("hosts-*.parquet"))
     assert 0 < recorded < targets
 
     result = run_cli(*scan_args(inp, out, ca, "--concurrency", "20", "--resume"))
@@ -218,7 +232,7 @@ def test_shards_split_the_fleet_exactly_and_read_as_one_dataset(
 
 
 def test_shard_is_stable_and_partitions() -> None:
-    from scanner.models import Target
+    from scanner.model.types import Target
 
     shards = [Shard(k, 4) for k in range(1, 5)]
     for i in range(500):
@@ -261,13 +275,25 @@ def test_per_ip_caps_connections_to_one_address(ca: Path, tmp_path: Path) -> Non
         port = loop.run(loop.serve(counting.handler))
         inp = tmp_path / "lb.csv"
         inp.write_text(
-            "host,port,ip\n"
-            + "".join(f"n{i}.lb.test,{port},127.0.0.1\n" for i in range(9))
+            "host,port,ip\n" + "".join(f"n{i}.lb.test,{port},127.0.0.1\n" for i in range(9))
         )
         out = tmp_path / "out"
         result = run_cli(
-            "scan", str(inp), "--out", str(out), "--as-of", AS_OF_TEXT, "--ca-bundle", str(ca),
-            "--timeout", "0.4", "--concurrency", "9", "--per-ip", "3", "--quiet",
+            "scan",
+            str(inp),
+            "--out",
+            str(out),
+            "--as-of",
+            AS_OF_TEXT,
+            "--ca-bundle",
+            str(ca),
+            "--timeout",
+            "0.4",
+            "--concurrency",
+            "9",
+            "--per-ip",
+            "3",
+            "--quiet",
         )
         assert result.exit_code == 0, result.output
     finally:

@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from typer.testing import Result
 
-from scanner import certs
-from scanner import lab as lab_mod
-from scanner.findings import CATALOGUE, Code
-from scanner.lab import LOOPBACK, UNREACHABLE_IP, Lab
-from scanner.models import ErrorCode, Severity
-from scanner.tables import VERDICT_COLUMNS
+from scanner.model.catalogue import CATALOGUE, Code
+from scanner.model.types import ErrorCode, Severity
+from scanner.store.tables import VERDICT_COLUMNS
+from scanner.testing import lab as lab_mod
+from scanner.testing.lab import LOOPBACK, UNREACHABLE_IP, Lab
+from scanner.x509 import certs
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -177,8 +177,8 @@ def test_www_vs_apex_names_the_apex(lab_scan: Any) -> None:
 
 def test_wildcard_messages_name_the_rule(lab_scan: Any) -> None:
     apex = the_finding(lab_scan, "wildcard_apex", "hostname_mismatch")
-    assert "*.wild.lab.test covers names below wild.lab.test, never wild.lab.test" in (
-        apex["message"]
+    assert (
+        "*.wild.lab.test covers names below wild.lab.test, never wild.lab.test" in (apex["message"])
     )
     deep = the_finding(lab_scan, "wildcard_deep", "hostname_mismatch")
     assert "a wildcard stands for exactly one label" in deep["message"]
@@ -292,7 +292,9 @@ TARGETED_CASES = {
 
 @pytest.fixture(scope="module")
 def targeted_scan(
-    lab: Lab, tmp_path_factory: pytest.TempPathFactory, cli: Callable[..., Result],
+    lab: Lab,
+    tmp_path_factory: pytest.TempPathFactory,
+    cli: Callable[..., Result],
     scan_lab_args: Callable[..., list[str]],
 ) -> dict[str, dict[str, Any]]:
     pki, inter = lab.pki, lab.pki.intermediate
@@ -396,8 +398,9 @@ BOUNDARIES = {
 }
 
 
-@pytest.mark.parametrize(("scenario", "bound", "delta", "want"), BOUNDARIES.values(),
-                         ids=BOUNDARIES.keys())
+@pytest.mark.parametrize(
+    ("scenario", "bound", "delta", "want"), BOUNDARIES.values(), ids=BOUNDARIES.keys()
+)
 def test_validity_boundary_through_a_scan(
     scenario: str,
     bound: str,

@@ -13,13 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from typer.testing import CliRunner, Result
 
-from scanner import certs
-from scanner import diagnose as dx
-from scanner.check import NETWORK_COLUMNS, ChainFileError, check, json_row, load_chain
-from scanner.cli import app
-from scanner.hostile import unparseable_certificate
-from scanner.lab import DAY, Pki, make_leaf
-from scanner.tables import HOST_COLUMNS
+from scanner.cli.main import app
+from scanner.run.check import NETWORK_COLUMNS, ChainFileError, check, json_row, load_chain
+from scanner.store.tables import HOST_COLUMNS
+from scanner.testing.hostile import unparseable_certificate
+from scanner.testing.lab import DAY, Pki, make_leaf
+from scanner.x509 import certs
+from scanner.x509 import diagnose as dx
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 HOST = "www.check.test"
@@ -38,8 +38,11 @@ def files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     expired = pki.leaf([HOST], not_before=FIXED - 100 * DAY, not_after=FIXED - 3 * DAY)
     odd = unparseable_certificate(pki.leaf([HOST]), inter)
     hostile_name = make_leaf(
-        None, dns_names=[HOST], cn="[bold red]=HYPERLINK()\x1b[31m",
-        not_before=FIXED - DAY, not_after=FIXED + 90 * DAY,
+        None,
+        dns_names=[HOST],
+        cn="[bold red]=HYPERLINK()\x1b[31m",
+        not_before=FIXED - DAY,
+        not_after=FIXED + 90 * DAY,
     )
     p7 = pkcs7.serialize_certificates([good.cert, inter.cert], Encoding.DER)
     content = {
@@ -51,8 +54,10 @@ def files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
         "expired.pem": expired.pem + inter.pem,
         "orphan.pem": good.pem,
         "unparseable.pem": (
-            b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(odd)
-            + b"-----END CERTIFICATE-----\n" + inter.pem
+            b"-----BEGIN CERTIFICATE-----\n"
+            + base64.encodebytes(odd)
+            + b"-----END CERTIFICATE-----\n"
+            + inter.pem
         ),
         "hostile-name.pem": hostile_name.pem,
         "not-a-chain.txt": b"hello, this is not a certificate\n",
@@ -72,8 +77,20 @@ def run(args: Sequence[object]) -> Result:
 
 
 def check_json(files: dict[str, Path], chain: str, host: str = HOST, *extra: str) -> Result:
-    return run(["check", files[chain], "--host", host, "--ca-bundle", files["ca.pem"],
-                "--as-of", FIXED.isoformat(), "--json", *extra])
+    return run(
+        [
+            "check",
+            files[chain],
+            "--host",
+            host,
+            "--ca-bundle",
+            files["ca.pem"],
+            "--as-of",
+            FIXED.isoformat(),
+            "--json",
+            *extra,
+        ]
+    )
 
 
 def test_json_has_exactly_the_hosts_parquet_columns(files: dict[str, Path]) -> None:
@@ -88,9 +105,7 @@ def test_json_has_exactly_the_hosts_parquet_columns(files: dict[str, Path]) -> N
     assert row["days_remaining"] == 200
 
 
-@pytest.mark.parametrize(
-    "chain", ["good.pem", "good-concatenated.der", "good.p7b", "good.p7b.pem"]
-)
+@pytest.mark.parametrize("chain", ["good.pem", "good-concatenated.der", "good.p7b", "good.p7b.pem"])
 def test_pem_der_and_pkcs7_read_the_same_chain(files: dict[str, Path], chain: str) -> None:
     row = json.loads(check_json(files, chain).stdout)
     assert row["trusted"] is True and row["chain_length"] == 2
@@ -115,8 +130,19 @@ def test_the_same_diagnosis_as_scan(files: dict[str, Path], pki: Pki) -> None:
 
 
 def test_as_of_decides_expiry(files: dict[str, Path]) -> None:
-    before = run(["check", files["expired.pem"], "--host", HOST, "--ca-bundle", files["ca.pem"],
-                  "--as-of", (FIXED - 4 * DAY).isoformat(), "--json"])
+    before = run(
+        [
+            "check",
+            files["expired.pem"],
+            "--host",
+            HOST,
+            "--ca-bundle",
+            files["ca.pem"],
+            "--as-of",
+            (FIXED - 4 * DAY).isoformat(),
+            "--json",
+        ]
+    )
     row = json.loads(before.stdout)
     assert row["expired"] is False and row["trusted"] is True and row["expiring_soon"] is True
 
@@ -139,8 +165,18 @@ def test_unparseable_certificate_is_a_finding_not_a_traceback(files: dict[str, P
 def test_human_output_names_findings_and_escapes_certificate_text(
     files: dict[str, Path],
 ) -> None:
-    result = run(["check", files["hostile-name.pem"], "--host", HOST,
-                  "--ca-bundle", files["ca.pem"], "--as-of", FIXED.isoformat()])
+    result = run(
+        [
+            "check",
+            files["hostile-name.pem"],
+            "--host",
+            HOST,
+            "--ca-bundle",
+            files["ca.pem"],
+            "--as-of",
+            FIXED.isoformat(),
+        ]
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "[critical] self_signed" in out and "not trusted" in out

@@ -7,9 +7,10 @@ import datetime as dt
 
 import pytest
 
-from scanner import certs, lab
-from scanner.diagnose import diagnose
-from scanner.models import Diagnosis
+from scanner.model.types import Diagnosis
+from scanner.testing import lab
+from scanner.x509 import certs
+from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -74,9 +75,7 @@ NOT_BEFORE_EDGE = {
 }
 
 
-@pytest.mark.parametrize(
-    ("as_of", "want"), NOT_BEFORE_EDGE.values(), ids=NOT_BEFORE_EDGE.keys()
-)
+@pytest.mark.parametrize(("as_of", "want"), NOT_BEFORE_EDGE.values(), ids=NOT_BEFORE_EDGE.keys())
 def test_not_before_boundary(
     chain: list[bytes],
     trust: certs.TrustStore,

@@ -11,11 +11,21 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from scanner import certs, lab
-from scanner.api import ScanTables, from_results
-from scanner.diagnose import diagnose
-from scanner.diff import BASE_COLUMNS, Change, changes_table, counts, diff, new_at_or_above
-from scanner.models import ErrorCode, Handshake, ScanFailed, ScanOk, ScanResult, Severity, Target
+from scanner.analysis.diff import BASE_COLUMNS, Change, changes_table, counts, diff, new_at_or_above
+from scanner.model.types import (
+    ErrorCode,
+    Handshake,
+    ScanFailed,
+    ScanOk,
+    ScanResult,
+    Severity,
+    Target,
+)
+from scanner.run.api import from_results
+from scanner.store.load import ScanTables
+from scanner.testing import lab
+from scanner.x509 import certs
+from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -16,9 +16,9 @@ import dns.name
 import dns.resolver
 import pytest
 
-from scanner.capture import client_context
-from scanner.errors import classify
-from scanner.models import ErrorCode, Stage
+from scanner.model.types import ErrorCode, Stage
+from scanner.net.capture import client_context
+from scanner.net.classify import classify
 
 TIMEOUT = 2.5
 ALL_STAGES = list(Stage)
@@ -134,8 +134,11 @@ def test_resolver_errors_outside_resolve_are_not_dns(stage: Stage) -> None:
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: raised(lambda: {}["k"]), lambda: raised(lambda: [][0]),
-     lambda: raised(lambda: codecs.lookup("no-such-codec"))],
+    [
+        lambda: raised(lambda: {}["k"]),
+        lambda: raised(lambda: [][0]),
+        lambda: raised(lambda: codecs.lookup("no-such-codec")),
+    ],
     ids=["KeyError", "IndexError", "LookupError"],
 )
 def test_our_lookup_bugs_while_resolving_are_not_dns(make: object) -> None:

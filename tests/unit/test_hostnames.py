@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import pytest
 from cryptography.x509 import verification
 
-from scanner import lab
-from scanner.hostnames import (
+from scanner.inputs.hostnames import (
     HostError,
     matches,
     normalise_dns_name,
@@ -18,6 +17,7 @@ from scanner.hostnames import (
     parse_ip,
     www_hint,
 )
+from scanner.testing import lab
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ RULES = {
     "wildcard over a hyphenated label": Rule("a-b.example.com", dns=("*.example.com",)),
     "partial wildcard f* never": Rule("foo.example.com", dns=("f*.example.com",), match=False),
     "partial wildcard *o never": Rule("foo.example.com", dns=("*o.example.com",), match=False),
-    "wildcard not left-most never": Rule(
-        "a.b.example.com", dns=("a.*.example.com",), match=False
-    ),
+    "wildcard not left-most never": Rule("a.b.example.com", dns=("a.*.example.com",), match=False),
     "two wildcards never": Rule("a.b.example.com", dns=("*.*.example.com",), match=False),
     "*.com never": Rule("example.com", dns=("*.com",), match=False),
     "bare * never": Rule("localhost", dns=("*",), match=False),
@@ -74,9 +72,7 @@ RULES = {
     # IP targets: iPAddress SANs only (RFC 6125 / RFC 5280 octet comparison)
     "IPv4 in iPAddress": Rule("192.0.2.10", ips=("192.0.2.10",)),
     "IPv4 other address": Rule("192.0.2.10", ips=("192.0.2.11",), match=False),
-    "IPv4 written as dNSName does not count": Rule(
-        "192.0.2.10", dns=("192.0.2.10",), match=False
-    ),
+    "IPv4 written as dNSName does not count": Rule("192.0.2.10", dns=("192.0.2.10",), match=False),
     "IPv4 with both, iPAddress counts": Rule(
         "192.0.2.10", dns=("192.0.2.10",), ips=("192.0.2.10",)
     ),
@@ -111,9 +107,7 @@ def pki() -> lab.Pki:
     return lab.Pki.create(dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
 
 
-@pytest.mark.parametrize(
-    "name", [n for n, r in RULES.items() if all(d.isascii() for d in r.dns)]
-)
+@pytest.mark.parametrize("name", [n for n, r in RULES.items() if all(d.isascii() for d in r.dns)])
 def test_rule_agrees_with_reference_verifier(name: str, pki: lab.Pki) -> None:
     rule = RULES[name]
     host, is_ip = _normalise(rule.host)

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import storage, tables
-from scanner.models import InvalidTarget, Target
-from scanner.targets import InputError, _records, read_targets
+from scanner.inputs.targets import InputError, _records, read_targets
+from scanner.model.types import InvalidTarget, Target
+from scanner.store import files as storage
+from scanner.store import tables
 
 RESERVED = tables.HOST_COLUMNS
 PROPERTY = settings(
@@ -116,8 +117,10 @@ def test_a_normalised_host_reads_back_as_itself(cell: str, port: str) -> None:
     if len(rows) != 1 or not isinstance(rows[0], Target):
         return
     target = rows[0]
-    again = one(f"host,port\n{'[' + target.host + ']' if ':' in target.host else target.host},"
-                f"{target.port}\n")
+    again = one(
+        f"host,port\n{'[' + target.host + ']' if ':' in target.host else target.host},"
+        f"{target.port}\n"
+    )
     assert isinstance(again, Target)
     assert (again.host, again.port, again.is_ip) == (target.host, target.port, target.is_ip)
 

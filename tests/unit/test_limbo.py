@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from scanner import certs
-from scanner.check import HostError, check, load_chain
+from scanner.run.check import HostError, check, load_chain
+from scanner.x509 import certs
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "x509-limbo" / "limbo.json"
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # cases without a validation time
@@ -164,9 +164,7 @@ def test_disagreements_are_exactly_the_explained_ones(
 
 
 def test_agreement_on_server_cases(results: dict[str, tuple[str, str]]) -> None:
-    server = [
-        c for c in corpus() if c["validation_kind"] == "SERVER" and c["expected_peer_name"]
-    ]
+    server = [c for c in corpus() if c["validation_kind"] == "SERVER" and c["expected_peer_name"]]
     plain = [c for c in server if not c["features"]]
     assert (len(server), len(plain)) == (197, 156)
 

@@ -15,12 +15,16 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from scanner import certs, lab
-from scanner.api import ScanTables, from_results
-from scanner.cli_reports import md_cell, safe, write_csv
-from scanner.diagnose import diagnose
-from scanner.fixlist import leaf_fixes, missing_intermediates
-from scanner.models import (
+from scanner.analysis.fixlist import leaf_fixes, missing_intermediates
+from scanner.analysis.severity import hosts_at_or_above
+from scanner.analysis.summary import (
+    clock_skew_warning,
+    expiry_calendar,
+    fleet_summary,
+    summarise,
+    summarise_by,
+)
+from scanner.model.types import (
     AiaResult,
     ErrorCode,
     Handshake,
@@ -31,15 +35,15 @@ from scanner.models import (
     Severity,
     Target,
 )
-from scanner.report import render
-from scanner.summary import (
-    clock_skew_warning,
-    expiry_calendar,
-    fleet_summary,
-    hosts_at_or_above,
-    summarise,
-    summarise_by,
-)
+from scanner.present.escape import markdown as md_cell
+from scanner.present.escape import terminal as safe
+from scanner.present.formats import write_csv
+from scanner.present.html import render
+from scanner.run.api import from_results
+from scanner.store.load import ScanTables
+from scanner.testing import lab
+from scanner.x509 import certs
+from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

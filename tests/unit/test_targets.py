@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import tables
-from scanner.models import InvalidTarget, Target
-from scanner.targets import Deduper, Header, InputError, read_targets
+from scanner.inputs.targets import Deduper, Header, InputError, read_targets
+from scanner.model.types import InvalidTarget, Target
+from scanner.store import tables
 
 HEADER = "host,port,ip,owner"
 
@@ -124,14 +124,7 @@ def test_invalid_row_keeps_what_is_known() -> None:
 
 def test_bom_blank_and_comment_lines_and_line_numbers() -> None:
     text = (
-        "\ufeffHost,Port\n"
-        "\n"
-        "# a comment\n"
-        "a.example,1\n"
-        "   \n"
-        ",\n"
-        "  # indented comment\n"
-        "b.example,2\n"
+        "\ufeffHost,Port\n\n# a comment\na.example,1\n   \n,\n  # indented comment\nb.example,2\n"
     )
     header, items = parse(text)
     assert header.host == 0 and header.port == 1
@@ -149,11 +142,7 @@ def test_quoted_cells_and_multiline_record() -> None:
 
 
 def test_extra_columns_are_carried_as_text_unchanged() -> None:
-    header, items = parse(
-        "owner,host,team,env\n"
-        "00123,a.example,=cmd(),  prod \n"
-        "1e5,b.example,,\n"
-    )
+    header, items = parse("owner,host,team,env\n00123,a.example,=cmd(),  prod \n1e5,b.example,,\n")
     assert header.extra_names == ("owner", "team", "env")
     assert [i.extra for i in items] == [("00123", "=cmd()", "  prod "), ("1e5", "", "")]
 

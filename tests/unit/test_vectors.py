@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from scanner import certs
-from scanner import diagnose as dx
-from scanner.check import ChainFileError, CheckReport, check, load_chain
-from scanner.lab import DAY, Issued, Pki, make_leaf, name
+from scanner.run.check import ChainFileError, CheckReport, check, load_chain
+from scanner.testing.lab import DAY, Issued, Pki, make_leaf, name
+from scanner.x509 import certs
+from scanner.x509 import diagnose as dx
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 VECTORS = Path(cryptography_vectors.__file__).parent / "x509"
@@ -85,8 +85,9 @@ def test_known_files(outcomes: dict[Path, CheckReport | ChainFileError]) -> None
     assert isinstance(crl, ChainFileError) and "no certificate found" in str(crl)
 
 
-def _mesh_ca(subject: str, issuer: str, key: ec.EllipticCurvePrivateKey,
-             signer: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+def _mesh_ca(
+    subject: str, issuer: str, key: ec.EllipticCurvePrivateKey, signer: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
     return (
         x509.CertificateBuilder()
         .subject_name(name(subject))
@@ -98,9 +99,15 @@ def _mesh_ca(subject: str, issuer: str, key: ec.EllipticCurvePrivateKey,
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -116,8 +123,12 @@ def test_path_building_is_bounded_on_a_cross_signed_mesh() -> None:
     mesh = [_mesh_ca("A", "B", key_a, key_b) for _ in range(10)]
     mesh += [_mesh_ca("B", "A", key_b, key_a) for _ in range(10)]
     pki = Pki.create(FIXED)
-    leaf = make_leaf(Issued(mesh[0], key_a), dns_names=["mesh.test"],
-                     not_before=FIXED - DAY, not_after=FIXED + DAY)
+    leaf = make_leaf(
+        Issued(mesh[0], key_a),
+        dns_names=["mesh.test"],
+        not_before=FIXED - DAY,
+        not_after=FIXED + DAY,
+    )
     chain = [leaf.der] + [c.public_bytes(Encoding.DER) for c in mesh]
     trust = certs.load_trust_store(pki.root.pem, "lab")
     certs.signed_by.cache_clear()

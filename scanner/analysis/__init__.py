@@ -1,0 +1,1 @@
+"""pandas summaries of a scan: counts, fix list, diff between scans. Pure."""

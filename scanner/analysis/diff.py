@@ -1,0 +1,250 @@
+"""What changed between two scans of a fleet (OLD and NEW): targets added or removed, findings
+new or resolved, hosts that lost or regained trust, rotated leaves, hosts newly failing or back.
+Pure: DataFrames in, one changes DataFrame (and its Arrow table) out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from scanner.analysis.severity import any_at_or_above, rank
+from scanner.model.types import Severity
+from scanner.store.tables import HOST_COLUMNS
+
+
+class Change(StrEnum):
+    """Kinds of change, in the order they are listed. Values are written to changes.parquet."""
+
+    NEW_FINDING = "new_finding"  # a finding NEW has that OLD did not (for that target)
+    REGRESSED = "regressed"  # trusted in OLD, not trusted in NEW
+    UNREACHABLE = "unreachable"  # ok in OLD, an error in NEW
+    ROTATED = "rotated"  # both ok, another leaf SHA-256
+    ADDED = "added"  # in NEW's input only
+    REMOVED = "removed"  # in OLD's input only
+    BACK = "back"  # an error in OLD, ok in NEW
+    RECOVERED = "recovered"  # not trusted in OLD, trusted in NEW
+    RESOLVED_FINDING = "resolved_finding"  # a finding of OLD gone in NEW (the host answered)
+
+
+_ORDER = {c.value: i for i, c in enumerate(Change)}
+BASE_FIELDS = [
+    pa.field("change", pa.string(), nullable=False),
+    pa.field("host", pa.string(), nullable=False),
+    pa.field("port", pa.int32()),
+    pa.field("ip", pa.string()),
+    pa.field("code", pa.string()),
+    pa.field("severity", pa.string()),
+    pa.field("old", pa.string()),
+    pa.field("new", pa.string()),
+    pa.field("detail", pa.string()),
+]
+BASE_COLUMNS = [f.name for f in BASE_FIELDS]
+
+Key = tuple[str, int | None, str]
+
+
+def _clean(value: Any) -> Any:
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return None
+    return value
+
+
+def _flag(value: Any) -> bool | None:
+    """A nullable boolean cell (numpy, pandas or Python) as True, False or None."""
+    value = _clean(value)
+    return None if value is None else bool(value)
+
+
+def _key(row: dict[str, Any]) -> Key:
+    port = _clean(row["port"])
+    return (str(row["host"]), None if port is None else int(port), _clean(row["ip"]) or "")
+
+
+def _text(value: Any) -> str | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return str(value.isoformat())
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def carried(hosts: pd.DataFrame) -> list[str]:
+    return [c for c in hosts.columns if c not in HOST_COLUMNS]
+
+
+HOST_FIELDS = (
+    "host",
+    "port",
+    "ip",
+    "status",
+    "error",
+    "error_detail",
+    "leaf_sha256",
+    "not_after",
+    "trusted",
+    "severity",
+    "findings",
+)
+FINDING_FIELDS = ("host", "port", "ip", "code", "severity", "message")
+
+
+def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as dicts of the given columns. Dicts, not itertuples: carried column names can
+    be any header text; and column by column, since iterating Arrow-backed strings one cell
+    at a time is slow."""
+    names = [c for c in columns if c in df.columns]
+    values = [df[c].tolist() for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _index(hosts: pd.DataFrame, extra: Sequence[str]) -> dict[Key, dict[str, Any]]:
+    out: dict[Key, dict[str, Any]] = {}
+    for row in _records(hosts, [*HOST_FIELDS, *extra]):
+        out.setdefault(_key(row), row)  # a target listed twice counts once
+    return out
+
+
+def _findings_index(findings: pd.DataFrame) -> dict[tuple[Key, str], dict[str, Any]]:
+    out: dict[tuple[Key, str], dict[str, Any]] = {}
+    for row in _records(findings, FINDING_FIELDS):
+        out.setdefault((_key(row), str(row["code"])), row)
+    return out
+
+
+def diff(
+    old_hosts: pd.DataFrame,
+    old_findings: pd.DataFrame,
+    new_hosts: pd.DataFrame,
+    new_findings: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per change, targets matched on (host, port, ip). Columns: change, host, port,
+    ip, code and severity (for findings; for `regressed`, the host's new worst severity), old,
+    new, detail, then NEW's carried input columns (OLD's for removed targets)."""
+    extra = carried(new_hosts) + [c for c in carried(old_hosts) if c not in carried(new_hosts)]
+    old, new = _index(old_hosts, extra), _index(new_hosts, extra)
+    rows: list[dict[str, Any]] = []
+
+    def add(change: Change, key: Key, source: dict[str, Any], **values: Any) -> None:
+        row = dict.fromkeys(BASE_COLUMNS)
+        row.update(change=change.value, host=key[0], port=key[1], ip=key[2] or None)
+        row.update(values)
+        for c in extra:
+            row[c] = _text(source.get(c))
+        rows.append(row)
+
+    for key, n in new.items():
+        o = old.get(key)
+        if o is None:
+            add(Change.ADDED, key, n, new=_status(n), detail=_text(n["error_detail"]))
+            continue
+        if o["status"] == "ok" and n["status"] != "ok":
+            add(
+                Change.UNREACHABLE,
+                key,
+                n,
+                old="ok",
+                new=_text(n["error"]),
+                detail=_text(n["error_detail"]),
+            )
+        elif o["status"] != "ok" and n["status"] == "ok":
+            add(Change.BACK, key, n, old=_text(o["error"]), new="ok")
+        elif o["status"] == "ok" and n["status"] == "ok":
+            o_sha, n_sha = _clean(o["leaf_sha256"]), _clean(n["leaf_sha256"])
+            if o_sha and n_sha and o_sha != n_sha:
+                add(
+                    Change.ROTATED,
+                    key,
+                    n,
+                    old=o_sha,
+                    new=n_sha,
+                    detail=f"notAfter {_text(o['not_after'])} -> {_text(n['not_after'])}",
+                )
+            o_trust, n_trust = _flag(o["trusted"]), _flag(n["trusted"])
+            if o_trust is True and n_trust is False:
+                add(
+                    Change.REGRESSED,
+                    key,
+                    n,
+                    severity=_text(n["severity"]),
+                    old="trusted",
+                    new="not trusted",
+                    detail=_text(n["findings"]),
+                )
+            elif o_trust is False and n_trust is True:
+                add(Change.RECOVERED, key, n, old="not trusted", new="trusted")
+    for key, o in old.items():
+        if key not in new:
+            add(Change.REMOVED, key, o, old=_status(o))
+
+    old_f, new_f = _findings_index(old_findings), _findings_index(new_findings)
+    for (key, code), f in new_f.items():
+        if (key, code) not in old_f:
+            add(
+                Change.NEW_FINDING,
+                key,
+                new.get(key) or f,
+                code=code,
+                severity=_text(f["severity"]),
+                new=code,
+                detail=_text(f["message"]),
+            )
+    for (key, code), f in old_f.items():
+        now = new.get(key)
+        if (key, code) not in new_f and now is not None and now["status"] == "ok":
+            add(
+                Change.RESOLVED_FINDING,
+                key,
+                now,
+                code=code,
+                severity=_text(f["severity"]),
+                old=code,
+                detail=_text(f["message"]),
+            )
+
+    df = pd.DataFrame(rows, columns=BASE_COLUMNS + extra)
+    if df.empty:
+        return df
+    df["_order"] = df["change"].map(_ORDER)
+    df["_rank"] = df["severity"].map(lambda s: -rank(s) if isinstance(s, str) else 1)
+    df["_port"] = df["port"].map(lambda p: -1 if p is None or pd.isna(p) else int(p))
+    df = df.sort_values(["_order", "_rank", "host", "_port", "ip", "code"], na_position="first")
+    df = df.drop(columns=["_order", "_rank", "_port"]).reset_index(drop=True)
+    df["port"] = df["port"].astype("Int32")
+    return df
+
+
+def _status(row: dict[str, Any]) -> str:
+    return "ok" if row["status"] == "ok" else f"error: {_text(row['error'])}"
+
+
+def counts(changes: pd.DataFrame) -> pd.DataFrame:
+    """Changes per kind, every kind listed (zero included), in the order of `Change`."""
+    seen = changes["change"].value_counts() if len(changes) else pd.Series(dtype=int)
+    return pd.DataFrame(
+        [(c.value, int(seen.get(c.value, 0))) for c in Change], columns=["change", "targets"]
+    )
+
+
+def new_at_or_above(changes: pd.DataFrame, threshold: Severity) -> bool:
+    """`--fail-on` for a diff: a new finding at or above `threshold`."""
+    if changes.empty:
+        return False
+    new = changes.loc[changes["change"] == Change.NEW_FINDING.value, "severity"]
+    return any_at_or_above(new, threshold)
+
+
+def changes_table(changes: pd.DataFrame) -> pa.Table:
+    """The Arrow table written as changes.parquet: carried columns as strings."""
+    extra = [c for c in changes.columns if c not in BASE_COLUMNS]
+    schema = pa.schema(BASE_FIELDS + [pa.field(c, pa.string()) for c in extra])
+    records: Iterable[dict[str, Any]] = (
+        {k: _clean(v) for k, v in r.items()} for r in changes.to_dict(orient="records")
+    )
+    return pa.Table.from_pylist(list(records), schema=schema)

@@ -1,0 +1,235 @@
+"""pandas summaries of a scan: counts per verdict and error, a breakdown by a carried column,
+the expiry calendar, the clock-skew warning and the --fail-on rule. Pure: DataFrames in,
+DataFrames out; time is the scan's as-of, never the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
+from scanner.analysis.severity import WORST_FIRST, rank
+from scanner.model.catalogue import CATALOGUE, Code
+from scanner.model.types import ErrorCode
+from scanner.store.tables import VERDICT_COLUMNS
+
+# Verdicts reported as "problems": every verdict column but `trusted`, plus not trusted.
+PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")
+# The hosts.parquet columns these summaries read.
+SUMMARY_INPUT_COLUMNS = (
+    "host",
+    "port",
+    "status",
+    "error",
+    "findings",
+    "severity",
+    "days_remaining",
+    *VERDICT_COLUMNS,
+)
+
+
+def summarise(hosts: pd.DataFrame) -> pd.DataFrame:
+    """One row per (kind, name): hosts counted and their share of all targets.
+
+    kinds: status, verdict (not_trusted and each problem verdict), error (each code),
+    finding (each code), severity (a host counts once, at its worst finding)."""
+    total = len(hosts)
+    rows: list[tuple[str, str, int]] = []
+    status = hosts["status"].value_counts()
+    for name in ("ok", "error"):
+        rows.append(("status", name, int(status.get(name, 0))))
+    ok = hosts[hosts["status"] == "ok"]
+    rows.append(("verdict", "not_trusted", int((ok["trusted"] == False).sum())))  # noqa: E712
+    for col in PROBLEM_VERDICTS:
+        rows.append(("verdict", col, int((ok[col] == True).sum())))  # noqa: E712
+    errors = hosts["error"].value_counts()
+    for code in ErrorCode:
+        rows.append(("error", code.value, int(errors.get(code.value, 0))))
+    # Hosts, not findings: a code listed twice for one host counts once.
+    exploded = ok["findings"].explode().dropna()
+    exploded = exploded[~pd.MultiIndex.from_arrays([exploded.index, exploded]).duplicated()]
+    finding_counts = exploded.groupby(exploded).size() if len(exploded) else pd.Series(dtype=int)
+    for finding in CATALOGUE:
+        rows.append(("finding", finding.value, int(finding_counts.get(finding.value, 0))))
+    severities = hosts["severity"].value_counts()
+    for sev in WORST_FIRST:
+        rows.append(("severity", sev, int(severities.get(sev, 0))))
+    df = pd.DataFrame(rows, columns=["kind", "name", "hosts"])
+    df["share"] = (df["hosts"] / total).round(4) if total else 0.0
+    return df
+
+
+def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """`summarise` of a whole table from the summaries of its slices (so a large hosts table
+    can be summarised batch by batch in bounded memory)."""
+    frames = list(parts)
+    if not frames:
+        return summarise(pd.DataFrame(columns=list(SUMMARY_INPUT_COLUMNS)))
+    df = frames[0][["kind", "name"]].copy()
+    df["hosts"] = sum(f["hosts"].to_numpy() for f in frames)
+    total = int(df.loc[df["kind"] == "status", "hosts"].sum())
+    df["share"] = (df["hosts"] / total).round(4) if total else 0.0
+    return df
+
+
+def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The hosts with the worst findings first, then the soonest expiry."""
+    ok = hosts[hosts["severity"].notna()].copy()
+    if ok.empty:
+        return ok.loc[:, ["host", "port", "severity", "findings", "days_remaining"]]
+    rank = {s: i for i, s in enumerate(WORST_FIRST)}
+    ok["_rank"] = ok["severity"].map(rank)
+    ok = ok.sort_values(["_rank", "days_remaining", "host"], na_position="last")
+    return ok.loc[:, ["host", "port", "severity", "findings", "days_remaining"]].head(n)
+
+
+# --- breakdown by a carried column ----------------------------------------------------------
+
+
+def summarise_by(hosts: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`summarise` for each value of `column` (owner, team, env...): columns `column`, kind,
+    name, hosts, share (of that group's targets). A blank or missing value is its own group."""
+    if column not in hosts.columns:
+        raise KeyError(column)
+    keys = hosts[column].astype(object).where(hosts[column].notna(), None)
+    parts = []
+    for value in sorted({k for k in keys if k is not None}) + (
+        [None] if any(k is None for k in keys) else []
+    ):
+        group = hosts[keys.isna()] if value is None else hosts[keys == value]
+        part = summarise(group)
+        part.insert(0, column, value)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=[column, "kind", "name", "hosts", "share"])
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- expiry calendar and clock sanity -------------------------------------------------------
+
+WEEK = dt.timedelta(days=7)
+CALENDAR_WEEKS = 12
+# "Most of the fleet": more than this share of hosts with a leaf, and at least this many.
+SKEW_SHARE = 0.5
+SKEW_MIN_HOSTS = 5
+
+
+def _ok_with_leaf(hosts: pd.DataFrame) -> pd.DataFrame:
+    return hosts[(hosts["status"] == "ok") & hosts["not_after"].notna()]
+
+
+def expiry_calendar(
+    hosts: pd.DataFrame, as_of: dt.datetime, weeks: int = CALENDAR_WEEKS, examples: int = 5
+) -> pd.DataFrame:
+    """Hosts whose leaf expires in each of the next `weeks` weeks, counted from `as_of` (the
+    scan's instant, never the wall clock): week 1 is [as_of, as_of + 7 days). Already expired
+    leaves are not listed (they are in the `expired` verdict)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    ok = _ok_with_leaf(hosts)
+    start = pd.Timestamp(as_of).tz_convert("UTC")
+    offset = (ok["not_after"] - start) / pd.Timedelta(WEEK)
+    ok = ok.assign(_week=offset).loc[(offset >= 0) & (offset < weeks)]
+    ok = ok.assign(_week=ok["_week"].astype(float).astype(int)).sort_values(["not_after", "host"])
+    rows = []
+    for k in range(weeks):
+        in_week = ok[ok["_week"] == k]
+        rows.append(
+            {
+                "week": k + 1,
+                "starts": (start + k * pd.Timedelta(WEEK)).to_pydatetime(),
+                "ends": (start + (k + 1) * pd.Timedelta(WEEK)).to_pydatetime(),
+                "hosts": len(in_week),
+                "leaves": int(in_week["leaf_sha256"].nunique()),
+                "examples": [target_label(r) for r in in_week.head(examples).itertuples()],
+            }
+        )
+    return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
+
+
+def clock_skew_warning(hosts: pd.DataFrame, as_of: dt.datetime) -> str | None:
+    """A warning when most of the fleet looks expired or not yet valid at once: then the
+    scanning machine's clock (or --as-of) is the likelier culprit than the fleet."""
+    ok = _ok_with_leaf(hosts)
+    total = len(ok)
+    expired = int((ok["expired"] == True).sum())  # noqa: E712
+    future = int((ok["not_yet_valid"] == True).sum())  # noqa: E712
+    if total < SKEW_MIN_HOSTS or (expired + future) / total <= SKEW_SHARE:
+        return None
+    direction = "ahead" if expired >= future else "behind"
+    return (
+        f"{expired + future} of {total} hosts with a certificate look expired ({expired}) or "
+        f"not yet valid ({future}) as of {as_of.astimezone(dt.UTC).isoformat()}: check the "
+        f"scanning machine's clock (it may be {direction}) and --as-of before the fleet"
+    )
+
+
+# --- one summary of a scan, for every output format and the HTML report ---------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetSummary:
+    as_of: dt.datetime
+    targets: int
+    ok: int
+    counts: pd.DataFrame  # summarise()
+    causes: pd.DataFrame  # root_causes(counts)
+    leaf_fixes: pd.DataFrame
+    intermediates: pd.DataFrame
+    calendar: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+    by_column: str | None = None
+    by: pd.DataFrame | None = None  # summarise_by()
+
+
+def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
+    """Hosts per finding code (each a root cause), worst severity first: code, severity,
+    hosts, share, meaning. The verdict booleans are summaries; these say why."""
+    rows = counts[counts["kind"] == "finding"]
+    out = pd.DataFrame(
+        {
+            "code": rows["name"].to_numpy(),
+            "severity": [CATALOGUE[Code(c)].severity.value for c in rows["name"]],
+            "hosts": rows["hosts"].to_numpy(),
+            "share": rows["share"].to_numpy(),
+            "meaning": [CATALOGUE[Code(c)].meaning for c in rows["name"]],
+        }
+    )
+    order = out["severity"].map(lambda v: -rank(v))
+    return (
+        out.assign(_o=order)
+        .sort_values(["_o", "code"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def fleet_summary(
+    hosts: pd.DataFrame,
+    findings: pd.DataFrame,
+    as_of: dt.datetime,
+    *,
+    by: str | None = None,
+    warnings: Iterable[str] = (),
+) -> FleetSummary:
+    notes = list(warnings)
+    counts = summarise(hosts)
+    skew = clock_skew_warning(hosts, as_of)
+    if skew:
+        notes.append(skew)
+    return FleetSummary(
+        as_of=as_of,
+        targets=len(hosts),
+        ok=int((hosts["status"] == "ok").sum()),
+        counts=counts,
+        causes=root_causes(counts),
+        leaf_fixes=leaf_fixes(hosts),
+        intermediates=missing_intermediates(findings),
+        calendar=expiry_calendar(hosts, as_of),
+        warnings=tuple(notes),
+        by_column=by,
+        by=summarise_by(hosts, by) if by else None,
+    )

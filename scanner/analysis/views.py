@@ -1,0 +1,101 @@
+"""Summary tables shaped for reading (terminal and Markdown): labelled counts, root causes,
+breakdowns with every cause listed, and the fix list with the hosts to fix and the remedy.
+Pure: FleetSummary in, DataFrames out."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from scanner.analysis.summary import FleetSummary
+from scanner.model.catalogue import CATALOGUE, Code
+
+_COUNT_KINDS = ("verdict", "error")
+
+
+def _day(value: object) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _share(v: float) -> str:
+    return f"{v:.1%}"
+
+
+def counts_view(s: FleetSummary) -> pd.DataFrame:
+    """Verdicts (booleans of hosts.parquet) and error codes with at least one host."""
+    c = s.counts[s.counts["kind"].isin(_COUNT_KINDS) & (s.counts["hosts"] > 0)].copy()
+    c["share"] = c["share"].map(_share)
+    return c.reset_index(drop=True)
+
+
+def causes_view(s: FleetSummary) -> pd.DataFrame:
+    """Hosts per root cause (finding code), worst severity first."""
+    c = s.causes[s.causes["hosts"] > 0].copy()
+    c["share"] = c["share"].map(_share)
+    return c.loc[:, ["code", "severity", "hosts", "share", "meaning"]].reset_index(drop=True)
+
+
+def by_view(s: FleetSummary) -> pd.DataFrame:
+    """One row per group: targets, not trusted, errors, and every cause and error code with
+    its host count (`expired 1, weak_key 1, timeout 2`)."""
+    assert s.by is not None and s.by_column is not None
+    col = s.by_column
+    rows = []
+    for value, group in s.by.groupby(col, dropna=False, sort=False):
+        hosts = dict(
+            zip(zip(group["kind"], group["name"], strict=True), group["hosts"], strict=True)
+        )
+        causes = group[group["kind"].isin(("finding", "error")) & (group["hosts"] > 0)]
+        rows.append(
+            {
+                col: None if pd.isna(value) else value,
+                "targets": int(hosts.get(("status", "ok"), 0) + hosts.get(("status", "error"), 0)),
+                "not_trusted": int(hosts.get(("verdict", "not_trusted"), 0)),
+                "errors": int(hosts.get(("status", "error"), 0)),
+                "causes": ", ".join(f"{r.name} {r.hosts}" for r in causes.itertuples()),
+            }
+        )
+    return pd.DataFrame(rows, columns=[col, "targets", "not_trusted", "errors", "causes"])
+
+
+def fix_view(fixes: pd.DataFrame, *, wide: bool) -> pd.DataFrame:
+    """The leaf fix list for reading: how many hosts, which ones, their findings and the
+    remedy. `wide` (Markdown) adds the certificate's names, issuer and short SHA-256."""
+    view = pd.DataFrame(
+        {
+            "hosts": fixes["hosts_affected"],
+            "severity": fixes["severity"],
+            "findings": fixes["findings"],
+            "hosts_to_fix": fixes["examples"],
+            "remedy": fixes["remedy"],
+            "expires": fixes["not_after"].map(_day),
+        }
+    )
+    if wide:
+        view["names"] = [
+            (list(d) + list(i)) or [s]
+            for d, i, s in zip(fixes["san_dns"], fixes["san_ip"], fixes["subject"], strict=True)
+        ]
+        view["days"] = fixes["days_remaining"]
+        view["issuer"] = fixes["issuer"]
+        view["sha256"] = fixes["leaf_sha256"].map(lambda v: str(v)[:12])
+    return view
+
+
+def intermediates_view(rows: pd.DataFrame, *, wide: bool) -> pd.DataFrame:
+    view = rows.rename(columns={"hosts_affected": "hosts", "examples": "hosts_to_fix"})
+    columns = ["hosts", "intermediate", "hosts_to_fix", "remedy"] + (["aia_url"] if wide else [])
+    return view.loc[:, columns]
+
+
+def calendar_view(calendar: pd.DataFrame) -> pd.DataFrame:
+    view = calendar.copy()
+    view["starts"] = view["starts"].map(_day)
+    view["ends"] = view["ends"].map(_day)
+    return view
+
+
+def cause_meaning(code: str) -> str:
+    try:
+        return CATALOGUE[Code(code)].meaning
+    except ValueError:
+        return ""

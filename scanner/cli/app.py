@@ -1,0 +1,115 @@
+"""The `scanner` Typer app and what every command shares: consoles, option parsing, and the
+one place where the library's exceptions become exit codes.
+
+Exit codes: 0 the command ran (whatever the scan found), 1 a finding at or above --fail-on,
+2 usage or environment error (any `ScannerError`), 130 the scan was interrupted (its tables
+hold what completed; --resume continues it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+import typer.core
+from rich.console import Console
+from rich.markup import escape
+
+from scanner.errors import ScannerError, UsageError
+from scanner.inputs import options as parse
+from scanner.model.types import Severity
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def terminal(text: object) -> str:
+    """Untrusted text for the terminal: no control characters, no rich markup."""
+    return escape("".join(ch if ch.isprintable() else "?" for ch in str(text)))
+
+
+def print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {terminal(message)}", soft_wrap=True)
+
+
+class ScannerGroup(typer.core.TyperGroup):
+    """Maps the library's exceptions to exit 2 with one line on stderr, for every command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScannerError as e:
+            print_error(str(e))
+            raise typer.Exit(EXIT_USAGE) from None
+
+
+app = typer.Typer(
+    cls=ScannerGroup,
+    help="Scan a fleet's TLS certificates: which hosts would a client refuse, why, and what "
+    "fixes it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"max_content_width": 100},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SOFT_BREAK = re.compile(r"(?<=\S)\n(?=\S)")
+
+
+def command(name: str | None = None) -> Callable[[F], F]:
+    """`app.command`, with the docstring's hard-wrapped lines joined into paragraphs so that
+    `--help` reflows them to the terminal instead of breaking sentences mid-line."""
+
+    def register(fn: F) -> F:
+        doc = inspect.cleandoc(fn.__doc__ or "")
+        paragraphs = [_SOFT_BREAK.sub(" ", p) for p in doc.split("\n\n")]
+        fn.__doc__ = "\n\n".join(paragraphs)
+        app.command(name)(fn)
+        return fn
+
+    return register
+
+
+def fail(message: str) -> typer.Exit:
+    print_error(message)
+    return typer.Exit(EXIT_USAGE)
+
+
+def as_of_option(text: str | None) -> dt.datetime:
+    try:
+        return parse.parse_as_of(text, now=dt.datetime.now(dt.UTC))
+    except UsageError as e:
+        raise typer.BadParameter(str(e).removeprefix("as_of: ")) from None
+
+
+def nameserver_option(text: str) -> tuple[str, int]:
+    try:
+        return parse.parse_nameserver(text)
+    except UsageError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+FailOn = Annotated[
+    Severity | None,
+    typer.Option(
+        "--fail-on",
+        case_sensitive=False,
+        help="Exit 1 when any host has a finding at or above this severity.",
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(help="Judge validity at this ISO 8601 instant (UTC unless given); default now."),
+]
+WarnDays = Annotated[
+    int, typer.Option(min=0, help="Days before notAfter that count as expiring soon.")
+]

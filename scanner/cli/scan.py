@@ -1,0 +1,246 @@
+"""The `scanner scan` command: options -> ScanOptions, `run_scan`, progress on stderr and a
+printed summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from scanner.analysis.severity import any_at_or_above
+from scanner.cli.app import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    AsOf,
+    FailOn,
+    WarnDays,
+    as_of_option,
+    command,
+    err_console,
+    nameserver_option,
+    out_console,
+    terminal,
+)
+from scanner.inputs.targets import Shard
+from scanner.run.options import ProgressFn, ScanOptions
+
+if TYPE_CHECKING:
+    from scanner.run.runner import ScanReport
+
+
+@contextmanager
+def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | None]:
+    """A rich bar on stderr when stdout is a terminal; otherwise (cron logs) a plain line on
+    stderr every `every` seconds (0: none)."""
+    if not enabled:
+        yield None
+    elif sys.stdout.isatty():
+        with Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("scan", total=None, failed=0, rate="")
+            started = time.monotonic()
+            first: list[int] = []
+
+            def update(done: int, total: int, failed: int) -> None:
+                if not first:
+                    first.append(done)
+                elapsed = time.monotonic() - started
+                rate = f"{(done - first[0]) / elapsed:.0f} hosts/s" if elapsed > 1 else ""
+                bar.update(task, completed=done, total=total, failed=failed, rate=rate)
+
+            yield update
+    elif every > 0:
+        yield PlainProgress(every)
+    else:
+        yield None
+
+
+class PlainProgress:
+    """`progress: 1200/10000 (12.0%), 35 failed, 410 hosts/s, ETA 0:00:21` lines on stderr."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.started = time.monotonic()
+        self.last = self.started
+        self.first: int | None = None
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = done
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = (done - self.first) / elapsed
+        eta = dt.timedelta(seconds=round((total - done) / rate)) if rate > 0 else "?"
+        share = done / total if total else 1.0
+        print(
+            f"progress: {done}/{total} ({share:.1%}), {failed} failed, {rate:.0f} hosts/s, "
+            f"ETA {eta}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def print_report(report: ScanReport, worst: int = 10) -> None:
+    import pandas as pd
+
+    meta = report.meta
+    c = report.counts
+    state = " (INTERRUPTED: --resume continues it)" if report.interrupted else ""
+    out_console.print(
+        f"Scanned {c['targets']} targets ({c['ok']} ok, {c['targets'] - c['ok']} errors) into "
+        f"{report.out} as of {meta['as_of']}{state}",
+        markup=False,
+        soft_wrap=True,
+    )
+    table = Table(title="Findings and errors", title_justify="left")
+    for col in ("kind", "name", "hosts", "share"):
+        table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
+    for row in report.summary.itertuples(index=False):
+        if row.hosts and row.kind in ("verdict", "error", "finding"):
+            table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
+    out_console.print(table)
+    top = report.worst.head(worst) if report.worst is not None else None
+    if top is not None and not top.empty:
+        t = Table(title=f"Worst {len(top)} hosts", title_justify="left")
+        for col in ("host", "port", "severity", "findings", "days left"):
+            t.add_column(col)
+        for r in top.itertuples(index=False):
+            days = "" if pd.isna(r.days_remaining) else str(r.days_remaining)
+            port = "" if pd.isna(r.port) else str(r.port)
+            t.add_row(
+                terminal(r.host), port, str(r.severity), terminal(", ".join(r.findings)), days
+            )
+        out_console.print(t)
+    if meta.get("internal_errors"):
+        err_console.print(
+            f"{meta['internal_errors']} internal error(s): see rows with error=internal",
+            markup=False,
+        )
+
+
+@command()
+def scan(
+    input: Annotated[
+        Path, typer.Argument(help="CSV with a 'host' column (optional 'port', 'ip').")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
+    concurrency: Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")] = 100,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds per host for DNS, connect, handshake and AIA fetching."
+        ),
+    ] = 10.0,
+    as_of: AsOf = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
+    ] = None,
+    expiry_warn_days: WarnDays = 30,
+    aia: Annotated[
+        bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")
+    ] = True,
+    aia_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per AIA fetch.")] = 5.0,
+    nameserver: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Resolve through this DNS server IP[:PORT] (repeatable) instead of the "
+            "system resolver; /etc/hosts then does not apply."
+        ),
+    ] = None,
+    per_ip: Annotated[
+        int | None,
+        typer.Option(min=1, help="At most this many connections in flight to one address."),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Scan only the K-th of N slices (K/N, K from 1), by a stable hash of "
+            "host and port; each shard writes its own --out."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the interrupted or killed scan in --out.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace the scan already in --out.")] = False,
+    progress_every: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds between progress lines when stdout is not a terminal (0: none)."
+        ),
+    ] = 30.0,
+    checkpoint_rows: Annotated[
+        int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
+    ] = 2000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    fail_on: FailOn = None,
+) -> None:
+    """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
+
+    Results are checkpointed as hosts finish. Ctrl-C or SIGTERM stops new connections, lets
+    in-flight hosts finish, writes the tables and exits 130; --resume continues the scan.
+
+    Example: scanner scan inputs/hosts.csv --out reports/2026-11-26
+    """
+    if resume and overwrite:
+        raise typer.BadParameter("--resume and --overwrite exclude each other")
+    try:
+        shard_value = Shard.parse(shard) if shard else Shard(1, 1)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    options = ScanOptions(
+        input=input,
+        out=out,
+        as_of=as_of_option(as_of),
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        concurrency=concurrency,
+        warn_days=expiry_warn_days,
+        aia=aia,
+        aia_timeout=aia_timeout,
+        nameservers=tuple(nameserver_option(n) for n in nameserver or ()),
+        per_ip=per_ip,
+        shard=shard_value,
+        overwrite=overwrite,
+        resume=resume,
+        checkpoint_rows=checkpoint_rows,
+    )
+    from scanner.run.runner import run_scan
+
+    with progress_bar(not quiet, progress_every) as progress:
+        report = run_scan(options, progress)
+    if not quiet:
+        print_report(report)
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    severities = [k for k, n in report.counts.get("severities", {}).items() if n]
+    if fail_on is not None and any_at_or_above(severities, fail_on):
+        raise typer.Exit(EXIT_FINDINGS)

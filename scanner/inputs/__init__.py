@@ -1,0 +1,1 @@
+"""Input parsing: CSV rows to targets, host names, option values. Pure."""

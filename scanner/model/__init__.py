@@ -1,0 +1,1 @@
+"""Value types that travel between stages, and the catalogue of findings. No I/O."""

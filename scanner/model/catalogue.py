@@ -1,0 +1,123 @@
+"""The catalogue of findings: stable code, severity, meaning and remedy, kept in one place.
+
+Diagnosis builds findings only through `scanner.x509.findings.make`, so every code written to
+disk is listed here and documented in the README (a test checks both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scanner.model.types import Severity
+
+
+class Code(StrEnum):
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRING_SOON = "expiring_soon"
+    HOSTNAME_MISMATCH = "hostname_mismatch"
+    NO_SAN = "no_san"
+    SELF_SIGNED = "self_signed"
+    UNTRUSTED_ROOT = "untrusted_root"
+    ISSUER_NOT_FOUND = "issuer_not_found"
+    INCOMPLETE_CHAIN = "incomplete_chain"
+    INTERMEDIATE_EXPIRED = "intermediate_expired"
+    WEAK_KEY = "weak_key"
+    WEAK_SIGNATURE = "weak_signature"
+    NOT_TRUSTED = "not_trusted"
+    UNPARSEABLE_CERTIFICATE = "unparseable_certificate"
+    AIA_FETCH_FAILED = "aia_fetch_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    severity: Severity
+    meaning: str  # one line, for the README and the report
+    remedy: str  # the generic remedy; findings may say it more precisely
+
+
+CATALOGUE: dict[Code, Spec] = {
+    Code.EXPIRED: Spec(
+        Severity.CRITICAL,
+        "The leaf certificate's notAfter is before the scan instant.",
+        "Renew the certificate and deploy it (then automate renewal, e.g. ACME).",
+    ),
+    Code.NOT_YET_VALID: Spec(
+        Severity.CRITICAL,
+        "The leaf certificate's notBefore is after the scan instant.",
+        "Check the clock of the server and of the scanning machine; if both are right, the "
+        "certificate was deployed before its validity starts: deploy the previous one until then.",
+    ),
+    Code.EXPIRING_SOON: Spec(
+        Severity.MEDIUM,
+        "The leaf certificate expires within the warning window.",
+        "Renew the certificate before it expires.",
+    ),
+    Code.HOSTNAME_MISMATCH: Spec(
+        Severity.CRITICAL,
+        "No subjectAltName of the leaf matches the host name (RFC 6125; the CN is ignored).",
+        "Reissue the certificate with the host name in its subjectAltName.",
+    ),
+    Code.NO_SAN: Spec(
+        Severity.CRITICAL,
+        "The leaf has no subjectAltName; clients ignore the CN, so it matches no name.",
+        "Reissue the certificate with the host name in its subjectAltName.",
+    ),
+    Code.SELF_SIGNED: Spec(
+        Severity.CRITICAL,
+        "The leaf certificate is its own issuer (self-signed).",
+        "Replace it with a certificate from a publicly trusted CA (or your internal CA whose "
+        "root your clients trust).",
+    ),
+    Code.UNTRUSTED_ROOT: Spec(
+        Severity.CRITICAL,
+        "The chain ends at a self-signed root that is not in the trust store.",
+        "Use a certificate from a publicly trusted CA, or add the root to the clients' trust "
+        "store (and to --ca-bundle).",
+    ),
+    Code.ISSUER_NOT_FOUND: Spec(
+        Severity.CRITICAL,
+        "The issuer of a certificate in the chain is neither sent, in the trust store, nor "
+        "reachable through AIA.",
+        "Install the full chain (leaf, then intermediates) on the server; if the CA is private, "
+        "add its root to the trust store.",
+    ),
+    Code.INCOMPLETE_CHAIN: Spec(
+        Severity.HIGH,
+        "The server does not send an intermediate that the path needs; it was found through "
+        "AIA, which many clients (curl, Java, Python, Firefox) do not fetch.",
+        "Install the missing intermediate on the server, after the leaf.",
+    ),
+    Code.INTERMEDIATE_EXPIRED: Spec(
+        Severity.CRITICAL,
+        "An intermediate certificate the server sends is outside its validity period.",
+        "Replace the intermediate with the CA's current one.",
+    ),
+    Code.WEAK_KEY: Spec(
+        Severity.HIGH,
+        "A certificate below the root has a key weaker than OpenSSL security level 2 allows "
+        "(RSA/DSA < 2048 bits, EC < 224 bits).",
+        "Reissue with an RSA key of at least 2048 bits or an ECDSA P-256 key.",
+    ),
+    Code.WEAK_SIGNATURE: Spec(
+        Severity.HIGH,
+        "A certificate below the root is signed with MD5 or SHA-1.",
+        "Reissue the certificate (and use a CA chain) signed with SHA-256 or better.",
+    ),
+    Code.NOT_TRUSTED: Spec(
+        Severity.HIGH,
+        "A strict client rejects the chain for a reason not covered by another finding.",
+        "Read the message: it quotes the validator's reason.",
+    ),
+    Code.UNPARSEABLE_CERTIFICATE: Spec(
+        Severity.HIGH,
+        "A certificate the server sent cannot be parsed as X.509.",
+        "Reissue the certificate with a standard-conforming CA.",
+    ),
+    Code.AIA_FETCH_FAILED: Spec(
+        Severity.INFO,
+        "A caIssuers URL needed to complete the chain could not be fetched.",
+        "Check the URL in the certificate's Authority Information Access extension.",
+    ),
+}

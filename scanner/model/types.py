@@ -1,0 +1,234 @@
+"""Value types that travel between the pipeline stages.
+
+Enum values are the exact strings written to disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    DNS = "dns"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"
+    INVALID_INPUT = "invalid_input"
+    # A bug of ours: an exception no mapping rule covers. Counted in scan.json.
+    INTERNAL = "internal"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Stage(StrEnum):
+    """Where in a host's exchange a failure happened (for error_detail)."""
+
+    RESOLVE = "resolve"
+    CONNECT = "connect"
+    HANDSHAKE = "handshake"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """One valid input row: what to connect to and which name to check."""
+
+    row: int  # 1-based line number of the row in the input file
+    host: str  # normalised: lower-case A-label DNS name, or compressed IP literal
+    port: int
+    ip: str | None  # connect-to address from the input (normalised), or None
+    is_ip: bool  # host is an IP literal: no SNI, match iPAddress SANs
+    extra: tuple[str, ...] = ()  # carried input columns, in header order
+
+    @property
+    def sni(self) -> str | None:
+        return None if self.is_ip else self.host
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.host, self.port, self.ip or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvalidTarget:
+    """An input row that cannot be scanned; it becomes an error row, never a connection."""
+
+    row: int
+    host: str  # the raw cell text (untrusted)
+    port: int | None
+    ip: str | None
+    detail: str
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Handshake:
+    """What the server sent: the chain exactly as sent, and the session parameters."""
+
+    chain: tuple[bytes, ...]  # DER, in the order the server sent them
+    tls_version: str
+    cipher: str
+    address: str  # the address actually connected
+    budget_left: float = 0.0  # seconds of the host's --timeout not yet used (AIA may use them)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureFailure:
+    error: ErrorCode
+    detail: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    remedy: str
+    # The certificate (other than the leaf) and the URL a finding is about, when it is about
+    # one: the missing intermediate and its caIssuers URL, the untrusted root, a weak one...
+    certificate_sha256: str | None = None
+    certificate_subject: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertInfo:
+    """Parsed facts of one certificate, as written to certificates.parquet."""
+
+    sha256: str
+    der: bytes
+    subject: str | None
+    issuer: str | None
+    serial: str | None
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+    key_type: str | None
+    key_size: int | None
+    signature_algorithm: str | None
+    san_dns: tuple[str, ...] = ()
+    san_ip: tuple[str, ...] = ()
+    is_ca: bool | None = None
+    self_issued: bool | None = None
+    parse_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdicts:
+    trusted: bool
+    expired: bool | None
+    not_yet_valid: bool | None
+    expiring_soon: bool | None
+    hostname_mismatch: bool | None
+    self_signed: bool | None
+    untrusted_root: bool | None
+    incomplete_chain: bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """Everything diagnosis concludes about one host's chain."""
+
+    leaf: CertInfo | None
+    certificates: tuple[CertInfo, ...]  # sent, then fetched from AIA
+    verdicts: Verdicts
+    findings: tuple[Finding, ...]
+    days_remaining: int | None
+    # caIssuers URLs that could complete the path and were not fetched yet: fetch them and
+    # diagnose again with the results.
+    aia_wanted: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> Severity | None:
+        return worst(f.severity for f in self.findings)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Each finding code once, in order (the findings table keeps one row per
+        certificate; a host counts once per code)."""
+        return tuple(dict.fromkeys(f.code for f in self.findings))
+
+
+def worst(severities: object) -> Severity | None:
+    best: Severity | None = None
+    for s in severities:  # type: ignore[attr-defined]
+        if best is None or s.rank > best.rank:
+            best = s
+    return best
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanOk:
+    target: Target
+    handshake: Handshake
+    diagnosis: Diagnosis
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanFailed:
+    target: Target | InvalidTarget
+    error: ErrorCode
+    detail: str
+    address: str | None = None
+
+
+ScanResult = ScanOk | ScanFailed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AiaResult:
+    """Outcome of fetching one caIssuers URL: certificates, or why there are none."""
+
+    url: str
+    certificates: tuple[bytes, ...] = ()
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ScanCounts:
+    """Totals of a scan held in memory (`scanner.scan`); `scanner scan` counts from its files."""
+
+    targets: int = 0
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
+    severities: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    internal_errors: int = 0
+
+    def add(self, result: ScanResult) -> None:
+        self.targets += 1
+        match result:
+            case ScanOk(diagnosis=d):
+                self.ok += 1
+                for code in d.codes:
+                    self.findings[code] = self.findings.get(code, 0) + 1
+                sev = d.severity
+                if sev is not None:
+                    self.severities[sev] = self.severities.get(sev, 0) + 1
+            case ScanFailed(error=e):
+                self.errors[e] = self.errors.get(e, 0) + 1
+                if e is ErrorCode.INTERNAL:
+                    self.internal_errors += 1

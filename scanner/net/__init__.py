@@ -1,0 +1,1 @@
+"""The network edge: resolvers, connect and handshake, AIA fetching, the error classifier."""

@@ -1,0 +1,1 @@
+"""Presentation: escaping of untrusted text, output formats, the HTML report. Pure."""

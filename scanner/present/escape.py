@@ -1,0 +1,97 @@
+"""Untrusted text (from certificates and input rows) made safe for each place it is shown, and
+the plain values every format starts from. One helper per destination:
+
+terminal()   control characters replaced, rich markup escaped
+markdown()   HTML and Markdown punctuation escaped, one line
+csv_cell()   lists joined with '; ', timestamps ISO 8601, formulas neutralised (OWASP)
+utc_z()      an instant as `YYYY-MM-DDTHH:MM:SSZ`
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from typing import Any
+
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def utc_z(value: dt.datetime) -> str:
+    """An aware instant in UTC as ISO 8601 with a Z, to the second."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pandas NA or NaT (without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value: NA -> None, timestamps -> ISO 8601 UTC, numpy scalars -> Python."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):  # numpy arrays, scalars
+        return plain(value.tolist())
+    if is_missing(value):
+        return None
+    if isinstance(value, dt.datetime):  # pandas Timestamps are datetimes
+        return utc_z(value)
+    return value
+
+
+def _joined(value: Any) -> str | None:
+    value = plain(value)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def terminal(value: Any) -> str:
+    """Untrusted text for the terminal: no control characters, no rich markup."""
+    from rich.markup import escape
+
+    text = _joined(value)
+    if text is None:
+        return ""
+    return escape("".join(ch if ch.isprintable() else "?" for ch in text))
+
+
+def markdown(value: Any) -> str:
+    """Untrusted text for a Markdown table cell: HTML escaped (Markdown renders inline HTML),
+    Markdown punctuation backslash-escaped, one line."""
+    text = _joined(value)
+    if text is None:
+        return ""
+    text = html.escape(" ".join(text.split()), quote=False)
+    for ch in "\\`*_[]|#!":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def csv_cell(value: Any) -> str:
+    """Text for a CSV cell: lists joined with '; ', timestamps in ISO 8601, and any text that a
+    spreadsheet would run as a formula prefixed with an apostrophe (OWASP CSV injection)."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return utc_z(value)
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):  # numpy
+        return csv_cell(value.tolist())
+    if isinstance(value, list | tuple):
+        value = "; ".join(csv_cell(v) for v in value)
+    elif isinstance(value, bytes):
+        value = value.hex()
+    elif not isinstance(value, str):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -1,0 +1,33 @@
+"""What a scan is asked to do: the options of `scanner scan` as one frozen value. Light to
+import (the CLI builds it before loading the scan machinery)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.inputs.targets import Shard
+
+ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanOptions:
+    input: Path
+    out: Path
+    as_of: dt.datetime
+    ca_bundle: Path | None = None
+    timeout: float = 10.0
+    concurrency: int = 100
+    warn_days: int = 30
+    aia: bool = True
+    aia_timeout: float = 5.0
+    nameservers: tuple[tuple[str, int], ...] = ()
+    per_ip: int | None = None
+    shard: Shard = Shard(1, 1)
+    overwrite: bool = False
+    resume: bool = False
+    checkpoint_rows: int = 2000
+    checkpoint_seconds: float = 5.0

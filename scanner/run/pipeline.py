@@ -1,0 +1,161 @@
+"""Orchestration: `--concurrency` long-lived workers in one task group, each taking the next
+target from the input stream, results handed to a sink as hosts finish. The one place where a
+per-host exception becomes a row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import anyio
+
+from scanner.model.types import (
+    AiaResult,
+    CaptureFailure,
+    Diagnosis,
+    ErrorCode,
+    Handshake,
+    InvalidTarget,
+    ScanFailed,
+    ScanOk,
+    ScanResult,
+    Target,
+)
+from scanner.net.aia import AiaFetcher
+from scanner.net.capture import PerIpLimiter, capture, client_context, limit_ssl_read_buffer
+from scanner.net.resolve import Resolver, SystemResolver
+from scanner.x509 import diagnose as dx
+from scanner.x509.certs import TrustStore
+
+AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanConfig:
+    trust: TrustStore
+    as_of: dt.datetime
+    timeout: float = 10.0
+    concurrency: int = 100
+    warn_days: int = 30
+    aia: bool = True
+    aia_timeout: float = 5.0
+    per_ip: int | None = None  # at most this many connections in flight to one address
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every host task shares: the client context, the resolver, the AIA cache."""
+
+    config: ScanConfig
+    ctx: ssl.SSLContext
+    resolver: Resolver
+    fetcher: AiaFetcher
+    per_ip: PerIpLimiter | None
+
+
+async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
+    cfg = shared.config
+    fetched: dict[str, AiaResult] = {}
+
+    def run() -> Diagnosis:
+        return dx.diagnose(
+            hs.chain,
+            host=target.host,
+            is_ip=target.is_ip,
+            trust=cfg.trust,
+            as_of=cfg.as_of,
+            warn_days=cfg.warn_days,
+            fetched=fetched,
+        )
+
+    diagnosis = run()
+    if cfg.aia and diagnosis.aia_wanted:
+        # AIA fetching spends what is left of the host's deadline, each fetch capped on its own
+        # by --aia-timeout: one host never holds its slot longer than --timeout.
+        with anyio.move_on_after(hs.budget_left):
+            for _ in range(AIA_ROUNDS):
+                for url in diagnosis.aia_wanted:
+                    fetched[url] = AiaResult(
+                        url=url, error=f"no time left within the host's {cfg.timeout:g} s"
+                    )
+                    fetched[url] = await shared.fetcher.fetch(url)
+                diagnosis = run()
+                if not diagnosis.aia_wanted:
+                    break
+        if diagnosis.aia_wanted and any(u in fetched for u in diagnosis.aia_wanted):
+            diagnosis = run()  # the deadline cut a round short: judge with what was fetched
+    return ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
+
+
+async def scan_one(target: Target, shared: _Shared) -> ScanResult:
+    """Never raises (but for cancellation): any exception is our bug and becomes `internal`."""
+    try:
+        outcome = await capture(
+            target,
+            ctx=shared.ctx,
+            resolver=shared.resolver,
+            timeout=shared.config.timeout,
+            per_ip=shared.per_ip,
+        )
+        match outcome:
+            case CaptureFailure(error=error, detail=detail, address=address):
+                return ScanFailed(target=target, error=error, detail=detail, address=address)
+            case Handshake():
+                return await _diagnose(target, outcome, shared)
+    except Exception as e:  # the per-host boundary: an escaping exception would cancel siblings
+        return ScanFailed(
+            target=target,
+            error=ErrorCode.INTERNAL,
+            detail=f"internal error (please report): {type(e).__name__}: {e}"[:500],
+        )
+
+
+def invalid_result(item: InvalidTarget) -> ScanFailed:
+    return ScanFailed(target=item, error=ErrorCode.INVALID_INPUT, detail=item.detail)
+
+
+async def scan_stream(
+    items: Iterable[Target | InvalidTarget],
+    config: ScanConfig,
+    on_result: Callable[[ScanResult], None],
+    *,
+    resolver: Resolver | None = None,
+    stop: anyio.Event | None = None,
+) -> bool:
+    """Scan every item, calling `on_result` (synchronously, in completion order) for each.
+
+    Returns False when `stop` was set before all items were started (an interrupted scan)."""
+    limit_ssl_read_buffer()
+    shared = _Shared(
+        config=config,
+        ctx=client_context(),
+        resolver=resolver or SystemResolver(),
+        fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
+        per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
+    )
+    # `concurrency` long-lived workers pull from one iterator: no task, limiter token or stream
+    # message per host (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
+    pending = iter(items)
+    completed = True
+
+    async def worker() -> None:
+        nonlocal completed
+        for item in pending:  # each item goes to exactly one worker
+            if stop is not None and stop.is_set():
+                completed = False
+                return
+            if isinstance(item, InvalidTarget):
+                on_result(invalid_result(item))
+            else:
+                on_result(await scan_one(item, shared))
+
+    try:
+        async with anyio.create_task_group() as workers:
+            for _ in range(config.concurrency):
+                workers.start_soon(worker)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await shared.fetcher.aclose()
+    return completed

@@ -1,0 +1,1 @@
+"""Files: Arrow schemas and rows, checkpoint parts, the output folder, loading a scan."""

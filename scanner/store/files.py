@@ -1,0 +1,234 @@
+"""Files: the input CSV (streamed), the output folder, CSV and JSON copies written atomically
+(temporary file, then rename). The Parquet tables are checkpointed by `parts`."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scanner.errors import InputError, OutputError
+from scanner.inputs.targets import Deduper, Header, Shard, read_targets
+from scanner.present.escape import FORMULA_START, csv_cell
+from scanner.store import tables
+from scanner.store.atomic import partial_path, write_atomic
+from scanner.store.parts import MERGED_DIR, PARTS_DIR
+
+BATCH_ROWS = 2000
+WHOLE = Shard(1, 1)
+OUTPUT_FILES = (
+    "hosts.parquet",
+    "findings.parquet",
+    "certificates.parquet",
+    "hosts.csv",
+    "summary.csv",
+    "scan.json",
+)
+
+
+@contextmanager
+def open_input(path: Path) -> Iterator[Iterator[str]]:
+    try:
+        f = open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise InputError(f"cannot read it: {e.strerror or e}") from None
+    with f:
+        yield _utf8_lines(f)
+
+
+def _utf8_lines(f: BinaryIO) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that a byte that is not UTF-8 is
+    reported on its own line (a text layer decodes ahead in chunks). A BOM is dropped; \n,
+    \r\n and \r end lines, as with newline=""."""
+    number = 0
+    for chunk in f:
+        for raw in chunk.splitlines(keepends=True):
+            number += 1
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    f"line {number}: not UTF-8 text ({e.reason} at byte {e.start + 1} of the "
+                    "line); save the file as UTF-8"
+                ) from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _selected(items: Iterator[Any], shard: Shard, dedupe: Deduper) -> Iterator[Any]:
+    return (item for item in items if shard.contains(item) and dedupe.is_new(item))
+
+
+def inspect_input(path: Path, shard: Shard = WHOLE) -> tuple[Header, int, int]:
+    """First pass over the input: (header, targets of this shard, duplicates dropped).
+
+    Reading the whole file before scanning means a file that stops being CSV on line 900,000
+    is refused before any connection, and the progress bar knows its total."""
+    with open_input(path) as f:
+        header, items = read_targets(f, tables.HOST_COLUMNS)
+        dedupe = Deduper()
+        count = sum(1 for _ in _selected(items, shard, dedupe))
+    return header, count, dedupe.duplicates
+
+
+def iter_input(
+    path: Path, shard: Shard = WHOLE, skip_lines: Container[int] = frozenset()
+) -> Iterator[Any]:
+    """Second pass: the targets of this shard, de-duplicated, without the lines already
+    recorded by an earlier run, read lazily."""
+    with open_input(path) as f:
+        _, items = read_targets(f, tables.HOST_COLUMNS)
+        for item in _selected(items, shard, Deduper()):
+            if item.row not in skip_lines:
+                yield item
+
+
+STATE_FILE = ".scan-state.json"
+
+
+def prepare_output(out: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+    """Make `out` ready. A non-empty folder is refused unless `overwrite` (its scan is removed)
+    or `resume` (its state, returned, must exist). Returns the state to resume, else None."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    state = None
+    nonempty = out.exists() and any(out.iterdir())
+    if resume:
+        try:
+            state = json.loads((out / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            raise OutputError(f"{out} holds no scan to resume (no readable {STATE_FILE})") from None
+    elif nonempty:
+        if not overwrite:
+            raise OutputError(
+                f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
+                "it, or choose another --out"
+            )
+        remove_scan(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"cannot write to {out}: {e.strerror or e}") from None
+    return state
+
+
+def remove_scan(out: Path) -> None:
+    """Remove what a scan writes in `out` (and nothing else)."""
+    for name in (*OUTPUT_FILES, STATE_FILE):
+        (out / name).unlink(missing_ok=True)
+        partial_path(out / name).unlink(missing_ok=True)
+    for d in (PARTS_DIR, MERGED_DIR):
+        folder = out / d
+        if folder.is_dir():
+            for p in folder.iterdir():
+                p.unlink()
+            folder.rmdir()
+
+
+def iter_table_pandas(
+    path: Path, columns: Sequence[str], batch_rows: int = 20_000
+) -> Iterator[Any]:
+    """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+        yield batch.to_pandas(types_mapper=tables.nullable_dtype)
+
+
+def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow([csv_cell(h) for h in header])
+            for row in rows:
+                w.writerow([csv_cell(v) for v in row])
+
+    write_atomic(path, write)
+
+
+def parquet_to_csv(
+    parquet: Path, path: Path, *, skip: Callable[[str], bool] = lambda _: False
+) -> None:
+    """A CSV copy of a Parquet table, streamed batch by batch; the same text as csv_cell gives
+    cell by cell, computed a column at a time with pyarrow (a tenth of the time)."""
+    pf = pq.ParquetFile(parquet)
+    names = [n for n in pf.schema_arrow.names if not skip(n)]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerow([csv_cell(h) for h in names])
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
+                cells = [_csv_column(batch.column(i)) for i in range(batch.num_columns)]
+                lines = pc.binary_join_element_wise(*cells, ",")
+                f.write("".join(line + "\r\n" for line in lines.to_pylist()))
+
+    write_atomic(path, write)
+
+
+def _csv_quote(cells: pa.Array) -> pa.Array:
+    """The csv module's QUOTE_MINIMAL: quote a cell holding a comma, a quote, CR or LF."""
+    needs = pc.match_substring_regex(cells, '[,"\r\n]')
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, cells)
+
+
+_FORMULA_FIRST = pa.array(FORMULA_START)
+
+
+def _escape_formulas(strings: pa.Array) -> pa.Array:
+    """csv_cell's apostrophe before text a spreadsheet would run as a formula."""
+    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=_FORMULA_FIRST)
+    return pc.if_else(risky, pc.binary_join_element_wise("'", strings, ""), strings)
+
+
+def _csv_column(col: pa.Array) -> pa.Array:
+    """csv_cell over a whole column, quoted for CSV: a string array with no nulls."""
+    t = col.type
+    if pa.types.is_boolean(t):
+        return pc.fill_null(pc.if_else(col, "true", "false"), "")
+    if pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(col, pa.string()), "")
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        out = _escape_formulas(col)
+    elif (
+        pa.types.is_timestamp(t)
+        and t.tz is not None
+        and not pc.any(
+            pc.less(pc.year(col), 1000)  # datetime.strftime does not pad such years; Arrow does
+        ).as_py()
+    ):
+        # Whole seconds (floored, as strftime drops microseconds) in UTC, ISO 8601 with a T.
+        seconds = pc.cast(pc.floor_temporal(col, unit="second"), pa.timestamp("s", tz="UTC"))
+        out = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T", max_replacements=1)
+    elif pa.types.is_list(t) and pa.types.is_string(t.value_type):
+        items = _escape_formulas(pc.fill_null(col.values, ""))
+        lists = pa.ListArray.from_arrays(col.offsets, items)
+        joined = pc.binary_join(lists, "; ")
+        out = pc.if_else(pc.is_null(col), None, _escape_formulas(joined))
+    else:  # anything else (floats, binary...): cell by cell, as before
+        out = pa.array([csv_cell(v) for v in col.to_pylist()], pa.string())
+    return _csv_quote(pc.fill_null(out, ""))
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

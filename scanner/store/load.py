@@ -1,0 +1,183 @@
+"""`scanner.load`: a scan (one folder or several shard folders) as pandas DataFrames with the
+documented dtypes. Reads files only: no network stack is imported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scanner.errors import ScanFolderError
+from scanner.model.catalogue import Code
+from scanner.model.types import ErrorCode, Severity
+from scanner.store import tables
+
+TABLE_FILES = ("hosts.parquet", "findings.parquet", "certificates.parquet")
+# Ordered so that `hosts[hosts.severity >= "high"]` works.
+SEVERITY_CATEGORIES = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
+LIST_COLUMNS = ("san_dns", "san_ip", "findings")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanTables:
+    """One scan as DataFrames: several shard folders read as one.
+
+    `meta` holds each folder's scan.json (empty dicts where it is missing)."""
+
+    hosts: pd.DataFrame
+    findings: pd.DataFrame
+    certificates: pd.DataFrame
+    meta: tuple[dict[str, Any], ...] = ()
+    folders: tuple[Path, ...] = ()
+
+    @property
+    def as_of_values(self) -> tuple[dt.datetime, ...]:
+        """The distinct as-of instants of the folders, oldest first."""
+        values = {dt.datetime.fromisoformat(m["as_of"]) for m in self.meta if m.get("as_of")}
+        return tuple(sorted(values))
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """The instant the scan judged validity at (the latest, if shards disagree); without
+        scan.json, the time the last host finished."""
+        values = self.as_of_values
+        if values:
+            return values[-1].astimezone(dt.UTC)
+        finished = self.hosts["scanned_at"].max() if len(self.hosts) else None
+        if finished is None or pd.isna(finished):
+            raise ScanFolderError("no as-of instant: scan.json is missing and no host was scanned")
+        last: dt.datetime = pd.Timestamp(finished).to_pydatetime()
+        return last.astimezone(dt.UTC)
+
+    @property
+    def carried_columns(self) -> tuple[str, ...]:
+        """The input columns carried into hosts (owner, team, env...)."""
+        return tuple(c for c in self.hosts.columns if c not in tables.HOST_COLUMNS)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def scan_folders(paths: Path | str | Iterable[Path | str]) -> tuple[Path, ...]:
+    """The scan folders named by `paths`: each path is a scan folder (it holds hosts.parquet)
+    or a parent whose direct sub-folders are scan folders (one per shard)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ScanFolderError(f"{p} is not a folder")
+        if (p / "hosts.parquet").is_file():
+            found.append(p)
+            continue
+        children = sorted(c for c in p.iterdir() if c.is_dir() and (c / "hosts.parquet").is_file())
+        if not children:
+            raise ScanFolderError(
+                f"{p}: no hosts.parquet in it or in its sub-folders; is it a scan?"
+            )
+        found.extend(children)
+    unique: dict[Path, Path] = {}
+    for f in found:
+        unique.setdefault(f.resolve(), f)
+    return tuple(unique.values())
+
+
+def _read(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ScanFolderError(f"cannot read {path}: {e}") from None
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / "scan.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ScanFolderError(f"cannot read {path}: {e}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def load(paths: Path | str | Iterable[Path | str]) -> ScanTables:
+    """Read a scan's hosts, findings and certificates tables as DataFrames.
+
+    `paths`: a scan folder, several shard folders, or a parent folder holding them; shards
+    are read as one scan. Timestamps are timezone-aware (UTC); status, error, code and
+    severity are categoricals (severity ordered info < ... < critical); SANs and findings are
+    Python lists; integers and booleans are nullable.
+
+    Example: scanner.load("reports/2026-11-26").hosts.query("expired == True")
+    """
+    folders = scan_folders(paths)
+    parts: dict[str, list[pa.Table]] = {name: [] for name in TABLE_FILES}
+    for folder in folders:
+        for name in TABLE_FILES:
+            path = folder / name
+            if not path.is_file():
+                raise ScanFolderError(f"{folder}: {name} is missing")
+            parts[name].append(_read(path))
+    try:
+        hosts, findings, certificates = (
+            pa.concat_tables(parts[name], promote_options="default") for name in TABLE_FILES
+        )
+    except pa.ArrowException as e:
+        raise ScanFolderError(f"the folders' tables do not fit together: {e}") from None
+    return ScanTables(
+        hosts=hosts_frame(hosts),
+        findings=findings_frame(findings),
+        certificates=certificates_frame(certificates),
+        meta=tuple(_read_meta(f) for f in folders),
+        folders=folders,
+    )
+
+
+# --- Arrow -> pandas with the documented dtypes ---------------------------------------------
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas(types_mapper=tables.nullable_dtype)
+    for col in LIST_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.Series(
+                [None if v is None else [str(x) for x in v] for v in df[col]],
+                index=df.index,
+                dtype=object,
+            )
+    return df
+
+
+def _categorical(values: pd.Series, known: Sequence[str], *, ordered: bool = False) -> Any:
+    """A categorical over the known codes (so every shard shares categories and absent codes
+    still count as zero); unknown values are kept as extra categories, never dropped."""
+    present = {v for v in values.dropna().unique()}
+    extra = sorted(str(v) for v in present - set(known))
+    return pd.Categorical(values, categories=[*known, *extra], ordered=ordered)
+
+
+def hosts_frame(table: pa.Table) -> pd.DataFrame:
+    df = _frame(table)
+    df["status"] = _categorical(df["status"], ["ok", "error"])
+    df["error"] = _categorical(df["error"], [e.value for e in ErrorCode])
+    df["severity"] = _categorical(df["severity"], SEVERITY_CATEGORIES, ordered=True)
+    return df
+
+
+def findings_frame(table: pa.Table) -> pd.DataFrame:
+    df = _frame(table)
+    df["code"] = _categorical(df["code"], [c.value for c in Code])
+    df["severity"] = _categorical(df["severity"], SEVERITY_CATEGORIES, ordered=True)
+    return df
+
+
+def certificates_frame(table: pa.Table) -> pd.DataFrame:
+    df = _frame(table)
+    return df.drop_duplicates("sha256", ignore_index=True)

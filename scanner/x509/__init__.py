@@ -1,0 +1,1 @@
+"""Certificates: parsing, path building, the diagnosis rules, chain files. Pure."""

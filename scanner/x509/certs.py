@@ -1,0 +1,254 @@
+"""Parsing certificates (cached by DER, since fleets serve the same intermediates thousands of
+times) and the trust store. Pure: callers hand in bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509 import verification
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+from scanner.errors import TrustStoreError
+from scanner.model.types import CertInfo
+
+_PARSE_CACHE = 8192
+_SHA256 = hashes.SHA256()
+
+
+@lru_cache(maxsize=_PARSE_CACHE)
+def parse(der: bytes) -> x509.Certificate:
+    """Parse DER; raises ValueError (or another cryptography error) for a malformed one."""
+    # Deprecation warnings (a negative serial...) would print once per odd certificate of the
+    # fleet, and under `-W error` turn a parseable certificate into an unparseable one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(der)
+        # Touch the fields every later step uses, so a malformed certificate fails here, once.
+        _ = cert.subject, cert.issuer, cert.extensions
+    return cert
+
+
+def try_parse(der: bytes) -> x509.Certificate | None:
+    try:
+        return parse(der)
+    except Exception:  # any malformation: the caller records unparseable_certificate
+        return None
+
+
+def sha256_hex(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def name_text(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except Exception:  # a malformed attribute value; keep something readable
+        return repr(name)
+
+
+def key_facts(cert: x509.Certificate) -> tuple[str | None, int | None]:
+    try:
+        key = cert.public_key()
+    except Exception:
+        return None, None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    return type(key).__name__, None
+
+
+def signature_algorithm(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+def signature_hash(cert: x509.Certificate) -> str | None:
+    try:
+        h = cert.signature_hash_algorithm
+    except Exception:
+        return None
+    return None if h is None else h.name
+
+
+def sans(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(dNSNames, iPAddresses) of the subjectAltName, or None when there is no such extension."""
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return None
+    value = ext.value
+    assert isinstance(value, x509.SubjectAlternativeName)
+    dns = tuple(value.get_values_for_type(x509.DNSName))
+    ips = tuple(str(ip) for ip in value.get_values_for_type(x509.IPAddress))
+    return dns, ips
+
+
+def is_ca(cert: x509.Certificate) -> bool | None:
+    try:
+        bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+    except x509.ExtensionNotFound:
+        return None
+    assert isinstance(bc, x509.BasicConstraints)
+    return bc.ca
+
+
+def ca_issuers_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    except x509.ExtensionNotFound:
+        return ()
+    assert isinstance(aia, x509.Extension)
+    value = aia.value
+    assert isinstance(value, x509.AuthorityInformationAccess)
+    return tuple(
+        d.access_location.value
+        for d in value
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    )
+
+
+@lru_cache(maxsize=_PARSE_CACHE * 4)
+def signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Issuer name matches and the issuer's key verifies the child's signature.
+
+    Verified by hand rather than with `verify_directly_issued_by`, which refuses SHA-1: a
+    SHA-1-signed chain must still be built so that `weak_signature` can name it. Cached on the
+    pair: the same intermediate/root pair is checked for thousands of hosts."""
+    if child.issuer != issuer.subject:
+        return False
+    try:
+        key = issuer.public_key()
+        tbs, sig = child.tbs_certificate_bytes, child.signature
+        params = child.signature_algorithm_parameters
+        if isinstance(key, rsa.RSAPublicKey):
+            h = child.signature_hash_algorithm
+            assert isinstance(params, padding.PKCS1v15 | padding.PSS) and h is not None
+            key.verify(sig, tbs, params, h)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            assert isinstance(params, ec.ECDSA)
+            key.verify(sig, tbs, params)
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(sig, tbs)
+        elif isinstance(key, dsa.DSAPublicKey):
+            h = child.signature_hash_algorithm
+            assert h is not None
+            key.verify(sig, tbs, h)
+        else:
+            return False
+    except Exception:  # bad signature, mismatched key type, unsupported algorithm
+        return False
+    return True
+
+
+@lru_cache(maxsize=_PARSE_CACHE)
+def self_signed(cert: x509.Certificate) -> bool:
+    # Cached: path building asks it of the same intermediates and roots for every host.
+    return cert.subject == cert.issuer and signed_by(cert, cert)
+
+
+@lru_cache(maxsize=_PARSE_CACHE)
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(_SHA256)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    with warnings.catch_warnings():  # a non-positive serial warns on every read
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return format(cert.serial_number, "x")
+
+
+@lru_cache(maxsize=_PARSE_CACHE)
+def info(der: bytes) -> CertInfo:
+    """Facts for certificates.parquet; a certificate that will not parse keeps its DER."""
+    digest = sha256_hex(der)
+    cert = try_parse(der)
+    if cert is None:
+        try:
+            parse(der)
+            error = "unparseable"
+        except Exception as e:  # noqa: BLE001 - the message is the data we keep
+            error = f"{type(e).__name__}: {e}"[:300]
+        return CertInfo(
+            sha256=digest,
+            der=der,
+            subject=None,
+            issuer=None,
+            serial=None,
+            not_before=None,
+            not_after=None,
+            key_type=None,
+            key_size=None,
+            signature_algorithm=None,
+            parse_error=error,
+        )
+    key_type, key_size = key_facts(cert)
+    names = sans(cert) or ((), ())
+    return CertInfo(
+        sha256=digest,
+        der=der,
+        subject=name_text(cert.subject),
+        issuer=name_text(cert.issuer),
+        serial=serial_hex(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key_type=key_type,
+        key_size=key_size,
+        signature_algorithm=signature_algorithm(cert),
+        san_dns=names[0],
+        san_ip=names[1],
+        is_ca=is_ca(cert),
+        self_issued=cert.subject == cert.issuer,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrustStore:
+    path: str
+    sha256: str
+    roots: tuple[x509.Certificate, ...]
+    store: verification.Store
+    by_subject: dict[x509.Name, tuple[x509.Certificate, ...]]
+    fingerprints: frozenset[bytes]
+
+    def issuers_of(self, cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
+        return self.by_subject.get(cert.issuer, ())
+
+    def contains(self, cert: x509.Certificate) -> bool:
+        return _fingerprint(cert) in self.fingerprints
+
+
+def load_trust_store(pem: bytes, path: str) -> TrustStore:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            roots = tuple(x509.load_pem_x509_certificates(pem))
+    except Exception as e:
+        raise TrustStoreError(f"{path}: not a PEM bundle of certificates ({e})") from None
+    if not roots:
+        raise TrustStoreError(f"{path}: no certificates in the bundle")
+    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+    for r in roots:
+        by_subject.setdefault(r.subject, []).append(r)
+    return TrustStore(
+        path=path,
+        sha256=hashlib.sha256(pem).hexdigest(),
+        roots=roots,
+        store=verification.Store(list(roots)),
+        by_subject={k: tuple(v) for k, v in by_subject.items()},
+        fingerprints=frozenset(r.fingerprint(_SHA256) for r in roots),
+    )
