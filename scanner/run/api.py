@@ -82,11 +82,15 @@ async def scan_async(
     )
     dedupe = Deduper()
     results: list[tuple[ScanResult, dt.datetime]] = []
+
+    async def collect(result: ScanResult) -> None:
+        results.append((result, dt.datetime.now(dt.UTC)))
+
     started = dt.datetime.now(dt.UTC)
     await scan_stream(
         (item for item in items if dedupe.is_new(item)),
         config,
-        lambda result: results.append((result, dt.datetime.now(dt.UTC))),
+        collect,
         resolver=make_resolver(tuple(nameservers)),
     )
     meta = {

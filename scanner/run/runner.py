@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream
 import pandas as pd
 
 from scanner.analysis.summary import SUMMARY_INPUT_COLUMNS, combine, summarise, worst_hosts
@@ -30,6 +32,8 @@ from scanner.store.trust import load_trust
 from scanner.x509.certs import TrustStore
 
 WORST_HOSTS = 40
+# Results waiting for the writer; when full, workers wait (the disk sets the pace).
+RESULT_BUFFER = 1024
 
 
 @dataclass(slots=True, kw_only=True)
@@ -149,13 +153,18 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
     )
     done, failed = len(recovered.lines), 0
 
-    def on_result(result: ScanResult) -> None:
+    async def write_results(results: MemoryObjectReceiveStream[ScanResult]) -> None:
+        """The one writer: buffers rows as results arrive; checkpoints in a worker thread."""
         nonlocal done, failed
-        done += 1
-        failed += isinstance(result, ScanFailed)
-        writer.add(result, dt.datetime.now(dt.UTC))
-        if progress is not None:
-            progress(done, total, failed)
+        async with results:
+            async for result in results:
+                done += 1
+                failed += isinstance(result, ScanFailed)
+                writer.add(result, dt.datetime.now(dt.UTC))
+                if progress is not None:
+                    progress(done, total, failed)
+                if writer.due:
+                    await anyio.to_thread.run_sync(writer.checkpoint)
 
     async def main() -> bool:
         stop = anyio.Event()
@@ -163,10 +172,18 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
         async with anyio.create_task_group() as tg:
             if threading.current_thread() is threading.main_thread():
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-            items = files.iter_input(options.input, options.shard, recovered.lines)
-            completed = await scan_stream(
-                items, config, on_result, resolver=make_resolver(options.nameservers), stop=stop
-            )
+            send, receive = anyio.create_memory_object_stream[ScanResult](RESULT_BUFFER)
+            async with anyio.create_task_group() as scan:
+                scan.start_soon(write_results, receive)
+                async with send:
+                    items = files.iter_input(options.input, options.shard, recovered.lines)
+                    completed = await scan_stream(
+                        items,
+                        config,
+                        send.send,
+                        resolver=make_resolver(options.nameservers),
+                        stop=stop,
+                    )
             tg.cancel_scope.cancel()
         return completed
 

@@ -95,7 +95,7 @@ def adopt_final_tables(out: Path, seq: int) -> int:
 
 
 class PartWriter:
-    """Buffers result rows and writes a checkpoint every `rows` hosts or `seconds` seconds."""
+    """Buffers result rows; `checkpoint` writes them as numbered part files."""
 
     def __init__(
         self,
@@ -123,19 +123,24 @@ class PartWriter:
         self._last = time.monotonic()
 
     def add(self, result: ScanResult, scanned_at: dt.datetime) -> None:
+        """Buffer one result's rows (no I/O; `checkpoint` writes them when `due`)."""
         self._buffers["hosts"].append(tables.host_row(result, self.extra_names, scanned_at))
         self._buffers["findings"].extend(tables.finding_rows(result))
         for info in tables.result_certificates(result):
             if info.sha256 not in self._seen_certs:
                 self._seen_certs.add(info.sha256)
                 self._buffers["certificates"].append(tables.certificate_row(info))
-        if (
+
+    @property
+    def due(self) -> bool:
+        """Whether `rows` hosts or `seconds` seconds have gathered since the last checkpoint."""
+        return (
             len(self._buffers["hosts"]) >= self._rows
             or time.monotonic() - self._last >= self._seconds
-        ):
-            self.checkpoint()
+        )
 
     def checkpoint(self) -> None:
+        """Write the buffered rows as the next checkpoint (blocking: call it off the loop)."""
         self._last = time.monotonic()
         if not self._buffers["hosts"]:
             return
