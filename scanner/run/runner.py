@@ -18,8 +18,8 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from anyio.streams.memory import MemoryObjectReceiveStream
 import pandas as pd
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from scanner.analysis.summary import SUMMARY_INPUT_COLUMNS, combine, summarise, worst_hosts
 from scanner.errors import InputError, OutputError, UsageError
