@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -25,6 +26,11 @@ from scanner.model.types import Handshake, ScanOk, Target
 from scanner.store import tables
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
+from scanner.x509.memo import Memo
+from scanner.x509.paths import build_path as build_path_
+from scanner.x509.paths import parse_chain as parse_chain_
+from scanner.x509.rules import weakness_of
+from scanner.x509.verify import strict_verify as strict_verify_
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -40,12 +46,14 @@ def _best(fn: Callable[[], None], n: int, repeat: int, reset: Callable[[], None]
     return best * 1e6 / n
 
 
-def _clear() -> None:
-    """Empty every memo of the certificate and diagnosis modules (what a new chain meets)."""
-    for module in (certs, dx):
-        for value in vars(module).values():
-            if not isinstance(value, type) and callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
+class _Scan:
+    """The memo a scan would hold; `clear` starts a new one (what a new chain meets)."""
+
+    memo = Memo()
+
+    @classmethod
+    def clear(cls) -> None:
+        cls.memo = Memo()
 
 
 def _stages(
@@ -67,18 +75,26 @@ def _stages(
 
     def diagnose() -> None:
         for chain, host in pairs:
-            dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
+            dx.diagnose(
+                chain,
+                host=host,
+                is_ip=False,
+                trust=trust,
+                as_of=AS_OF,
+                warn_days=30,
+                memo=_Scan.memo,
+            )
 
     def parse_chain() -> None:
         for chain, _ in pairs:
-            dx.parse_chain(chain)
+            parse_chain_(chain, _Scan.memo)
 
     def infos() -> None:
         for chain, _ in pairs:
             for d in chain:
-                certs.info(d)
+                _Scan.memo.info(d)
 
-    parsed = [dx.parse_chain(c) for c, _ in pairs]
+    parsed = [parse_chain_(c, Memo()) for c, _ in pairs]
 
     def names_() -> None:
         for chain, host in zip(parsed, names, strict=True):
@@ -89,18 +105,17 @@ def _stages(
 
     def build_path() -> None:
         for chain in parsed:
-            dx.build_path(chain, trust, {})
+            build_path_(chain, trust, {}, _Scan.memo)
 
     def strict_verify() -> None:
         for chain, host in zip(parsed, names, strict=True):
-            dx._strict_verify(chain, host, False, trust, AS_OF)
+            strict_verify_(chain, host, False, trust, AS_OF)
 
     def weakness() -> None:
         for chain in parsed:
             assert chain.leaf is not None
-            dx._weakness(chain.leaf)
-            for c in chain.intermediates:
-                dx._weakness(c)
+            for c in (chain.leaf, *chain.intermediates):
+                _Scan.memo.weakness.get(c, partial(weakness_of, c))
 
     results = []
     for chain, host in pairs:
@@ -126,8 +141,8 @@ def _stages(
         "  certs.info x chain": infos,
         "  sans + matches": names_,
         "  build_path": build_path,
-        "  _strict_verify": strict_verify,
-        "  _weakness x chain": weakness,
+        "  strict_verify": strict_verify,
+        "  weakness x chain": weakness,
         "scanner: table rows": rows,
     }
 
@@ -170,10 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         warm = label == "same chain"
 
         def reset(warm: bool = warm, chains: Any = chains) -> None:
-            _clear()
+            _Scan.clear()
             if warm:
                 dx.diagnose(
-                    chains[0], host=names[0], is_ip=False, trust=trust, as_of=AS_OF, warn_days=30
+                    chains[0],
+                    host=names[0],
+                    is_ip=False,
+                    trust=trust,
+                    as_of=AS_OF,
+                    warn_days=30,
+                    memo=_Scan.memo,
                 )
 
         cases[label] = {k: _best(fn, n, a.repeat, reset) for k, fn in stages.items()}

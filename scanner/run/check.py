@@ -52,7 +52,13 @@ def check(
         raise ValueError("no certificate to check")
     name, is_ip = parse_host(host)
     diagnosis = dx.diagnose(
-        chain, host=name, is_ip=is_ip, trust=trust, as_of=as_of, warn_days=warn_days
+        chain,
+        host=name,
+        is_ip=is_ip,
+        trust=trust,
+        as_of=as_of,
+        warn_days=warn_days,
+        offline=True,
     )
     target = Target(row=0, host=name, port=0, ip=None, is_ip=is_ip)
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")

@@ -1,14 +1,15 @@
-"""Parsing certificates (cached by DER, since fleets serve the same intermediates thousands of
-times) and the trust store. Pure: callers hand in bytes."""
+"""Parsing certificates and reading their facts, signatures between two certificates, and the
+trust store. Pure and uncached: a scan remembers repeated work in `scanner.x509.memo.Memo`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
@@ -18,28 +19,59 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from scanner.errors import TrustStoreError
 from scanner.model.types import CertInfo
 
-_PARSE_CACHE = 8192
 _SHA256 = hashes.SHA256()
+# What cryptography raises for a certificate it cannot read or a field it cannot represent (a
+# year-0 date, a duplicate extension...). Anything else is a bug of ours and must surface.
+MALFORMED: tuple[type[Exception], ...] = (
+    ValueError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+    UnsupportedAlgorithm,
+)
 
 
-@lru_cache(maxsize=_PARSE_CACHE)
 def parse(der: bytes) -> x509.Certificate:
     """Parse DER; raises ValueError (or another cryptography error) for a malformed one."""
     # Deprecation warnings (a negative serial...) would print once per odd certificate of the
     # fleet, and under `-W error` turn a parseable certificate into an unparseable one.
+    # A name attribute of the wrong length (a 2-letter country of 8) is a UserWarning in
+    # cryptography: here it makes the certificate malformed, whatever the warning filters say.
     with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        # After (so before, in the filter list): a deprecation is a UserWarning subclass.
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        cert = x509.load_der_x509_certificate(der)
-        # Touch the fields every later step uses, so a malformed certificate fails here, once.
-        _ = cert.subject, cert.issuer, cert.extensions
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            # Touch the fields every later step uses, so a malformed certificate fails here.
+            _ = cert.subject, cert.issuer, cert.extensions
+        except UserWarning as w:
+            raise ValueError(str(w)) from None
     return cert
 
 
 def try_parse(der: bytes) -> x509.Certificate | None:
     try:
         return parse(der)
-    except Exception:  # any malformation: the caller records unparseable_certificate
+    except MALFORMED:  # the caller records unparseable_certificate
         return None
+
+
+def validity(cert: x509.Certificate) -> tuple[dt.datetime | None, dt.datetime | None, str | None]:
+    """(notBefore, notAfter, why one is missing): a date Python cannot hold (year 0, as in
+    BoringSSL's test data) is None with the reason, never an exception."""
+    bounds: list[dt.datetime | None] = []
+    problems = []
+    for field in ("notBefore", "notAfter"):
+        try:
+            if field == "notBefore":
+                bounds.append(cert.not_valid_before_utc)
+            else:
+                bounds.append(cert.not_valid_after_utc)
+        except ValueError as e:
+            bounds.append(None)
+            problems.append(f"{field} cannot be represented ({e})")
+    return bounds[0], bounds[1], "; ".join(problems) or None
 
 
 def sha256_hex(der: bytes) -> str:
@@ -49,14 +81,14 @@ def sha256_hex(der: bytes) -> str:
 def name_text(name: x509.Name) -> str:
     try:
         return name.rfc4514_string()
-    except Exception:  # a malformed attribute value; keep something readable
+    except MALFORMED:  # a malformed attribute value; keep something readable
         return repr(name)
 
 
 def key_facts(cert: x509.Certificate) -> tuple[str | None, int | None]:
     try:
         key = cert.public_key()
-    except Exception:
+    except MALFORMED:
         return None, None
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -79,7 +111,7 @@ def signature_algorithm(cert: x509.Certificate) -> str:
 def signature_hash(cert: x509.Certificate) -> str | None:
     try:
         h = cert.signature_hash_algorithm
-    except Exception:
+    except MALFORMED:
         return None
     return None if h is None else h.name
 
@@ -122,13 +154,12 @@ def ca_issuers_urls(cert: x509.Certificate) -> tuple[str, ...]:
     )
 
 
-@lru_cache(maxsize=_PARSE_CACHE * 4)
 def signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Issuer name matches and the issuer's key verifies the child's signature.
 
     Verified by hand rather than with `verify_directly_issued_by`, which refuses SHA-1: a
-    SHA-1-signed chain must still be built so that `weak_signature` can name it. Cached on the
-    pair: the same intermediate/root pair is checked for thousands of hosts."""
+    SHA-1-signed chain must still be built so that `weak_signature` can name it. (A scan
+    remembers the answer per pair in its `Memo`.)"""
     if child.issuer != issuer.subject:
         return False
     try:
@@ -137,33 +168,31 @@ def signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
         params = child.signature_algorithm_parameters
         if isinstance(key, rsa.RSAPublicKey):
             h = child.signature_hash_algorithm
-            assert isinstance(params, padding.PKCS1v15 | padding.PSS) and h is not None
+            if not isinstance(params, padding.PKCS1v15 | padding.PSS) or h is None:
+                return False  # the child's algorithm is not an RSA one
             key.verify(sig, tbs, params, h)
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            assert isinstance(params, ec.ECDSA)
+            if not isinstance(params, ec.ECDSA):
+                return False
             key.verify(sig, tbs, params)
         elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             key.verify(sig, tbs)
         elif isinstance(key, dsa.DSAPublicKey):
             h = child.signature_hash_algorithm
-            assert h is not None
+            if h is None:
+                return False
             key.verify(sig, tbs, h)
         else:
             return False
-    except Exception:  # bad signature, mismatched key type, unsupported algorithm
+    except InvalidSignature:
+        return False
+    except MALFORMED:  # a key or algorithm cryptography cannot use
         return False
     return True
 
 
-@lru_cache(maxsize=_PARSE_CACHE)
 def self_signed(cert: x509.Certificate) -> bool:
-    # Cached: path building asks it of the same intermediates and roots for every host.
     return cert.subject == cert.issuer and signed_by(cert, cert)
-
-
-@lru_cache(maxsize=_PARSE_CACHE)
-def _fingerprint(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(_SHA256)
 
 
 def serial_hex(cert: x509.Certificate) -> str:
@@ -172,40 +201,38 @@ def serial_hex(cert: x509.Certificate) -> str:
         return format(cert.serial_number, "x")
 
 
-@lru_cache(maxsize=_PARSE_CACHE)
-def info(der: bytes) -> CertInfo:
-    """Facts for certificates.parquet; a certificate that will not parse keeps its DER."""
+def info(der: bytes, cert: x509.Certificate | None = None) -> CertInfo:
+    """Facts for certificates.parquet (`cert`: the parsed `der`, when the caller has it); a
+    certificate that will not parse keeps its DER and the parser's reason."""
     digest = sha256_hex(der)
-    cert = try_parse(der)
     if cert is None:
         try:
-            parse(der)
-            error = "unparseable"
-        except Exception as e:  # noqa: BLE001 - the message is the data we keep
-            error = f"{type(e).__name__}: {e}"[:300]
-        return CertInfo(
-            sha256=digest,
-            der=der,
-            subject=None,
-            issuer=None,
-            serial=None,
-            not_before=None,
-            not_after=None,
-            key_type=None,
-            key_size=None,
-            signature_algorithm=None,
-            parse_error=error,
-        )
+            cert = parse(der)
+        except MALFORMED as e:  # the message is the data we keep
+            return CertInfo(
+                sha256=digest,
+                der=der,
+                subject=None,
+                issuer=None,
+                serial=None,
+                not_before=None,
+                not_after=None,
+                key_type=None,
+                key_size=None,
+                signature_algorithm=None,
+                parse_error=f"{type(e).__name__}: {e}"[:300],
+            )
     key_type, key_size = key_facts(cert)
     names = sans(cert) or ((), ())
+    not_before, not_after, _ = validity(cert)
     return CertInfo(
         sha256=digest,
         der=der,
         subject=name_text(cert.subject),
         issuer=name_text(cert.issuer),
         serial=serial_hex(cert),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
+        not_before=not_before,
+        not_after=not_after,
         key_type=key_type,
         key_size=key_size,
         signature_algorithm=signature_algorithm(cert),
@@ -229,7 +256,7 @@ class TrustStore:
         return self.by_subject.get(cert.issuer, ())
 
     def contains(self, cert: x509.Certificate) -> bool:
-        return _fingerprint(cert) in self.fingerprints
+        return cert.fingerprint(_SHA256) in self.fingerprints
 
 
 def load_trust_store(pem: bytes, path: str) -> TrustStore:
@@ -237,7 +264,7 @@ def load_trust_store(pem: bytes, path: str) -> TrustStore:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             roots = tuple(x509.load_pem_x509_certificates(pem))
-    except Exception as e:
+    except MALFORMED as e:
         raise TrustStoreError(f"{path}: not a PEM bundle of certificates ({e})") from None
     if not roots:
         raise TrustStoreError(f"{path}: no certificates in the bundle")

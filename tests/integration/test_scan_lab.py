@@ -367,14 +367,14 @@ def test_unparseable_leaf_keeps_its_der_and_has_no_verdicts(
     assert cert["parse_error"] and cert["der"] and cert["subject"] is None
     assert certs.sha256_hex(cert["der"]) == row["leaf_sha256"]
     (f,) = row["_findings"]
-    assert "certificate #0" in f["message"]
+    assert f["message"].startswith("certificate 1 of the chain cannot be parsed")
 
 
 def test_unparseable_third_certificate_is_named(targeted_scan: dict[str, dict[str, Any]]) -> None:
     row = targeted_scan["unparseable_extra"]
     assert row["chain_length"] == 3
     (f,) = row["_findings"]
-    assert "certificate #2" in f["message"] and "Duplicate" in f["message"]
+    assert "certificate 3 of the chain" in f["message"] and "Duplicate" in f["message"]
     assert row["hostname_mismatch"] is False and row["expired"] is False
 
 
