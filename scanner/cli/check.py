@@ -24,6 +24,7 @@ from scanner.cli.app import (
 )
 from scanner.errors import HostError
 from scanner.model.types import Severity
+from scanner.present.escape import utc_z
 
 if TYPE_CHECKING:
     from scanner.run.check import CheckReport
@@ -41,10 +42,11 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
         say(f"issuer:  {terminal(row['issuer'])}", soft_wrap=True)
         names = [*row["san_dns"], *row["san_ip"]]
         say(f"names:   {terminal(', '.join(names) or 'none')}", soft_wrap=True)
-        say(
-            f"valid:   {row['not_before']:%Y-%m-%d %H:%M:%S}Z to "
-            f"{row['not_after']:%Y-%m-%d %H:%M:%S}Z ({row['days_remaining']} day(s) left)"
+        start, end = (
+            utc_z(t) if t else "unreadable" for t in (row["not_before"], row["not_after"])
         )
+        left = row["days_remaining"]
+        say(f"valid:   {start} to {end}" + (f" ({left} day(s) left)" if left is not None else ""))
     from scanner.store.tables import VERDICT_COLUMNS
 
     true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]

@@ -701,3 +701,30 @@ class Lab:
             w.writerows(self.rows())
         ca_path.write_bytes(self.ca_pem)
         return csv_path, ca_path
+
+
+def patch_and_resign(issued: Issued, issuer: Issued, old: bytes, new: bytes) -> Issued:
+    """The same certificate with `old` bytes of its TBS replaced by `new` (same length) and
+    signed again by `issuer` (RSA): for fields cryptography refuses to produce, such as a
+    validity in year 0."""
+    assert isinstance(issuer.key, rsa.RSAPrivateKey), "re-signing needs an RSA issuer"
+    assert len(old) == len(new)
+    tbs = issued.cert.tbs_certificate_bytes
+    assert tbs.count(old) == 1, "the bytes to patch must appear once in the TBS"
+    patched_tbs = tbs.replace(old, new)
+    signature = issuer.key.sign(patched_tbs, padding.PKCS1v15(), hashes.SHA256())
+    der = issued.der
+    assert len(signature) == len(issued.cert.signature) and der.endswith(issued.cert.signature)
+    body = der[: -len(signature)].replace(tbs, patched_tbs)
+    return Issued(x509.load_der_x509_certificate(body + signature), issued.key)
+
+
+def year_zero_leaf(pki: Pki, dns_name: str) -> Issued:
+    """A leaf whose notBefore is 0000-01-01 (GeneralizedTime), as in BoringSSL's test data:
+    valid DER that Python's datetime cannot hold."""
+    leaf = pki.leaf(
+        [dns_name],
+        not_before=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+        not_after=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+    )
+    return patch_and_resign(leaf, pki.intermediate, b"20990101000000Z", b"00000101000000Z")

@@ -75,7 +75,11 @@ def diagnose(
     found = [*broken, *valid.findings, *named.findings, *route.findings, *served, *weak]
     rejection = chain_verdict(chain, host, is_ip, named.dns, trust, as_of, memo)
     trusted = rules.trusted(
-        rejection, weak=bool(weak), intermediate_bad=bool(served), mismatch=named.mismatch
+        rejection,
+        weak=bool(weak),
+        intermediate_bad=bool(served),
+        mismatch=named.mismatch,
+        dates_unknown=valid.expired is None,
     )
     if not trusted:
         found += rules.not_trusted(rejection, found)

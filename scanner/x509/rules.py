@@ -373,11 +373,18 @@ def weakness(path: Path, trust: certs.TrustStore, memo: Memo) -> tuple[Finding, 
 # --- the verdict -----------------------------------------------------------------------------
 
 
-def trusted(rejection: str | None, *, weak: bool, intermediate_bad: bool, mismatch: bool) -> bool:
+def trusted(
+    rejection: str | None,
+    *,
+    weak: bool,
+    intermediate_bad: bool,
+    mismatch: bool,
+    dates_unknown: bool,
+) -> bool:
     """Trusted when the strict verifier accepts the chain and none of our stricter rules
     object (our RFC 6125 matcher never matches `*.com`; security level 2; served
-    intermediates valid)."""
-    return rejection is None and not weak and not intermediate_bad and not mismatch
+    intermediates valid; the leaf's validity readable: unreadable, nobody can say it holds)."""
+    return not (rejection or weak or intermediate_bad or mismatch or dates_unknown)
 
 
 def not_trusted(rejection: str | None, found: Sequence[Finding]) -> tuple[Finding, ...]:
