@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check scanner tests bench
 	$(BIN)/ruff format --check scanner bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: lint test
 

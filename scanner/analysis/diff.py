@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 
 from scanner.analysis.severity import any_at_or_above, rank
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import Severity
-from scanner.store.tables import HOST_COLUMNS
 
 
 class Change(StrEnum):

@@ -13,8 +13,8 @@ import pandas as pd
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
 from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.model.catalogue import CATALOGUE, Code
+from scanner.model.columns import VERDICT_COLUMNS
 from scanner.model.types import ErrorCode
-from scanner.store.tables import VERDICT_COLUMNS
 
 # Verdicts reported as "problems": every verdict column but `trusted`, plus not trusted.
 PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")

@@ -47,7 +47,7 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
         )
         left = row["days_remaining"]
         say(f"valid:   {start} to {end}" + (f" ({left} day(s) left)" if left is not None else ""))
-    from scanner.store.tables import VERDICT_COLUMNS
+    from scanner.model.columns import VERDICT_COLUMNS
 
     true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]
     verdict = "[green]trusted[/]" if row["trusted"] else "[red]not trusted[/]"

@@ -18,7 +18,7 @@ import pandas as pd
 from scanner.analysis.severity import rank
 from scanner.analysis.summary import FleetSummary
 from scanner.model.catalogue import CATALOGUE, Code
-from scanner.store.tables import HOST_COLUMNS
+from scanner.model.columns import HOST_COLUMNS
 
 MAX_HOSTS = 5000
 MAX_FIXES = 1000  # rows of each fix list; the rest are in `scanner summary --format csv`

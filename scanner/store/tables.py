@@ -12,21 +12,12 @@ from typing import Any, assert_never
 
 import pyarrow as pa
 
+from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
 from scanner.model.types import CertInfo, ScanFailed, ScanOk, ScanResult
 
 TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
 
-VERDICT_COLUMNS = (
-    "trusted",
-    "expired",
-    "not_yet_valid",
-    "expiring_soon",
-    "hostname_mismatch",
-    "self_signed",
-    "untrusted_root",
-    "incomplete_chain",
-)
 
 _HOST_FIELDS: list[pa.Field] = [
     pa.field("host", pa.string(), nullable=False),
@@ -53,7 +44,8 @@ _HOST_FIELDS: list[pa.Field] = [
     pa.field("severity", pa.string()),
     pa.field("scanned_at", TS, nullable=False),
 ]
-HOST_COLUMNS = tuple(f.name for f in _HOST_FIELDS)
+if tuple(f.name for f in _HOST_FIELDS) != HOST_COLUMNS:  # one list of names, two homes
+    raise AssertionError("scanner.model.columns.HOST_COLUMNS differs from the hosts schema")
 
 FINDINGS_SCHEMA = pa.schema(
     [

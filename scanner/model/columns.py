@@ -1,0 +1,42 @@
+"""The column names of hosts.parquet, in order, for code that must not load pyarrow (the
+analysis, the reports, the CLI). scanner.store.tables defines their types and checks that its
+schema has exactly these names."""
+
+from __future__ import annotations
+
+VERDICT_COLUMNS = (
+    "trusted",
+    "expired",
+    "not_yet_valid",
+    "expiring_soon",
+    "hostname_mismatch",
+    "self_signed",
+    "untrusted_root",
+    "incomplete_chain",
+)
+
+HOST_COLUMNS = (
+    "host",
+    "port",
+    "ip",
+    "input_line",
+    "status",
+    "error",
+    "error_detail",
+    "connected_ip",
+    "tls_version",
+    "cipher",
+    "subject",
+    "issuer",
+    "san_dns",
+    "san_ip",
+    "not_before",
+    "not_after",
+    "days_remaining",
+    "chain_length",
+    "leaf_sha256",
+    *VERDICT_COLUMNS,
+    "findings",
+    "severity",
+    "scanned_at",
+)
