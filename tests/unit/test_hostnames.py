@@ -142,6 +142,10 @@ NORMALISED = {
     "IDN UTS 46 mapping (full-width)": ("ＥＸＡＭＰＬＥ．ｃｏｍ", "example.com"),
     "IDNA 2008 keeps sharp s": ("faß.de", "xn--fa-hia.de"),
     "A-label kept": ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
+    # A registered name (U+2603, a snowman) whose label IDNA 2008 disallows: an A-label that is
+    # valid LDH is a DNS name, scanned as written.
+    "LDH A-label not valid IDNA 2008": ("xn--n3h.com", "xn--n3h.com"),
+    "LDH A-label that is not punycode": ("XN--ZZ.example", "xn--zz.example"),
     "underscore accepted": ("_acme.ex_ample.com", "_acme.ex_ample.com"),
     "single label": ("localhost", "localhost"),
 }
@@ -162,7 +166,6 @@ REJECTED = {
     "wildcard is not a host": ("*.example.com", "may hold only"),
     "label too long": ("a" * 64 + ".com", "longer than 63"),
     "name too long": (".".join(["a" * 60] * 5), "longer than 253"),
-    "bad A-label": ("xn--zz.example", "invalid A-label"),
     "numeric last label": ("1.2.3", "neither an IP address nor a DNS name"),
 }
 

@@ -74,7 +74,9 @@ try:
 except scanner.errors.ScanFolderError:
     pass
 print(json.dumps({
-    "modules": sorted(m for m in sys.modules if m.startswith(("scanner.", "httpx", "dns", "anyio"))),
+    "modules": sorted(
+        m for m in sys.modules if m.startswith(("scanner.", "httpx", "dns", "anyio"))
+    ),
     "max_size_kept": asyncio.sslproto.SSLProtocol.max_size == before,
 }))
 """
