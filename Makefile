@@ -23,6 +23,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install

@@ -23,7 +23,6 @@ from cryptography.x509 import verification
 from bench.server import BenchPki, hostname
 from scanner.inputs.hostnames import matches
 from scanner.model.types import Handshake, ScanOk, Target
-from scanner.store import tables
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
 from scanner.x509.memo import Memo
@@ -129,9 +128,9 @@ def _stages(
 
     def rows() -> None:
         for r in results:
-            tables.host_row(r, (), now)
-            list(tables.finding_rows(r))
-            tables.result_certificates(r)
+            rows.host_row(r, (), now)
+            list(rows.finding_rows(r))
+            rows.result_certificates(r)
 
     assert n
     return {

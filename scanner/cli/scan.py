@@ -12,16 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from scanner.analysis.severity import any_at_or_above
 from scanner.cli.app import (
@@ -51,6 +41,16 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
     if not enabled:
         yield None
     elif sys.stdout.isatty():
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         with Progress(
             TextColumn("scanning"),
             BarColumn(),
@@ -121,6 +121,8 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
         markup=False,
         soft_wrap=True,
     )
+    from rich.table import Table
+
     table = Table(title="Findings and errors", title_justify="left")
     for col in ("kind", "name", "hosts", "share"):
         table.add_column(col, justify="right" if col in ("hosts", "share") else "left")

@@ -18,10 +18,11 @@ import pyarrow as pa
 
 from scanner.errors import EventLoopRunning
 from scanner.inputs.targets import Deduper, read_targets
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.runner import make_resolver, version
-from scanner.store import tables
+from scanner.store import rows, tables
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
 from scanner.store.trust import load_trust
 
@@ -69,7 +70,7 @@ async def scan_async(
     as_of = as_of or dt.datetime.now(dt.UTC)
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    header, items = read_targets(io.StringIO(_rows_as_csv(rows)), tables.HOST_COLUMNS)
+    header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     config = ScanConfig(
         trust=trust,
@@ -125,10 +126,10 @@ def from_results(
     cert_rows: dict[str, dict[str, Any]] = {}
     for result, scanned_at in sorted(results, key=lambda r: r[0].target.row):
         counts.add(result)
-        host_rows.append(tables.host_row(result, extra_names, scanned_at))
-        finding_rows.extend(tables.finding_rows(result))
-        for info in tables.result_certificates(result):
-            cert_rows.setdefault(info.sha256, tables.certificate_row(info))
+        host_rows.append(rows.host_row(result, extra_names, scanned_at))
+        finding_rows.extend(rows.finding_rows(result))
+        for info in rows.result_certificates(result):
+            cert_rows.setdefault(info.sha256, rows.certificate_row(info))
     scan_meta = {
         **(meta or {}),
         "interrupted": False,

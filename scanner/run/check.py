@@ -11,8 +11,9 @@ from typing import Any
 
 from scanner.errors import ChainFileError, HostError
 from scanner.inputs.hostnames import normalise_dns_name, parse_ip
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import Diagnosis, Handshake, ScanOk, Target
-from scanner.store import tables
+from scanner.store import rows
 from scanner.x509 import diagnose as dx
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
@@ -63,7 +64,7 @@ def check(
     target = Target(row=0, host=name, port=0, ip=None, is_ip=is_ip)
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")
     result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)
-    row = tables.host_row(result, (), checked_at)
+    row = rows.host_row(result, (), checked_at)
     row.update(dict.fromkeys(NETWORK_COLUMNS))
     return CheckReport(host=name, chain=tuple(chain), diagnosis=diagnosis, row=row)
 
@@ -78,7 +79,7 @@ def json_value(value: Any) -> Any:
 
 
 def json_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: json_value(row[k]) for k in tables.HOST_COLUMNS}
+    return {k: json_value(row[k]) for k in HOST_COLUMNS}
 
 
 __all__ = [

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from scanner.errors import InputError, OutputError
 from scanner.inputs.targets import Deduper, Header, Shard, read_targets
+from scanner.model.columns import HOST_COLUMNS
 from scanner.present.escape import FORMULA_START, csv_cell
 from scanner.store import tables
 from scanner.store.atomic import partial_path, write_atomic
@@ -82,7 +83,7 @@ def inspect_input(path: Path, shard: Shard = WHOLE) -> tuple[Header, int, int]:
     Reading the whole file before scanning means a file that stops being CSV on line 900,000
     is refused before any connection, and the progress bar knows its total."""
     with open_input(path) as f:
-        header, items = read_targets(f, tables.HOST_COLUMNS)
+        header, items = read_targets(f, HOST_COLUMNS)
         dedupe = Deduper()
         count = sum(1 for _ in _selected(items, shard, dedupe))
     return header, count, dedupe.duplicates
@@ -94,7 +95,7 @@ def iter_input(
     """Second pass: the targets of this shard, de-duplicated, without the lines already
     recorded by an earlier run, read lazily."""
     with open_input(path) as f:
-        _, items = read_targets(f, tables.HOST_COLUMNS)
+        _, items = read_targets(f, HOST_COLUMNS)
         for item in _selected(items, shard, Deduper()):
             if item.row not in skip_lines:
                 yield item

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from scanner.errors import ScanFolderError
 from scanner.model.catalogue import Code
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import ErrorCode, Severity
 from scanner.store import tables
 
@@ -59,7 +60,7 @@ class ScanTables:
     @property
     def carried_columns(self) -> tuple[str, ...]:
         """The input columns carried into hosts (owner, team, env...)."""
-        return tuple(c for c in self.hosts.columns if c not in tables.HOST_COLUMNS)
+        return tuple(c for c in self.hosts.columns if c not in HOST_COLUMNS)
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.model.types import ScanResult
-from scanner.store import tables
+from scanner.store import rows, tables
 from scanner.store.atomic import partial_path, write_atomic
 
 PARTS_DIR = ".parts"
@@ -124,12 +124,12 @@ class PartWriter:
 
     def add(self, result: ScanResult, scanned_at: dt.datetime) -> None:
         """Buffer one result's rows (no I/O; `checkpoint` writes them when `due`)."""
-        self._buffers["hosts"].append(tables.host_row(result, self.extra_names, scanned_at))
-        self._buffers["findings"].extend(tables.finding_rows(result))
-        for info in tables.result_certificates(result):
+        self._buffers["hosts"].append(rows.host_row(result, self.extra_names, scanned_at))
+        self._buffers["findings"].extend(rows.finding_rows(result))
+        for info in rows.result_certificates(result):
             if info.sha256 not in self._seen_certs:
                 self._seen_certs.add(info.sha256)
-                self._buffers["certificates"].append(tables.certificate_row(info))
+                self._buffers["certificates"].append(rows.certificate_row(info))
 
     @property
     def due(self) -> bool:

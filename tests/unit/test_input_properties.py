@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.inputs.targets import InputError, _records, read_targets
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import InvalidTarget, Target
 from scanner.store import files as storage
-from scanner.store import tables
 
-RESERVED = tables.HOST_COLUMNS
+RESERVED = HOST_COLUMNS
 PROPERTY = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

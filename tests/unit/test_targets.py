@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.inputs.targets import Deduper, Header, InputError, read_targets
+from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import InvalidTarget, Target
 from scanner.store import tables
 
@@ -19,7 +20,7 @@ HEADER = "host,port,ip,owner"
 
 
 def parse(text: str) -> tuple[Header, list[Target | InvalidTarget]]:
-    header, items = read_targets(io.StringIO(text), tables.HOST_COLUMNS)
+    header, items = read_targets(io.StringIO(text), HOST_COLUMNS)
     return header, list(items)
 
 
@@ -162,13 +163,13 @@ def test_clashing_columns_are_renamed_input_name() -> None:
         "input_input_line",
         "owner",
     )
-    output = {n.lower() for n in tables.HOST_COLUMNS}
+    output = {n.lower() for n in HOST_COLUMNS}
     assert not output & {n.lower() for n in header.extra_names}
 
 
 def test_renamed_column_never_clashes_with_another_carried_column() -> None:
     header, _ = parse("host,status,input_status,,,column_5\n")
-    names = [*tables.HOST_COLUMNS, *header.extra_names]
+    names = [*HOST_COLUMNS, *header.extra_names]
     assert len({n.lower() for n in names}) == len(names)
     assert header.extra_names[1] == "input_status"  # the input's own column keeps its name
     assert header.extra_names[-1] == "column_5"
@@ -215,7 +216,7 @@ FILE_ERRORS = {
 @pytest.mark.parametrize(("data", "message"), FILE_ERRORS.values(), ids=FILE_ERRORS.keys())
 def test_file_level_errors(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        _, items = read_targets(lines_of(data), tables.HOST_COLUMNS)
+        _, items = read_targets(lines_of(data), HOST_COLUMNS)
         list(items)
 
 
@@ -223,7 +224,7 @@ def test_latin1_error_deep_in_a_file_never_names_a_later_line() -> None:
     bad_line = 3002
     data = b"host\n" + b"a.example\n" * (bad_line - 2) + b"caf\xe9.example\n"
     with pytest.raises(InputError, match=r"not UTF-8 text after line (\d+)") as info:
-        _, items = read_targets(lines_of(data), tables.HOST_COLUMNS)
+        _, items = read_targets(lines_of(data), HOST_COLUMNS)
         list(items)
     match = re.search(r"after line (\d+)", str(info.value))
     assert match and 1 < int(match.group(1)) < bad_line
@@ -245,7 +246,7 @@ def _check_item(item: object, header: Header) -> None:
 def test_any_text_lines_give_targets_or_input_error(lines: list[str]) -> None:
     text = "\n".join([HEADER, *lines]) + "\n"
     try:
-        header, items = read_targets(io.StringIO(text, newline=""), tables.HOST_COLUMNS)
+        header, items = read_targets(io.StringIO(text, newline=""), HOST_COLUMNS)
         for item in items:
             _check_item(item, header)
     except InputError as e:
@@ -271,10 +272,10 @@ def test_any_csv_rows_give_targets_or_input_error(
     writer.writerow(["host", *columns])
     writer.writerows(rows)
     try:
-        header, items = read_targets(io.StringIO(buf.getvalue(), newline=""), tables.HOST_COLUMNS)
+        header, items = read_targets(io.StringIO(buf.getvalue(), newline=""), HOST_COLUMNS)
         for item in items:
             _check_item(item, header)
-        names = [*tables.HOST_COLUMNS, *header.extra_names]
+        names = [*HOST_COLUMNS, *header.extra_names]
         assert len({n.lower() for n in names}) == len(names)
     except InputError as e:
         assert str(e)

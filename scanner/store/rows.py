@@ -1,0 +1,105 @@
+"""The rows of the output tables, as plain dicts keyed by column (no pyarrow needed: the
+offline check builds one without loading it). Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any, assert_never
+
+from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
+from scanner.model.types import CertInfo, ScanFailed, ScanOk, ScanResult
+
+
+def host_row(
+    result: ScanResult, extra_names: Sequence[str], scanned_at: dt.datetime
+) -> dict[str, Any]:
+    """One hosts.parquet row. Verdicts, findings and severity are null on error rows."""
+    target = result.target
+    row: dict[str, Any] = dict.fromkeys(HOST_COLUMNS)
+    row.update(
+        host=target.host,
+        port=target.port,
+        ip=target.ip,
+        input_line=target.row,
+        scanned_at=scanned_at,
+    )
+    match result:
+        case ScanOk(handshake=hs, diagnosis=d):
+            leaf = d.leaf
+            row.update(
+                status="ok",
+                connected_ip=hs.address,
+                tls_version=hs.tls_version,
+                cipher=hs.cipher,
+                chain_length=len(hs.chain),
+                days_remaining=d.days_remaining,
+                findings=list(d.codes),
+                severity=d.severity.value if d.severity else None,
+            )
+            if leaf is not None:
+                row.update(
+                    subject=leaf.subject,
+                    issuer=leaf.issuer,
+                    san_dns=list(leaf.san_dns),
+                    san_ip=list(leaf.san_ip),
+                    not_before=leaf.not_before,
+                    not_after=leaf.not_after,
+                    leaf_sha256=leaf.sha256,
+                )
+            v = d.verdicts
+            for c in VERDICT_COLUMNS:
+                row[c] = getattr(v, c)
+        case ScanFailed(error=e, detail=detail, address=address):
+            row.update(status="error", error=e.value, error_detail=detail, connected_ip=address)
+        case _:
+            assert_never(result)
+    for name, value in zip(extra_names, target.extra, strict=False):
+        row[name] = value
+    return row
+
+
+def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:
+    if not isinstance(result, ScanOk):
+        return
+    t = result.target
+    leaf = result.diagnosis.leaf
+    for f in result.diagnosis.findings:
+        yield {
+            "host": t.host,
+            "port": t.port,
+            "ip": t.ip,
+            "input_line": t.row,
+            "code": f.code,
+            "severity": f.severity.value,
+            "message": f.message,
+            "remedy": f.remedy,
+            "leaf_sha256": leaf.sha256 if leaf else None,
+            "certificate_sha256": f.certificate_sha256,
+            "certificate_subject": f.certificate_subject,
+            "url": f.url,
+        }
+
+
+def certificate_row(info: CertInfo) -> dict[str, Any]:
+    return {
+        "sha256": info.sha256,
+        "subject": info.subject,
+        "issuer": info.issuer,
+        "serial": info.serial,
+        "not_before": info.not_before,
+        "not_after": info.not_after,
+        "key_type": info.key_type,
+        "key_size": info.key_size,
+        "signature_algorithm": info.signature_algorithm,
+        "san_dns": list(info.san_dns),
+        "san_ip": list(info.san_ip),
+        "is_ca": info.is_ca,
+        "self_issued": info.self_issued,
+        "parse_error": info.parse_error,
+        "der": info.der,
+    }
+
+
+def result_certificates(result: ScanResult) -> tuple[CertInfo, ...]:
+    return result.diagnosis.certificates if isinstance(result, ScanOk) else ()
