@@ -12,6 +12,7 @@ import pandas as pd
 
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
 from scanner.analysis.severity import WORST_FIRST, rank
+from scanner.errors import UsageError
 from scanner.model.catalogue import CATALOGUE, Code
 from scanner.model.columns import VERDICT_COLUMNS
 from scanner.model.types import ErrorCode
@@ -128,7 +129,7 @@ def expiry_calendar(
     scan's instant, never the wall clock): week 1 is [as_of, as_of + 7 days). Already expired
     leaves are not listed (they are in the `expired` verdict)."""
     if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+        raise UsageError("as_of must be timezone-aware")
     ok = _ok_with_leaf(hosts)
     start = pd.Timestamp(as_of).tz_convert("UTC")
     offset = (ok["not_after"] - start) / pd.Timedelta(WEEK)

@@ -27,6 +27,7 @@ from scanner.cli.app import (
     out_console,
     terminal,
 )
+from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.run.options import ProgressFn, ScanOptions
 
@@ -190,9 +191,11 @@ def scan(
         ),
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the interrupted or killed scan in --out.")
+        bool, typer.Option("--resume", help="Continue the interrupted or killed scan in --out.")
     ] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace the scan already in --out.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the scan already in --out.")
+    ] = False,
     progress_every: Annotated[
         float,
         typer.Option(
@@ -216,7 +219,7 @@ def scan(
         raise typer.BadParameter("--resume and --overwrite exclude each other")
     try:
         shard_value = Shard.parse(shard) if shard else Shard(1, 1)
-    except ValueError as e:
+    except UsageError as e:
         raise typer.BadParameter(str(e)) from None
     options = ScanOptions(
         input=input,

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from scanner.errors import HostError, InputError
+from scanner.errors import HostError, InputError, UsageError
 from scanner.inputs.hostnames import normalise_dns_name, normalise_ip, parse_ip
 from scanner.model.types import InvalidTarget, Target
 
@@ -212,10 +212,10 @@ class Shard:
     def parse(cls, text: str) -> Shard:
         k, sep, n = text.partition("/")
         if not sep or not k.strip().isdigit() or not n.strip().isdigit():
-            raise ValueError(f"shard {text!r} is not K/N (for example 1/4)")
+            raise UsageError(f"shard {text!r} is not K/N (for example 1/4)")
         shard = cls(int(k), int(n))
         if not 1 <= shard.index <= shard.count:
-            raise ValueError(f"shard {text!r}: K must be between 1 and N")
+            raise UsageError(f"shard {text!r}: K must be between 1 and N")
         return shard
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
-from scanner.errors import EventLoopRunning
+from scanner.errors import EventLoopRunning, UsageError
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import ScanCounts, ScanResult
@@ -69,7 +69,7 @@ async def scan_async(
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
     if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+        raise UsageError("as_of must be timezone-aware")
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     config = ScanConfig(

@@ -48,9 +48,9 @@ def check(
     warn_days: int = 30,
 ) -> CheckReport:
     """Diagnose `chain` for `host`. Raises HostError for a host that is neither a DNS name nor
-    an IP literal, ValueError for an empty chain or a naive as-of."""
+    an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
     if not chain:
-        raise ValueError("no certificate to check")
+        raise ChainFileError("no certificate to check")
     name, is_ip = parse_host(host)
     diagnosis = dx.diagnose(
         chain,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from scanner.errors import UsageError
 from scanner.model.types import AiaResult, CertInfo, Diagnosis, Verdicts
 from scanner.x509 import certs, rules
 from scanner.x509.memo import Memo
@@ -48,7 +49,7 @@ def diagnose(
     fetched); `memo` is the scan's memory of repeated work (a fresh one when None); `offline`
     words findings for a chain read from a file rather than sent by a server."""
     if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+        raise UsageError("as_of must be timezone-aware")
     # Validity has one-second granularity (RFC 5280 4.1.2.5): notAfter 00:00:00Z covers all of
     # that second, as cryptography's verifier reads it (x509-limbo notafter-fractional).
     as_of = as_of.replace(microsecond=0)

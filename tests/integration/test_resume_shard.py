@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli.main import app
+from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.testing.lab import Lab, _Loop
 
@@ -240,10 +241,12 @@ def test_shard_is_stable_and_partitions() -> None:
         assert sum(s.contains(t) for s in shards) == 1
         again = Target(row=999, host=f"h{i}.example", port=443, ip="10.0.0.1", is_ip=False)
         assert [s.contains(t) for s in shards] == [s.contains(again) for s in shards]
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="K must be between 1 and N"):
         Shard.parse("0/4")
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="K must be between 1 and N"):
         Shard.parse("5/4")
+    with pytest.raises(UsageError, match="is not K/N"):
+        Shard.parse("2-4")
     assert Shard.parse("2/4") == Shard(2, 4)
 
 

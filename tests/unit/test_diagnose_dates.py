@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from scanner.errors import UsageError
 from scanner.model.types import Diagnosis
 from scanner.testing import lab
 from scanner.x509 import certs
@@ -140,7 +141,7 @@ def test_as_of_in_another_zone_is_the_same_instant(
 
 
 def test_naive_as_of_is_refused(chain: list[bytes], trust: certs.TrustStore) -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(UsageError, match="timezone-aware"):
         judge(chain, trust, NOT_AFTER.replace(tzinfo=None))
 
 

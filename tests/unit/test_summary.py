@@ -24,6 +24,7 @@ from scanner.analysis.summary import (
     summarise,
     summarise_by,
 )
+from scanner.errors import UsageError
 from scanner.model.types import (
     AiaResult,
     ErrorCode,
@@ -303,7 +304,7 @@ def test_expiry_calendar_weeks_count_from_the_scan_as_of(
     # The same fleet seen from a week later: everything moves one week earlier.
     later = expiry_calendar(f.tables().hosts, FIXED + 7 * DAY)
     assert int(later.iloc[0]["hosts"]) == 1  # the exactly-7-days leaf, now in week 1
-    with pytest.raises(ValueError, match="timezone"):
+    with pytest.raises(UsageError, match="timezone"):
         expiry_calendar(f.tables().hosts, FIXED.replace(tzinfo=None))
 
 
