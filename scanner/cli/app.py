@@ -17,11 +17,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 import typer.core
 from rich.console import Console
-from rich.markup import escape
 
 from scanner.errors import ScannerError, UsageError
 from scanner.inputs import options as parse
 from scanner.model.types import Severity
+from scanner.present.escape import terminal
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -29,11 +29,6 @@ EXIT_INTERRUPTED = 130
 
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-
-def terminal(text: object) -> str:
-    """Untrusted text for the terminal: no control characters, no rich markup."""
-    return escape("".join(ch if ch.isprintable() else "?" for ch in str(text)))
 
 
 def print_error(message: str) -> None:

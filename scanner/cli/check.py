@@ -20,11 +20,11 @@ from scanner.cli.app import (
     command,
     fail,
     out_console,
-    terminal,
 )
 from scanner.errors import HostError
+from scanner.model.timefmt import utc_z
 from scanner.model.types import Severity
-from scanner.present.escape import utc_z
+from scanner.present.escape import terminal
 
 if TYPE_CHECKING:
     from scanner.run.check import CheckReport

@@ -23,9 +23,9 @@ from scanner.cli.app import (
     err_console,
     fail,
     out_console,
-    terminal,
 )
 from scanner.model.types import Severity
+from scanner.present.escape import terminal
 from scanner.present.formats import Document, OutputFormat, Section, records, render
 
 if TYPE_CHECKING:

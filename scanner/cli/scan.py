@@ -25,10 +25,10 @@ from scanner.cli.app import (
     err_console,
     nameserver_option,
     out_console,
-    terminal,
 )
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
+from scanner.present.escape import terminal
 from scanner.run.options import ProgressFn, ScanOptions
 
 if TYPE_CHECKING:

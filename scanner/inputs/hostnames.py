@@ -78,6 +78,15 @@ def normalise_dns_name(text: str) -> str:
     return out
 
 
+def normalise_host(text: str) -> tuple[str, bool]:
+    """(normalised host, is an IP literal): a compressed IP literal, else the lower-case A-label
+    DNS name; HostError when it is neither. The one reading of a host cell and of --host."""
+    ip = parse_ip(text)
+    if ip is not None:
+        return str(ip), True
+    return normalise_dns_name(text), False
+
+
 def normalise_ip(text: str) -> str | None:
     ip = parse_ip(text)
     return None if ip is None else str(ip)

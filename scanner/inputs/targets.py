@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from scanner.errors import HostError, InputError, UsageError
-from scanner.inputs.hostnames import normalise_dns_name, normalise_ip, parse_ip
+from scanner.inputs.hostnames import normalise_host, normalise_ip
 from scanner.model.types import InvalidTarget, Target
 
 DEFAULT_PORT = 443
@@ -122,11 +122,7 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
     except HostError as e:
         return invalid(str(e))
     try:
-        ip = parse_ip(host_text)
-        if ip is not None:
-            host, is_ip = str(ip), True
-        else:
-            host, is_ip = normalise_dns_name(host_text), False
+        host, is_ip = normalise_host(host_text)
         connect_ip = None
         if raw_ip:
             connect_ip = normalise_ip(raw_ip)

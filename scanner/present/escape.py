@@ -4,7 +4,6 @@ the plain values every format starts from. One helper per destination:
 terminal()   control characters replaced, rich markup escaped
 markdown()   HTML and Markdown punctuation escaped, one line
 csv_cell()   lists joined with '; ', timestamps ISO 8601, formulas neutralised (OWASP)
-utc_z()      an instant as `YYYY-MM-DDTHH:MM:SSZ`
 """
 
 from __future__ import annotations
@@ -14,13 +13,10 @@ import html
 import math
 from typing import Any
 
+from scanner.model.timefmt import utc_z
+
 # A cell starting with one of these is run as a formula by spreadsheets (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def utc_z(value: dt.datetime) -> str:
-    """An aware instant in UTC as ISO 8601 with a Z, to the second."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_missing(value: Any) -> bool:

@@ -281,20 +281,8 @@ def _target_key(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def render(
-    summary: FleetSummary,
-    hosts: pd.DataFrame,
-    findings: pd.DataFrame,
-    *,
-    sources: Sequence[str] = (),
-    max_hosts: int = MAX_HOSTS,
-) -> str:
-    """The report as one HTML document."""
-    counts = summary.counts
-    errors = summary.targets - summary.ok
-    not_trusted = _count(counts, "verdict", "not_trusted")
-    carried = [c for c in hosts.columns if c not in HOST_COLUMNS]
-    verdict_items = [
+def _verdict_items(counts: pd.DataFrame) -> list[tuple[str, int]]:
+    return [
         (str(r.name).replace("_", " "), int(r.hosts))
         for r in counts.itertuples(index=False)
         if r.kind == "verdict"
@@ -303,28 +291,34 @@ def render(
         for r in counts.itertuples(index=False)
         if r.kind == "error" and r.hosts
     ]
-    shown = _host_order(hosts).head(max_hosts)
-    keys = ["host", "port", "ip"]
-    findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
-    more = len(hosts) - len(shown)
-    warnings = "".join(f'<div class="warn">{esc(w)}</div>' for w in summary.warnings)
-    host_headers: list[tuple[str, str, str]] = [
-        ("host", "", "host"),
-        ("port", "num", "port"),
-        ("ip", "", "ip"),
-        ("status", "", "status"),
-        ("severity", "", "severity"),
-        ("days left", "num", "days_remaining"),
-        ("notAfter", "", "not_after"),
-        ("subject", "", "subject"),
-        ("issuer", "", "issuer"),
-        *((esc(c), "", f"input{i}") for i, c in enumerate(carried)),
-        ("findings (explanation and remedy) or error", "", "detail"),
-    ]
-    host_table = _table(
-        host_headers, _host_rows(shown, findings, carried), table_id="hosts", sortable=True
-    )
+
+
+def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
+    """Heading, warnings, the count cards and the charts."""
+    counts = summary.counts
+    not_trusted = _count(counts, "verdict", "not_trusted")
     sources_html = ", ".join(f"<code>{esc(s)}</code>" for s in sources)
+    warnings = "".join(f'<div class="warn">{esc(w)}</div>' for w in summary.warnings)
+    chart = bar_chart(_verdict_items(counts), title="Hosts per verdict and error")
+    return f"""
+<h1>TLS fleet report</h1>
+<div class="meta">as of <b>{esc(summary.as_of.astimezone(dt.UTC).isoformat())}</b>
+ &middot; {summary.targets} targets &middot; scan folder(s): {sources_html}</div>
+{warnings}
+<div class="cards">
+<div class="card"><b>{summary.targets}</b>targets</div>
+<div class="card"><b class="ok">{summary.ok - not_trusted}</b>trusted</div>
+<div class="card"><b class="err">{not_trusted}</b>not trusted</div>
+<div class="card"><b>{summary.targets - summary.ok}</b>errors (no chain)</div>
+<div class="card"><b>{_count(counts, "verdict", "expiring_soon")}</b>expiring soon</div>
+</div>
+<div class="charts">{chart}
+{calendar_chart(summary.calendar)}</div>
+"""
+
+
+def _fix_lists(summary: FleetSummary) -> str:
+    """The two fix lists: problem leaf certificates, missing intermediates."""
     leaf_table = _table(
         [
             ("hosts affected", "num"),
@@ -352,38 +346,55 @@ def render(
         ],
         _intermediate_rows(summary.intermediates.head(MAX_FIXES)),
     )
-    not_shown = f" {more} more host(s) not shown: see hosts.parquet." if more > 0 else ""
     fixes_not_shown = ""
     if len(summary.leaf_fixes) > MAX_FIXES:
         fixes_not_shown = (
             f" The first {MAX_FIXES} of {len(summary.leaf_fixes)}; all are in "
             "<code>scanner summary --format csv --table fixes</code>."
         )
-    expiring = _count(counts, "verdict", "expiring_soon")
-    body = f"""
-<h1>TLS fleet report</h1>
-<div class="meta">as of <b>{esc(summary.as_of.astimezone(dt.UTC).isoformat())}</b>
- &middot; {summary.targets} targets &middot; scan folder(s): {sources_html}</div>
-{warnings}
-<div class="cards">
-<div class="card"><b>{summary.targets}</b>targets</div>
-<div class="card"><b class="ok">{summary.ok - not_trusted}</b>trusted</div>
-<div class="card"><b class="err">{not_trusted}</b>not trusted</div>
-<div class="card"><b>{errors}</b>errors (no chain)</div>
-<div class="card"><b>{expiring}</b>expiring soon</div>
-</div>
-<div class="charts">{bar_chart(verdict_items, title="Hosts per verdict and error")}
-{calendar_chart(summary.calendar)}</div>
+    return f"""
 <h2>Fix list: leaf certificates</h2>
 <p>One row per certificate with a problem; renewing or reissuing it fixes every host listed.
 {fixes_not_shown}</p>
 {leaf_table}
 <h2>Fix list: missing intermediates</h2>
 {intermediate_table}
+"""
+
+
+def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -> str:
+    """The sortable host table, worst first, with each host's findings or error."""
+    carried = [c for c in hosts.columns if c not in HOST_COLUMNS]
+    shown = _host_order(hosts).head(max_hosts)
+    keys = ["host", "port", "ip"]
+    findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
+    more = len(hosts) - len(shown)
+    host_headers: list[tuple[str, str, str]] = [
+        ("host", "", "host"),
+        ("port", "num", "port"),
+        ("ip", "", "ip"),
+        ("status", "", "status"),
+        ("severity", "", "severity"),
+        ("days left", "num", "days_remaining"),
+        ("notAfter", "", "not_after"),
+        ("subject", "", "subject"),
+        ("issuer", "", "issuer"),
+        *((esc(c), "", f"input{i}") for i, c in enumerate(carried)),
+        ("findings (explanation and remedy) or error", "", "detail"),
+    ]
+    host_table = _table(
+        host_headers, _host_rows(shown, findings, carried), table_id="hosts", sortable=True
+    )
+    not_shown = f" {more} more host(s) not shown: see hosts.parquet." if more > 0 else ""
+    return f"""
 <h2>Hosts</h2>
 <p>Worst first; click a column header to sort.{not_shown}</p>
 {host_table}
 """
+
+
+def _page(body: str) -> str:
+    """The document around `body`: inline CSS, the sorting script allowed by its hash."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -392,4 +403,20 @@ def render(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>TLS fleet report</title><style>{CSS}</style></head>"
         f"<body>{body}<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def render(
+    summary: FleetSummary,
+    hosts: pd.DataFrame,
+    findings: pd.DataFrame,
+    *,
+    sources: Sequence[str] = (),
+    max_hosts: int = MAX_HOSTS,
+) -> str:
+    """The report as one HTML document."""
+    return _page(
+        _overview(summary, sources)
+        + _fix_lists(summary)
+        + _host_section(hosts, findings, max_hosts)
     )

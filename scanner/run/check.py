@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ChainFileError, HostError
-from scanner.inputs.hostnames import normalise_dns_name, parse_ip
+from scanner.inputs.hostnames import normalise_host
 from scanner.model.columns import HOST_COLUMNS
+from scanner.model.timefmt import utc_z
 from scanner.model.types import Diagnosis, Handshake, ScanOk, Target
 from scanner.store import rows
 from scanner.x509 import diagnose as dx
@@ -20,14 +21,6 @@ from scanner.x509.chainfile import load_chain
 
 # Columns that describe a connection; an offline check has none.
 NETWORK_COLUMNS = ("port", "ip", "input_line", "connected_ip", "tls_version", "cipher")
-
-
-def parse_host(text: str) -> tuple[str, bool]:
-    """(normalised host, is an IP literal) as the input CSV would read it; HostError if not."""
-    ip = parse_ip(text)
-    if ip is not None:
-        return str(ip), True
-    return normalise_dns_name(text), False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +44,7 @@ def check(
     an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
     if not chain:
         raise ChainFileError("no certificate to check")
-    name, is_ip = parse_host(host)
+    name, is_ip = normalise_host(host)
     diagnosis = dx.diagnose(
         chain,
         host=name,
@@ -72,7 +65,7 @@ def check(
 def json_value(value: Any) -> Any:
     """A hosts.parquet value as JSON: timestamps in ISO 8601 UTC, tuples as lists."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_z(value)
     if isinstance(value, list | tuple):
         return [json_value(v) for v in value]
     return value
@@ -89,5 +82,4 @@ __all__ = [
     "check",
     "json_row",
     "load_chain",
-    "parse_host",
 ]

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from scanner.inputs.hostnames import matches, www_hint
 from scanner.model.catalogue import Code
+from scanner.model.timefmt import utc_z as ts
 from scanner.model.types import AiaResult, CertInfo, Finding, Severity
 from scanner.x509 import certs
 from scanner.x509 import findings as F
@@ -28,10 +29,6 @@ WEAK_HASHES = frozenset({"md5", "sha1"})
 # Findings at or above this severity explain a rejection; otherwise `not_trusted` says why.
 EXPLAINS = Severity.HIGH.rank
 _DER = Encoding.DER
-
-
-def ts(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def span(delta: dt.timedelta) -> str:
