@@ -4,7 +4,7 @@ Pure: DataFrames in, one changes DataFrame (and its Arrow table) out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +118,104 @@ def _findings_index(findings: pd.DataFrame) -> dict[tuple[Key, str], dict[str, A
     return out
 
 
+Values = dict[str, Any]
+
+
+def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
+    """What changed for one target present in both scans: reachability, the leaf, trust."""
+    if o["status"] == "ok" and n["status"] != "ok":
+        yield (
+            Change.UNREACHABLE,
+            {
+                "old": "ok",
+                "new": _text(n["error"]),
+                "detail": _text(n["error_detail"]),
+            },
+        )
+    elif o["status"] != "ok" and n["status"] == "ok":
+        yield Change.BACK, {"old": _text(o["error"]), "new": "ok"}
+    elif o["status"] == "ok" and n["status"] == "ok":
+        o_sha, n_sha = _clean(o["leaf_sha256"]), _clean(n["leaf_sha256"])
+        if o_sha and n_sha and o_sha != n_sha:
+            yield (
+                Change.ROTATED,
+                {
+                    "old": o_sha,
+                    "new": n_sha,
+                    "detail": f"notAfter {_text(o['not_after'])} -> {_text(n['not_after'])}",
+                },
+            )
+        o_trust, n_trust = _flag(o["trusted"]), _flag(n["trusted"])
+        if o_trust is True and n_trust is False:
+            yield (
+                Change.REGRESSED,
+                {
+                    "severity": _text(n["severity"]),
+                    "old": "trusted",
+                    "new": "not trusted",
+                    "detail": _text(n["findings"]),
+                },
+            )
+        elif o_trust is False and n_trust is True:
+            yield Change.RECOVERED, {"old": "not trusted", "new": "trusted"}
+
+
+def _target_changes(
+    old: dict[Key, Values], new: dict[Key, Values]
+) -> Iterator[tuple[Change, Key, Values, Values]]:
+    """(change, target, the row whose carried columns the change shows, values) per target."""
+    for key, n in new.items():
+        o = old.get(key)
+        if o is None:
+            yield Change.ADDED, key, n, {"new": _status(n), "detail": _text(n["error_detail"])}
+            continue
+        for change, values in _pair_changes(o, n):
+            yield change, key, n, values
+    for key, o in old.items():
+        if key not in new:
+            yield Change.REMOVED, key, o, {"old": _status(o)}
+
+
+def _finding_changes(
+    old: dict[Key, Values],
+    new: dict[Key, Values],
+    old_findings: pd.DataFrame,
+    new_findings: pd.DataFrame,
+) -> Iterator[tuple[Change, Key, Values, Values]]:
+    """Findings NEW has that OLD did not, and OLD's findings that NEW's answering hosts lost."""
+    old_f, new_f = _findings_index(old_findings), _findings_index(new_findings)
+    for (key, code), f in new_f.items():
+        if (key, code) not in old_f:
+            values = {
+                "code": code,
+                "severity": _text(f["severity"]),
+                "new": code,
+                "detail": _text(f["message"]),
+            }
+            yield Change.NEW_FINDING, key, new.get(key) or f, values
+    for (key, code), f in old_f.items():
+        now = new.get(key)
+        if (key, code) not in new_f and now is not None and now["status"] == "ok":
+            values = {
+                "code": code,
+                "severity": _text(f["severity"]),
+                "old": code,
+                "detail": _text(f["message"]),
+            }
+            yield Change.RESOLVED_FINDING, key, now, values
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Worst kinds of change first, then worst severity, then by target."""
+    df["_order"] = df["change"].map(_ORDER)
+    df["_rank"] = df["severity"].map(lambda s: -rank(s) if isinstance(s, str) else 1)
+    df["_port"] = df["port"].map(lambda p: -1 if p is None or pd.isna(p) else int(p))
+    df = df.sort_values(["_order", "_rank", "host", "_port", "ip", "code"], na_position="first")
+    df = df.drop(columns=["_order", "_rank", "_port"]).reset_index(drop=True)
+    df["port"] = df["port"].astype("Int32")
+    return df
+
+
 def diff(
     old_hosts: pd.DataFrame,
     old_findings: pd.DataFrame,
@@ -130,94 +228,19 @@ def diff(
     extra = carried(new_hosts) + [c for c in carried(old_hosts) if c not in carried(new_hosts)]
     old, new = _index(old_hosts, extra), _index(new_hosts, extra)
     rows: list[dict[str, Any]] = []
-
-    def add(change: Change, key: Key, source: dict[str, Any], **values: Any) -> None:
+    changes = [
+        *_target_changes(old, new),
+        *_finding_changes(old, new, old_findings, new_findings),
+    ]
+    for change, key, source, values in changes:
         row = dict.fromkeys(BASE_COLUMNS)
         row.update(change=change.value, host=key[0], port=key[1], ip=key[2] or None)
         row.update(values)
         for c in extra:
             row[c] = _text(source.get(c))
         rows.append(row)
-
-    for key, n in new.items():
-        o = old.get(key)
-        if o is None:
-            add(Change.ADDED, key, n, new=_status(n), detail=_text(n["error_detail"]))
-            continue
-        if o["status"] == "ok" and n["status"] != "ok":
-            add(
-                Change.UNREACHABLE,
-                key,
-                n,
-                old="ok",
-                new=_text(n["error"]),
-                detail=_text(n["error_detail"]),
-            )
-        elif o["status"] != "ok" and n["status"] == "ok":
-            add(Change.BACK, key, n, old=_text(o["error"]), new="ok")
-        elif o["status"] == "ok" and n["status"] == "ok":
-            o_sha, n_sha = _clean(o["leaf_sha256"]), _clean(n["leaf_sha256"])
-            if o_sha and n_sha and o_sha != n_sha:
-                add(
-                    Change.ROTATED,
-                    key,
-                    n,
-                    old=o_sha,
-                    new=n_sha,
-                    detail=f"notAfter {_text(o['not_after'])} -> {_text(n['not_after'])}",
-                )
-            o_trust, n_trust = _flag(o["trusted"]), _flag(n["trusted"])
-            if o_trust is True and n_trust is False:
-                add(
-                    Change.REGRESSED,
-                    key,
-                    n,
-                    severity=_text(n["severity"]),
-                    old="trusted",
-                    new="not trusted",
-                    detail=_text(n["findings"]),
-                )
-            elif o_trust is False and n_trust is True:
-                add(Change.RECOVERED, key, n, old="not trusted", new="trusted")
-    for key, o in old.items():
-        if key not in new:
-            add(Change.REMOVED, key, o, old=_status(o))
-
-    old_f, new_f = _findings_index(old_findings), _findings_index(new_findings)
-    for (key, code), f in new_f.items():
-        if (key, code) not in old_f:
-            add(
-                Change.NEW_FINDING,
-                key,
-                new.get(key) or f,
-                code=code,
-                severity=_text(f["severity"]),
-                new=code,
-                detail=_text(f["message"]),
-            )
-    for (key, code), f in old_f.items():
-        now = new.get(key)
-        if (key, code) not in new_f and now is not None and now["status"] == "ok":
-            add(
-                Change.RESOLVED_FINDING,
-                key,
-                now,
-                code=code,
-                severity=_text(f["severity"]),
-                old=code,
-                detail=_text(f["message"]),
-            )
-
     df = pd.DataFrame(rows, columns=BASE_COLUMNS + extra)
-    if df.empty:
-        return df
-    df["_order"] = df["change"].map(_ORDER)
-    df["_rank"] = df["severity"].map(lambda s: -rank(s) if isinstance(s, str) else 1)
-    df["_port"] = df["port"].map(lambda p: -1 if p is None or pd.isna(p) else int(p))
-    df = df.sort_values(["_order", "_rank", "host", "_port", "ip", "code"], na_position="first")
-    df = df.drop(columns=["_order", "_rank", "_port"]).reset_index(drop=True)
-    df["port"] = df["port"].astype("Int32")
-    return df
+    return df if df.empty else _ordered(df)
 
 
 def _status(row: dict[str, Any]) -> str:

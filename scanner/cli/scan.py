@@ -150,62 +150,72 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
         )
 
 
+# The options of `scanner scan`, one alias each (the README's options table lists them all).
+Input = Annotated[Path, typer.Argument(help="CSV with a 'host' column (optional 'port', 'ip').")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")]
+Concurrency = Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")]
+Timeout = Annotated[
+    float,
+    typer.Option(min=0.1, help="Seconds per host for DNS, connect, handshake and AIA fetching."),
+]
+CaBundle = Annotated[
+    Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
+]
+Aia = Annotated[bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")]
+AiaTimeout = Annotated[float, typer.Option(min=0.1, help="Seconds per AIA fetch.")]
+Nameserver = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Resolve through this DNS server IP[:PORT] (repeatable) instead of the system "
+        "resolver; /etc/hosts then does not apply."
+    ),
+]
+PerIp = Annotated[
+    int | None,
+    typer.Option(min=1, help="At most this many connections in flight to one address."),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Scan only the K-th of N slices (K/N, K from 1), by a stable hash of host and "
+        "port; each shard writes its own --out."
+    ),
+]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="Continue the interrupted or killed scan in --out.")
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the scan already in --out.")]
+ProgressEvery = Annotated[
+    float,
+    typer.Option(
+        min=0, help="Seconds between progress lines when stdout is not a terminal (0: none)."
+    ),
+]
+CheckpointRows = Annotated[
+    int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
+
+
 @command()
 def scan(
-    input: Annotated[
-        Path, typer.Argument(help="CSV with a 'host' column (optional 'port', 'ip').")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
-    concurrency: Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")] = 100,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            min=0.1, help="Seconds per host for DNS, connect, handshake and AIA fetching."
-        ),
-    ] = 10.0,
+    input: Input,
+    out: Out,
+    concurrency: Concurrency = 100,
+    timeout: Timeout = 10.0,
     as_of: AsOf = None,
-    ca_bundle: Annotated[
-        Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
-    ] = None,
+    ca_bundle: CaBundle = None,
     expiry_warn_days: WarnDays = 30,
-    aia: Annotated[
-        bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")
-    ] = True,
-    aia_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per AIA fetch.")] = 5.0,
-    nameserver: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Resolve through this DNS server IP[:PORT] (repeatable) instead of the "
-            "system resolver; /etc/hosts then does not apply."
-        ),
-    ] = None,
-    per_ip: Annotated[
-        int | None,
-        typer.Option(min=1, help="At most this many connections in flight to one address."),
-    ] = None,
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            help="Scan only the K-th of N slices (K/N, K from 1), by a stable hash of "
-            "host and port; each shard writes its own --out."
-        ),
-    ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the interrupted or killed scan in --out.")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the scan already in --out.")
-    ] = False,
-    progress_every: Annotated[
-        float,
-        typer.Option(
-            min=0, help="Seconds between progress lines when stdout is not a terminal (0: none)."
-        ),
-    ] = 30.0,
-    checkpoint_rows: Annotated[
-        int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
-    ] = 2000,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    aia: Aia = True,
+    aia_timeout: AiaTimeout = 5.0,
+    nameserver: Nameserver = None,
+    per_ip: PerIp = None,
+    shard: ShardOption = None,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    progress_every: ProgressEvery = 30.0,
+    checkpoint_rows: CheckpointRows = 2000,
+    quiet: Quiet = False,
     fail_on: FailOn = None,
 ) -> None:
     """Scan every host of INPUT and write hosts, findings and certificates tables to --out.

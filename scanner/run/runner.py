@@ -23,6 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from scanner.analysis.summary import SUMMARY_INPUT_COLUMNS, combine, summarise, worst_hosts
 from scanner.errors import InputError, OutputError, UsageError
+from scanner.inputs.targets import Header
 from scanner.model.types import ScanFailed, ScanResult
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
 from scanner.run.options import ProgressFn, ScanOptions
@@ -107,10 +108,21 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
             stop.set()
 
 
-def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
-    """Scan the input into the output folder. Raises a ScannerError (InputError,
-    TrustStoreError, OutputError, UsageError) before writing anything when the input, the trust
-    store or the output folder cannot be used."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Prepared:
+    """What is known before the first connection: the input read once, the trust store, the
+    output folder ready and its state (new, or the one being resumed)."""
+
+    header: Header
+    total: int  # targets of this shard, duplicates dropped
+    duplicates: int
+    trust: TrustStore
+    state: dict[str, Any]
+
+
+def _prepare(options: ScanOptions) -> _Prepared:
+    """Raises a ScannerError before anything is written when the input, the trust store or
+    the output folder cannot be used, or a resume would mix two different scans."""
     if options.as_of.tzinfo is None:
         raise UsageError("as_of must be timezone-aware")
     try:
@@ -120,7 +132,6 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
         raise type(e)(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
     state = files.prepare_output(options.out, overwrite=options.overwrite, resume=options.resume)
-
     if state is not None:
         _check_resumable(state, options, input_sha256)
     else:
@@ -133,15 +144,11 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
             "options": _options_record(options),
         }
         files.write_json_atomic(options.out / files.STATE_FILE, state)
-    recovered = parts.recover(options.out)
-    writer = parts.PartWriter(
-        options.out,
-        header.extra_names,
-        rows=options.checkpoint_rows,
-        seconds=options.checkpoint_seconds,
-        recovered=recovered,
-    )
-    config = ScanConfig(
+    return _Prepared(header=header, total=total, duplicates=duplicates, trust=trust, state=state)
+
+
+def _config(options: ScanOptions, trust: TrustStore) -> ScanConfig:
+    return ScanConfig(
         trust=trust,
         as_of=options.as_of,
         timeout=options.timeout,
@@ -151,49 +158,86 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
         aia_timeout=options.aia_timeout,
         per_ip=options.per_ip,
     )
-    done, failed = len(recovered.lines), 0
 
-    async def write_results(results: MemoryObjectReceiveStream[ScanResult]) -> None:
-        """The one writer: buffers rows as results arrive; checkpoints in a worker thread."""
-        nonlocal done, failed
+
+@dataclass(slots=True, kw_only=True)
+class _Writer:
+    """The one writer task: buffers rows as results arrive, checkpoints in a worker thread,
+    and reports progress."""
+
+    parts: parts.PartWriter
+    total: int
+    progress: ProgressFn | None
+    done: int = 0
+    failed: int = 0
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total, self.failed)
+
+    async def run(self, results: MemoryObjectReceiveStream[ScanResult]) -> None:
         async with results:
             async for result in results:
-                done += 1
-                failed += isinstance(result, ScanFailed)
-                writer.add(result, dt.datetime.now(dt.UTC))
-                if progress is not None:
-                    progress(done, total, failed)
-                if writer.due:
-                    await anyio.to_thread.run_sync(writer.checkpoint)
+                self.done += 1
+                self.failed += isinstance(result, ScanFailed)
+                self.parts.add(result, dt.datetime.now(dt.UTC))
+                self.report()
+                if self.parts.due:
+                    await anyio.to_thread.run_sync(self.parts.checkpoint)
 
-    async def main() -> bool:
-        stop = anyio.Event()
-        completed = False
-        async with anyio.create_task_group() as tg:
-            if threading.current_thread() is threading.main_thread():
-                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-            send, receive = anyio.create_memory_object_stream[ScanResult](RESULT_BUFFER)
-            async with anyio.create_task_group() as scan:
-                scan.start_soon(write_results, receive)
-                async with send:
-                    items = files.iter_input(options.input, options.shard, recovered.lines)
-                    completed = await scan_stream(
-                        items,
-                        config,
-                        send.send,
-                        resolver=make_resolver(options.nameservers),
-                        stop=stop,
-                    )
-            tg.cancel_scope.cancel()
-        return completed
 
-    if progress is not None:
-        progress(done, total, failed)
+async def _scan(options: ScanOptions, config: ScanConfig, skip: set[int], writer: _Writer) -> bool:
+    """Scan the input but the lines in `skip`; False when a signal stopped it early."""
+    stop = anyio.Event()
+    completed = False
+    async with anyio.create_task_group() as tg:
+        if threading.current_thread() is threading.main_thread():
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+        send, receive = anyio.create_memory_object_stream[ScanResult](RESULT_BUFFER)
+        async with anyio.create_task_group() as scan:
+            scan.start_soon(writer.run, receive)
+            async with send:
+                completed = await scan_stream(
+                    files.iter_input(options.input, options.shard, skip),
+                    config,
+                    send.send,
+                    resolver=make_resolver(options.nameservers),
+                    stop=stop,
+                )
+        tg.cancel_scope.cancel()
+    return completed
+
+
+def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
+    """Scan the input into the output folder. Raises a ScannerError (InputError,
+    TrustStoreError, OutputError, UsageError) before writing anything when the input, the trust
+    store or the output folder cannot be used."""
+    ready = _prepare(options)
+    recovered = parts.recover(options.out)
+    part_writer = parts.PartWriter(
+        options.out,
+        ready.header.extra_names,
+        rows=options.checkpoint_rows,
+        seconds=options.checkpoint_seconds,
+        recovered=recovered,
+    )
+    writer = _Writer(
+        parts=part_writer, total=ready.total, progress=progress, done=len(recovered.lines)
+    )
+    writer.report()
+    config = _config(options, ready.trust)
     try:
-        completed = anyio.run(main)
-        writer.checkpoint()
-        table_rows = parts.merge(options.out, header.extra_names)
-        return _finish(options, state, trust, duplicates, table_rows, interrupted=not completed)
+        completed = anyio.run(_scan, options, config, recovered.lines, writer)
+        part_writer.checkpoint()
+        table_rows = parts.merge(options.out, ready.header.extra_names)
+        return _finish(
+            options,
+            ready.state,
+            ready.trust,
+            ready.duplicates,
+            table_rows,
+            interrupted=not completed,
+        )
     except* OSError as group:  # disk full, folder removed under us: the environment, not a host
         first = group.exceptions[0]
         reason = getattr(first, "strerror", None) or first
