@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -23,6 +22,7 @@ from cryptography.x509 import verification
 from bench.server import BenchPki, hostname
 from scanner.inputs.hostnames import matches
 from scanner.model.types import Handshake, ScanOk, Target
+from scanner.store import rows
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
 from scanner.x509.memo import Memo
@@ -114,7 +114,7 @@ def _stages(
         for chain in parsed:
             assert chain.leaf is not None
             for c in (chain.leaf, *chain.intermediates):
-                _Scan.memo.weakness.get(c, partial(weakness_of, c))
+                _Scan.memo.weakness.one(c, weakness_of)
 
     results = []
     for chain, host in pairs:
@@ -126,7 +126,7 @@ def _stages(
         results.append(ScanOk(target=t, handshake=hs, diagnosis=d))
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
-    def rows() -> None:
+    def table_rows() -> None:
         for r in results:
             rows.host_row(r, (), now)
             list(rows.finding_rows(r))
@@ -142,7 +142,7 @@ def _stages(
         "  build_path": build_path,
         "  strict_verify": strict_verify,
         "  weakness x chain": weakness,
-        "scanner: table rows": rows,
+        "scanner: table rows": table_rows,
     }
 
 

@@ -1,6 +1,9 @@
 """What a scan remembers between hosts: fleets serve the same intermediates and roots
 thousands of times, so parsing, signature checks, weakness and the verifier's answer for a
-chain are worth keeping. One `Memo` per scan (or per check), passed in; bounded (FIFO)."""
+chain are worth keeping. One `Memo` per scan (or per check), passed in; bounded (FIFO).
+
+Certificates are remembered by identity: `parse` hands out one object per DER, and hashing a
+certificate (its whole DER, every time) costs more than most answers it would look up."""
 
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from scanner.model.types import CertInfo
 from scanner.x509 import certs
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
+_SHA256 = hashes.SHA256()
 
 
 @dataclass(slots=True)
@@ -48,16 +54,52 @@ class Bounded(Generic[K, V]):
         return len(self._items)
 
 
+class ByIdentity(Generic[V]):
+    """Answers per certificate object (or pair of objects), keyed by `id` and holding the
+    objects themselves, so an id is never reused while its entry lives."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.stats = Stats()
+        self._items: dict[object, tuple[object, object, V]] = {}
+
+    def _store(self, key: object, a: object, b: object, value: V) -> V:
+        self.stats.misses += 1
+        if key not in self._items and len(self._items) >= self.size:
+            del self._items[next(iter(self._items))]
+        self._items[key] = (a, b, value)
+        return value
+
+    def one(self, obj: T, compute: Callable[[T], V]) -> V:
+        entry = self._items.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            self.stats.hits += 1
+            return entry[2]
+        return self._store(id(obj), obj, None, compute(obj))
+
+    def pair(self, a: T, b: T, compute: Callable[[T, T], V]) -> V:
+        key = (id(a), id(b))
+        entry = self._items.get(key)
+        if entry is not None and entry[0] is a and entry[1] is b:
+            self.stats.hits += 1
+            return entry[2]
+        return self._store(key, a, b, compute(a, b))
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(_SHA256)
+
+
 class Memo:
     """Per-scan memory of the certificate work that repeats across hosts."""
 
     def __init__(self, size: int = 8192) -> None:
         self.parsed: Bounded[bytes, x509.Certificate | None] = Bounded(size)
         self.infos: Bounded[bytes, CertInfo] = Bounded(size)
-        self.signatures: Bounded[tuple[x509.Certificate, x509.Certificate], bool] = Bounded(
-            size * 4
-        )
-        self.weakness: Bounded[x509.Certificate, tuple[str | None, str | None]] = Bounded(size)
+        self.signatures: ByIdentity[bool] = ByIdentity(size * 4)
+        self.selfsigned: ByIdentity[bool] = ByIdentity(size)
+        self.fingerprints: ByIdentity[bytes] = ByIdentity(size)
+        self.weakness: ByIdentity[tuple[str | None, str | None]] = ByIdentity(size)
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.
         self.verdicts: Bounded[tuple[bytes, str, object], str | None] = Bounded(size // 2)
 
@@ -68,7 +110,13 @@ class Memo:
         return self.infos.get(der, lambda: certs.info(der, self.parse(der)))
 
     def signed_by(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        return self.signatures.get((child, issuer), lambda: certs.signed_by(child, issuer))
+        return self.signatures.pair(child, issuer, certs.signed_by)
 
     def self_signed(self, cert: x509.Certificate) -> bool:
-        return cert.subject == cert.issuer and self.signed_by(cert, cert)
+        # Path building asks it of the same intermediates and roots for every host.
+        return self.selfsigned.one(cert, certs.self_signed)
+
+    def in_store(self, trust: certs.TrustStore, cert: x509.Certificate) -> bool:
+        """`trust.contains(cert)` with the certificate's fingerprint remembered."""
+        fp = self.fingerprints.one(cert, _fingerprint)
+        return fp in trust.fingerprints

@@ -83,10 +83,10 @@ def build_path(
     sources = [Source.SENT]
     current = chain.leaf
     if memo.self_signed(current):
-        end = End.ANCHORED if trust.contains(current) else End.SELF_SIGNED_LEAF
+        end = End.ANCHORED if memo.in_store(trust, current) else End.SELF_SIGNED_LEAF
         return Path(tuple(path), tuple(sources), end)
     for _ in range(MAX_DEPTH):
-        if trust.contains(current) and len(path) > 1:
+        if memo.in_store(trust, current) and len(path) > 1:
             return Path(tuple(path), tuple(sources), End.ANCHORED)
         candidates: list[tuple[x509.Certificate, Source]] = [
             (c, Source.STORE) for c in trust.issuers_of(current)
@@ -114,7 +114,7 @@ def build_path(
         if memo.self_signed(cand):
             path.append(cand)
             sources.append(source)
-            end = End.ANCHORED if trust.contains(cand) else End.UNTRUSTED_ROOT
+            end = End.ANCHORED if memo.in_store(trust, cand) else End.UNTRUSTED_ROOT
             return Path(tuple(path), tuple(sources), end)
         path.append(cand)
         sources.append(source)

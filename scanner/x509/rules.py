@@ -8,7 +8,6 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -303,8 +302,10 @@ def served_intermediates(path: Path, as_of: dt.datetime, memo: Memo) -> tuple[Fi
     for cert, source in zip(path.certs[1:], path.sources[1:], strict=True):
         if source is not Source.SENT or memo.self_signed(cert):
             continue
-        name = certs.name_text(cert.subject)
         nb, na, problem = certs.validity(cert)
+        if nb is not None and na is not None and nb <= as_of <= na:
+            continue
+        name = certs.name_text(cert.subject)
         if nb is None or na is None:
             found.append(
                 F.make(
@@ -352,11 +353,13 @@ def weakness(path: Path, trust: certs.TrustStore, memo: Memo) -> tuple[Finding, 
     store's business, not the server's)."""
     below_root = [c for i, c in enumerate(path.certs) if i == 0 or not memo.self_signed(c)]
     if path.end is End.ANCHORED and len(path.certs) > 1:
-        below_root = [c for c in below_root if not trust.contains(c)]
+        below_root = [c for c in below_root if not memo.in_store(trust, c)]
     found = []
     leaf = path.certs[0]
     for cert in below_root:
-        weak_key, weak_sig = memo.weakness.get(cert, partial(weakness_of, cert))
+        weak_key, weak_sig = memo.weakness.one(cert, weakness_of)
+        if not (weak_key or weak_sig):
+            continue
         who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
         if weak_key:
             found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key", certificate=cert))
