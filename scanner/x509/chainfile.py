@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
+import warnings
+from collections.abc import Iterator
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -16,6 +19,16 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----")
 _PEM_PKCS7 = re.compile(rb"-----BEGIN PKCS7-----")
 
 
+@contextlib.contextmanager
+def _quiet_pkcs7() -> Iterator[None]:
+    """cryptography warns (UserWarning, naming its own source file) when it reads PKCS#7 as
+    BER, which is how most .p7b files are written; the certificates are read all the same, so
+    the warning tells the user nothing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, message=".*PKCS#?7.*")
+        yield
+
+
 def parse_issuers(body: bytes) -> tuple[bytes, ...]:
     """DER certificate, PEM certificate(s), or PKCS#7 (DER or PEM) -> DER certificates.
 
@@ -23,19 +36,24 @@ def parse_issuers(body: bytes) -> tuple[bytes, ...]:
     if _PEM_CERT.search(body):
         return tuple(c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(body))
     if _PEM_PKCS7.search(body):
-        return tuple(c.public_bytes(Encoding.DER) for c in pkcs7.load_pem_pkcs7_certificates(body))
+        with _quiet_pkcs7():
+            loaded = pkcs7.load_pem_pkcs7_certificates(body)
+        return tuple(c.public_bytes(Encoding.DER) for c in loaded)
     try:
         cert = x509.load_der_x509_certificate(body)
         return (cert.public_bytes(Encoding.DER),)
     except ValueError:
         pass
     try:
-        return tuple(c.public_bytes(Encoding.DER) for c in pkcs7.load_der_pkcs7_certificates(body))
+        with _quiet_pkcs7():
+            loaded = pkcs7.load_der_pkcs7_certificates(body)
+        return tuple(c.public_bytes(Encoding.DER) for c in loaded)
     except ValueError:
         raise ValueError("the response is not a DER, PEM or PKCS#7 certificate") from None
 
 
 MAX_CERTIFICATES = 100  # more than any real chain; the rest of a file is ignored
+_PEM_BEGIN = re.compile(rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----")
 _PEM_BLOCK = re.compile(
     rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----(.*?)-----END (?:X509 |TRUSTED )?"
     rb"CERTIFICATE-----",
@@ -78,11 +96,31 @@ def _leaf_first(bag: tuple[bytes, ...]) -> tuple[bytes, ...]:
     return bag
 
 
+def _truncated_block(data: bytes) -> tuple[int, int] | None:
+    """(number from 1, line) of the first PEM certificate block with no END line, if any."""
+    starts = [m.start() for m in _PEM_BEGIN.finditer(data)]
+    complete = list(_PEM_BLOCK.finditer(data))
+    bad = next((m.start() for m in complete if _PEM_BEGIN.search(m.group(1))), None)
+    if bad is None:
+        covered = {m.start() for m in complete}
+        bad = next((s for s in starts if s not in covered), None)
+    if bad is None:
+        return None
+    return starts.index(bad) + 1, data[:bad].count(b"\n") + 1
+
+
 def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
     """Certificates as DER, leaf first, from PEM (one or more blocks), DER (one or more
     concatenated) or PKCS#7 (PEM or DER). A certificate that does not parse is kept as DER
     (diagnosis reports it); a file with no certificate at all raises ChainFileError."""
     blocks = _PEM_BLOCK.findall(data)
+    truncated = _truncated_block(data)
+    if truncated is not None:
+        n, line = truncated
+        raise ChainFileError(
+            f"{source}: PEM block {n} (BEGIN CERTIFICATE on line {line}) has no END "
+            "CERTIFICATE line: the file is truncated or the paste was cut short"
+        )
     if blocks:
         out = []
         for n, block in enumerate(blocks[:MAX_CERTIFICATES], 1):
@@ -100,6 +138,12 @@ def load_chain(data: bytes, source: str) -> tuple[bytes, ...]:
         items = _der_items(data)
     except ValueError:
         items = []
+    if not items and data.startswith(b"\x30\x80"):
+        # An indefinite length: BER, as many tools write PKCS#7 (`.p7b`); certificates are DER.
+        try:
+            return _leaf_first(parse_issuers(data)[:MAX_CERTIFICATES])
+        except ValueError as e:
+            raise ChainFileError(f"{source}: unreadable PKCS#7 ({e})") from None
     if items and _is_pkcs7(items[0]):
         try:
             return _leaf_first(parse_issuers(items[0])[:MAX_CERTIFICATES])

@@ -310,7 +310,7 @@ def served_intermediates(path: Path, as_of: dt.datetime, memo: Memo) -> tuple[Fi
             found.append(
                 F.make(
                     Code.INTERMEDIATE_EXPIRED,
-                    f"the validity of the intermediate {name} the server sends cannot be read: "
+                    f"the validity of the intermediate {name} in the chain cannot be read: "
                     f"{problem}",
                     certificate=cert,
                 )
@@ -320,7 +320,7 @@ def served_intermediates(path: Path, as_of: dt.datetime, memo: Memo) -> tuple[Fi
             found.append(
                 F.make(
                     Code.INTERMEDIATE_EXPIRED,
-                    f"the intermediate {name} the server sends is {when}",
+                    f"the intermediate {name} in the chain is {when}",
                     certificate=cert,
                 )
             )
