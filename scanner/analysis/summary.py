@@ -151,21 +151,49 @@ def expiry_calendar(
     return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
 
 
-def clock_skew_warning(hosts: pd.DataFrame, as_of: dt.datetime) -> str | None:
+@dataclass(frozen=True, slots=True)
+class SkewCounts:
+    """Hosts with a leaf, and how many look expired or not yet valid: the clock check's
+    input, summed over slices of a large table."""
+
+    total: int = 0
+    expired: int = 0
+    future: int = 0
+
+    def __add__(self, other: SkewCounts) -> SkewCounts:
+        return SkewCounts(
+            self.total + other.total, self.expired + other.expired, self.future + other.future
+        )
+
+
+SKEW_INPUT_COLUMNS = ("status", "not_after", "expired", "not_yet_valid")
+
+
+def skew_counts(hosts: pd.DataFrame) -> SkewCounts:
+    ok = _ok_with_leaf(hosts)
+    return SkewCounts(
+        len(ok),
+        int((ok["expired"] == True).sum()),  # noqa: E712
+        int((ok["not_yet_valid"] == True).sum()),  # noqa: E712
+    )
+
+
+def skew_message(c: SkewCounts, as_of: dt.datetime) -> str | None:
     """A warning when most of the fleet looks expired or not yet valid at once: then the
     scanning machine's clock (or --as-of) is the likelier culprit than the fleet."""
-    ok = _ok_with_leaf(hosts)
-    total = len(ok)
-    expired = int((ok["expired"] == True).sum())  # noqa: E712
-    future = int((ok["not_yet_valid"] == True).sum())  # noqa: E712
-    if total < SKEW_MIN_HOSTS or (expired + future) / total <= SKEW_SHARE:
+    if c.total < SKEW_MIN_HOSTS or (c.expired + c.future) / c.total <= SKEW_SHARE:
         return None
-    direction = "ahead" if expired >= future else "behind"
+    direction = "ahead" if c.expired >= c.future else "behind"
     return (
-        f"{expired + future} of {total} hosts with a certificate look expired ({expired}) or "
-        f"not yet valid ({future}) as of {as_of.astimezone(dt.UTC).isoformat()}: check the "
-        f"scanning machine's clock (it may be {direction}) and --as-of before the fleet"
+        f"{c.expired + c.future} of {c.total} hosts with a certificate look expired "
+        f"({c.expired}) or not yet valid ({c.future}) as of "
+        f"{as_of.astimezone(dt.UTC).isoformat()}: check the scanning machine's clock (it may "
+        f"be {direction}) and --as-of before blaming the fleet"
     )
+
+
+def clock_skew_warning(hosts: pd.DataFrame, as_of: dt.datetime) -> str | None:
+    return skew_message(skew_counts(hosts), as_of)
 
 
 # --- one summary of a scan, for every output format and the HTML report ---------------------

@@ -90,6 +90,7 @@ class PlainProgress:
         self.started = time.monotonic()
         self.last = self.started
         self.first: int | None = None
+        self.finished = False
 
     def __call__(self, done: int, total: int, failed: int) -> None:
         now = time.monotonic()
@@ -97,6 +98,9 @@ class PlainProgress:
             self.first = done
         if now - self.last < self.every and done < total:
             return
+        if done >= total and self.finished:
+            return  # the last line once, not again on each tick
+        self.finished = done >= total
         self.last = now
         elapsed = max(now - self.started, 1e-9)
         rate = (done - self.first) / elapsed
@@ -133,7 +137,13 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     out_console.print(table)
     top = report.worst.head(worst) if report.worst is not None else None
     if top is not None and not top.empty:
-        t = Table(title=f"Worst {len(top)} hosts", title_justify="left")
+        with_findings = sum(c.get("severities", {}).values())
+        t = Table(
+            title=f"Worst {len(top)} of {with_findings} hosts with findings",
+            title_justify="left",
+        )
+        if with_findings > len(top):
+            t.caption = f"{with_findings - len(top)} more not shown: scanner summary lists all"
         for col in ("host", "port", "severity", "findings", "days left"):
             t.add_column(col)
         for r in top.itertuples(index=False):
@@ -195,6 +205,7 @@ CheckpointRows = Annotated[
     int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
+Encoding = Annotated[str, typer.Option(help="The input file's text encoding (cp1252, latin-1...).")]
 
 
 @command()
@@ -213,6 +224,7 @@ def scan(
     shard: ShardOption = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    encoding: Encoding = "utf-8",
     progress_every: ProgressEvery = 30.0,
     checkpoint_rows: CheckpointRows = 2000,
     quiet: Quiet = False,
@@ -247,13 +259,19 @@ def scan(
         overwrite=overwrite,
         resume=resume,
         checkpoint_rows=checkpoint_rows,
+        encoding=encoding,
     )
     from scanner.run.runner import run_scan
 
+    def notify(message: str) -> None:
+        err_console.print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
+
     with progress_bar(not quiet, progress_every) as progress:
-        report = run_scan(options, progress)
+        report = run_scan(options, progress, notify)
     if not quiet:
         print_report(report)
+    for w in report.warnings:  # after the report, where a cron log's reader looks last
+        err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     severities = [k for k, n in report.counts.get("severities", {}).items() if n]

@@ -28,6 +28,26 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def ip_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An address as people read it: compressed, and an IPv4-mapped IPv6 address
+    (RFC 4291 2.5.5.2) with its IPv4 part dotted, `::ffff:127.0.0.1` (not `::ffff:7f00:1`)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        zone = f"%{ip.scope_id}" if ip.scope_id else ""
+        return f"::ffff:{ip.ipv4_mapped}{zone}"
+    return str(ip)
+
+
+def unicode_name(host: str) -> str:
+    """The Unicode form of an A-label host name (`xn--bcher-kva.example` -> `bücher.example`),
+    for people; the host itself when it has no A-label or cannot be decoded."""
+    if "xn--" not in host:
+        return host
+    try:
+        return str(idna.decode(host))
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return host
+
+
 def normalise_dns_name(text: str) -> str:
     """Lower-case A-label form of a DNS name, or HostError saying why it is not one.
 
@@ -83,13 +103,13 @@ def normalise_host(text: str) -> tuple[str, bool]:
     DNS name; HostError when it is neither. The one reading of a host cell and of --host."""
     ip = parse_ip(text)
     if ip is not None:
-        return str(ip), True
+        return ip_text(ip), True
     return normalise_dns_name(text), False
 
 
 def normalise_ip(text: str) -> str | None:
     ip = parse_ip(text)
-    return None if ip is None else str(ip)
+    return None if ip is None else ip_text(ip)
 
 
 def _dns_matches(host: str, pattern: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -32,7 +33,10 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
     lowered = [n.lower() for n in names]
     if "host" not in lowered:
         shown = ", ".join(repr(n) for n in names[:8]) or "nothing"
-        raise InputError(f"no 'host' column in the header row (found {shown})")
+        raise InputError(
+            f"no 'host' column in the header row (found {shown}); the header row must name a "
+            "'host' column, fields separated by ',', ';' or tab"
+        )
     seen: set[str] = set()
     for n in lowered:
         if n and n in seen:  # unnamed columns (trailing commas) are named below
@@ -133,10 +137,10 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
     return Target(row=line, host=host, port=port, ip=connect_ip, is_ip=is_ip, extra=extra)
 
 
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """CSV records with the line each starts on (a quoted cell may span lines); blank and `#`
     lines skipped. Decoding and CSV syntax errors become InputError naming the line."""
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, strict=True, delimiter=delimiter)
     end = 0
     while True:
         try:
@@ -160,11 +164,39 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         yield start, cells
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def _sniff_delimiter(lines: Iterator[str]) -> tuple[list[str], str]:
+    """The lines up to the header row (read ahead, to be read again) and the delimiter."""
+    peeked: list[str] = []
+    try:
+        for line in lines:
+            peeked.append(line)
+            text = line.lstrip("\ufeff").strip()
+            if text and not text.startswith("#"):
+                for delimiter in DELIMITERS:
+                    try:
+                        cells = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter))
+                    except (csv.Error, StopIteration):
+                        continue
+                    if any(c.strip().lower() == "host" for c in cells):
+                        return peeked, delimiter
+                break
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason}); save the file as UTF-8") from None
+    return peeked, ","
+
+
 def read_targets(
     lines: Iterable[str], reserved: Iterable[str]
 ) -> tuple[Header, Iterator[Target | InvalidTarget]]:
-    """Parse the header now (so header problems surface before any work) and the rows lazily."""
-    records = _records(lines)
+    """Parse the header now (so header problems surface before any work) and the rows lazily.
+    The delimiter is `,`, or `;` or tab when that is what splits a `host` cell out of the
+    header row (spreadsheets in many locales save CSV with `;`)."""
+    rest = iter(lines)
+    peeked, delimiter = _sniff_delimiter(rest)
+    records = _records(itertools.chain(peeked, rest), delimiter)
     try:
         _, first = next(records)
     except StopIteration:
@@ -177,18 +209,46 @@ def read_targets(
     return header, (parse_row(header, line, cells) for line, cells in records)
 
 
+DUPLICATES_LISTED = 100  # dropped rows named one by one (in scan.json); the rest are counted
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An input line dropped because an earlier line has the same (host, port, ip) target."""
+
+    line: int
+    kept: int  # the line whose row was scanned instead
+    carried_differ: bool  # its carried columns (owner...) differ from the kept row's: lost
+
+
 class Deduper:
     """Drops repeated (host, port, ip) targets. Keeps an 8-byte digest per target seen (about
-    70 bytes each with the set's overhead: 7 MB per 100,000 targets)."""
+    70 bytes each with the set's overhead: 7 MB per 100,000 targets). With `track` (the first
+    pass over the input, before the scan) it also remembers each target's line and carried
+    columns, to say which line a duplicate was dropped in favour of."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, track: bool = False) -> None:
         self._seen: set[bytes] = set()
+        self._first: dict[bytes, tuple[int, int]] | None = {} if track else None
         self.duplicates = 0
+        self.differing = 0  # duplicates whose carried columns differ from the kept row's
+        self.dropped: list[Duplicate] = []  # the first DUPLICATES_LISTED, when tracking
 
     def is_new(self, item: Target | InvalidTarget) -> bool:
         if isinstance(item, InvalidTarget):
             return True
         digest = hashlib.blake2b(repr(item.key).encode(), digest_size=8).digest()
+        if self._first is not None:
+            first = self._first.get(digest)
+            if first is None:
+                self._first[digest] = (item.row, hash(item.extra))
+                return True
+            differ = first[1] != hash(item.extra)
+            self.duplicates += 1
+            self.differing += differ
+            if len(self.dropped) < DUPLICATES_LISTED:
+                self.dropped.append(Duplicate(item.row, first[0], differ))
+            return False
         if digest in self._seen:
             self.duplicates += 1
             return False

@@ -17,6 +17,7 @@ VERDICT_COLUMNS = (
 
 HOST_COLUMNS = (
     "host",
+    "host_unicode",
     "port",
     "ip",
     "input_line",

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import datetime as dt
 import functools
+import inspect
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -16,7 +17,8 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
-from scanner.errors import EventLoopRunning, UsageError
+from scanner.errors import EventLoopRunning, InputError, UsageError
+from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import ScanCounts, ScanResult
@@ -31,11 +33,26 @@ from scanner.store.trust import load_trust
 Row = str | Mapping[str, object]
 
 
-def _rows_as_csv(rows: Iterable[Row]) -> str:
-    """Rows as the text of an input CSV, so they go through the same parser as a file."""
+def _rows_as_csv(rows: Iterable[Row] | str) -> str:
+    """Rows as the text of an input CSV, so they go through the same parser as a file. A
+    single string is one host (not its characters)."""
+    if isinstance(rows, str):
+        rows = [rows]
+    elif isinstance(rows, bytes | Mapping) or not isinstance(rows, Iterable):
+        raise InputError(
+            f"rows: expected a host name or an iterable of host names or mappings with a "
+            f"'host' key, not {type(rows).__name__}"
+        )
     records: list[dict[str, str]] = []
     columns: dict[str, None] = {"host": None}
-    for row in rows:
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, str | Mapping):
+            raise InputError(
+                f"row {number}: expected a host name or a mapping with a 'host' key, not "
+                f"{type(row).__name__}"
+            )
+        if isinstance(row, Mapping) and "host" not in row:
+            raise InputError(f"row {number}: a mapping without a 'host' key")
         record = {"host": row} if isinstance(row, str) else dict(row)
         clean = {str(k): "" if v is None else str(v) for k, v in record.items()}
         records.append(clean)
@@ -47,34 +64,61 @@ def _rows_as_csv(rows: Iterable[Row]) -> str:
     return buffer.getvalue()
 
 
+def _check_numbers(**values: object) -> None:
+    """The numeric options, as the CLI bounds them: counts are whole numbers (at least 1, days
+    at least 0), seconds positive."""
+    for name, value in values.items():
+        whole = name in ("concurrency", "warn_days")
+        low = 0 if name == "warn_days" else 1
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fits = False
+        elif whole:
+            fits = isinstance(value, int) and value >= low
+        else:
+            fits = value > 0
+        if not fits:
+            kind = f"a whole number >= {low}" if whole else "a number of seconds > 0"
+            raise UsageError(f"{name}: expected {kind}, not {value!r}")
+
+
 async def scan_async(
-    rows: Iterable[Row],
+    rows: Iterable[Row] | str,
     *,
-    as_of: dt.datetime | None = None,
+    as_of: dt.datetime | str | None = None,
     ca_bundle: Path | str | None = None,
     timeout: float = 10.0,  # noqa: ASYNC109 - per host, as `scanner scan --timeout`
     concurrency: int = 100,
     warn_days: int = 30,
     aia: bool = True,
     aia_timeout: float = 5.0,
-    nameservers: Sequence[tuple[str, int]] = (),
+    nameservers: Sequence[str | tuple[str, int]] | str = (),
 ) -> ScanTables:
-    """Scan `rows` (host names, or mappings with 'host' and optional 'port', 'ip' and any
-    carried columns) and return the tables in memory, with the dtypes of `load`.
+    """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip'
+    and any carried columns) and return the tables in memory, with the dtypes of `load`.
 
-    Rows are parsed exactly like an input CSV. Nothing is written to disk; for fleets too
-    large to hold in memory use `scanner scan`.
+    Rows are parsed exactly like an input CSV; options take what the CLI takes: `as_of` an
+    aware datetime or ISO 8601 text (UTC unless an offset is given), `nameservers` "IP[:PORT]"
+    strings or (ip, port) pairs. Anything else raises a ScannerError saying what was wrong.
+    Nothing is written to disk; for fleets too large to hold in memory use `scanner scan`.
 
     Example: tables = await scanner.scan_async([{"host": "example.org", "owner": "web"}])
     """
-    as_of = as_of or dt.datetime.now(dt.UTC)
-    if as_of.tzinfo is None:
-        raise UsageError("as_of must be timezone-aware")
+    _check_numbers(
+        timeout=timeout, concurrency=concurrency, warn_days=warn_days, aia_timeout=aia_timeout
+    )
+    if not isinstance(aia, bool):
+        raise UsageError(f"aia: expected True or False, not {aia!r}")
+    if isinstance(as_of, dt.datetime) and as_of.tzinfo is None:
+        raise UsageError("as_of must be timezone-aware (or ISO 8601 text, read as UTC)")
+    when = parse_as_of(as_of, now=dt.datetime.now(dt.UTC))
+    if isinstance(nameservers, str):
+        nameservers = [nameservers]
+    servers = tuple(parse_nameserver(n) for n in nameservers)
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     config = ScanConfig(
         trust=trust,
-        as_of=as_of,
+        as_of=when,
         timeout=timeout,
         concurrency=concurrency,
         warn_days=warn_days,
@@ -92,7 +136,7 @@ async def scan_async(
         (item for item in items if dedupe.is_new(item)),
         config,
         collect,
-        resolver=make_resolver(tuple(nameservers)),
+        resolver=make_resolver(servers),
     )
     meta = {
         "scanner_version": version(),
@@ -103,7 +147,7 @@ async def scan_async(
     }
     return from_results(
         results,
-        as_of=as_of,
+        as_of=when,
         extra_names=header.extra_names,
         duplicates=dedupe.duplicates,
         meta=meta,
@@ -147,12 +191,18 @@ def from_results(
     )
 
 
-def scan(rows: Iterable[Row], **options: Any) -> ScanTables:
+def scan(rows: Iterable[Row] | str, **options: Any) -> ScanTables:
     """`scan_async` for plain scripts: runs its own event loop. Inside a running loop (a
     Jupyter notebook, async code) it refuses: use `await scanner.scan_async(...)` there.
 
     Example: scanner.scan(["example.org", "example.net:8443"]).hosts
     """
+    known = set(inspect.signature(scan_async).parameters) - {"rows"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(
+            f"unknown option(s) {', '.join(unknown)}; scanner.scan takes {', '.join(sorted(known))}"
+        )
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -11,6 +11,7 @@ from pathlib import Path
 from scanner.inputs.targets import Shard
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
+NotifyFn = Callable[[str], None]  # a message for the person running the scan, at once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,3 +32,4 @@ class ScanOptions:
     resume: bool = False
     checkpoint_rows: int = 2000
     checkpoint_seconds: float = 5.0
+    encoding: str = "utf-8"  # of the input file

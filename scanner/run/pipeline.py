@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -157,9 +158,12 @@ async def scan_stream(
     *,
     resolver: Resolver | None = None,
     stop: anyio.Event | None = None,
+    in_flight: dict[int, float] | None = None,
 ) -> bool:
     """Scan every item, awaiting `on_result` for each in completion order (a bounded stream's
     `send` gives back-pressure: workers wait while the writer is behind).
+    `in_flight`, when given, holds worker -> when its current host started (monotonic), so an
+    interrupt can say what it waits for.
 
     Returns False when `stop` was set before all items were started (an interrupted scan)."""
     limit_ssl_read_buffer()
@@ -176,7 +180,7 @@ async def scan_stream(
     feed = _Feed(items)
     completed = True
 
-    async def worker() -> None:
+    async def worker(number: int) -> None:
         nonlocal completed
         while (item := await feed.next()) is not None:  # each item goes to exactly one worker
             if stop is not None and stop.is_set():
@@ -184,13 +188,18 @@ async def scan_stream(
                 return
             if isinstance(item, InvalidTarget):
                 await on_result(invalid_result(item))
-            else:
-                await on_result(await scan_one(item, shared))
+                continue
+            if in_flight is not None:
+                in_flight[number] = time.monotonic()
+            result = await scan_one(item, shared)
+            if in_flight is not None:
+                del in_flight[number]
+            await on_result(result)
 
     try:
         async with anyio.create_task_group() as workers:
-            for _ in range(config.concurrency):
-                workers.start_soon(worker)
+            for number in range(config.concurrency):
+                workers.start_soon(worker, number)
     finally:
         with anyio.CancelScope(shield=True):
             await shared.fetcher.aclose()

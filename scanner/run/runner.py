@@ -8,9 +8,13 @@ tables for what completed, and a killed one can be resumed with nothing lost or 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import signal
 import threading
+import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -21,18 +25,28 @@ import anyio.to_thread
 import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from scanner.analysis.summary import SUMMARY_INPUT_COLUMNS, combine, summarise, worst_hosts
+from scanner.analysis.summary import (
+    SKEW_INPUT_COLUMNS,
+    SUMMARY_INPUT_COLUMNS,
+    SkewCounts,
+    combine,
+    skew_counts,
+    skew_message,
+    summarise,
+    worst_hosts,
+)
 from scanner.errors import InputError, OutputError, UsageError
-from scanner.inputs.targets import Header
+from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import ScanFailed, ScanResult
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
-from scanner.run.options import ProgressFn, ScanOptions
+from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.store import files, parts
 from scanner.store.trust import load_trust
 from scanner.x509.certs import TrustStore
 
 WORST_HOSTS = 40
+PROGRESS_TICK = 1.0  # seconds between progress calls while no host finishes
 # Results waiting for the writer; when full, workers wait (the disk sets the pace).
 RESULT_BUFFER = 1024
 
@@ -45,6 +59,7 @@ class ScanReport:
     summary: pd.DataFrame
     worst: pd.DataFrame | None = None  # the worst hosts, for the printed report
     meta: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # for stderr: duplicates, no targets, the clock check
 
     @property
     def counts(self) -> dict[str, Any]:
@@ -72,32 +87,65 @@ def _options_record(o: ScanOptions) -> dict[str, Any]:
         "nameservers": [f"{h}:{p}" for h, p in o.nameservers],
         "per_ip": o.per_ip,
         "shard": str(o.shard),
-        "ca_bundle": str(o.ca_bundle) if o.ca_bundle else None,
+        "ca_bundle": str(o.ca_bundle.resolve()) if o.ca_bundle else None,
+        "encoding": o.encoding,
     }
 
 
-def _check_resumable(state: dict[str, Any], options: ScanOptions, input_sha256: str) -> None:
+# Options recorded in the state that a resume may change: they change how fast or through
+# which resolver hosts are reached, never a verdict. Every other key of `_resume_record` (and so
+# every option added to `_options_record`) must be equal, or the tables would mix two scans.
+RESUME_MAY_CHANGE = frozenset(
+    {"timeout", "concurrency", "aia_timeout", "nameservers", "per_ip", "ca_bundle"}
+)
+# How a refused key is named to the user, when it is not `--` + the key with dashes.
+_OPTION_NAMES = {
+    "aia": "--aia/--no-aia",
+    "trust_store_sha256": "--ca-bundle (the trust store's contents, by SHA-256)",
+}
+
+
+def _resume_record(o: ScanOptions, trust: TrustStore) -> dict[str, Any]:
+    """The options as recorded in the state at scan start, with what else decides a verdict:
+    the as-of instant and the trust store's contents."""
+    return {**_options_record(o), "as_of": o.as_of.isoformat(), "trust_store_sha256": trust.sha256}
+
+
+def scan_group(input_sha256: str, record: dict[str, Any]) -> str:
+    """The identity the `--shard K/N` runs of one scan share: the input's SHA-256, the shard
+    count and every verdict-changing option but as-of (shards started without --as-of each
+    judge at their own start; `scanner.load` bounds how far apart those may be)."""
+    shard = str(record.get("shard", "1/1"))
+    skip = RESUME_MAY_CHANGE | {"shard", "as_of"}
+    ident = {k: v for k, v in record.items() if k not in skip}
+    ident.update(input_sha256=input_sha256, shards=shard.partition("/")[2])
+    text = json.dumps(ident, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _check_resumable(
+    state: dict[str, Any], options: ScanOptions, input_sha256: str, trust: TrustStore
+) -> None:
     """A resumed scan must scan the same input the same way, or its tables would mix two."""
     if state.get("input_sha256") != input_sha256:
         raise UsageError(
             f"cannot resume {options.out}: the input file changed since that scan started"
         )
-    before = state.get("options", {})
-    now = _options_record(options)
-    for key in ("shard", "expiry_warn_days", "aia"):
-        if before.get(key) != now[key]:
-            raise UsageError(
-                f"cannot resume {options.out}: --{key.replace('_', '-')} was {before.get(key)!r}"
-                f", now {now[key]!r}"
-            )
-    if state.get("as_of") != options.as_of.isoformat():
+    before = {**state.get("options", {}), "as_of": state.get("as_of")}
+    now = _resume_record(options, trust)
+    for key in sorted(now.keys() | before.keys()):
+        if key in RESUME_MAY_CHANGE or before.get(key) == now.get(key):
+            continue
+        name = _OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
         raise UsageError(
-            f"cannot resume {options.out}: it was scanned --as-of {state.get('as_of')}; pass "
-            "the same --as-of to resume"
+            f"cannot resume {options.out}: {name} was {before.get(key)!r}, now "
+            f"{now.get(key)!r}; resume with the same value (or start again with --overwrite)"
         )
 
 
-async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+async def _watch_signals(
+    stop: anyio.Event, scope: anyio.CancelScope, on_first: Callable[[], None]
+) -> None:
     """First SIGINT/SIGTERM: start no new host, let in-flight ones finish. Second: abandon them
     (they are scanned again on --resume)."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -106,6 +154,51 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
                 scope.cancel()
                 return
             stop.set()
+            on_first()
+
+
+def interrupt_message(in_flight: Mapping[int, float], timeout: float, now: float) -> str:
+    """What a first Ctrl-C does, said at once: the hosts still in flight (started at the
+    monotonic instants in `in_flight`), how long they may take, and how to abandon them."""
+    if not in_flight:
+        return "interrupted: no new host is started; writing the tables"
+    ages = [now - t for t in in_flight.values()]
+    # The host started last ends last: at most --timeout after it started.
+    wait = max(0.0, timeout - min(ages))
+    return (
+        f"interrupted: no new host is started; waiting for {len(ages)} host(s) in flight "
+        f"(the longest running for {max(ages):.1f} s) to finish within {wait:.0f} s "
+        "(--timeout), then writing the tables. Press Ctrl-C again to abandon them now "
+        "(--resume scans them again)."
+    )
+
+
+def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[str]:
+    """Warnings about the input for stderr: duplicate rows dropped (and whose carried columns
+    are lost), and a file with nothing to scan."""
+    notes = []
+    if total == 0:
+        notes.append(
+            f"{options.input}: no targets to scan (a header row and no host rows?)"
+            if options.shard.count == 1
+            else f"{options.input}: shard {options.shard} holds none of its targets"
+        )
+    if dedupe.duplicates:
+        shown = ", ".join(f"{d.line} (same target as line {d.kept})" for d in dedupe.dropped[:10])
+        more = dedupe.duplicates - min(10, len(dedupe.dropped))
+        notes.append(
+            f"{options.input}: {dedupe.duplicates} duplicate row(s) of a target already listed "
+            f"dropped: line {shown}{f' and {more} more' if more > 0 else ''} (scan.json "
+            "lists them as duplicates)"
+        )
+    if dedupe.differing:
+        differ = [f"{d.line} (kept line {d.kept})" for d in dedupe.dropped if d.carried_differ][:10]
+        notes.append(
+            f"{options.input}: {dedupe.differing} dropped duplicate row(s) had other values in "
+            f"the carried columns than the row kept, and those values are lost: line "
+            f"{', '.join(differ)}"
+        )
+    return notes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,7 +208,7 @@ class _Prepared:
 
     header: Header
     total: int  # targets of this shard, duplicates dropped
-    duplicates: int
+    dedupe: Deduper  # the duplicates dropped
     trust: TrustStore
     state: dict[str, Any]
 
@@ -126,25 +219,27 @@ def _prepare(options: ScanOptions) -> _Prepared:
     if options.as_of.tzinfo is None:
         raise UsageError("as_of must be timezone-aware")
     try:
-        header, total, duplicates = files.inspect_input(options.input, options.shard)
+        header, total, dedupe = files.inspect_input(options.input, options.shard, options.encoding)
         input_sha256 = files.file_sha256(options.input)
     except InputError as e:
         raise type(e)(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
     state = files.prepare_output(options.out, overwrite=options.overwrite, resume=options.resume)
     if state is not None:
-        _check_resumable(state, options, input_sha256)
+        _check_resumable(state, options, input_sha256, trust)
     else:
+        record = _resume_record(options, trust)
         state = {
             "scan_id": str(uuid.uuid4()),
+            "scan_group": scan_group(input_sha256, record),
             "started": dt.datetime.now(dt.UTC).isoformat(),
-            "input": str(options.input),
+            "input": str(options.input.resolve()),
             "input_sha256": input_sha256,
             "as_of": options.as_of.isoformat(),
-            "options": _options_record(options),
+            "options": {k: v for k, v in record.items() if k != "as_of"},
         }
         files.write_json_atomic(options.out / files.STATE_FILE, state)
-    return _Prepared(header=header, total=total, duplicates=duplicates, trust=trust, state=state)
+    return _Prepared(header=header, total=total, dedupe=dedupe, trust=trust, state=state)
 
 
 def _config(options: ScanOptions, trust: TrustStore) -> ScanConfig:
@@ -171,6 +266,12 @@ class _Writer:
     done: int = 0
     failed: int = 0
 
+    async def tick(self) -> None:
+        """On the clock, not only when a host finishes: a stalled scan still says where it is."""
+        while True:
+            await anyio.sleep(PROGRESS_TICK)
+            self.report()
+
     def report(self) -> None:
         if self.progress is not None:
             self.progress(self.done, self.total, self.failed)
@@ -186,32 +287,50 @@ class _Writer:
                     await anyio.to_thread.run_sync(self.parts.checkpoint)
 
 
-async def _scan(options: ScanOptions, config: ScanConfig, skip: set[int], writer: _Writer) -> bool:
+async def _scan(
+    options: ScanOptions,
+    config: ScanConfig,
+    skip: set[int],
+    writer: _Writer,
+    notify: NotifyFn | None = None,
+) -> bool:
     """Scan the input but the lines in `skip`; False when a signal stopped it early."""
     stop = anyio.Event()
     completed = False
+    in_flight: dict[int, float] = {}  # worker -> when its host started (monotonic)
+
+    def interrupted() -> None:
+        if notify is not None:
+            notify(interrupt_message(in_flight, options.timeout, time.monotonic()))
+
     async with anyio.create_task_group() as tg:
         if threading.current_thread() is threading.main_thread():
-            tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted)
+        if writer.progress is not None:
+            tg.start_soon(writer.tick)
         send, receive = anyio.create_memory_object_stream[ScanResult](RESULT_BUFFER)
         async with anyio.create_task_group() as scan:
             scan.start_soon(writer.run, receive)
             async with send:
                 completed = await scan_stream(
-                    files.iter_input(options.input, options.shard, skip),
+                    files.iter_input(options.input, options.shard, skip, options.encoding),
                     config,
                     send.send,
                     resolver=make_resolver(options.nameservers),
                     stop=stop,
+                    in_flight=in_flight,
                 )
         tg.cancel_scope.cancel()
     return completed
 
 
-def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
+def run_scan(
+    options: ScanOptions, progress: ProgressFn | None = None, notify: NotifyFn | None = None
+) -> ScanReport:
     """Scan the input into the output folder. Raises a ScannerError (InputError,
     TrustStoreError, OutputError, UsageError) before writing anything when the input, the trust
-    store or the output folder cannot be used."""
+    store or the output folder cannot be used. `progress` is called as hosts finish and every
+    PROGRESS_TICK seconds; `notify` at once with what a first signal does."""
     ready = _prepare(options)
     recovered = parts.recover(options.out)
     part_writer = parts.PartWriter(
@@ -222,21 +341,26 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
         recovered=recovered,
     )
     writer = _Writer(
-        parts=part_writer, total=ready.total, progress=progress, done=len(recovered.lines)
+        parts=part_writer,
+        total=ready.total,
+        progress=progress,
+        done=len(recovered.lines),
+        failed=recovered.failed,  # counted as done is, across a resume
     )
     writer.report()
     config = _config(options, ready.trust)
     try:
-        completed = anyio.run(_scan, options, config, recovered.lines, writer)
+        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
         part_writer.checkpoint()
         table_rows = parts.merge(options.out, ready.header.extra_names)
         return _finish(
             options,
             ready.state,
             ready.trust,
-            ready.duplicates,
+            ready.dedupe,
             table_rows,
             interrupted=not completed,
+            warnings=input_warnings(options, ready.total, ready.dedupe),
         )
     except* OSError as group:  # disk full, folder removed under us: the environment, not a host
         first = group.exceptions[0]
@@ -251,16 +375,23 @@ def _finish(
     options: ScanOptions,
     state: dict[str, Any],
     trust: TrustStore,
-    duplicates: int,
+    dedupe: Deduper,
     table_rows: dict[str, int],
     *,
     interrupted: bool,
+    warnings: list[str],
 ) -> ScanReport:
     out = options.out
     slices, worst = [], []
-    for batch in files.iter_table_pandas(out / "hosts.parquet", SUMMARY_INPUT_COLUMNS):
+    skew = SkewCounts()
+    columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
+    for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
         slices.append(summarise(batch))
         worst.append(worst_hosts(batch, WORST_HOSTS))
+        skew += skew_counts(batch)
+    clock = skew_message(skew, options.as_of)
+    if clock:
+        warnings = [*warnings, clock]
     summary = combine(slices)
     top = worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
@@ -276,26 +407,37 @@ def _finish(
     errors = counted("error")
     meta = {
         "scan_id": state["scan_id"],
+        "scan_group": state.get("scan_group"),
         "scanner_version": version(),
         "started": state["started"],
         "finished": dt.datetime.now(dt.UTC).isoformat(),
         "interrupted": interrupted,
         "as_of": options.as_of.isoformat(),
-        "input": str(options.input),
+        "input": str(options.input.resolve()),
         "input_sha256": state["input_sha256"],
         "options": _options_record(options),
-        "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
+        "trust_store": {
+            "path": str(Path(trust.path).resolve()),
+            "sha256": trust.sha256,
+            "roots": len(trust.roots),
+        },
         "counts": {
             "targets": sum(status.values()),
             "ok": status.get("ok", 0),
             "errors": errors,
             "findings": counted("finding"),
             "severities": counted("severity"),
-            "duplicates": duplicates,
+            "duplicates": dedupe.duplicates,
             "certificates": table_rows["certificates"],
             "findings_rows": table_rows["findings"],
         },
         "internal_errors": errors.get("internal", 0),
+        # Which input lines were dropped in favour of which (the first DUPLICATES_LISTED).
+        "duplicates": [
+            {"line": d.line, "kept": d.kept, "carried_columns_differ": d.carried_differ}
+            for d in dedupe.dropped
+        ],
+        "warnings": warnings,
     }
     files.write_json_atomic(out / "scan.json", meta)
     return ScanReport(
@@ -305,4 +447,5 @@ def _finish(
         summary=summary,
         worst=top,
         meta=meta,
+        warnings=tuple(warnings),
     )

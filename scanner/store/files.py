@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,13 +38,23 @@ OUTPUT_FILES = (
 
 
 @contextmanager
-def open_input(path: Path) -> Iterator[Iterator[str]]:
+def open_input(path: Path, encoding: str = "utf-8") -> Iterator[Iterator[str]]:
+    """The input's lines as text. UTF-8 (the default) is decoded line by line so that a bad
+    byte is reported on its own line; another `encoding` (`--encoding cp1252`) through a text
+    layer."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"--encoding {encoding}: not an encoding Python knows") from None
     try:
         f = open(path, "rb")  # noqa: SIM115
     except OSError as e:
         raise InputError(f"cannot read it: {e.strerror or e}") from None
     with f:
-        yield _utf8_lines(f)
+        if codec == "utf-8":
+            yield _utf8_lines(f)
+        else:
+            yield _decoded_lines(f, codec)
 
 
 def _utf8_lines(f: BinaryIO) -> Iterator[str]:
@@ -61,8 +72,23 @@ def _utf8_lines(f: BinaryIO) -> Iterator[str]:
             except UnicodeDecodeError as e:
                 raise InputError(
                     f"line {number}: not UTF-8 text ({e.reason} at byte {e.start + 1} of the "
-                    "line); save the file as UTF-8"
+                    "line); save the file as UTF-8, or pass its --encoding (for example "
+                    "--encoding cp1252 for a Windows file)"
                 ) from None
+
+
+def _decoded_lines(f: BinaryIO, codec: str) -> Iterator[str]:
+    number = 0
+    text = io.TextIOWrapper(f, encoding=codec, newline="")
+    try:
+        for number, line in enumerate(text, 1):  # noqa: B007 - read after the loop
+            yield line
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"after line {number}: not {codec} text ({e.reason}); pass the file's --encoding"
+        ) from None
+    finally:
+        text.detach()
 
 
 def file_sha256(path: Path) -> str:
@@ -77,24 +103,29 @@ def _selected(items: Iterator[Any], shard: Shard, dedupe: Deduper) -> Iterator[A
     return (item for item in items if shard.contains(item) and dedupe.is_new(item))
 
 
-def inspect_input(path: Path, shard: Shard = WHOLE) -> tuple[Header, int, int]:
-    """First pass over the input: (header, targets of this shard, duplicates dropped).
+def inspect_input(
+    path: Path, shard: Shard = WHOLE, encoding: str = "utf-8"
+) -> tuple[Header, int, Deduper]:
+    """First pass over the input: (header, targets of this shard, the duplicates dropped).
 
     Reading the whole file before scanning means a file that stops being CSV on line 900,000
     is refused before any connection, and the progress bar knows its total."""
-    with open_input(path) as f:
+    with open_input(path, encoding) as f:
         header, items = read_targets(f, HOST_COLUMNS)
-        dedupe = Deduper()
+        dedupe = Deduper(track=True)
         count = sum(1 for _ in _selected(items, shard, dedupe))
-    return header, count, dedupe.duplicates
+    return header, count, dedupe
 
 
 def iter_input(
-    path: Path, shard: Shard = WHOLE, skip_lines: Container[int] = frozenset()
+    path: Path,
+    shard: Shard = WHOLE,
+    skip_lines: Container[int] = frozenset(),
+    encoding: str = "utf-8",
 ) -> Iterator[Any]:
     """Second pass: the targets of this shard, de-duplicated, without the lines already
     recorded by an earlier run, read lazily."""
-    with open_input(path) as f:
+    with open_input(path, encoding) as f:
         _, items = read_targets(f, HOST_COLUMNS)
         for item in _selected(items, shard, Deduper()):
             if item.row not in skip_lines:

@@ -108,17 +108,89 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _shard(meta: dict[str, Any]) -> tuple[int, int] | None:
+    """(K, N) of a folder's `--shard K/N`, from its scan.json."""
+    k, sep, n = str(meta.get("options", {}).get("shard", "")).partition("/")
+    return (int(k), int(n)) if sep and k.isdigit() and n.isdigit() else None
+
+
+def _identity(meta: dict[str, Any]) -> object:
+    """What the shards of one scan share: the `scan_group` recorded at scan start (a hash of
+    the input's SHA-256, the shard count and the verdict-changing options but as-of); for a
+    scan.json written before it was recorded, the input's SHA-256 and shard count."""
+    if meta.get("scan_group"):
+        return meta["scan_group"]
+    shard = _shard(meta)
+    return (meta.get("input_sha256"), shard[1] if shard else None)
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except ValueError:
+        raise ScanFolderError(f"scan.json holds no readable as-of ({text!r})") from None
+
+
+# Shards of one nightly run start together; two runs of a nightly job are a day apart.
+SHARD_AS_OF_SPREAD = dt.timedelta(hours=12)
+_HINT = "; to compare two scans use `scanner diff OLD NEW`, to read one name its folder alone"
+
+
+def check_one_scan(folders: Sequence[Path], metas: Sequence[dict[str, Any]]) -> None:
+    """Several folders are one scan only when they are distinct shards of one run: the same
+    scan identity (input, shard count, options), as-of instants within SHARD_AS_OF_SPREAD,
+    and different shard numbers. Two nights of one fleet must not be added up."""
+    if len(folders) < 2:
+        return
+    named = ", ".join(str(f) for f in folders)
+    if any(not m for m in metas):
+        missing = ", ".join(str(f) for f, m in zip(folders, metas, strict=True) if not m)
+        raise ScanFolderError(
+            f"{named} cannot be read as one scan: no scan.json in {missing}, so they cannot be "
+            f"shown to be shards of one scan{_HINT}"
+        )
+    as_of = {f: str(m.get("as_of")) for f, m in zip(folders, metas, strict=True)}
+    groups: dict[object, list[Path]] = {}
+    for folder, meta in zip(folders, metas, strict=True):
+        groups.setdefault(_identity(meta), []).append(folder)
+    if len(groups) > 1:
+        scans = "; ".join(", ".join(str(f) for f in members) for members in groups.values())
+        raise ScanFolderError(
+            f"these folders hold {len(groups)} different scans (another input file, shard "
+            f"count or options), not shards of one: {scans}{_HINT}"
+        )
+    instants = sorted(_instant(a) for a in as_of.values())
+    if instants[-1] - instants[0] > SHARD_AS_OF_SPREAD:
+        scans = ", ".join(f"{f} (as of {a})" for f, a in as_of.items())
+        raise ScanFolderError(
+            f"these folders hold scans from different times, not shards of one: {scans}{_HINT}"
+        )
+    seen: dict[tuple[int, int], Path] = {}
+    for folder, meta in zip(folders, metas, strict=True):
+        shard = _shard(meta) or (1, 1)
+        if shard in seen:
+            raise ScanFolderError(
+                f"{seen[shard]} and {folder} both hold shard {shard[0]}/{shard[1]} (a copy, or "
+                f"the same input scanned twice), not distinct shards of one scan{_HINT}"
+            )
+        seen[shard] = folder
+
+
 def load(paths: Path | str | Iterable[Path | str]) -> ScanTables:
     """Read a scan's hosts, findings and certificates tables as DataFrames.
 
     `paths`: a scan folder, several shard folders, or a parent folder holding them; shards
-    are read as one scan. Timestamps are timezone-aware (UTC); status, error, code and
-    severity are categoricals (severity ordered info < ... < critical); SANs and findings are
-    Python lists; integers and booleans are nullable.
+    (`--shard K/N` runs of one scan) are read as one scan. Folders of different scans (two
+    nights, say) raise ScanFolderError: compare them with `scanner diff`. Timestamps are
+    timezone-aware (UTC); status, error, code and severity are categoricals (severity ordered
+    info < ... < critical); SANs and findings are Python lists; integers and booleans are
+    nullable.
 
     Example: scanner.load("reports/2026-11-26").hosts.query("expired == True")
     """
     folders = scan_folders(paths)
+    metas = tuple(_read_meta(f) for f in folders)
+    check_one_scan(folders, metas)
     parts: dict[str, list[pa.Table]] = {name: [] for name in TABLE_FILES}
     for folder in folders:
         for name in TABLE_FILES:
@@ -136,7 +208,7 @@ def load(paths: Path | str | Iterable[Path | str]) -> ScanTables:
         hosts=hosts_frame(hosts),
         findings=findings_frame(findings),
         certificates=certificates_frame(certificates),
-        meta=tuple(_read_meta(f) for f in folders),
+        meta=metas,
         folders=folders,
     )
 

@@ -49,6 +49,7 @@ class Recovered:
     """What earlier runs already recorded in a folder's parts."""
 
     lines: set[int] = field(default_factory=set)  # input_line of every recorded host row
+    failed: int = 0  # of those, rows with status=error (so progress counts them as failed)
     certificates: set[str] = field(default_factory=set)
     next_seq: int = 1
 
@@ -72,8 +73,9 @@ def recover(out: Path) -> Recovered:
                 (folder / f"{name}-{seq:06d}.parquet").unlink()
             continue
         rec.next_seq = max(rec.next_seq, seq + 1)
-        hosts = pq.read_table(folder / f"hosts-{seq:06d}.parquet", columns=["input_line"])
+        hosts = pq.read_table(folder / f"hosts-{seq:06d}.parquet", columns=["input_line", "status"])
         rec.lines.update(hosts.column("input_line").to_pylist())
+        rec.failed += hosts.column("status").to_pylist().count("error")
         if "certificates" in names:
             certs = pq.read_table(folder / f"certificates-{seq:06d}.parquet", columns=["sha256"])
             rec.certificates.update(certs.column("sha256").to_pylist())

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any, assert_never
 
+from scanner.inputs.hostnames import unicode_name
 from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
 from scanner.model.types import CertInfo, ScanFailed, ScanOk, ScanResult
 
@@ -19,6 +20,7 @@ def host_row(
     row: dict[str, Any] = dict.fromkeys(HOST_COLUMNS)
     row.update(
         host=target.host,
+        host_unicode=unicode_name(target.host),
         port=target.port,
         ip=target.ip,
         input_line=target.row,

@@ -19,6 +19,7 @@ STR_LIST = pa.list_(pa.string())
 
 _HOST_FIELDS: list[pa.Field] = [
     pa.field("host", pa.string(), nullable=False),
+    pa.field("host_unicode", pa.string(), nullable=False),  # the IDN for people (U-labels)
     pa.field("port", pa.int32()),
     pa.field("ip", pa.string()),
     pa.field("input_line", pa.int64(), nullable=False),

@@ -26,6 +26,7 @@ STRINGS = pa.list_(pa.string())
 
 HOSTS_COLUMNS = [
     ("host", pa.string()),
+    ("host_unicode", pa.string()),
     ("port", pa.int32()),
     ("ip", pa.string()),
     ("input_line", pa.int64()),

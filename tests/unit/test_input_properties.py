@@ -117,7 +117,8 @@ def test_any_bytes_give_rows_or_an_error_naming_the_line(tmp_path: Path, data: b
             storage.inspect_input(path)
         return
     assume('"' not in text and "\x00" not in text)
-    _, count, duplicates = storage.inspect_input(path)
+    _, count, dedupe = storage.inspect_input(path)
+    duplicates = dedupe.duplicates
     rows = read_file(path)
     assert count == len(rows)
     lines = [ln for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
