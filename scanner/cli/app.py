@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import re
+import shutil
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -36,7 +37,14 @@ def print_error(message: str) -> None:
 
 
 class ScannerGroup(typer.core.TyperGroup):
-    """Maps the library's exceptions to exit 2 with one line on stderr, for every command."""
+    """Maps the library's exceptions to exit 2 with one line on stderr, for every command; help
+    is as wide as the terminal (`COLUMNS`), read when the command runs."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        extra.setdefault("terminal_width", shutil.get_terminal_size().columns)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -53,7 +61,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"max_content_width": 100},
+    # click's plain help: option names are never cut to fit a narrow terminal (rich's table
+    # shortened `--expiry-warn-days` to `--expiry-warn-…` at 80 columns).
+    rich_markup_mode=None,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])

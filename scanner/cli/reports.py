@@ -133,7 +133,11 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
     ]
     if s.by is not None and s.by_column is not None:
         sections.append(
-            Section(title=f"By {s.by_column}", frame=views.by_view(s), wrap=("causes",))
+            Section(
+                title=f"By {s.by_column}",
+                frame=views.by_view(s),
+                wrap=(s.by_column, "causes"),
+            )
         )
     sections.append(
         Section(
@@ -141,6 +145,8 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
             frame=views.fix_view(s.leaf_fixes, wide=wide),
             limit=limit,
             wrap=("hosts_to_fix", "findings", "remedy", "names"),
+            drop=("expires", "severity", "findings"),
+            whole=("hosts_to_fix",),
         )
     )
     if wide or not s.intermediates.empty:
@@ -150,12 +156,16 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
                 frame=views.intermediates_view(s.intermediates, wide=wide),
                 limit=limit,
                 wrap=("intermediate", "aia_url", "hosts_to_fix", "remedy"),
+                drop=("intermediate",),  # the remedy names it
+                whole=("hosts_to_fix",),
             )
         )
     sections.append(
         Section(
             title="Expiry calendar: leaves expiring per week from as-of",
             frame=views.calendar_view(s.calendar),
+            wrap=("examples",),
+            whole=("examples",),
         )
     )
     return sections

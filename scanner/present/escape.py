@@ -50,6 +50,11 @@ def _joined(value: Any) -> str | None:
     return str(value)
 
 
+def joined(value: Any) -> str:
+    """A cell as plain text (lists joined with ", ", missing as ""), not yet escaped."""
+    return _joined(value) or ""
+
+
 def terminal(value: Any) -> str:
     """Untrusted text for the terminal: no control characters, no rich markup."""
     from rich.markup import escape

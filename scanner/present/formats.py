@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner.present.escape import csv_cell, markdown, plain, terminal
+from scanner.present.escape import csv_cell, joined, markdown, plain, terminal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +34,12 @@ class Section:
     limit: int | None = None  # rows shown in table and Markdown output (CSV and JSON: all)
     # Terminal only: columns whose cells may wrap at word boundaries; others never break.
     wrap: tuple[str, ...] = ()
+    # Terminal only: columns left out, in this order, while the table cannot fit the terminal
+    # with every word whole (low-value columns first; the caption names them).
+    drop: tuple[str, ...] = ()
+    # Terminal only: columns whose words (host names) are cut last, if nothing else makes the
+    # table fit.
+    whole: tuple[str, ...] = ()
     caption: str | None = None
 
 
@@ -75,31 +81,86 @@ def markdown_table(df: pd.DataFrame, limit: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def rich_table(section: Section) -> Table:
-    """A terminal table. Cells of `wrap` columns wrap at spaces; every other cell keeps its
-    words whole (a long name is cut with an ellipsis, never split mid-word)."""
+MIN_COLUMN = 8  # a column is never squeezed below this to fit the terminal
+
+
+def _min_width(name: str, cells: list[list[str]], wrap: bool) -> int:
+    """The narrowest a column can be with no word (wrap) or no line of a cell (no wrap) cut."""
+    from rich.cells import cell_len
+
+    texts = [name, *(line for cell in cells for line in cell)]
+    if wrap:
+        return max((cell_len(w) for t in texts for w in t.split()), default=1)
+    return max((cell_len(t) for t in texts), default=1)
+
+
+def rich_table(section: Section, width: int | None = None) -> Table:
+    """A terminal table. Cells of `wrap` columns wrap at spaces and every column is at least as
+    wide as its longest word (or, not wrapping, its longest cell), so a host name is never
+    split mid-word; when that cannot fit `width`, the `drop` columns are left out in order."""
     import pandas as pd
     from rich.table import Table
 
     df = section.frame
+    shown = df if section.limit is None else df.head(section.limit)
+    # Each cell as its lines: a list (hosts, findings) one item a line, so each starts where
+    # the eye looks for it; any other value one line (its control characters are escaped).
+    rows = [
+        {k: [joined(x) for x in v] if isinstance(v, list) else [joined(v)] for k, v in r.items()}
+        for r in records(shown)
+    ]
+    columns = [str(c) for c in df.columns]
+    widths = {c: _min_width(c, [r[c] for r in rows], c in section.wrap) for c in columns}
+    dropped: list[str] = []
+
+    def needed() -> int:  # cells, one space of padding each side, and the borders
+        return sum(widths[c] + 3 for c in columns) + 1
+
+    for c in section.drop:
+        if width is None or needed() <= width:
+            break
+        if c in columns:
+            columns.remove(c)
+            dropped.append(c)
+    while width is not None and needed() > width:
+        # Still too wide: a word longer than the room left (a URL, a formula) is cut, the
+        # longest first, and words of `whole` columns (host names) last.
+        can = [c for c in columns if widths[c] > MIN_COLUMN]
+        if not can:
+            break
+        widths[max(can, key=lambda c: (c not in section.whole, widths[c]))] -= 1
+    # Rich shares a narrow terminal out unevenly (and then widens columns back to their
+    # minimum, past the edge): give each wrapping column its minimum plus a share of the
+    # room left, in proportion to how much wider its cells would like to be.
+    fixed: dict[str, int] = {}
+    natural = {c: _min_width(c, [r[c] for r in rows], False) for c in columns}
+    if width is not None and sum(natural[c] + 3 for c in columns) + 1 > width:
+        spare = max(width - needed(), 0)
+        wants = {c: natural[c] - widths[c] for c in columns if c in section.wrap}
+        total = sum(wants.values()) or 1
+        fixed = {c: widths[c] + spare * want // total for c, want in wants.items()}
     table = Table(title=terminal(section.title), title_justify="left")
-    for c in df.columns:
+    for c in columns:
         numeric = pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
         table.add_column(
             terminal(c),
             justify="right" if numeric else "left",
             overflow="fold" if c in section.wrap else "ellipsis",
             no_wrap=c not in section.wrap,
-            min_width=min(len(str(c)), 12),
+            min_width=widths[c],
+            width=fixed.get(c),
         )
-    shown = df if section.limit is None else df.head(section.limit)
-    for r in records(shown):
-        table.add_row(*(terminal(v) for v in r.values()))
-    caption = section.caption
+    for r in rows:
+        table.add_row(*("\n".join(map(terminal, r[c])) for c in columns))
+    notes = [section.caption] if section.caption else []
     if section.limit is not None and len(df) > section.limit:
-        more = f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)"
-        caption = f"{caption}; {more}" if caption else more
-    table.caption = terminal(caption) if caption else None
+        notes.append(f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)")
+    if dropped:
+        notes.append(
+            f"not shown at this width: {', '.join(dropped)} (a wider terminal, or --format "
+            "markdown)"
+        )
+    table.caption = terminal("; ".join(notes)) if notes else None
     return table
 
 
@@ -128,4 +189,4 @@ def render(
             for line in doc.lines:
                 console.print(terminal(line), soft_wrap=True)
             for s in doc.sections:
-                console.print(rich_table(s))
+                console.print(rich_table(s, console.width))

@@ -32,7 +32,7 @@ margin:12px 0}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
 .card b{display:block;font-size:22px}table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}td.num{overflow-wrap:normal;white-space:nowrap}
+td{overflow-wrap:anywhere}td.num,td.ip{overflow-wrap:normal;white-space:nowrap}
 th{background:#f5f5f5;position:sticky;top:0}table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
 table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
@@ -117,9 +117,11 @@ def _table(
 # --- charts -------------------------------------------------------------------------------
 
 
-def bar_chart(items: Sequence[tuple[str, int]], *, title: str, width: int = 460) -> str:
+def bar_chart(
+    items: Sequence[tuple[str, int]], *, title: str, width: int = 460, label_w: int = 150
+) -> str:
     """Horizontal bars, one per (label, count)."""
-    row_h, label_w = 20, 150
+    row_h = 20
     top = 24
     height = top + row_h * max(len(items), 1) + 6
     biggest = max([c for _, c in items] + [1])
@@ -233,6 +235,16 @@ def _findings_html(items: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _host_cell(r: dict[str, Any]) -> str:
+    """The host; an IDN in Unicode, the form people know, then the A-label the scan used."""
+    shown = r.get("host_unicode")
+    if isinstance(shown, str) and shown and shown != r["host"]:
+        return (
+            f'<td data-sort="{esc(r["host"])}">{esc(shown)}<br><code>{esc(r["host"])}</code></td>'
+        )
+    return f"<td>{esc(r['host'])}</td>"
+
+
 def _host_rows(
     hosts: pd.DataFrame, findings: pd.DataFrame, carried: Sequence[str]
 ) -> Iterable[str]:
@@ -256,8 +268,8 @@ def _host_rows(
         extra = "".join(f"<td>{esc(r[c])}</td>" for c in carried)
         port = r["port"]
         yield (
-            f'<tr><td>{esc(r["host"])}</td><td class="num">{esc(port)}</td>'
-            f'<td>{esc(r["ip"])}</td><td data-sort="{label}">{status}</td>'
+            f'<tr>{_host_cell(r)}<td class="num">{esc(port)}</td>'
+            f'<td class="ip">{esc(r["ip"])}</td><td data-sort="{label}">{status}</td>'
             f'<td data-sort="{rank(sev)}">{_sev(sev)}</td>'
             f'<td class="num" data-sort="{"" if pd.isna(days) else int(days)}">{esc(days)}</td>'
             f'<td data-sort="{esc(_iso(r["not_after"]))}">{esc(r["not_after"])}</td>'
@@ -299,7 +311,14 @@ def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
     not_trusted = _count(counts, "verdict", "not_trusted")
     sources_html = ", ".join(f"<code>{esc(s)}</code>" for s in sources)
     warnings = "".join(f'<div class="warn">{esc(w)}</div>' for w in summary.warnings)
-    chart = bar_chart(_verdict_items(counts), title="Hosts per verdict and error")
+    chart = bar_chart(_verdict_items(counts), title="Verdicts and errors (hosts)")
+    # Root causes apart from verdicts: the `untrusted_root` verdict also counts hosts whose
+    # issuer cannot be found at all (`issuer_not_found`), a different fix.
+    causes = bar_chart(
+        [(str(r.code), int(r.hosts)) for r in summary.causes.itertuples(index=False) if r.hosts],
+        title="Root causes (hosts with each finding)",
+        label_w=170,
+    )
     return f"""
 <h1>TLS fleet report</h1>
 <div class="meta">as of <b>{esc(summary.as_of.astimezone(dt.UTC).isoformat())}</b>
@@ -313,7 +332,11 @@ def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
 <div class="card"><b>{_count(counts, "verdict", "expiring_soon")}</b>expiring soon</div>
 </div>
 <div class="charts">{chart}
+{causes}
 {calendar_chart(summary.calendar)}</div>
+<p class="meta">Verdicts are the yes/no columns of hosts.parquet; a host can have several, and
+"untrusted root" includes hosts whose issuer cannot be found at all. Root causes are the finding
+codes, each host counted once per code: they say what to fix.</p>
 """
 
 
