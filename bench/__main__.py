@@ -1,9 +1,11 @@
 """`python -m bench`: the scanner CLI against a local nginx, timed beside the floor client.
 
-    python -m bench [--hosts N] [--concurrency C] [--runs R] [--skip-floor] [--memory]
+    python -m bench [--hosts N] [--concurrency C] [--runs R] [--skip-floor] [--skip-protocols]
+                    [--memory]
 
-Prints medians over the runs, then the targets of issue 3, then (last) the scanner/floor ratio
-of wall time. Writes every figure to bench/results/<timestamp>.json. Loopback only.
+Prints medians over the runs, then the targets of issue 3, the extra client CPU per host of
+`--protocols` (issue 12), then (last) the scanner/floor ratio of wall time. Writes every
+figure to bench/results/<timestamp>.json. Loopback only.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--skip-floor", action="store_true", help="time the scanner only")
     p.add_argument(
+        "--skip-protocols",
+        action="store_true",
+        help="do not time the scanner with --protocols as well",
+    )
+    p.add_argument(
         "--memory",
         action="store_true",
         help=f"scanner only, at {MEMORY_SIZES[0]:,} and {MEMORY_SIZES[1]:,} hosts: "
@@ -87,7 +94,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     if a.runs is None:
         a.runs = 1 if a.memory else 3
     if a.memory:
-        a.skip_floor = True
+        a.skip_floor = a.skip_protocols = True
     if min(a.hosts, a.concurrency, a.runs, a.certs) < 1:
         p.error("--hosts, --concurrency, --runs and --certs must be positive")
     return a
@@ -148,8 +155,9 @@ def _deadline(n: int) -> float:
     return 120.0 + n / 50.0  # far beyond any sane rate; only a hang reaches it
 
 
-def _verify_scanner(out: Path, n: int) -> None:
-    t = pq.read_table(out / "hosts.parquet", columns=["status", "trusted"]).to_pydict()
+def _verify_scanner(out: Path, n: int, *, protocols: bool = False) -> None:
+    columns = ["status", "trusted", "tls1_0", "tls1_1", "tls1_2"]
+    t = pq.read_table(out / "hosts.parquet", columns=columns).to_pydict()
     ok = sum(1 for s in t["status"] if s == "ok")
     trusted = sum(1 for v in t["trusted"] if v)
     meta = json.loads((out / "scan.json").read_text())
@@ -158,6 +166,12 @@ def _verify_scanner(out: Path, n: int) -> None:
             f"scanner output: {len(t['status'])} rows, {ok} ok, {trusted} trusted, "
             f"{meta.get('internal_errors')} internal errors (expected {n} ok and trusted)"
         )
+    # nginx speaks TLS 1.2 and 1.3: every probe must have had its answer.
+    probed = [(a, b, c) for a, b, c in zip(t["tls1_0"], t["tls1_1"], t["tls1_2"], strict=True)]
+    want = (False, False, True) if protocols else (None, None, None)
+    if any(p != want for p in probed):
+        bad = sum(1 for p in probed if p != want)
+        raise ChildFailed(f"scanner output: {bad} host(s) without the probe answers {want}")
 
 
 def _verify_floor(out: Path, n: int) -> None:
@@ -338,6 +352,36 @@ def main(argv: list[str] | None = None) -> int:
                     _progress(records[-1])
                     if not a.keep:
                         shutil.rmtree(out, ignore_errors=True)
+                    if not a.skip_protocols:
+                        out = tmp / f"protocols-{n}-{run}"
+                        u = run_measured(
+                            pinned(
+                                [
+                                    *_scanner_argv(),
+                                    "scan",
+                                    str(inputs[n]),
+                                    "--out",
+                                    str(out),
+                                    "--concurrency",
+                                    str(a.concurrency),
+                                    "--quiet",
+                                    "--as-of",
+                                    AS_OF,
+                                    "--ca-bundle",
+                                    str(ca),
+                                    "--no-aia",
+                                    "--protocols",
+                                ],
+                                client_core,
+                            ),
+                            timeout=_deadline(n) * 5,  # up to four more handshakes per host
+                            log=tmp / f"protocols-{n}-{run}.log",
+                        )
+                        _verify_scanner(out, n, protocols=True)
+                        records.append(_record("protocols", n, run, u))
+                        _progress(records[-1])
+                        if not a.keep:
+                            shutil.rmtree(out, ignore_errors=True)
     finally:
         if a.keep:
             print(f"bench: kept {tmp}")
@@ -379,7 +423,8 @@ def _report(
     records: list[dict[str, Any]],
     env_info: dict[str, Any],
 ) -> int:
-    medians = [m for n in sizes for c in ("floor", "scanner") if (m := _median(records, c, n))]
+    clients = ("floor", "scanner", "protocols")
+    medians = [m for n in sizes for c in clients if (m := _median(records, c, n))]
     print()
     print(f"medians of {a.runs} run(s), C={a.concurrency}, client CPU = user+sys of the process")
     print(
@@ -442,6 +487,17 @@ def _report(
         )
     for text, ok in lines:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
+    probed = _median(records, "protocols", sizes[-1])
+    extra = None
+    if probed is not None:
+        # Issue 12: what --protocols adds (TLS 1.0 and 1.1 refused, 1.2 accepted, static RSA
+        # refused: four more connections per host against nginx speaking TLS 1.2 and 1.3).
+        extra = probed["cpu_ms_per_host"] - cpu
+        print(
+            f"--protocols: {extra:+.3f} ms client CPU per host ({cpu:.3f} -> "
+            f"{probed['cpu_ms_per_host']:.3f}), wall {scan['wall_s']:.2f} -> "
+            f"{probed['wall_s']:.2f} s"
+        )
     result = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench " + " ".join(sys.argv[1:]),
@@ -450,6 +506,7 @@ def _report(
         "runs": records,
         "medians": medians,
         "ratio_scanner_floor_wall": None if ratio is None else round(ratio, 4),
+        "protocols_extra_cpu_ms_per_host": None if extra is None else round(extra, 4),
         "targets": [{"line": t, "met": ok} for t, ok in lines],
     }
     RESULTS.mkdir(exist_ok=True)

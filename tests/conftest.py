@@ -130,9 +130,13 @@ def lab_files(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
 
 
 def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
-    """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout."""
+    """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout, protocol
+    probes and the lab's second trust store (written beside the CA by `write_inputs`)."""
     host, port = lab.dns_address
+    stores = [f"--trust-store={name}={path}" for name, path in lab.write_stores(ca.parent)]
     return [
+        "--protocols",
+        *stores,
         "--as-of",
         as_of.isoformat(),
         "--ca-bundle",

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from scanner.analysis.grade import dropped
 from scanner.analysis.severity import any_at_or_above, rank
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import Severity
@@ -20,13 +21,13 @@ class Change(StrEnum):
     """Kinds of change, in the order they are listed. Values are written to changes.parquet."""
 
     NEW_FINDING = "new_finding"  # a finding NEW has that OLD did not (for that target)
-    REGRESSED = "regressed"  # trusted in OLD, not trusted in NEW
+    REGRESSED = "regressed"  # trusted in OLD, not trusted in NEW; or a lower grade
     UNREACHABLE = "unreachable"  # ok in OLD, an error in NEW
     ROTATED = "rotated"  # both ok, another leaf SHA-256
     ADDED = "added"  # in NEW's input only
     REMOVED = "removed"  # in OLD's input only
     BACK = "back"  # an error in OLD, ok in NEW
-    RECOVERED = "recovered"  # not trusted in OLD, trusted in NEW
+    RECOVERED = "recovered"  # not trusted in OLD, trusted in NEW; or a higher grade
     RESOLVED_FINDING = "resolved_finding"  # a finding of OLD gone in NEW (the host answered)
 
 
@@ -91,6 +92,8 @@ HOST_FIELDS = (
     "trusted",
     "severity",
     "findings",
+    "grade",
+    "grade_basis",
 )
 FINDING_FIELDS = ("host", "port", "ip", "code", "severity", "message")
 
@@ -158,6 +161,8 @@ def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
             )
         elif o_trust is False and n_trust is True:
             yield Change.RECOVERED, {"old": "not trusted", "new": "trusted"}
+        else:
+            yield from _grade_change(o, n)
 
 
 def _target_changes(
@@ -241,6 +246,20 @@ def diff(
         rows.append(row)
     df = pd.DataFrame(rows, columns=BASE_COLUMNS + extra)
     return df if df.empty else _ordered(df)
+
+
+def _grade_change(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
+    """A grade drop is `regressed`, a rise `recovered`; only between grades on the same basis
+    (a scan without --protocols grades the certificate alone)."""
+    old, new = _clean(o.get("grade")), _clean(n.get("grade"))
+    if old is None or new is None or _clean(o.get("grade_basis")) != _clean(n.get("grade_basis")):
+        return
+    detail = f"grade {old} -> {new} ({_text(n.get('grade_basis'))})"
+    if dropped(old, new):
+        values = {"severity": _text(n["severity"]), "old": old, "new": new, "detail": detail}
+        yield Change.REGRESSED, values
+    elif dropped(new, old):
+        yield Change.RECOVERED, {"old": old, "new": new, "detail": detail}
 
 
 def _status(row: dict[str, Any]) -> str:

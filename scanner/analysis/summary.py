@@ -5,12 +5,13 @@ DataFrames out; time is the scan's as-of, never the clock."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
+from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.errors import UsageError
 from scanner.model.catalogue import CATALOGUE, Code
@@ -29,14 +30,18 @@ SUMMARY_INPUT_COLUMNS = (
     "severity",
     "days_remaining",
     *VERDICT_COLUMNS,
+    "grade",
+    "trusted_by",
 )
 
 
-def summarise(hosts: pd.DataFrame) -> pd.DataFrame:
+def summarise(hosts: pd.DataFrame, stores: Sequence[str] = ()) -> pd.DataFrame:
     """One row per (kind, name): hosts counted and their share of all targets.
 
     kinds: status, verdict (not_trusted and each problem verdict), error (each code),
-    finding (each code), severity (a host counts once, at its worst finding)."""
+    finding (each code), severity (a host counts once, at its worst finding), grade (each
+    letter), trust_store (hosts each store trusts: `stores` in order, then any other name in
+    `trusted_by`)."""
     total = len(hosts)
     rows: list[tuple[str, str, int]] = []
     status = hosts["status"].value_counts()
@@ -58,19 +63,38 @@ def summarise(hosts: pd.DataFrame) -> pd.DataFrame:
     severities = hosts["severity"].value_counts()
     for sev in WORST_FIRST:
         rows.append(("severity", sev, int(severities.get(sev, 0))))
+    rows += _grades_and_stores(ok, stores)
     df = pd.DataFrame(rows, columns=["kind", "name", "hosts"])
     df["share"] = (df["hosts"] / total).round(4) if total else 0.0
     return df
 
 
+def _grades_and_stores(ok: pd.DataFrame, stores: Sequence[str]) -> list[tuple[str, str, int]]:
+    """Hosts per grade and per trust store (scans from before these columns have neither)."""
+    rows: list[tuple[str, str, int]] = []
+    if "grade" in ok.columns:
+        grades = ok["grade"].value_counts()
+        rows += [("grade", g.value, int(grades.get(g.value, 0))) for g in Grade]
+    if "trusted_by" in ok.columns:
+        names = ok["trusted_by"].explode().dropna()
+        trusted = names.groupby(names).size() if len(names) else pd.Series(dtype=int)
+        listed = list(dict.fromkeys(stores)) or ["default"]
+        listed += sorted(str(n) for n in trusted.index if n not in listed)
+        rows += [("trust_store", n, int(trusted.get(n, 0))) for n in listed]
+    return rows
+
+
 def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """`summarise` of a whole table from the summaries of its slices (so a large hosts table
-    can be summarised batch by batch in bounded memory)."""
+    can be summarised batch by batch in bounded memory). Rows in order of first appearance."""
     frames = list(parts)
     if not frames:
         return summarise(pd.DataFrame(columns=list(SUMMARY_INPUT_COLUMNS)))
-    df = frames[0][["kind", "name"]].copy()
-    df["hosts"] = sum(f["hosts"].to_numpy() for f in frames)
+    df = (
+        pd.concat([f[["kind", "name", "hosts"]] for f in frames], ignore_index=True)
+        .groupby(["kind", "name"], sort=False, as_index=False)["hosts"]
+        .sum()
+    )
     total = int(df.loc[df["kind"] == "status", "hosts"].sum())
     df["share"] = (df["hosts"] / total).round(4) if total else 0.0
     return df
@@ -90,7 +114,7 @@ def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 # --- breakdown by a carried column ----------------------------------------------------------
 
 
-def summarise_by(hosts: pd.DataFrame, column: str) -> pd.DataFrame:
+def summarise_by(hosts: pd.DataFrame, column: str, stores: Sequence[str] = ()) -> pd.DataFrame:
     """`summarise` for each value of `column` (owner, team, env...): columns `column`, kind,
     name, hosts, share (of that group's targets). A blank or missing value is its own group."""
     if column not in hosts.columns:
@@ -101,7 +125,7 @@ def summarise_by(hosts: pd.DataFrame, column: str) -> pd.DataFrame:
         [None] if any(k is None for k in keys) else []
     ):
         group = hosts[keys.isna()] if value is None else hosts[keys == value]
-        part = summarise(group)
+        part = summarise(group, stores)
         part.insert(0, column, value)
         parts.append(part)
     if not parts:
@@ -212,6 +236,7 @@ class FleetSummary:
     warnings: tuple[str, ...] = ()
     by_column: str | None = None
     by: pd.DataFrame | None = None  # summarise_by()
+    stores: tuple[str, ...] = ()  # the trust stores judged, the default first
 
 
 def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
@@ -243,9 +268,10 @@ def fleet_summary(
     *,
     by: str | None = None,
     warnings: Iterable[str] = (),
+    stores: Sequence[str] = (),
 ) -> FleetSummary:
     notes = list(warnings)
-    counts = summarise(hosts)
+    counts = summarise(hosts, stores)
     skew = clock_skew_warning(hosts, as_of)
     if skew:
         notes.append(skew)
@@ -260,5 +286,6 @@ def fleet_summary(
         calendar=expiry_calendar(hosts, as_of),
         warnings=tuple(notes),
         by_column=by,
-        by=summarise_by(hosts, by) if by else None,
+        by=summarise_by(hosts, by, stores) if by else None,
+        stores=tuple(stores),
     )

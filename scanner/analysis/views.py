@@ -34,9 +34,33 @@ def causes_view(s: FleetSummary) -> pd.DataFrame:
     return c.loc[:, ["code", "severity", "hosts", "share", "meaning"]].reset_index(drop=True)
 
 
+def grades_view(s: FleetSummary) -> pd.DataFrame:
+    """Answering hosts per grade, best first (every letter listed)."""
+    return _kind_view(s.counts, "grade", "grade")
+
+
+def stores_view(s: FleetSummary) -> pd.DataFrame:
+    """Answering hosts each trust store trusts (the default first)."""
+    return _kind_view(s.counts, "trust_store", "store").rename(columns={"hosts": "trusted"})
+
+
+def _kind_view(counts: pd.DataFrame, kind: str, label: str) -> pd.DataFrame:
+    c = counts[counts["kind"] == kind].copy()
+    c["share"] = c["share"].map(_share)
+    return (
+        c.rename(columns={"name": label}).loc[:, [label, "hosts", "share"]].reset_index(drop=True)
+    )
+
+
+def _listed(group: pd.DataFrame, kind: str) -> str:
+    rows = group[(group["kind"] == kind) & (group["hosts"] > 0)]
+    return ", ".join(f"{r.name} {r.hosts}" for r in rows.itertuples())
+
+
 def by_view(s: FleetSummary) -> pd.DataFrame:
     """One row per group: targets, not trusted, errors, and every cause and error code with
-    its host count (`expired 1, weak_key 1, timeout 2`)."""
+    its host count (`expired 1, weak_key 1, timeout 2`), then hosts per grade and the hosts
+    each trust store trusts (`A 3, T 1`; `default 4, java 3`)."""
     assert s.by is not None and s.by_column is not None
     col = s.by_column
     rows = []
@@ -52,9 +76,12 @@ def by_view(s: FleetSummary) -> pd.DataFrame:
                 "not_trusted": int(hosts.get(("verdict", "not_trusted"), 0)),
                 "errors": int(hosts.get(("status", "error"), 0)),
                 "causes": ", ".join(f"{r.name} {r.hosts}" for r in causes.itertuples()),
+                "grades": _listed(group, "grade"),
+                "trusted_by": _listed(group, "trust_store"),
             }
         )
-    return pd.DataFrame(rows, columns=[col, "targets", "not_trusted", "errors", "causes"])
+    columns = [col, "targets", "not_trusted", "errors", "causes", "grades", "trusted_by"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def fix_view(fixes: pd.DataFrame, *, wide: bool) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import inspect
 import re
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -118,3 +119,23 @@ AsOf = Annotated[
 WarnDays = Annotated[
     int, typer.Option(min=0, help="Days before notAfter that count as expiring soon.")
 ]
+
+
+TrustStores = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust-store",
+        metavar="NAME=PEM",
+        help="Also judge trust with this PEM root store, named NAME in trusted_by "
+        "(repeatable; the --ca-bundle store is 'default').",
+    ),
+]
+
+
+def trust_store_options(values: list[str] | None) -> tuple[tuple[str, Path], ...]:
+    from scanner.store.trust import parse_trust_store
+
+    try:
+        return tuple(parse_trust_store(v) for v in values or ())
+    except UsageError as e:
+        raise typer.BadParameter(str(e)) from None

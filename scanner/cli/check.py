@@ -15,11 +15,13 @@ from scanner.analysis.severity import any_at_or_above
 from scanner.cli.app import (
     EXIT_FINDINGS,
     AsOf,
+    TrustStores,
     WarnDays,
     as_of_option,
     command,
     fail,
     out_console,
+    trust_store_options,
 )
 from scanner.errors import HostError
 from scanner.model.timefmt import utc_z
@@ -52,6 +54,8 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
     true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]
     verdict = "[green]trusted[/]" if row["trusted"] else "[red]not trusted[/]"
     say(f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else ""))
+    say(f"trusted by: {terminal(', '.join(row['trusted_by']) or 'no store')}")
+    say(f"grade:   {row['grade']} (from the {row['grade_basis']})")
     for f in d.findings:
         say(f"  {escape(f'[{f.severity.value}]')} {f.code}: {terminal(f.message)}", soft_wrap=True)
         say(f"      fix: {terminal(f.remedy)}", soft_wrap=True)
@@ -66,6 +70,7 @@ def check_command(
     ca_bundle: Annotated[
         Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
     ] = None,
+    trust_store: TrustStores = None,
     as_of: AsOf = None,
     expiry_warn_days: WarnDays = 30,
     as_json: Annotated[
@@ -86,7 +91,7 @@ def check_command(
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
     from scanner.run.check import check, json_row
-    from scanner.store.trust import load_trust
+    from scanner.store.trust import load_named, load_trust
     from scanner.x509.chainfile import load_chain
 
     when = as_of_option(as_of)
@@ -99,6 +104,7 @@ def check_command(
         raise fail(f"{chain}: larger than {MAX_CHAIN_FILE // (1024 * 1024)} MiB; not a chain")
     certificates = load_chain(data, str(chain))
     trust = load_trust(ca_bundle)
+    stores = load_named(trust_store_options(trust_store))
     try:
         report = check(
             certificates,
@@ -107,6 +113,7 @@ def check_command(
             as_of=when,
             checked_at=dt.datetime.now(dt.UTC),
             warn_days=expiry_warn_days,
+            stores=stores,
         )
     except HostError as e:
         raise fail(f"--host: {e}") from None

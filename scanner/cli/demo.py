@@ -20,8 +20,9 @@ def demo(
         Path, typer.Option(help="Folder for the lab's input CSV and CA bundle.")
     ] = Path("inputs"),
 ) -> None:
-    """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it, print the
-    summary, write report.html beside the tables and shut the lab down. Needs no internet.
+    """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it (with
+    --protocols and a second trust store), print the summary, write report.html beside the
+    tables and shut the lab down. Needs no internet.
 
     Example: scanner demo --out reports/demo
     """
@@ -31,8 +32,11 @@ def demo(
     as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with Lab.start(as_of=as_of) as lab:
         csv_path, ca_path = lab.write_inputs(inputs)
+        stores = lab.write_stores(inputs)
+        named = ", ".join(f"{name}={path}" for name, path in stores)
         out_console.print(
-            f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}",
+            f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
+            f"trust stores {named}; with --protocols",
             markup=False,
             soft_wrap=True,
         )
@@ -45,6 +49,8 @@ def demo(
             concurrency=50,
             nameservers=(lab.dns_address,),
             overwrite=True,
+            protocols=True,
+            trust_stores=stores,
         )
         with progress_bar(True) as progress:
             report = run_scan(options, progress)

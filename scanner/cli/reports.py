@@ -131,12 +131,15 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
             wrap=("meaning",),
         ),
     ]
+    if s.counts["kind"].eq("grade").any():
+        sections.append(Section(title="Grades (hosts)", frame=views.grades_view(s)))
+        sections.append(Section(title="Trust stores (hosts trusted)", frame=views.stores_view(s)))
     if s.by is not None and s.by_column is not None:
         sections.append(
             Section(
                 title=f"By {s.by_column}",
                 frame=views.by_view(s),
-                wrap=(s.by_column, "causes"),
+                wrap=(s.by_column, "causes", "grades", "trusted_by"),
             )
         )
     sections.append(
@@ -192,10 +195,10 @@ def summary(
     fail_on: FailOn = None,
 ) -> None:
     """Summarise a scan: hosts and share per verdict and error code, hosts per root cause
-    (finding code), the fix list (one row per problem leaf certificate and per missing
-    intermediate, most hosts first, with the hosts to fix and the remedy), the expiry calendar
-    for the next 12 weeks from the scan's as-of, and a warning when the scanning clock looks
-    wrong.
+    (finding code), hosts per grade and per trust store, the fix list (one row per problem
+    leaf certificate and per missing intermediate, most hosts first, with the hosts to fix
+    and the remedy), the expiry calendar for the next 12 weeks from the scan's as-of, and a
+    warning when the scanning clock looks wrong.
 
     Example: scanner summary reports/2026-11-26 --by owner --fail-on high
     """
@@ -203,7 +206,14 @@ def summary(
 
     tables, notes = _load(dirs)
     column = _resolve_column(tables, by) if by is not None else None
-    s = fleet_summary(tables.hosts, tables.findings, tables.as_of, by=column, warnings=notes)
+    s = fleet_summary(
+        tables.hosts,
+        tables.findings,
+        tables.as_of,
+        by=column,
+        warnings=notes,
+        stores=tables.trust_store_names,
+    )
     csv_tables = {
         SummaryTable.COUNTS: s.by if s.by is not None else s.counts,
         SummaryTable.CAUSES: s.causes,
@@ -332,11 +342,18 @@ def report(
     max_hosts: Annotated[
         int, typer.Option(min=1, help="Hosts listed in the host table, worst first.")
     ] = 5000,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Add a table of grades, trust stores and causes per value of this "
+            "input column (owner...)."
+        ),
+    ] = None,
     fail_on: FailOn = None,
 ) -> None:
-    """Write one self-contained HTML report (no network needed to open it): verdict and
-    expiry charts, the fix list, and a sortable host table with each finding's explanation
-    and remedy.
+    """Write one self-contained HTML report (no network needed to open it): verdict, grade,
+    trust-store and expiry charts, the fix list, and a sortable host table with each
+    finding's explanation and remedy.
 
     Example: scanner report reports/2026-11-26
     """
@@ -346,7 +363,15 @@ def report(
     if out is None and len(dirs) != 1:
         raise fail("several folders: say where the report goes with --out FILE")
     tables, notes = _load(dirs)
-    s = fleet_summary(tables.hosts, tables.findings, tables.as_of, warnings=notes)
+    column = _resolve_column(tables, by) if by is not None else None
+    s = fleet_summary(
+        tables.hosts,
+        tables.findings,
+        tables.as_of,
+        by=column,
+        warnings=notes,
+        stores=tables.trust_store_names,
+    )
     for w in s.warnings:
         err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     page = html.render(

@@ -19,12 +19,14 @@ from scanner.cli.app import (
     EXIT_INTERRUPTED,
     AsOf,
     FailOn,
+    TrustStores,
     WarnDays,
     as_of_option,
     command,
     err_console,
     nameserver_option,
     out_console,
+    trust_store_options,
 )
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
@@ -132,7 +134,7 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     for col in ("kind", "name", "hosts", "share"):
         table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
     for row in report.summary.itertuples(index=False):
-        if row.hosts and row.kind in ("verdict", "error", "finding"):
+        if row.hosts and row.kind in ("verdict", "error", "finding", "grade", "trust_store"):
             table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
     out_console.print(table)
     top = report.worst.head(worst) if report.worst is not None else None
@@ -206,6 +208,15 @@ CheckpointRows = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
 Encoding = Annotated[str, typer.Option(help="The input file's text encoding (cp1252, latin-1...).")]
+Protocols = Annotated[
+    bool,
+    typer.Option(
+        "--protocols",
+        help="Also probe each answering host for TLS 1.0, 1.1, 1.2 and 1.3 and static-RSA key "
+        "exchange (one handshake after another, within a --timeout of their own, counted by "
+        "--per-ip).",
+    ),
+]
 
 
 @command()
@@ -221,6 +232,8 @@ def scan(
     aia_timeout: AiaTimeout = 5.0,
     nameserver: Nameserver = None,
     per_ip: PerIp = None,
+    protocols: Protocols = False,
+    trust_store: TrustStores = None,
     shard: ShardOption = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
@@ -260,6 +273,8 @@ def scan(
         resume=resume,
         checkpoint_rows=checkpoint_rows,
         encoding=encoding,
+        protocols=protocols,
+        trust_stores=trust_store_options(trust_store),
     )
     from scanner.run.runner import run_scan
 

@@ -28,6 +28,12 @@ class Code(StrEnum):
     NOT_TRUSTED = "not_trusted"
     UNPARSEABLE_CERTIFICATE = "unparseable_certificate"
     AIA_FETCH_FAILED = "aia_fetch_failed"
+    # As each client sees it (issue 12): --protocols and --trust-store.
+    LEGACY_PROTOCOL = "legacy_protocol"
+    NO_MODERN_PROTOCOL = "no_modern_protocol"
+    NO_TLS13 = "no_tls13"
+    RSA_KEY_EXCHANGE = "rsa_key_exchange"
+    NOT_TRUSTED_BY = "not_trusted_by"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,5 +125,33 @@ CATALOGUE: dict[Code, Spec] = {
         Severity.INFO,
         "A caIssuers URL needed to complete the chain could not be fetched.",
         "Check the URL in the certificate's Authority Information Access extension.",
+    ),
+    Code.LEGACY_PROTOCOL: Spec(
+        Severity.MEDIUM,
+        "The server accepts TLS 1.0 and/or TLS 1.1, deprecated by RFC 8996 (--protocols).",
+        "Disable TLS 1.0 and 1.1 on the server; keep TLS 1.2 and 1.3.",
+    ),
+    Code.NO_MODERN_PROTOCOL: Spec(
+        Severity.HIGH,
+        "The server accepts neither TLS 1.2 nor TLS 1.3: current browsers and default .NET and "
+        "Java clients refuse it (--protocols).",
+        "Enable TLS 1.2 and TLS 1.3 on the server (upgrade its TLS library if it cannot).",
+    ),
+    Code.NO_TLS13: Spec(
+        Severity.INFO,
+        "The server does not accept TLS 1.3 (--protocols).",
+        "Enable TLS 1.3 on the server.",
+    ),
+    Code.RSA_KEY_EXCHANGE: Spec(
+        Severity.LOW,
+        "The server accepts a static-RSA key exchange, which has no forward secrecy: whoever "
+        "obtains the key later can decrypt recorded sessions (--protocols).",
+        "Allow only ECDHE (and DHE) key exchange suites; TLS 1.3 has no others.",
+    ),
+    Code.NOT_TRUSTED_BY: Spec(
+        Severity.MEDIUM,
+        "The default store trusts the chain but a store named with --trust-store does not.",
+        "Serve a chain that reaches a root in every store your clients use, or add the root "
+        "to the store that lacks it.",
     ),
 }

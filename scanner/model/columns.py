@@ -39,5 +39,14 @@ HOST_COLUMNS = (
     *VERDICT_COLUMNS,
     "findings",
     "severity",
+    # As each client sees it (--protocols, --trust-store).
+    "tls1_0",
+    "tls1_1",
+    "tls1_2",
+    "tls1_3",
+    "forward_secrecy_only",
+    "trusted_by",
+    "grade",
+    "grade_basis",
     "scanned_at",
 )

@@ -184,6 +184,8 @@ class ScanOk:
     target: Target
     handshake: Handshake
     diagnosis: Diagnosis
+    protocols: ProtocolSupport | None = None  # with --protocols
+    stores: tuple[StoreVerdict, ...] = ()  # the --trust-store stores, in option order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,3 +234,42 @@ class ScanCounts:
                 self.errors[e] = self.errors.get(e, 0) + 1
                 if e is ErrorCode.INTERNAL:
                     self.internal_errors += 1
+
+
+# --- as each client sees it: protocol versions, several trust stores (issue 12) ---------------
+
+
+class TlsVersion(StrEnum):
+    """Protocol versions `--protocols` probes; values are the hosts.parquet column names."""
+
+    TLS1_0 = "tls1_0"
+    TLS1_1 = "tls1_1"
+    TLS1_2 = "tls1_2"
+    TLS1_3 = "tls1_3"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtocolSupport:
+    """What the version probes of one host found. True: accepted; False: refused; None: not
+    probed, or the probe failed for another reason (timeout, reset before the hello...)."""
+
+    accepted: dict[TlsVersion, bool | None]
+    # False: a handshake offering only static-RSA key exchange suites (TLS 1.0-1.2) succeeded.
+    forward_secrecy_only: bool | None
+    failures: tuple[str, ...] = ()  # why a probe gave no answer, for error_detail-like notes
+
+    def get(self, version: TlsVersion) -> bool | None:
+        return self.accepted.get(version)
+
+
+DEFAULT_STORE = "default"  # the --ca-bundle store's name in `trusted_by`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreVerdict:
+    """One named trust store's verdict on a host's chain; `reason` says why it does not
+    trust it (root absent, and what the path reached)."""
+
+    name: str
+    trusted: bool
+    reason: str | None = None

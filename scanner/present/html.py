@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from scanner.analysis.grade import ORDER, Grade
 from scanner.analysis.severity import rank
 from scanner.analysis.summary import FleetSummary
 from scanner.model.catalogue import CATALOGUE, Code
@@ -273,9 +274,38 @@ def _host_rows(
             f'<td data-sort="{rank(sev)}">{_sev(sev)}</td>'
             f'<td class="num" data-sort="{"" if pd.isna(days) else int(days)}">{esc(days)}</td>'
             f'<td data-sort="{esc(_iso(r["not_after"]))}">{esc(r["not_after"])}</td>'
+            f'<td data-sort="{_grade_sort(r.get("grade"))}">{esc(r.get("grade"))}</td>'
+            f"<td>{esc(r.get('trusted_by'))}</td>"
             f"<td>{esc(r['subject'])}</td><td>{esc(r['issuer'])}</td>{extra}"
             f"<td>{detail}</td></tr>"
         )
+
+
+def _grade_sort(value: Any) -> str:
+    try:
+        return str(ORDER[Grade(value)])
+    except ValueError:
+        return ""
+
+
+def _kind_items(counts: pd.DataFrame, kind: str) -> list[tuple[str, int]]:
+    rows = counts[counts["kind"] == kind]
+    return [(str(r.name), int(r.hosts)) for r in rows.itertuples(index=False)]
+
+
+def _by_table(summary: FleetSummary) -> str:
+    """Grades, trust stores and causes per value of the --by column."""
+    from scanner.analysis.views import by_view
+
+    if summary.by is None or summary.by_column is None:
+        return ""
+    view = by_view(summary)
+    headers = [(esc(c), "num" if c in ("targets", "not_trusted", "errors") else "") for c in view]
+    rows = (
+        "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in values) + "</tr>"
+        for values in view.itertuples(index=False)
+    )
+    return f"<h2>By {esc(summary.by_column)}</h2>" + _table(headers, rows)
 
 
 def _iso(value: Any) -> str:
@@ -319,6 +349,10 @@ def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
         title="Root causes (hosts with each finding)",
         label_w=170,
     )
+    grades, stores = _kind_items(counts, "grade"), _kind_items(counts, "trust_store")
+    if grades:
+        causes += bar_chart(grades, title="Hosts per grade")
+        causes += bar_chart(stores, title="Hosts each trust store trusts")
     return f"""
 <h1>TLS fleet report</h1>
 <div class="meta">as of <b>{esc(summary.as_of.astimezone(dt.UTC).isoformat())}</b>
@@ -337,6 +371,7 @@ def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
 <p class="meta">Verdicts are the yes/no columns of hosts.parquet; a host can have several, and
 "untrusted root" includes hosts whose issuer cannot be found at all. Root causes are the finding
 codes, each host counted once per code: they say what to fix.</p>
+{_by_table(summary)}
 """
 
 
@@ -400,6 +435,8 @@ def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -
         ("severity", "", "severity"),
         ("days left", "num", "days_remaining"),
         ("notAfter", "", "not_after"),
+        ("grade", "", "grade"),
+        ("trusted by", "", "trusted_by"),
         ("subject", "", "subject"),
         ("issuer", "", "issuer"),
         *((esc(c), "", f"input{i}") for i, c in enumerate(carried)),

@@ -21,12 +21,12 @@ from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
-from scanner.model.types import ScanCounts, ScanResult
+from scanner.model.types import DEFAULT_STORE, ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.runner import make_resolver, version
 from scanner.store import rows, tables
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
-from scanner.store.trust import load_trust
+from scanner.store.trust import describe, load_named, load_trust, parse_trust_store
 
 # --- scanning from Python -------------------------------------------------------------------
 
@@ -92,9 +92,12 @@ async def scan_async(
     aia: bool = True,
     aia_timeout: float = 5.0,
     nameservers: Sequence[str | tuple[str, int]] | str = (),
+    protocols: bool = False,
+    trust_stores: Mapping[str, Path | str] | None = None,
 ) -> ScanTables:
     """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip'
     and any carried columns) and return the tables in memory, with the dtypes of `load`.
+    `protocols` and `trust_stores` ({name: PEM path}) are `--protocols` and `--trust-store`.
 
     Rows are parsed exactly like an input CSV; options take what the CLI takes: `as_of` an
     aware datetime or ISO 8601 text (UTC unless an offset is given), `nameservers` "IP[:PORT]"
@@ -116,6 +119,9 @@ async def scan_async(
     servers = tuple(parse_nameserver(n) for n in nameservers)
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
+    stores = load_named(
+        [parse_trust_store(f"{name}={path}") for name, path in (trust_stores or {}).items()]
+    )
     config = ScanConfig(
         trust=trust,
         as_of=when,
@@ -124,6 +130,8 @@ async def scan_async(
         warn_days=warn_days,
         aia=aia,
         aia_timeout=aia_timeout,
+        protocols=protocols,
+        stores=stores,
     )
     dedupe = Deduper()
     results: list[tuple[ScanResult, dt.datetime]] = []
@@ -144,6 +152,10 @@ async def scan_async(
         "finished": dt.datetime.now(dt.UTC).isoformat(),
         "input": "(python rows)",
         "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
+        "trust_stores": [
+            describe(DEFAULT_STORE, trust),
+            *(describe(s.name, s.trust) for s in stores),
+        ],
     }
     return from_results(
         results,

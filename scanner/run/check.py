@@ -18,6 +18,7 @@ from scanner.store import rows
 from scanner.x509 import diagnose as dx
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
+from scanner.x509.stores import NamedStore, with_stores
 
 # Columns that describe a connection; an offline check has none.
 NETWORK_COLUMNS = ("port", "ip", "input_line", "connected_ip", "tls_version", "cipher")
@@ -39,6 +40,7 @@ def check(
     as_of: dt.datetime,
     checked_at: dt.datetime,
     warn_days: int = 30,
+    stores: Sequence[NamedStore] = (),
 ) -> CheckReport:
     """Diagnose `chain` for `host`. Raises HostError for a host that is neither a DNS name nor
     an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
@@ -57,6 +59,9 @@ def check(
     target = Target(row=0, host=name, port=0, ip=None, is_ip=is_ip)
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")
     result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)
+    # The named stores judge the chain as the default store did (no AIA fetching offline).
+    result = with_stores(result, stores=stores, as_of=as_of, warn_days=warn_days, offline=True)
+    diagnosis = result.diagnosis
     row = rows.host_row(result, (), checked_at)
     row.update(dict.fromkeys(NETWORK_COLUMNS))
     return CheckReport(host=name, chain=tuple(chain), diagnosis=diagnosis, row=row)

@@ -33,3 +33,5 @@ class ScanOptions:
     checkpoint_rows: int = 2000
     checkpoint_seconds: float = 5.0
     encoding: str = "utf-8"  # of the input file
+    protocols: bool = False  # probe TLS 1.0-1.3 and static-RSA key exchange per host
+    trust_stores: tuple[tuple[str, Path], ...] = ()  # --trust-store NAME=PEM, in order

@@ -29,10 +29,13 @@ from scanner.model.types import (
 )
 from scanner.net.aia import AiaFetcher
 from scanner.net.capture import PerIpLimiter, capture, client_context, limit_ssl_read_buffer
+from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
+from scanner.run.clients import probe_protocols
 from scanner.x509 import diagnose as dx
 from scanner.x509.certs import TrustStore
 from scanner.x509.memo import Memo
+from scanner.x509.stores import NamedStore, with_stores
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
 
@@ -47,6 +50,8 @@ class ScanConfig:
     aia: bool = True
     aia_timeout: float = 5.0
     per_ip: int | None = None  # at most this many connections in flight to one address
+    protocols: bool = False  # probe TLS 1.0-1.3 and static-RSA key exchange
+    stores: tuple[NamedStore, ...] = ()  # --trust-store, judged beside `trust`
 
 
 @dataclass(slots=True)
@@ -59,6 +64,7 @@ class _Shared:
     fetcher: AiaFetcher
     per_ip: PerIpLimiter | None
     memo: Memo  # certificate work repeated across hosts, remembered for this scan
+    probes: ProbeContexts | None = None
 
 
 async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
@@ -93,7 +99,26 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
                     break
         if diagnosis.aia_wanted and any(u in fetched for u in diagnosis.aia_wanted):
             diagnosis = run()  # the deadline cut a round short: judge with what was fetched
-    return ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
+    result = ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
+    result = with_stores(
+        result,
+        stores=cfg.stores,
+        as_of=cfg.as_of,
+        warn_days=cfg.warn_days,
+        fetched=fetched,
+        memo=shared.memo,
+    )
+    if shared.probes is not None:
+        # The probes, one after another, within a --timeout of their own: a slow handshake or
+        # AIA fetch must not leave them no time (with --protocols a host holds its worker
+        # at most twice --timeout).
+        result = await probe_protocols(
+            result,
+            contexts=shared.probes,
+            deadline=anyio.current_time() + cfg.timeout,
+            per_ip=shared.per_ip,
+        )
+    return result
 
 
 async def scan_one(target: Target, shared: _Shared) -> ScanResult:
@@ -174,6 +199,7 @@ async def scan_stream(
         fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
         per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
         memo=Memo(),
+        probes=ProbeContexts.create() if config.protocols else None,
     )
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).

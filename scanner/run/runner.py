@@ -37,13 +37,14 @@ from scanner.analysis.summary import (
 )
 from scanner.errors import InputError, OutputError, UsageError
 from scanner.inputs.targets import Deduper, Header
-from scanner.model.types import ScanFailed, ScanResult
+from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
 from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.store import files, parts
-from scanner.store.trust import load_trust
+from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
+from scanner.x509.stores import NamedStore
 
 WORST_HOSTS = 40
 PROGRESS_TICK = 1.0  # seconds between progress calls while no host finishes
@@ -89,6 +90,8 @@ def _options_record(o: ScanOptions) -> dict[str, Any]:
         "shard": str(o.shard),
         "ca_bundle": str(o.ca_bundle.resolve()) if o.ca_bundle else None,
         "encoding": o.encoding,
+        "protocols": o.protocols,
+        "trust_stores": {name: str(path.resolve()) for name, path in o.trust_stores},
     }
 
 
@@ -96,19 +99,29 @@ def _options_record(o: ScanOptions) -> dict[str, Any]:
 # which resolver hosts are reached, never a verdict. Every other key of `_resume_record` (and so
 # every option added to `_options_record`) must be equal, or the tables would mix two scans.
 RESUME_MAY_CHANGE = frozenset(
-    {"timeout", "concurrency", "aia_timeout", "nameservers", "per_ip", "ca_bundle"}
+    {"timeout", "concurrency", "aia_timeout", "nameservers", "per_ip", "ca_bundle", "trust_stores"}
 )
 # How a refused key is named to the user, when it is not `--` + the key with dashes.
 _OPTION_NAMES = {
     "aia": "--aia/--no-aia",
     "trust_store_sha256": "--ca-bundle (the trust store's contents, by SHA-256)",
+    "trust_stores_sha256": "--trust-store (each store's name and contents, by SHA-256)",
 }
 
 
-def _resume_record(o: ScanOptions, trust: TrustStore) -> dict[str, Any]:
+def _resume_record(
+    o: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, ...] = ()
+) -> dict[str, Any]:
     """The options as recorded in the state at scan start, with what else decides a verdict:
-    the as-of instant and the trust store's contents."""
-    return {**_options_record(o), "as_of": o.as_of.isoformat(), "trust_store_sha256": trust.sha256}
+    the as-of instant and the trust stores' contents."""
+    record = {
+        **_options_record(o),
+        "as_of": o.as_of.isoformat(),
+        "trust_store_sha256": trust.sha256,
+    }
+    if stores:  # (absent without --trust-store, as in scans from before the option)
+        record["trust_stores_sha256"] = {s.name: s.trust.sha256 for s in stores}
+    return record
 
 
 def scan_group(input_sha256: str, record: dict[str, Any]) -> str:
@@ -124,7 +137,11 @@ def scan_group(input_sha256: str, record: dict[str, Any]) -> str:
 
 
 def _check_resumable(
-    state: dict[str, Any], options: ScanOptions, input_sha256: str, trust: TrustStore
+    state: dict[str, Any],
+    options: ScanOptions,
+    input_sha256: str,
+    trust: TrustStore,
+    stores: tuple[NamedStore, ...] = (),
 ) -> None:
     """A resumed scan must scan the same input the same way, or its tables would mix two."""
     if state.get("input_sha256") != input_sha256:
@@ -132,7 +149,7 @@ def _check_resumable(
             f"cannot resume {options.out}: the input file changed since that scan started"
         )
     before = {**state.get("options", {}), "as_of": state.get("as_of")}
-    now = _resume_record(options, trust)
+    now = _resume_record(options, trust, stores)
     for key in sorted(now.keys() | before.keys()):
         if key in RESUME_MAY_CHANGE or before.get(key) == now.get(key):
             continue
@@ -211,6 +228,7 @@ class _Prepared:
     dedupe: Deduper  # the duplicates dropped
     trust: TrustStore
     state: dict[str, Any]
+    stores: tuple[NamedStore, ...] = ()  # --trust-store, each loaded once
 
 
 def _prepare(options: ScanOptions) -> _Prepared:
@@ -224,11 +242,12 @@ def _prepare(options: ScanOptions) -> _Prepared:
     except InputError as e:
         raise type(e)(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
+    stores = load_named(options.trust_stores)
     state = files.prepare_output(options.out, overwrite=options.overwrite, resume=options.resume)
     if state is not None:
-        _check_resumable(state, options, input_sha256, trust)
+        _check_resumable(state, options, input_sha256, trust, stores)
     else:
-        record = _resume_record(options, trust)
+        record = _resume_record(options, trust, stores)
         state = {
             "scan_id": str(uuid.uuid4()),
             "scan_group": scan_group(input_sha256, record),
@@ -239,10 +258,12 @@ def _prepare(options: ScanOptions) -> _Prepared:
             "options": {k: v for k, v in record.items() if k != "as_of"},
         }
         files.write_json_atomic(options.out / files.STATE_FILE, state)
-    return _Prepared(header=header, total=total, dedupe=dedupe, trust=trust, state=state)
+    return _Prepared(
+        header=header, total=total, dedupe=dedupe, trust=trust, state=state, stores=stores
+    )
 
 
-def _config(options: ScanOptions, trust: TrustStore) -> ScanConfig:
+def _config(options: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, ...]) -> ScanConfig:
     return ScanConfig(
         trust=trust,
         as_of=options.as_of,
@@ -252,6 +273,8 @@ def _config(options: ScanOptions, trust: TrustStore) -> ScanConfig:
         aia=options.aia,
         aia_timeout=options.aia_timeout,
         per_ip=options.per_ip,
+        protocols=options.protocols,
+        stores=stores,
     )
 
 
@@ -348,7 +371,7 @@ def run_scan(
         failed=recovered.failed,  # counted as done is, across a resume
     )
     writer.report()
-    config = _config(options, ready.trust)
+    config = _config(options, ready.trust, ready.stores)
     try:
         completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
         part_writer.checkpoint()
@@ -361,6 +384,7 @@ def run_scan(
             table_rows,
             interrupted=not completed,
             warnings=input_warnings(options, ready.total, ready.dedupe),
+            stores=ready.stores,
         )
     except* OSError as group:  # disk full, folder removed under us: the environment, not a host
         first = group.exceptions[0]
@@ -380,13 +404,15 @@ def _finish(
     *,
     interrupted: bool,
     warnings: list[str],
+    stores: tuple[NamedStore, ...] = (),
 ) -> ScanReport:
     out = options.out
     slices, worst = [], []
     skew = SkewCounts()
     columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
+    names = [DEFAULT_STORE, *(s.name for s in stores)]
     for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
-        slices.append(summarise(batch))
+        slices.append(summarise(batch, names))
         worst.append(worst_hosts(batch, WORST_HOSTS))
         skew += skew_counts(batch)
     clock = skew_message(skew, options.as_of)
@@ -421,6 +447,11 @@ def _finish(
             "sha256": trust.sha256,
             "roots": len(trust.roots),
         },
+        # Every store judged (`trusted_by`), the default first, each loaded once for the scan.
+        "trust_stores": [
+            describe(DEFAULT_STORE, trust),
+            *(describe(s.name, s.trust) for s in stores),
+        ],
         "counts": {
             "targets": sum(status.values()),
             "ok": status.get("ok", 0),

@@ -23,7 +23,7 @@ from scanner.store import tables
 TABLE_FILES = ("hosts.parquet", "findings.parquet", "certificates.parquet")
 # Ordered so that `hosts[hosts.severity >= "high"]` works.
 SEVERITY_CATEGORIES = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
-LIST_COLUMNS = ("san_dns", "san_ip", "findings")
+LIST_COLUMNS = ("san_dns", "san_ip", "findings", "trusted_by")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +56,17 @@ class ScanTables:
             raise ScanFolderError("no as-of instant: scan.json is missing and no host was scanned")
         last: dt.datetime = pd.Timestamp(finished).to_pydatetime()
         return last.astimezone(dt.UTC)
+
+    @property
+    def trust_store_names(self) -> tuple[str, ...]:
+        """The trust stores the scan judged (scan.json), the default first; none when the
+        scan predates them."""
+        names: dict[str, None] = {}
+        for m in self.meta:
+            for store in m.get("trust_stores") or ():
+                if isinstance(store, dict) and isinstance(store.get("name"), str):
+                    names[store["name"]] = None
+        return tuple(names)
 
     @property
     def carried_columns(self) -> tuple[str, ...]:

@@ -7,9 +7,18 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any, assert_never
 
+from scanner.analysis.grade import grade_of
 from scanner.inputs.hostnames import unicode_name
 from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
-from scanner.model.types import CertInfo, ScanFailed, ScanOk, ScanResult
+from scanner.model.types import (
+    DEFAULT_STORE,
+    CertInfo,
+    ScanFailed,
+    ScanOk,
+    ScanResult,
+    StoreVerdict,
+    TlsVersion,
+)
 
 
 def host_row(
@@ -52,6 +61,16 @@ def host_row(
             v = d.verdicts
             for c in VERDICT_COLUMNS:
                 row[c] = getattr(v, c)
+            p = result.protocols
+            if p is not None:
+                row.update({t.value: p.get(t) for t in TlsVersion})
+                row["forward_secrecy_only"] = p.forward_secrecy_only
+            grade, basis = grade_of(d, p)
+            row.update(
+                trusted_by=trusted_by(v.trusted, result.stores),
+                grade=grade.value,
+                grade_basis=basis.value,
+            )
         case ScanFailed(error=e, detail=detail, address=address):
             row.update(status="error", error=e.value, error_detail=detail, connected_ip=address)
         case _:
@@ -81,6 +100,11 @@ def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:
             "certificate_subject": f.certificate_subject,
             "url": f.url,
         }
+
+
+def trusted_by(default_trusted: bool, verdicts: Sequence[StoreVerdict]) -> list[str]:
+    """Store names that trust the chain: the default first, then in --trust-store order."""
+    return ([DEFAULT_STORE] if default_trusted else []) + [v.name for v in verdicts if v.trusted]
 
 
 def certificate_row(info: CertInfo) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
+from scanner.model.types import TlsVersion
 
 TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
@@ -41,6 +42,12 @@ _HOST_FIELDS: list[pa.Field] = [
     *(pa.field(c, pa.bool_()) for c in VERDICT_COLUMNS),
     pa.field("findings", STR_LIST),
     pa.field("severity", pa.string()),
+    # As each client sees it (--protocols, --trust-store): null where not measured.
+    *(pa.field(v.value, pa.bool_()) for v in TlsVersion),
+    pa.field("forward_secrecy_only", pa.bool_()),
+    pa.field("trusted_by", STR_LIST),
+    pa.field("grade", pa.string()),
+    pa.field("grade_basis", pa.string()),
     pa.field("scanned_at", TS, nullable=False),
 ]
 if tuple(f.name for f in _HOST_FIELDS) != HOST_COLUMNS:  # one list of names, two homes

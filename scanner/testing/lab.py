@@ -18,6 +18,7 @@ import ssl
 import tempfile
 import threading
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ LOOPBACK = "127.0.0.1"
 # The one address that is never on loopback: TCP to a multicast group fails locally with
 # ENETUNREACH before any packet leaves, which is how the lab shows `unreachable`.
 UNREACHABLE_IP = "224.0.0.1"
+JAVA_STORE = "java"  # the lab's named trust store: an older client's roots
+TLS = ssl.TLSVersion
 
 _log = logging.getLogger(__name__)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -188,17 +191,27 @@ def make_leaf(
 
 _SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")
 _SHA1_RSA = bytes.fromhex("06092a864886f70d010105")
+_MD5_RSA = bytes.fromhex("06092a864886f70d010104")
 
 
 def resign_sha1(issued: Issued, issuer: Issued) -> Issued:
     """The same certificate signed with SHA-1, which cryptography refuses to produce: swap the
     signature algorithm OID (same length) in the TBS and outside it, then sign the new TBS."""
-    assert isinstance(issuer.key, rsa.RSAPrivateKey), "SHA-1 re-signing needs an RSA issuer"
+    return _resign(issued, issuer, _SHA1_RSA, hashes.SHA1())  # noqa: S303
+
+
+def resign_md5(issued: Issued, issuer: Issued) -> Issued:
+    """The same certificate signed with MD5 (md5WithRSAEncryption), as `resign_sha1`."""
+    return _resign(issued, issuer, _MD5_RSA, hashes.MD5())  # noqa: S303
+
+
+def _resign(issued: Issued, issuer: Issued, oid: bytes, algorithm: hashes.HashAlgorithm) -> Issued:
+    assert isinstance(issuer.key, rsa.RSAPrivateKey), "re-signing needs an RSA issuer"
     der = issued.der
     assert der.count(_SHA256_RSA) == 2, "expected a sha256WithRSAEncryption certificate"
-    patched = der.replace(_SHA256_RSA, _SHA1_RSA)
-    tbs = issued.cert.tbs_certificate_bytes.replace(_SHA256_RSA, _SHA1_RSA)
-    signature = issuer.key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+    patched = der.replace(_SHA256_RSA, oid)
+    tbs = issued.cert.tbs_certificate_bytes.replace(_SHA256_RSA, oid)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), algorithm)
     old = issued.cert.signature
     assert len(signature) == len(old) and patched.endswith(old)
     return Issued(x509.load_der_x509_certificate(patched[: -len(old)] + signature), issued.key)
@@ -206,18 +219,24 @@ def resign_sha1(issued: Issued, issuer: Issued) -> Issued:
 
 @dataclass(frozen=True, slots=True)
 class Pki:
-    """The lab's private CA (root -> intermediate) and a second root nobody trusts."""
+    """The lab's private CA (root -> intermediate), a second root nobody trusts, and a newer
+    root (-> intermediate) in the default store but not in the lab's `java` store."""
 
     as_of: dt.datetime
     root: Issued
     intermediate: Issued
     expired_intermediate: Issued
     rogue_root: Issued
+    new_root: Issued
+    new_intermediate: Issued
 
     @classmethod
     def create(cls, as_of: dt.datetime) -> Pki:
         root = make_ca(
             "Scanner Lab Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
+        )
+        new_root = make_ca(
+            "Scanner Lab New Root CA", not_before=as_of - 300 * DAY, not_after=as_of + 3650 * DAY
         )
         return cls(
             as_of=as_of,
@@ -238,6 +257,13 @@ class Pki:
             rogue_root=make_ca(
                 "Untrusted Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
             ),
+            new_root=new_root,
+            new_intermediate=make_ca(
+                "Scanner Lab New Intermediate CA",
+                issuer=new_root,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 1000 * DAY,
+            ),
         )
 
     def leaf(self, dns_names: Sequence[str] = (), **kw: Any) -> Issued:
@@ -248,6 +274,52 @@ class Pki:
 
 
 # --- servers ------------------------------------------------------------------------------
+
+# What a lab server speaks unless told otherwise: TLS 1.2 and 1.3, forward secrecy only. The
+# scenarios' tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only under --protocols.
+MODERN = (False, False, True, True, True)
+# Findings that leave the default store's verdict `trusted`.
+_STILL_TRUSTED = frozenset(
+    {
+        "expiring_soon",
+        "not_trusted_by",
+        "legacy_protocol",
+        "no_modern_protocol",
+        "no_tls13",
+        "rsa_key_exchange",
+    }
+)
+# The grade of each answering scenario under the lab's scan options, by the caps of the rating
+# (worst wins: T/M, F, C, B, A-), applied by hand: T not trusted, M name mismatch, F MD5, C no
+# TLS 1.2 or 1.3, B legacy versions, incomplete chain, weak key, static RSA, A- no TLS 1.3.
+GRADES = {
+    "valid": "A",
+    "expired": "T",
+    "not_yet_valid": "T",
+    "expiring_soon": "A",
+    "wrong_host": "M",
+    "www_vs_apex": "M",
+    "wildcard": "A",
+    "wildcard_apex": "M",
+    "wildcard_deep": "M",
+    "no_san": "M",
+    "self_signed": "T",
+    "untrusted_root": "T",
+    "incomplete_chain": "B",
+    "issuer_not_found": "T",
+    "weak_key": "B",  # RSA 1024: under 2048 (B), not under 1024 (F)
+    "weak_signature": "T",  # SHA-1: not trusted
+    "intermediate_expired": "T",
+    "ip_san": "A",
+    "ip_as_dns_name": "M",
+    "tls1_0_only": "C",
+    "tls1_1_only": "C",
+    "static_rsa": "B",
+    "tls1_2_only": "A-",
+    "md5_signature": "F",
+    "one_store": "A",  # the grade is the default store's
+    "resolved_by_dns": "A",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,6 +335,11 @@ class Scenario:
     trusted: bool | None = None
     owner: str = "platform"
     note: str = ""
+    # With the lab's scan options (--protocols, --trust-store java=...): the expected grade,
+    # stores that trust the chain, and tls1_0..tls1_3 then forward_secrecy_only.
+    grade: str | None = None
+    trusted_by: tuple[str, ...] = ()
+    protocols: tuple[bool | None, ...] = (None, None, None, None, None)
 
 
 def server_context(chain_pem: bytes, key: PrivateKey, tmp: Path) -> ssl.SSLContext:
@@ -461,7 +538,13 @@ class Lab:
 
     @property
     def ca_pem(self) -> bytes:
-        return self.pki.root.pem
+        """The default store of lab scans: the lab root and the newer root."""
+        return self.pki.root.pem + self.pki.new_root.pem
+
+    @property
+    def store_pems(self) -> dict[str, bytes]:
+        """The named stores of lab scans (--trust-store): `java` lacks the newer root."""
+        return {JAVA_STORE: self.pki.root.pem}
 
     def scenario(self, name: str) -> Scenario:
         for s in self.scenarios:
@@ -469,10 +552,24 @@ class Lab:
                 return s
         raise KeyError(name)
 
-    async def tls(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
+    async def tls(
+        self,
+        chain: Sequence[Issued],
+        key: PrivateKey | None = None,
+        *,
+        versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
+        static_rsa: bool = False,
+    ) -> int:
+        """A TLS server sending `chain`: TLS 1.2 and 1.3 unless `versions` (min, max) says
+        otherwise; static-RSA key exchange only when asked (an RSA leaf could do it)."""
         ctx = server_context(
             b"".join(c.pem for c in chain), key or chain[0].key, Path(self._tmp.name)
         )
+        ctx.set_ciphers("ALL:@SECLEVEL=0" if static_rsa else "ALL:!kRSA:@SECLEVEL=0")
+        if versions is not None:
+            with warnings.catch_warnings():  # TLS 1.0/1.1 bounds are deprecated in Python
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version, ctx.maximum_version = versions
         return await self._loop.serve(_hold_open, ctx)
 
     def serve_chain(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
@@ -497,8 +594,13 @@ class Lab:
             ip: str | None = LOOPBACK,
             owner: str = "platform",
             note: str = "",
+            versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
+            static_rsa: bool = False,
+            protocols: tuple[bool | None, ...] = MODERN,
         ) -> None:
-            port = await self.tls(chain)
+            port = await self.tls(chain, versions=versions, static_rsa=static_rsa)
+            trusted = not any(f not in _STILL_TRUSTED for f in findings)
+            stores = ("default", JAVA_STORE) if "not_trusted_by" not in findings else ("default",)
             add(
                 Scenario(
                     name=scenario,
@@ -506,9 +608,12 @@ class Lab:
                     port=port,
                     ip=ip,
                     findings=frozenset(findings),
-                    trusted=not any(f != "expiring_soon" for f in findings),
+                    trusted=trusted,
                     owner=owner,
                     note=note,
+                    grade=GRADES[scenario],
+                    trusted_by=stores if trusted else (),
+                    protocols=protocols,
                 )
             )
 
@@ -633,6 +738,58 @@ class Lab:
             ip=None,
             note="an IP written as a dNSName does not count",
         )
+        # As each client sees it: protocol versions and a second trust store.
+        await host(
+            "tls1_0_only",
+            "tls10.lab.test",
+            [pki.leaf(["tls10.lab.test"]), inter],
+            ["legacy_protocol", "no_modern_protocol", "no_tls13"],
+            versions=(TLS.TLSv1, TLS.TLSv1),
+            protocols=(True, False, False, False, True),
+            note="TLS 1.0 only",
+        )
+        await host(
+            "tls1_1_only",
+            "tls11.lab.test",
+            [pki.leaf(["tls11.lab.test"]), inter],
+            ["legacy_protocol", "no_modern_protocol", "no_tls13"],
+            versions=(TLS.TLSv1_1, TLS.TLSv1_1),
+            protocols=(False, True, False, False, True),
+            note="TLS 1.1 only",
+        )
+        await host(
+            "static_rsa",
+            "rsa.lab.test",
+            [pki.leaf(["rsa.lab.test"], key=rsa_key(2048)), inter],
+            ["no_tls13", "rsa_key_exchange"],
+            versions=(TLS.TLSv1_2, TLS.TLSv1_2),
+            static_rsa=True,
+            protocols=(False, False, True, False, False),
+            note="TLS 1.2 only, static RSA key exchange allowed",
+        )
+        await host(
+            "tls1_2_only",
+            "tls12.lab.test",
+            [pki.leaf(["tls12.lab.test"]), inter],
+            ["no_tls13"],
+            versions=(TLS.TLSv1_2, TLS.TLSv1_2),
+            protocols=(False, False, True, False, True),
+            note="TLS 1.2 only, forward secrecy only",
+        )
+        await host(
+            "md5_signature",
+            "md5.lab.test",
+            [resign_md5(pki.leaf(["md5.lab.test"]), inter), inter],
+            ["weak_signature"],
+            note="leaf signed with MD5",
+        )
+        await host(
+            "one_store",
+            "newroot.lab.test",
+            [pki.leaf(["newroot.lab.test"], issuer=pki.new_intermediate), pki.new_intermediate],
+            ["not_trusted_by"],
+            note="under a root the java store lacks",
+        )
         self.dns_records["dns.lab.test"] = LOOPBACK
         dns_port = await loop.serve_dns(self.dns_records, self.dns_queries)
         self.dns_address = (LOOPBACK, dns_port)
@@ -691,9 +848,20 @@ class Lab:
         )
         return out
 
-    def write_inputs(self, folder: Path) -> tuple[Path, Path]:
-        """inputs/demo.csv and the lab root CA as a PEM bundle, for a scan with --ca-bundle."""
+    def write_stores(self, folder: Path) -> tuple[tuple[str, Path], ...]:
+        """The named stores as PEM files beside the inputs: (name, path) for --trust-store."""
         folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for store, pem in self.store_pems.items():
+            path = folder / f"demo-store-{store}.pem"
+            path.write_bytes(pem)
+            out.append((store, path))
+        return tuple(out)
+
+    def write_inputs(self, folder: Path) -> tuple[Path, Path]:
+        """inputs/demo.csv and the lab's root CAs as a PEM bundle, for a scan with --ca-bundle
+        (and the named stores, `write_stores`)."""
+        self.write_stores(folder)
         csv_path, ca_path = folder / "demo.csv", folder / "demo-ca.pem"
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario"])

@@ -168,6 +168,10 @@ def signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
         params = child.signature_algorithm_parameters
         if isinstance(key, rsa.RSAPublicKey):
             h = child.signature_hash_algorithm
+            if params is None and h is not None:
+                # md5WithRSAEncryption: cryptography names no padding; it is PKCS #1 v1.5
+                # (RFC 3279 2.2.1), so an MD5-signed chain is still built and can be named.
+                params = padding.PKCS1v15()
             if not isinstance(params, padding.PKCS1v15 | padding.PSS) or h is None:
                 return False  # the child's algorithm is not an RSA one
             key.verify(sig, tbs, params, h)

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import pandas as pd
 import pytest
 
 from scanner.run.api import scan_async
@@ -25,6 +26,8 @@ def run_on(backend: str, lab: Lab, files: Any, fixed: dt.datetime) -> ScanTables
         timeout=lab.timeout,
         concurrency=20,
         nameservers=[lab.dns_address],
+        protocols=True,
+        trust_stores=dict(lab.write_stores(files.ca.parent)),
     )
     return anyio.run(scan, backend=backend)
 
@@ -39,6 +42,11 @@ def outcome(tables: ScanTables) -> dict[Any, tuple[Any, ...]]:
             tuple(sorted(r.findings)) if isinstance(r.findings, list) else None,
             r.leaf_sha256,
             r.chain_length,
+            r.grade,
+            tuple(r.trusted_by) if isinstance(r.trusted_by, list) else None,
+            tuple(
+                None if pd.isna(v) else bool(v) for v in (r.tls1_0, r.tls1_1, r.tls1_2, r.tls1_3)
+            ),
         )
         for r in hosts.itertuples(index=False)
     }
@@ -64,3 +72,9 @@ def test_trio_backend_gives_the_same_scan(
     assert expected[by_scenario["dns"]][1] == "dns"
     assert expected[by_scenario["timeout"]][1] == "timeout"
     assert expected[by_scenario["not_tls"]][1] == "tls"
+    assert expected[by_scenario["tls1_0_only"]][6:] == (
+        "C",
+        ("default", "java"),
+        (True, False, False, False),
+    )
+    assert expected[by_scenario["one_store"]][7] == ("default",)

@@ -55,6 +55,14 @@ HOSTS_COLUMNS = [
     ("incomplete_chain", pa.bool_()),
     ("findings", STRINGS),
     ("severity", pa.string()),
+    ("tls1_0", pa.bool_()),
+    ("tls1_1", pa.bool_()),
+    ("tls1_2", pa.bool_()),
+    ("tls1_3", pa.bool_()),
+    ("forward_secrecy_only", pa.bool_()),
+    ("trusted_by", STRINGS),
+    ("grade", pa.string()),
+    ("grade_basis", pa.string()),
     ("scanned_at", TS),
     # carried input columns, as text, in input order
     ("owner", pa.string()),
@@ -155,7 +163,7 @@ def test_scan_json_counts_add_up(lab_scan: Any, lab_files: Any) -> None:
     assert counts["findings_rows"] == len(finding_codes)
     assert counts["findings"] == {c: finding_codes.count(c) for c in set(finding_codes)}
     assert meta["as_of"] == "2026-06-01T00:00:00+00:00"
-    assert meta["trust_store"]["roots"] == 1 and len(meta["trust_store"]["sha256"]) == 64
+    assert meta["trust_store"]["roots"] == 2 and len(meta["trust_store"]["sha256"]) == 64
     assert meta["scan_id"] and meta["scanner_version"]
 
 

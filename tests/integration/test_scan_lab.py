@@ -48,6 +48,12 @@ SCENARIOS = [
     "intermediate_expired",
     "ip_san",
     "ip_as_dns_name",
+    "tls1_0_only",
+    "tls1_1_only",
+    "static_rsa",
+    "tls1_2_only",
+    "md5_signature",
+    "one_store",
     "resolved_by_dns",
     "refused",
     "timeout",
@@ -92,6 +98,11 @@ SEVERITY = {
     "not_trusted": "high",
     "unparseable_certificate": "high",
     "aia_fetch_failed": "info",
+    "legacy_protocol": "medium",
+    "no_modern_protocol": "high",
+    "no_tls13": "info",
+    "rsa_key_exchange": "low",
+    "not_trusted_by": "medium",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -137,6 +148,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
         assert (row["status"], row["error"]) == ("error", s.error)
         assert row["error_detail"]
         assert all(row[c] is None for c in VERDICT_COLUMNS)
+        assert row["grade"] is row["grade_basis"] is row["trusted_by"] is row["tls1_2"] is None
         assert row["findings"] is None and row["severity"] is None
         assert row["leaf_sha256"] is None and row["chain_length"] is None
         assert finding_rows(lab_scan, row) == []
@@ -152,6 +164,11 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     assert row["tls_version"].startswith("TLS") and row["cipher"]
     assert row["chain_length"] >= 1 and row["leaf_sha256"]
     assert row["leaf_sha256"] in lab_scan.certificates.column("sha256").to_pylist()
+    assert row["grade"] == s.grade
+    assert row["grade_basis"] == "certificate+protocols"
+    assert tuple(row["trusted_by"]) == s.trusted_by
+    probed = ("tls1_0", "tls1_1", "tls1_2", "tls1_3", "forward_secrecy_only")
+    assert tuple(row[c] for c in probed) == s.protocols
     rows = finding_rows(lab_scan, row)
     assert [f["code"] for f in rows] == row["findings"]
     for f in rows:

@@ -1,0 +1,142 @@
+"""Protocol probes against real servers on 127.0.0.1: refusal is told apart from other
+failures, probes of one host run one after another inside --per-ip slots and the host's
+deadline, and a scan without --protocols leaves the columns null."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import Result
+
+from scanner.model.types import TlsVersion
+from scanner.net.capture import PerIpLimiter
+from scanner.net.probe import ProbeContexts, probe
+from scanner.testing.lab import LOOPBACK, Lab
+
+V = TlsVersion
+
+
+class CountingLimiter(PerIpLimiter):
+    """--per-ip slots that record how many were in use at once, and how many were taken."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.taken = 0
+        self.in_use = 0
+        self.most = 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, address: str) -> AsyncIterator[None]:
+        async with super().slot(address):
+            self.taken += 1
+            self.in_use += 1
+            self.most = max(self.most, self.in_use)
+            try:
+                yield
+            finally:
+                self.in_use -= 1
+
+
+def run_probe(port: int, *, shown: TlsVersion | None, seconds: float = 5.0, **kw: Any) -> Any:
+    async def main() -> Any:
+        return await probe(
+            LOOPBACK,
+            port,
+            "probe.lab.test",
+            shown=shown,
+            contexts=ProbeContexts.create(),
+            deadline=anyio.current_time() + seconds,
+            **kw,
+        )
+
+    return anyio.run(main)
+
+
+def test_probes_of_a_tls10_only_server(lab: Lab) -> None:
+    limiter = CountingLimiter(4)
+    p = run_probe(lab.scenario("tls1_0_only").port, shown=V.TLS1_0, per_ip=limiter)
+    assert dict(p.accepted) == {V.TLS1_0: True, V.TLS1_1: False, V.TLS1_2: False, V.TLS1_3: False}
+    assert p.forward_secrecy_only is True and p.failures == ()
+    # Three versions and the static-RSA probe, each in a --per-ip slot, one at a time.
+    assert (limiter.taken, limiter.most) == (4, 1)
+
+
+def test_the_shown_version_is_not_probed_again(lab: Lab) -> None:
+    limiter = CountingLimiter(1)
+    p = run_probe(lab.scenario("valid").port, shown=None, per_ip=limiter)
+    assert dict(p.accepted) == {V.TLS1_0: False, V.TLS1_1: False, V.TLS1_2: True, V.TLS1_3: True}
+    assert limiter.taken == 5  # nothing shown: four versions and static RSA
+
+
+def test_static_rsa_accepted(lab: Lab) -> None:
+    p = run_probe(lab.scenario("static_rsa").port, shown=V.TLS1_2)
+    assert p.forward_secrecy_only is False and p.get(V.TLS1_3) is False
+
+
+def test_failures_other_than_refusal_are_unknown(lab: Lab) -> None:
+    # Nothing listens: a connect failure says nothing about the versions.
+    refused = run_probe(lab.scenario("refused").port, shown=None)
+    assert set(refused.accepted.values()) == {None} and refused.forward_secrecy_only is None
+    assert len(refused.failures) == 5 and "connection refused" in refused.failures[0]
+    # A server that never answers: the deadline, then no time for the rest.
+    silent = run_probe(lab.scenario("timeout").port, shown=None, seconds=0.5)
+    assert set(silent.accepted.values()) == {None} and silent.forward_secrecy_only is None
+    assert "no answer within" in silent.failures[0]
+    assert "no time left" in silent.failures[-1]
+
+
+def test_not_a_tls_server_is_not_a_refusal(lab: Lab) -> None:
+    # An HTTP server answering a ClientHello with text: WRONG_VERSION_NUMBER, not an alert.
+    p = run_probe(lab.scenario("not_tls").port, shown=None)
+    assert p.get(V.TLS1_2) is None and p.get(V.TLS1_3) is None
+
+
+def test_without_protocols_the_columns_are_null(
+    lab: Lab, lab_files: Any, tmp_path: Path, cli: Callable[[Sequence[str]], Result]
+) -> None:
+    from tests.conftest import lab_scan_args
+
+    rows = [r for r in lab.rows() if r["scenario"] in {"valid", "tls1_0_only", "static_rsa"}]
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "host,port,ip,scenario\n"
+        + "".join(f"{r['host']},{r['port']},{r['ip']},{r['scenario']}\n" for r in rows)
+    )
+    args = [a for a in lab_scan_args(lab, lab_files.ca) if a != "--protocols"]
+    result = cli(["scan", src, "--out", tmp_path / "out", *args])
+    assert result.exit_code == 0, result.output
+    hosts = {
+        r["scenario"]: r for r in pq.read_table(tmp_path / "out" / "hosts.parquet").to_pylist()
+    }
+    for row in hosts.values():
+        assert row["tls1_0"] is row["tls1_3"] is row["forward_secrecy_only"] is None
+        assert row["grade_basis"] == "certificate"
+        assert not {"legacy_protocol", "no_tls13", "rsa_key_exchange"} & set(row["findings"])
+    # The certificate alone: all three are good certificates.
+    assert {s: r["grade"] for s, r in hosts.items()} == {
+        "valid": "A",
+        "tls1_0_only": "A",
+        "static_rsa": "A",
+    }
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_probes_on_each_backend(lab: Lab, backend: str) -> None:
+    async def main() -> Any:
+        return await probe(
+            LOOPBACK,
+            lab.scenario("tls1_1_only").port,
+            None,
+            shown=V.TLS1_1,
+            contexts=ProbeContexts.create(),
+            deadline=anyio.current_time() + 5,
+        )
+
+    p = anyio.run(main, backend=backend)
+    assert dict(p.accepted) == {V.TLS1_0: False, V.TLS1_1: True, V.TLS1_2: False, V.TLS1_3: False}
