@@ -48,6 +48,21 @@ def _code_rank(code: str) -> int:
     return _CODE_RANK.get(code, -1)
 
 
+# The server's protocol configuration (--protocols), not its certificate: no leaf fixes these.
+SERVER_CODES = frozenset(
+    {
+        Code.LEGACY_PROTOCOL.value,
+        Code.NO_MODERN_PROTOCOL.value,
+        Code.NO_TLS13.value,
+        Code.RSA_KEY_EXCHANGE.value,
+    }
+)
+
+
+def _certificate_codes(codes: Any) -> Any:
+    return codes if codes is None else [c for c in codes if c not in SERVER_CODES]
+
+
 def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     """values grouped into lists by key, in order (groupby.agg(list) is a Python call per
     group: too slow for a fleet with 100,000 problem leaves)."""
@@ -66,11 +81,13 @@ def target_labels(hosts: pd.DataFrame) -> pd.Series:
 
 
 def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
-    """One row per leaf certificate (by SHA-256) served by at least one host with a finding:
+    """One row per leaf certificate (by SHA-256) served by at least one host with a finding
+    about its certificate or chain (protocol findings are the server's, `SERVER_CODES`):
     its findings (union over those hosts, worst first), its names and dates, how many hosts
     have a problem with it and how many serve it; most hosts affected first, then worst
     severity, then soonest notAfter."""
     ok = hosts[(hosts["status"] == "ok") & hosts["leaf_sha256"].notna()]
+    ok = ok.assign(findings=ok["findings"].map(_certificate_codes))
     has_problem = ok["findings"].map(lambda f: f is not None and len(f) > 0).astype(bool)
     problems = ok[has_problem]
     if problems.empty:
@@ -86,8 +103,7 @@ def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
         [key, "_r", "findings"], ascending=[True, False, True]
     )
     finding_lists = _lists(codes[key], codes["findings"])
-    severity_rank = problems["severity"].astype(object).map(rank)
-    worst = severity_rank.groupby(problems[key]).max()
+    worst = codes.groupby(key, sort=False)["_r"].max()  # of the certificate's findings
     by_rank = {s.rank: s.value for s in Severity}
     first = problems.drop_duplicates(key).set_index(key)
     df = pd.DataFrame(index=first.index)  # columns below align on the leaf's SHA-256

@@ -89,3 +89,15 @@ def test_report_shows_grades_and_stores(cli: Cli, lab_scan: Any, tmp_path: Path)
     assert "Hosts per grade" in page and "Hosts each trust store trusts" in page
     assert 'data-col="grade"' in page and 'data-col="trusted_by"' in page
     assert "<h2>By owner</h2>" in page
+
+
+def test_protocol_findings_stay_out_of_the_leaf_fix_list(cli: Cli, lab_scan: Any) -> None:
+    """Reissuing a leaf fixes no protocol setting: a host with only protocol findings has no
+    fix-list row, and no row lists a protocol finding."""
+    fixes = json.loads(cli(["summary", lab_scan.out, "--format", "json"]).output)["fixes"]
+    listed = {code for f in fixes for code in f["findings"]}
+    assert not listed & {"legacy_protocol", "no_modern_protocol", "no_tls13", "rsa_key_exchange"}
+    examples = " ".join(e for f in fixes for e in f["examples"])
+    for host in ("tls10.lab.test", "tls11.lab.test", "rsa.lab.test", "tls12.lab.test"):
+        assert host not in examples
+    assert "newroot.lab.test" in examples  # not_trusted_by: a chain to change
