@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.cli import check, demo, reports, scan  # noqa: F401  (each registers its commands)
+from scanner.cli import check, demo, metrics, reports, scan  # noqa: F401  (each registers its commands)
 from scanner.cli.app import app
 
 

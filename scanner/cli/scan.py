@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +28,7 @@ from scanner.cli.app import (
     out_console,
     trust_store_options,
 )
+from scanner.cli.metrics import MetricsLabel, metrics_text, write_metrics_file
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.present.escape import terminal
@@ -217,6 +218,29 @@ Protocols = Annotated[
         "--per-ip).",
     ),
 ]
+Metrics = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write the scan as Prometheus metrics to this file (atomically), for "
+        "node_exporter's textfile collector."
+    ),
+]
+
+
+def _check_metrics_labels(input: Path, labels: Sequence[str], encoding: str) -> None:
+    """Refuse a --metrics-label that names no input column before scanning, not after."""
+    from scanner.errors import InputError
+    from scanner.inputs.targets import read_targets
+    from scanner.model.columns import HOST_COLUMNS
+    from scanner.present.metrics import resolve_labels
+    from scanner.store import files
+
+    try:
+        with files.open_input(input, encoding) as lines:
+            header, _ = read_targets(lines, HOST_COLUMNS)
+    except InputError as e:
+        raise type(e)(f"{input}: {e}") from None
+    resolve_labels(labels, header.extra_names)
 
 
 @command()
@@ -242,6 +266,8 @@ def scan(
     checkpoint_rows: CheckpointRows = 2000,
     quiet: Quiet = False,
     fail_on: FailOn = None,
+    metrics: Metrics = None,
+    metrics_label: MetricsLabel = None,
 ) -> None:
     """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
 
@@ -276,6 +302,10 @@ def scan(
         protocols=protocols,
         trust_stores=trust_store_options(trust_store),
     )
+    if metrics_label and metrics is None:
+        raise typer.BadParameter("--metrics-label needs --metrics FILE")
+    if metrics is not None:
+        _check_metrics_labels(input, metrics_label or (), encoding)
     from scanner.run.runner import run_scan
 
     def notify(message: str) -> None:
@@ -287,6 +317,8 @@ def scan(
         print_report(report)
     for w in report.warnings:  # after the report, where a cron log's reader looks last
         err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+    if metrics is not None:
+        write_metrics_file(metrics, metrics_text([report.out], metrics_label or ()))
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     severities = [k for k, n in report.counts.get("severities", {}).items() if n]

@@ -4,6 +4,7 @@ the plain values every format starts from. One helper per destination:
 terminal()   control characters replaced, rich markup escaped
 markdown()   HTML and Markdown punctuation escaped, one line
 csv_cell()   lists joined with '; ', timestamps ISO 8601, formulas neutralised (OWASP)
+prometheus_label()  a label value of the Prometheus text format
 """
 
 from __future__ import annotations
@@ -96,3 +97,10 @@ def csv_cell(value: Any) -> str:
         return str(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def prometheus_label(value: Any) -> str:
+    """A label value for the Prometheus text exposition format: backslash, double quote and
+    line feed escaped as the format requires (every other character is taken as UTF-8)."""
+    text = "" if is_missing(value) else str(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

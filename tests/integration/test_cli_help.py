@@ -22,7 +22,7 @@ COMMANDS = {c.name or c.callback.__name__: c.callback for c in app.registered_co
 
 
 def test_every_command_is_registered() -> None:
-    assert set(COMMANDS) == {"scan", "check", "summary", "diff", "report", "demo"}
+    assert set(COMMANDS) == {"scan", "check", "summary", "diff", "report", "metrics", "demo"}
 
 
 def _blocks(text: str) -> list[list[str]]:
