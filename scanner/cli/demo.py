@@ -57,4 +57,4 @@ def demo(
     print_report(report, worst=40)
     from scanner.cli.reports import report as write_report
 
-    write_report([out])
+    write_report([str(out)])

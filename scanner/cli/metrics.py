@@ -47,8 +47,12 @@ def write_metrics_file(target: Path, text: str) -> None:
 @command()
 def metrics(
     dirs: Annotated[
-        list[Path],
-        typer.Argument(help="Scan folder(s), or a parent folder of shard folders: one scan."),
+        list[str],
+        typer.Argument(
+            help="Scan folder(s), or a parent folder of shard folders: one scan (paths or URLs "
+            "such as s3://bucket/prefix).",
+            show_default=False,
+        ),
     ],
     metrics_label: MetricsLabel = None,
     out: Annotated[
@@ -66,7 +70,9 @@ def metrics(
 
     Example: scanner metrics reports/2026-11-26 --metrics-label owner --out tls.prom
     """
-    text = metrics_text(dirs, metrics_label or ())
+    from scanner.store.location import path_or_url
+
+    text = metrics_text([path_or_url(d) for d in dirs], metrics_label or ())
     if out is None:
         sys.stdout.write(text)
         return

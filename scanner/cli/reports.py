@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +26,7 @@ from scanner.cli.app import (
 from scanner.model.types import Severity
 from scanner.present.escape import terminal
 from scanner.present.formats import Document, OutputFormat, Section, records, render
+from scanner.store.location import Location, path_or_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,8 +52,12 @@ FormatOption = Annotated[
     ),
 ]
 Folders = Annotated[
-    list[Path],
-    typer.Argument(help="Scan folder(s), or a parent folder of shard folders: one scan."),
+    list[str],
+    typer.Argument(
+        help="Scan folder(s), or a parent folder of shard folders: one scan (paths or URLs "
+        "such as s3://bucket/prefix).",
+        show_default=False,
+    ),
 ]
 
 
@@ -61,11 +65,11 @@ def _emit(doc: Document, fmt: OutputFormat) -> None:
     render(doc, fmt, sys.stdout, out_console, err_console)
 
 
-def _load(paths: Sequence[Path]) -> tuple[ScanTables, list[str]]:
+def _load(paths: Sequence[str]) -> tuple[ScanTables, list[str]]:
     """The scan, and warnings about it (an interrupted scan)."""
     from scanner.store.load import load
 
-    tables = load(paths)
+    tables = load([path_or_url(p) for p in paths])
     tables.as_of  # noqa: B018 - raises ScanFolderError when there is no as-of at all
     notes = [
         f"{folder}: the scan was interrupted; some hosts are missing"
@@ -80,11 +84,10 @@ def _fail_on(hosts: pd.DataFrame, threshold: Severity | None) -> None:
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _write_atomic(target: Path, write: Any) -> None:
-    from scanner.store.atomic import write_atomic
-
+def _write_atomic(target: Location, write: Callable[[IO[bytes]], object]) -> None:
+    """Locally a temporary file renamed into place; on object storage one upload."""
     try:
-        write_atomic(target, write)
+        target.write(write)
     except OSError as e:
         raise fail(f"cannot write {target}: {e.strerror or e}") from None
 
@@ -242,12 +245,12 @@ def summary(
 
 
 def _diff_document(
-    old: Path,
-    new: Path,
+    old: str,
+    new: str,
     before: ScanTables,
     after: ScanTables,
     changes: Any,
-    target: Path,
+    target: Location,
     limit: int,
     notes: Sequence[str],
 ) -> Document:
@@ -287,12 +290,18 @@ def _diff_document(
 
 @command()
 def diff(
-    old: Annotated[Path, typer.Argument(help="The earlier scan folder (or parent of shards).")],
-    new: Annotated[Path, typer.Argument(help="The later scan folder (or parent of shards).")],
+    old: Annotated[
+        str, typer.Argument(help="The earlier scan folder (or parent of shards), path or URL.")
+    ],
+    new: Annotated[
+        str, typer.Argument(help="The later scan folder (or parent of shards), path or URL.")
+    ],
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--out", "-o", help="Where to write changes.parquet (default NEW/changes.parquet)."
+            "--out",
+            "-o",
+            help="Where to write changes.parquet, path or URL (default NEW/changes.parquet).",
         ),
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -321,9 +330,11 @@ def diff(
     before, old_notes = _load([old])
     after, new_notes = _load([new])
     changes = diffs.diff(before.hosts, before.findings, after.hosts, after.findings)
-    target = out or new / "changes.parquet"
+    target = (
+        Location.of(path_or_url(out)) if out else Location.of(path_or_url(new)) / "changes.parquet"
+    )
     table = diffs.changes_table(changes)
-    _write_atomic(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    _write_atomic(target, lambda f: pq.write_table(table, f, compression="zstd"))
     doc = _diff_document(old, new, before, after, changes, target, limit, old_notes + new_notes)
     _emit(doc, fmt)
     if fail_on is not None and diffs.new_at_or_above(changes, fail_on):
@@ -337,7 +348,8 @@ def diff(
 def report(
     dirs: Folders,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="The HTML file (default DIR/report.html).")
+        str | None,
+        typer.Option("--out", "-o", help="The HTML file, path or URL (default DIR/report.html)."),
     ] = None,
     max_hosts: Annotated[
         int, typer.Option(min=1, help="Hosts listed in the host table, worst first.")
@@ -381,7 +393,8 @@ def report(
         sources=[str(f) for f in tables.folders],
         max_hosts=max_hosts,
     )
-    target = out or dirs[0] / "report.html"
-    _write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    target = Location.of(path_or_url(out or dirs[0]))
+    target = target if out else target / "report.html"
+    _write_atomic(target, lambda f: f.write(page.encode("utf-8")))
     out_console.print(f"Wrote {terminal(target)}", soft_wrap=True)
     _fail_on(tables.hosts, fail_on)

@@ -33,6 +33,7 @@ from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.present.escape import terminal
 from scanner.run.options import ProgressFn, ScanOptions
+from scanner.store.location import path_or_url
 
 if TYPE_CHECKING:
     from scanner.run.runner import ScanReport
@@ -164,8 +165,24 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
 
 
 # The options of `scanner scan`, one alias each (the README's options table lists them all).
-Input = Annotated[Path, typer.Argument(help="CSV with a 'host' column (optional 'port', 'ip').")]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")]
+Input = Annotated[
+    str,
+    typer.Argument(
+        help="CSV with a 'host' column (optional 'port', 'ip'): a path or a URL "
+        "(s3://bucket/hosts.csv, https://...).",
+        show_default=False,
+    ),
+]
+Out = Annotated[
+    str,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Output folder for the tables: a path, or object storage (s3://bucket/prefix with "
+        "the s3 extra; other fsspec URLs such as gs://).",
+        show_default=False,
+    ),
+]
 Concurrency = Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")]
 Timeout = Annotated[
     float,
@@ -227,7 +244,7 @@ Metrics = Annotated[
 ]
 
 
-def _check_metrics_labels(input: Path, labels: Sequence[str], encoding: str) -> None:
+def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: str) -> None:
     """Refuse a --metrics-label that names no input column before scanning, not after."""
     from scanner.errors import InputError
     from scanner.inputs.targets import read_targets
@@ -283,8 +300,8 @@ def scan(
     except UsageError as e:
         raise typer.BadParameter(str(e)) from None
     options = ScanOptions(
-        input=input,
-        out=out,
+        input=path_or_url(input),
+        out=path_or_url(out),
         as_of=as_of_option(as_of),
         ca_bundle=ca_bundle,
         timeout=timeout,
@@ -305,7 +322,7 @@ def scan(
     if metrics_label and metrics is None:
         raise typer.BadParameter("--metrics-label needs --metrics FILE")
     if metrics is not None:
-        _check_metrics_labels(input, metrics_label or (), encoding)
+        _check_metrics_labels(path_or_url(input), metrics_label or (), encoding)
     from scanner.run.runner import run_scan
 
     def notify(message: str) -> None:

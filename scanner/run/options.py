@@ -16,8 +16,8 @@ NotifyFn = Callable[[str], None]  # a message for the person running the scan, a
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanOptions:
-    input: Path
-    out: Path
+    input: Path | str  # a local path, or a URL (s3://, https://...)
+    out: Path | str  # a local folder, or a URL of object storage (s3://bucket/prefix)
     as_of: dt.datetime
     ca_bundle: Path | None = None
     timeout: float = 10.0

@@ -42,6 +42,7 @@ from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
 from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.store import files, parts
+from scanner.store.location import Location
 from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
 from scanner.x509.stores import NamedStore
@@ -54,7 +55,7 @@ RESULT_BUFFER = 1024
 
 @dataclass(slots=True, kw_only=True)
 class ScanReport:
-    out: Path
+    out: Path | str
     scan_id: str
     interrupted: bool
     summary: pd.DataFrame
@@ -76,6 +77,11 @@ def version() -> str:
 
 def make_resolver(nameservers: tuple[tuple[str, int], ...]) -> Resolver:
     return DnsResolver(nameservers) if nameservers else SystemResolver()
+
+
+def _input_name(path: Path | str) -> str:
+    """The input as scan.json records it: an absolute path, or the URL as given."""
+    return str(path.resolve()) if isinstance(path, Path) else path
 
 
 def _options_record(o: ScanOptions) -> dict[str, Any]:
@@ -243,7 +249,8 @@ def _prepare(options: ScanOptions) -> _Prepared:
         raise type(e)(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
     stores = load_named(options.trust_stores)
-    state = files.prepare_output(options.out, overwrite=options.overwrite, resume=options.resume)
+    out = Location.of(options.out)
+    state = files.prepare_output(out, overwrite=options.overwrite, resume=options.resume)
     if state is not None:
         _check_resumable(state, options, input_sha256, trust, stores)
     else:
@@ -252,12 +259,12 @@ def _prepare(options: ScanOptions) -> _Prepared:
             "scan_id": str(uuid.uuid4()),
             "scan_group": scan_group(input_sha256, record),
             "started": dt.datetime.now(dt.UTC).isoformat(),
-            "input": str(options.input.resolve()),
+            "input": _input_name(options.input),
             "input_sha256": input_sha256,
             "as_of": options.as_of.isoformat(),
             "options": {k: v for k, v in record.items() if k != "as_of"},
         }
-        files.write_json_atomic(options.out / files.STATE_FILE, state)
+        files.write_json_atomic(out / files.STATE_FILE, state)
     return _Prepared(
         header=header, total=total, dedupe=dedupe, trust=trust, state=state, stores=stores
     )
@@ -355,9 +362,10 @@ def run_scan(
     store or the output folder cannot be used. `progress` is called as hosts finish and every
     PROGRESS_TICK seconds; `notify` at once with what a first signal does."""
     ready = _prepare(options)
-    recovered = parts.recover(options.out)
+    out = Location.of(options.out)
+    recovered = parts.recover(out)
     part_writer = parts.PartWriter(
-        options.out,
+        out,
         ready.header.extra_names,
         rows=options.checkpoint_rows,
         seconds=options.checkpoint_seconds,
@@ -375,7 +383,7 @@ def run_scan(
     try:
         completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
         part_writer.checkpoint()
-        table_rows = parts.merge(options.out, ready.header.extra_names)
+        table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(
             options,
             ready.state,
@@ -406,7 +414,7 @@ def _finish(
     warnings: list[str],
     stores: tuple[NamedStore, ...] = (),
 ) -> ScanReport:
-    out = options.out
+    out = Location.of(options.out)
     slices, worst = [], []
     skew = SkewCounts()
     columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
@@ -439,7 +447,7 @@ def _finish(
         "finished": dt.datetime.now(dt.UTC).isoformat(),
         "interrupted": interrupted,
         "as_of": options.as_of.isoformat(),
-        "input": str(options.input.resolve()),
+        "input": _input_name(options.input),
         "input_sha256": state["input_sha256"],
         "options": _options_record(options),
         "trust_store": {
@@ -472,7 +480,7 @@ def _finish(
     }
     files.write_json_atomic(out / "scan.json", meta)
     return ScanReport(
-        out=out,
+        out=options.out,
         scan_id=state["scan_id"],
         interrupted=interrupted,
         summary=summary,

@@ -1,5 +1,6 @@
 """Files: the input CSV (streamed), the output folder, CSV and JSON copies written atomically
-(temporary file, then rename). The Parquet tables are checkpointed by `parts`."""
+(temporary file, then rename; on object storage one upload). The Parquet tables are
+checkpointed by `parts`. Paths may be local or URLs (`scanner.store.location`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +23,8 @@ from scanner.inputs.targets import Deduper, Header, Shard, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.present.escape import FORMULA_START, csv_cell
 from scanner.store import tables
-from scanner.store.atomic import partial_path, write_atomic
+from scanner.store.atomic import partial_path
+from scanner.store.location import Location
 from scanner.store.parts import MERGED_DIR, PARTS_DIR
 
 BATCH_ROWS = 2000
@@ -38,7 +40,7 @@ OUTPUT_FILES = (
 
 
 @contextmanager
-def open_input(path: Path, encoding: str = "utf-8") -> Iterator[Iterator[str]]:
+def open_input(path: Path | str, encoding: str = "utf-8") -> Iterator[Iterator[str]]:
     """The input's lines as text. UTF-8 (the default) is decoded line by line so that a bad
     byte is reported on its own line; another `encoding` (`--encoding cp1252`) through a text
     layer."""
@@ -47,7 +49,7 @@ def open_input(path: Path, encoding: str = "utf-8") -> Iterator[Iterator[str]]:
     except LookupError:
         raise InputError(f"--encoding {encoding}: not an encoding Python knows") from None
     try:
-        f = open(path, "rb")  # noqa: SIM115
+        f = Location.of(path).open_read()
     except OSError as e:
         raise InputError(f"cannot read it: {e.strerror or e}") from None
     with f:
@@ -57,7 +59,7 @@ def open_input(path: Path, encoding: str = "utf-8") -> Iterator[Iterator[str]]:
             yield _decoded_lines(f, codec)
 
 
-def _utf8_lines(f: BinaryIO) -> Iterator[str]:
+def _utf8_lines(f: BinaryIO | IO[bytes]) -> Iterator[str]:
     """The file's lines as text, decoded one by one so that a byte that is not UTF-8 is
     reported on its own line (a text layer decodes ahead in chunks). A BOM is dropped; \n,
     \r\n and \r end lines, as with newline=""."""
@@ -77,7 +79,7 @@ def _utf8_lines(f: BinaryIO) -> Iterator[str]:
                 ) from None
 
 
-def _decoded_lines(f: BinaryIO, codec: str) -> Iterator[str]:
+def _decoded_lines(f: BinaryIO | IO[bytes], codec: str) -> Iterator[str]:
     number = 0
     text = io.TextIOWrapper(f, encoding=codec, newline="")
     try:
@@ -91,9 +93,9 @@ def _decoded_lines(f: BinaryIO, codec: str) -> Iterator[str]:
         text.detach()
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with Location.of(path).open_read() as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -104,7 +106,7 @@ def _selected(items: Iterator[Any], shard: Shard, dedupe: Deduper) -> Iterator[A
 
 
 def inspect_input(
-    path: Path, shard: Shard = WHOLE, encoding: str = "utf-8"
+    path: Path | str, shard: Shard = WHOLE, encoding: str = "utf-8"
 ) -> tuple[Header, int, Deduper]:
     """First pass over the input: (header, targets of this shard, the duplicates dropped).
 
@@ -118,7 +120,7 @@ def inspect_input(
 
 
 def iter_input(
-    path: Path,
+    path: Path | str,
     shard: Shard = WHOLE,
     skip_lines: Container[int] = frozenset(),
     encoding: str = "utf-8",
@@ -135,13 +137,14 @@ def iter_input(
 STATE_FILE = ".scan-state.json"
 
 
-def prepare_output(out: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+def prepare_output(out: Path | Location, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
     """Make `out` ready. A non-empty folder is refused unless `overwrite` (its scan is removed)
     or `resume` (its state, returned, must exist). Returns the state to resume, else None."""
-    if out.exists() and not out.is_dir():
+    out = Location.of(out)
+    if out.is_file():
         raise OutputError(f"{out} exists and is not a folder")
     state = None
-    nonempty = out.exists() and any(out.iterdir())
+    nonempty = any(out.children())
     if resume:
         try:
             state = json.loads((out / STATE_FILE).read_text())
@@ -155,65 +158,87 @@ def prepare_output(out: Path, *, overwrite: bool, resume: bool) -> dict[str, Any
             )
         remove_scan(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir()
         probe = out / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
         raise OutputError(f"cannot write to {out}: {e.strerror or e}") from None
+    except Exception as e:  # an object store's client: no credentials, no such bucket...
+        raise OutputError(f"cannot write to {out}: {type(e).__name__}: {e}") from None
     return state
 
 
-def remove_scan(out: Path) -> None:
+def remove_scan(out: Path | Location) -> None:
     """Remove what a scan writes in `out` (and nothing else)."""
+    out = Location.of(out)
     for name in (*OUTPUT_FILES, STATE_FILE):
-        (out / name).unlink(missing_ok=True)
-        partial_path(out / name).unlink(missing_ok=True)
+        (out / name).unlink()
+        if out.local:
+            partial_path((out / name).local_path).unlink(missing_ok=True)
     for d in (PARTS_DIR, MERGED_DIR):
         folder = out / d
         if folder.is_dir():
-            for p in folder.iterdir():
+            for p in folder.children():
                 p.unlink()
             folder.rmdir()
 
 
 def iter_table_pandas(
-    path: Path, columns: Sequence[str], batch_rows: int = 20_000
+    path: Path | Location, columns: Sequence[str], batch_rows: int = 20_000
 ) -> Iterator[Any]:
     """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans."""
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
-        yield batch.to_pandas(types_mapper=tables.nullable_dtype)
+    with Location.of(path).arrow_source() as source:
+        pf = pq.ParquetFile(source)
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+            yield batch.to_pandas(types_mapper=tables.nullable_dtype)
 
 
-def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
+@contextmanager
+def _text(stream: IO[bytes]) -> Iterator[IO[str]]:
+    """UTF-8 text over a binary stream, for the csv module (newline="" as it asks)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    try:
+        yield text
+    finally:
+        text.flush()
+        text.detach()  # the caller closes the binary stream
+
+
+def write_csv_atomic(
+    path: Path | Location, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    def write(stream: IO[bytes]) -> None:
+        with _text(stream) as f:
             w = csv.writer(f)
             w.writerow([csv_cell(h) for h in header])
             for row in rows:
                 w.writerow([csv_cell(v) for v in row])
 
-    write_atomic(path, write)
+    Location.of(path).write(write)
 
 
 def parquet_to_csv(
-    parquet: Path, path: Path, *, skip: Callable[[str], bool] = lambda _: False
+    parquet: Path | Location,
+    path: Path | Location,
+    *,
+    skip: Callable[[str], bool] = lambda _: False,
 ) -> None:
     """A CSV copy of a Parquet table, streamed batch by batch; the same text as csv_cell gives
     cell by cell, computed a column at a time with pyarrow (a tenth of the time)."""
-    pf = pq.ParquetFile(parquet)
-    names = [n for n in pf.schema_arrow.names if not skip(n)]
+    with Location.of(parquet).arrow_source() as source:
+        pf = pq.ParquetFile(source)
+        names = [n for n in pf.schema_arrow.names if not skip(n)]
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            csv.writer(f).writerow([csv_cell(h) for h in names])
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
-                cells = [_csv_column(batch.column(i)) for i in range(batch.num_columns)]
-                lines = pc.binary_join_element_wise(*cells, ",")
-                f.write("".join(line + "\r\n" for line in lines.to_pylist()))
+        def write(stream: IO[bytes]) -> None:
+            with _text(stream) as f:
+                csv.writer(f).writerow([csv_cell(h) for h in names])
+                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
+                    cells = [_csv_column(batch.column(i)) for i in range(batch.num_columns)]
+                    lines = pc.binary_join_element_wise(*cells, ",")
+                    f.write("".join(line + "\r\n" for line in lines.to_pylist()))
 
-    write_atomic(path, write)
+        Location.of(path).write(write)
 
 
 def _csv_quote(cells: pa.Array) -> pa.Array:
@@ -261,6 +286,6 @@ def _csv_column(col: pa.Array) -> pa.Array:
     return _csv_quote(pc.fill_null(out, ""))
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path | Location, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    Location.of(path).write_text(text)

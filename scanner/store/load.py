@@ -19,6 +19,7 @@ from scanner.model.catalogue import Code
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import ErrorCode, Severity
 from scanner.store import tables
+from scanner.store.location import Location
 
 TABLE_FILES = ("hosts.parquet", "findings.parquet", "certificates.parquet")
 # Ordered so that `hosts[hosts.severity >= "high"]` works.
@@ -36,7 +37,7 @@ class ScanTables:
     findings: pd.DataFrame
     certificates: pd.DataFrame
     meta: tuple[dict[str, Any], ...] = ()
-    folders: tuple[Path, ...] = ()
+    folders: tuple[Path | str, ...] = ()  # a local Path, or a URL (s3://...) as given
 
     @property
     def as_of_values(self) -> tuple[dt.datetime, ...]:
@@ -77,43 +78,51 @@ class ScanTables:
 # --- loading --------------------------------------------------------------------------------
 
 
-def scan_folders(paths: Path | str | Iterable[Path | str]) -> tuple[Path, ...]:
+def scan_folders(paths: Path | str | Iterable[Path | str]) -> tuple[Path | str, ...]:
     """The scan folders named by `paths`: each path is a scan folder (it holds hosts.parquet)
-    or a parent whose direct sub-folders are scan folders (one per shard)."""
+    or a parent whose direct sub-folders are scan folders (one per shard). A path may be a URL
+    of object storage (s3://bucket/prefix)."""
     if isinstance(paths, str | Path):
         paths = [paths]
-    found: list[Path] = []
-    for p in map(Path, paths):
+    found: list[Location] = []
+    for p in map(Location.of, paths):
         if not p.is_dir():
             raise ScanFolderError(f"{p} is not a folder")
         if (p / "hosts.parquet").is_file():
             found.append(p)
             continue
-        children = sorted(c for c in p.iterdir() if c.is_dir() and (c / "hosts.parquet").is_file())
+        children = sorted(
+            (c for c in p.children() if c.is_dir() and (c / "hosts.parquet").is_file()),
+            key=lambda c: c.path,
+        )
         if not children:
             raise ScanFolderError(
                 f"{p}: no hosts.parquet in it or in its sub-folders; is it a scan?"
             )
         found.extend(children)
-    unique: dict[Path, Path] = {}
+    unique: dict[Path | str, Path | str] = {}
     for f in found:
-        unique.setdefault(f.resolve(), f)
+        if f.local:
+            unique.setdefault(f.local_path.resolve(), f.local_path)
+        else:
+            unique.setdefault(f.text, f.text)
     return tuple(unique.values())
 
 
-def _read(path: Path) -> pa.Table:
+def _read(path: Location) -> pa.Table:
     try:
-        return pq.read_table(path)
+        with path.arrow_source() as source:
+            return pq.read_table(source)
     except (OSError, pa.ArrowException) as e:
         raise ScanFolderError(f"cannot read {path}: {e}") from None
 
 
-def _read_meta(folder: Path) -> dict[str, Any]:
-    path = folder / "scan.json"
+def _read_meta(folder: Path | str) -> dict[str, Any]:
+    path = Location.of(folder) / "scan.json"
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise ScanFolderError(f"cannot read {path}: {e}") from None
     return data if isinstance(data, dict) else {}
@@ -147,7 +156,7 @@ SHARD_AS_OF_SPREAD = dt.timedelta(hours=12)
 _HINT = "; to compare two scans use `scanner diff OLD NEW`, to read one name its folder alone"
 
 
-def check_one_scan(folders: Sequence[Path], metas: Sequence[dict[str, Any]]) -> None:
+def check_one_scan(folders: Sequence[Path | str], metas: Sequence[dict[str, Any]]) -> None:
     """Several folders are one scan only when they are distinct shards of one run: the same
     scan identity (input, shard count, options), as-of instants within SHARD_AS_OF_SPREAD,
     and different shard numbers. Two nights of one fleet must not be added up."""
@@ -161,7 +170,7 @@ def check_one_scan(folders: Sequence[Path], metas: Sequence[dict[str, Any]]) -> 
             f"shown to be shards of one scan{_HINT}"
         )
     as_of = {f: str(m.get("as_of")) for f, m in zip(folders, metas, strict=True)}
-    groups: dict[object, list[Path]] = {}
+    groups: dict[object, list[Path | str]] = {}
     for folder, meta in zip(folders, metas, strict=True):
         groups.setdefault(_identity(meta), []).append(folder)
     if len(groups) > 1:
@@ -176,7 +185,7 @@ def check_one_scan(folders: Sequence[Path], metas: Sequence[dict[str, Any]]) -> 
         raise ScanFolderError(
             f"these folders hold scans from different times, not shards of one: {scans}{_HINT}"
         )
-    seen: dict[tuple[int, int], Path] = {}
+    seen: dict[tuple[int, int], Path | str] = {}
     for folder, meta in zip(folders, metas, strict=True):
         shard = _shard(meta) or (1, 1)
         if shard in seen:
@@ -205,7 +214,7 @@ def load(paths: Path | str | Iterable[Path | str]) -> ScanTables:
     parts: dict[str, list[pa.Table]] = {name: [] for name in TABLE_FILES}
     for folder in folders:
         for name in TABLE_FILES:
-            path = folder / name
+            path = Location.of(folder) / name
             if not path.is_file():
                 raise ScanFolderError(f"{folder}: {name} is missing")
             parts[name].append(_read(path))

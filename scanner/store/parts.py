@@ -4,6 +4,13 @@ keeps everything up to its last checkpoint; `merge` turns the parts into the fin
 A checkpoint N is the three files findings-N, certificates-N, hosts-N, each written under a
 temporary name and renamed; hosts-N is renamed last, so it marks checkpoint N complete.
 Parts without their hosts file are debris from a crash and are removed on recovery.
+
+On object storage (no rename; an object appears only when its upload is complete) each part
+is uploaded once under its final name, in the same order, and `merge` uploads the final
+tables (hosts last) and then deletes the parts. Recovery there keeps one invariant: the parts
+and the final tables together hold every recorded row, and the parts alone unless the final
+hosts table has rows no part has (then the parts left are a subset of it, and it is copied
+back into a part).
 """
 
 from __future__ import annotations
@@ -15,14 +22,16 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scanner.errors import OutputError
 from scanner.model.types import ScanResult
 from scanner.store import rows, tables
-from scanner.store.atomic import partial_path, write_atomic
+from scanner.store.atomic import partial_path
+from scanner.store.location import Location
 
 PARTS_DIR = ".parts"
 MERGED_DIR = ".parts.merged"  # exists only between the commit point of `merge` and its end
@@ -30,17 +39,22 @@ TABLES = ("findings", "certificates", "hosts")  # rename order: hosts last
 _PART = re.compile(r"^(findings|certificates|hosts)-(\d{6})\.parquet$")
 
 
-def _write_parquet(path: Path, table: pa.Table) -> None:
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+def _write_parquet(path: Location, table: pa.Table) -> None:
+    path.write(lambda f: pq.write_table(table, f, compression="zstd"))
 
 
-def _parts(folder: Path) -> dict[int, set[str]]:
+def _read_column(path: Location, column: str) -> list[Any]:
+    with path.arrow_source() as source:
+        values: list[Any] = pq.read_table(source, columns=[column]).column(column).to_pylist()
+    return values
+
+
+def _parts(folder: Path | Location) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
-    if folder.is_dir():
-        for p in folder.iterdir():
-            m = _PART.match(p.name)
-            if m:
-                found.setdefault(int(m.group(2)), set()).add(m.group(1))
+    for p in Location.of(folder).children():
+        m = _PART.match(p.name)
+        if m:
+            found.setdefault(int(m.group(2)), set()).add(m.group(1))
     return found
 
 
@@ -54,9 +68,32 @@ class Recovered:
     next_seq: int = 1
 
 
-def recover(out: Path) -> Recovered:
+def recover(out: Path | Location) -> Recovered:
     """Bring a folder left by an interrupted or killed run to a clean set of checkpoints (the
     final tables of an interrupted run become one), and read what is already recorded."""
+    loc = Location.of(out)
+    if loc.local:
+        _settle_local(loc.local_path)
+    else:
+        _settle_remote(loc)
+    folder = loc / PARTS_DIR
+    rec = Recovered()
+    for seq, names in sorted(_parts(folder).items()):
+        if "hosts" not in names:
+            for name in names:
+                (folder / f"{name}-{seq:06d}.parquet").unlink()
+            continue
+        rec.next_seq = max(rec.next_seq, seq + 1)
+        hosts = folder / f"hosts-{seq:06d}.parquet"
+        rec.lines.update(_read_column(hosts, "input_line"))
+        rec.failed += _read_column(hosts, "status").count("error")
+        if "certificates" in names:
+            certs = _read_column(folder / f"certificates-{seq:06d}.parquet", "sha256")
+            rec.certificates.update(certs)
+    return rec
+
+
+def _settle_local(out: Path) -> None:
     finish_merge(out)
     for name in TABLES:  # a merge that died before its commit point
         partial_path(out / f"{name}.parquet").unlink(missing_ok=True)
@@ -66,20 +103,44 @@ def recover(out: Path) -> Recovered:
         if p.name.endswith(".partial"):
             p.unlink()
     adopt_final_tables(out, max(_parts(folder), default=0) + 1)
-    rec = Recovered()
-    for seq, names in sorted(_parts(folder).items()):
+
+
+def _settle_remote(out: Location) -> None:
+    """Object storage: leave only parts. Final tables whose rows all are in parts are a merge
+    the run did not get to clean up after (or an adoption half done): removed. Final tables
+    with rows no part has are a finished merge whose parts were (partly) deleted: the parts
+    left are removed and the tables copied back into one part (hosts last), then removed."""
+    folder = out / PARTS_DIR
+    found = _parts(folder)
+    for seq, names in found.items():  # debris: a checkpoint whose hosts part never arrived
         if "hosts" not in names:
             for name in names:
                 (folder / f"{name}-{seq:06d}.parquet").unlink()
-            continue
-        rec.next_seq = max(rec.next_seq, seq + 1)
-        hosts = pq.read_table(folder / f"hosts-{seq:06d}.parquet", columns=["input_line", "status"])
-        rec.lines.update(hosts.column("input_line").to_pylist())
-        rec.failed += hosts.column("status").to_pylist().count("error")
-        if "certificates" in names:
-            certs = pq.read_table(folder / f"certificates-{seq:06d}.parquet", columns=["sha256"])
-            rec.certificates.update(certs.column("sha256").to_pylist())
-    return rec
+    complete = sorted(seq for seq, names in found.items() if "hosts" in names)
+    finals = {name: out / f"{name}.parquet" for name in TABLES}
+    if not finals["hosts"].is_file():
+        for name in TABLES:  # the start of a merge that died before its hosts table
+            finals[name].unlink()
+        return
+    in_parts: dict[int, set[int]] = {
+        seq: set(_read_column(folder / f"hosts-{seq:06d}.parquet", "input_line"))
+        for seq in complete
+    }
+    in_finals = set(_read_column(finals["hosts"], "input_line"))
+    if not in_finals <= set().union(*in_parts.values()):
+        if not all(lines <= in_finals for lines in in_parts.values()):
+            raise OutputError(
+                f"{out}: the final tables and the checkpoints in {PARTS_DIR} hold different "
+                "hosts; the folder was changed by hand or by two scans at once"
+            )
+        for seq in complete:
+            for name in TABLES:
+                (folder / f"{name}-{seq:06d}.parquet").unlink()
+        for name in TABLES:  # hosts last: it marks the part complete
+            if finals[name].is_file():
+                out.fs.copy(finals[name].path, (folder / f"{name}-000001.parquet").path)
+    for name in reversed(TABLES):  # hosts first: without it the others are debris
+        finals[name].unlink()
 
 
 def adopt_final_tables(out: Path, seq: int) -> int:
@@ -101,7 +162,7 @@ class PartWriter:
 
     def __init__(
         self,
-        out: Path,
+        out: Path | Location,
         extra_names: Sequence[str],
         *,
         rows: int = 2000,
@@ -109,8 +170,8 @@ class PartWriter:
         recovered: Recovered | None = None,
     ) -> None:
         rec = recovered or Recovered()
-        self.folder = out / PARTS_DIR
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = Location.of(out) / PARTS_DIR
+        self.folder.mkdir()
         self.extra_names = tuple(extra_names)
         self.schemas = {
             "hosts": tables.hosts_schema(extra_names),
@@ -155,33 +216,52 @@ class PartWriter:
         self._seq += 1
 
 
-def _part_files(folder: Path, name: str) -> Iterator[Path]:
+def _part_files(folder: Location, name: str) -> Iterator[Location]:
     for seq, names in sorted(_parts(folder).items()):
         if name in names and "hosts" in names:
             yield folder / f"{name}-{seq:06d}.parquet"
 
 
-def merge(out: Path, extra_names: Sequence[str]) -> dict[str, int]:
+def _merge_into(stream: IO[bytes] | Path, folder: Location, name: str, schema: pa.Schema) -> int:
+    n = 0
+    with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
+        for part in _part_files(folder, name):
+            with part.arrow_source() as source:
+                table = pq.read_table(source, schema=schema)
+            writer.write_table(table, row_group_size=64 * 1024)
+            n += table.num_rows
+    return n
+
+
+def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
     """Merge the checkpoints into the final tables (one part in memory at a time) and remove
     the parts. Returns the row count of each table."""
-    folder = out / PARTS_DIR
+    loc = Location.of(out)
+    folder = loc / PARTS_DIR
     schemas = {
         "hosts": tables.hosts_schema(extra_names),
         "findings": tables.FINDINGS_SCHEMA,
         "certificates": tables.CERTIFICATES_SCHEMA,
     }
     counts: dict[str, int] = {}
+    if not loc.local:  # each table one upload, hosts last; then the parts go
+        for name in TABLES:
+
+            def upload(stream: IO[bytes], name: str = name) -> None:
+                counts[name] = _merge_into(stream, folder, name, schemas[name])
+
+            (loc / f"{name}.parquet").write(upload)
+        for part in folder.children():
+            part.unlink()
+        return counts
+    out = loc.local_path
     for name in TABLES:
         tmp = partial_path(out / f"{name}.parquet")
-        n = 0
-        with pq.ParquetWriter(tmp, schemas[name], compression="zstd") as writer:
-            for part in _part_files(folder, name):
-                table = pq.read_table(part, schema=schemas[name])
-                writer.write_table(table, row_group_size=64 * 1024)
-                n += table.num_rows
-        counts[name] = n
-    folder.mkdir(exist_ok=True)
-    os.replace(folder, out / MERGED_DIR)  # the commit point: the partial finals are complete
+        counts[name] = _merge_into(tmp, folder, name, schemas[name])
+    (out / PARTS_DIR).mkdir(exist_ok=True)
+    os.replace(
+        out / PARTS_DIR, out / MERGED_DIR
+    )  # the commit point: the partial finals are complete
     finish_merge(out)
     return counts
 
