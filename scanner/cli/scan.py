@@ -243,6 +243,21 @@ Metrics = Annotated[
     ),
 ]
 
+Dask = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the scan on the Dask cluster at this scheduler address (tcp://host:8786), "
+        "or 'local' for a LocalCluster here: one task per shard (needs the dask extra)."
+    ),
+]
+Shards = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="With --dask: the number of shards (tasks), each written to --out/shard-K-of-N/.",
+    ),
+]
+
 
 def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: str) -> None:
     """Refuse a --metrics-label that names no input column before scanning, not after."""
@@ -258,6 +273,24 @@ def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: st
     except InputError as e:
         raise type(e)(f"{input}: {e}") from None
     resolve_labels(labels, header.extra_names)
+
+
+def _scan_on_dask(
+    options: ScanOptions, address: str, shards: int, progress: ProgressFn | None, *, quiet: bool
+) -> ScanReport:
+    from scanner.run.cluster import run_on_dask
+
+    def shard_done(shard: Shard, report: ScanReport) -> None:
+        if quiet:
+            return
+        c = report.counts
+        print(
+            f"shard {shard} done: {c['targets']} targets, {c['targets'] - c['ok']} failed",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return run_on_dask(options, address, shards, progress, shard_done)
 
 
 @command()
@@ -285,6 +318,8 @@ def scan(
     fail_on: FailOn = None,
     metrics: Metrics = None,
     metrics_label: MetricsLabel = None,
+    dask: Dask = None,
+    shards: Shards = None,
 ) -> None:
     """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
 
@@ -295,6 +330,10 @@ def scan(
     """
     if resume and overwrite:
         raise typer.BadParameter("--resume and --overwrite exclude each other")
+    if dask is not None and (shard is not None or shards is None):
+        raise typer.BadParameter("--dask splits the input itself: give --shards N (and no --shard)")
+    if shards is not None and dask is None:
+        raise typer.BadParameter("--shards needs --dask (for one machine's slice use --shard K/N)")
     try:
         shard_value = Shard.parse(shard) if shard else Shard(1, 1)
     except UsageError as e:
@@ -329,9 +368,16 @@ def scan(
         err_console.print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
 
     with progress_bar(not quiet, progress_every) as progress:
-        report = run_scan(options, progress, notify)
+        if dask is not None and shards is not None:
+            report = _scan_on_dask(options, dask, shards, progress, quiet=quiet)
+        else:
+            report = run_scan(options, progress, notify)
     if not quiet:
         print_report(report)
+    if dask is not None:  # the combined report over all shards, beside them
+        from scanner.cli.reports import report as write_report
+
+        write_report([str(report.out)])
     for w in report.warnings:  # after the report, where a cron log's reader looks last
         err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     if metrics is not None:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +26,6 @@ from scanner.testing.lab import UNREACHABLE_IP, Lab
 Cli = Callable[[Sequence[Any]], Result]
 BUCKET = "fleet-scans"
 TIMEOUT = 1.0
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
-    """The S3 server on loopback and an s3fs client of it; AWS_* variables set for the module
-    (explicit credentials and endpoint, no instance metadata: nothing leaves the machine)."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    port = server._server.server_port  # type: ignore[union-attr]
-    env = {
-        "AWS_ACCESS_KEY_ID": "test-key",
-        "AWS_SECRET_ACCESS_KEY": "test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            mp.delenv(key, raising=False)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        import s3fs
-
-        fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
-        fs.mkdir(BUCKET)
-        try:
-            yield fs
-        finally:
-            server.stop()
 
 
 def keys(fs: Any, prefix: str) -> list[str]:
@@ -176,6 +140,15 @@ def test_scan_reports_and_load_on_s3(
     # As on disk, --overwrite removes what a scan writes and nothing else.
     assert keys(s3, "scans/lab") == sorted([*FINAL, "changes.parquet", "report.html"])
     assert_loopback_only(network_audit, mark)
+
+
+def test_without_fsspec_a_url_says_how_to_install_it(
+    cli: Cli, lab_files: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)  # as if not installed
+    result = cli(["scan", lab_files.csv, "--out", "s3://bucket/x", "--quiet"])
+    assert result.exit_code == 2
+    assert "pip install 'tls-fleet-scanner[s3]'" in result.output
 
 
 def test_missing_bucket_is_an_environment_error(

@@ -1,0 +1,230 @@
+"""Dask as the engine (`scan --dask ADDRESS --shards N`): one task per shard, split by the same
+stable hash as `--shard`, each the normal scan of its shard into OUT/shard-K-of-N/ on whichever
+worker runs it. A shard whose worker dies is run again and resumes from its checkpoints. The
+client sums the shards' progress and their reports into one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scanner.analysis.summary import combine, worst_hosts
+from scanner.errors import OutputError, ScannerError, UsageError
+from scanner.inputs.targets import Shard
+from scanner.run.options import ProgressFn, ScanOptions
+from scanner.run.runner import WORST_HOSTS, ScanReport, run_scan
+from scanner.store import files
+from scanner.store.location import Location
+
+INSTALL_HINT = "--dask needs the dask extra: pip install 'tls-fleet-scanner[dask]'"
+POLL_SECONDS = 0.5
+ShardDone = Callable[[Shard, ScanReport], None]
+
+
+def _distributed() -> Any:
+    """dask.distributed, untyped (as Any), or the install hint."""
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise UsageError(INSTALL_HINT) from None
+
+
+def shard_folder(out: Path | str, shard: Shard) -> Path | str:
+    """OUT/shard-K-of-N: where the scan of one shard goes."""
+    loc = Location.of(out) / f"shard-{shard.index}-of-{shard.count}"
+    return loc.local_path if loc.local else loc.text
+
+
+def scan_shard(options: ScanOptions, progress_name: str) -> ScanReport:
+    """The task a worker runs: the normal scan of one shard. A state file left in its folder
+    is an earlier attempt of this same run (its worker died), which it resumes."""
+    resume = (Location.of(options.out) / files.STATE_FILE).is_file()
+    variable = _distributed().Variable(progress_name)
+    last = 0.0
+
+    def progress(done: int, total: int, failed: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= POLL_SECONDS or done == total:
+            last = now
+            variable.set((done, total, failed))
+
+    return run_scan(replace(options, resume=resume, overwrite=False), progress)
+
+
+def _absolute(path: Path | str) -> Path | str:
+    """Workers do not share the client's working folder: local paths are made absolute (they
+    must be on a filesystem every worker sees, or be URLs)."""
+    return path.resolve() if isinstance(path, Path) else path
+
+
+def _prepare(options: ScanOptions, shards: int) -> None:
+    """The checks `scan` makes of --out, for the parent of the shard folders."""
+    out = Location.of(options.out)
+    if out.is_file():
+        raise OutputError(f"{out} exists and is not a folder")
+    present = {c.name for c in out.children()}
+    if options.resume:
+        mine = {f"shard-{k}-of-{shards}" for k in range(1, shards + 1)}
+        other = sorted(n for n in present if n.startswith("shard-") and n not in mine)
+        if other:
+            raise UsageError(
+                f"cannot resume {out} with --shards {shards}: it holds {', '.join(other)}"
+            )
+    elif present:
+        if not options.overwrite:
+            raise OutputError(
+                f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
+                "it, or choose another --out"
+            )
+        for k in range(1, shards + 1):
+            folder = Location.of(shard_folder(options.out, Shard(k, shards)))
+            if folder.is_dir():
+                files.remove_scan(folder)
+                folder.rmdir()
+
+
+@contextmanager
+def _client(address: str, workers: int) -> Iterator[Any]:
+    dd = _distributed()
+    if address != "local":
+        with dd.Client(address) as client:
+            yield client
+        return
+    n = max(1, min(workers, os.cpu_count() or 1))
+    with (
+        dd.LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        dd.Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_on_dask(
+    options: ScanOptions,
+    address: str,
+    shards: int,
+    progress: ProgressFn | None = None,
+    on_shard: ShardDone | None = None,
+) -> ScanReport:
+    """Scan `options.input` as `shards` tasks on the Dask cluster at `address` ("local": a
+    LocalCluster on this machine) into `options.out`/shard-K-of-N/; the shards' reports
+    combined. A task error (an unreadable input, an unwritable --out) is raised here."""
+    distributed = _distributed()
+    if shards < 1:
+        raise UsageError("--shards must be at least 1")
+    options = replace(
+        options,
+        input=_absolute(options.input),
+        out=_absolute(options.out),
+        ca_bundle=options.ca_bundle.resolve() if options.ca_bundle else None,
+    )
+    # An unusable input fails here, once, before any task; and the total is known.
+    _, total, _ = files.inspect_input(options.input, encoding=options.encoding)
+    _prepare(options, shards)
+    run_id = uuid.uuid4().hex[:12]
+    with _client(address, shards) as client:
+        pending: dict[Any, Shard] = {}
+        names: dict[Shard, str] = {}
+        for k in range(1, shards + 1):
+            shard = Shard(k, shards)
+            names[shard] = f"scanner-progress-{run_id}-{k}"
+            distributed.Variable(names[shard], client=client).set((0, 0, 0))
+            task = replace(options, out=shard_folder(options.out, shard), shard=shard)
+            future = client.submit(
+                scan_shard,
+                task,
+                names[shard],
+                key=f"scan-shard-{k}-of-{shards}-{run_id}",
+                pure=False,
+                retries=2,
+            )
+            pending[future] = shard
+        reports: dict[Shard, ScanReport] = {}
+        seen: dict[Shard, tuple[int, int, int]] = {}
+        while pending:
+            with suppress(TimeoutError):
+                distributed.wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            for future in [f for f in pending if f.done()]:
+                shard = pending.pop(future)
+                reports[shard] = report = _result(future, shard, options.out)
+                c = report.counts
+                seen[shard] = (c["targets"], c["targets"], c["targets"] - c["ok"])
+                if on_shard is not None:
+                    on_shard(shard, report)
+            for shard, name in names.items():
+                if shard not in reports:
+                    done_, total_, failed_ = distributed.Variable(name, client=client).get()
+                    seen[shard] = (int(done_), int(total_), int(failed_))
+            if progress is not None:
+                progress(
+                    sum(v[0] for v in seen.values()),
+                    total,
+                    sum(v[2] for v in seen.values()),
+                )
+        for name in names.values():
+            distributed.Variable(name, client=client).delete()
+    return combine_reports(
+        options.out, [reports[s] for s in sorted(reports, key=lambda s: s.index)]
+    )
+
+
+def _result(future: Any, shard: Shard, out: Path | str) -> ScanReport:
+    """The shard's report; its scan's own error (ScannerError) as it is, anything else (the
+    task failed on every worker it was tried on) as an error naming the shard."""
+    try:
+        report: ScanReport = future.result()
+    except ScannerError:
+        raise
+    except Exception as e:
+        raise OutputError(
+            f"shard {shard} failed on the cluster ({type(e).__name__}: {e}); --resume "
+            f"continues it from the checkpoints in {shard_folder(out, shard)}"
+        ) from None
+    return report
+
+
+def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
+    """The shards' reports as one: counts summed, the summary recombined, the worst hosts of
+    all shards."""
+    summary = combine(r.summary for r in reports)
+    worst_parts = [r.worst for r in reports if r.worst is not None]
+    worst = (
+        worst_hosts(pd.concat(worst_parts, ignore_index=True), WORST_HOSTS) if worst_parts else None
+    )
+    counts: dict[str, Any] = {}
+    for r in reports:
+        for key, value in r.counts.items():
+            if isinstance(value, dict):
+                bucket = counts.setdefault(key, {})
+                for name, n in value.items():
+                    bucket[name] = bucket.get(name, 0) + n
+            else:
+                counts[key] = counts.get(key, 0) + value
+    first = reports[0].meta if reports else {}
+    meta = {
+        "as_of": first.get("as_of"),
+        "shards": [str(Location.of(r.out)) for r in reports],
+        "counts": counts,
+        "internal_errors": sum(int(r.meta.get("internal_errors", 0)) for r in reports),
+    }
+    return ScanReport(
+        out=out,
+        scan_id=",".join(r.scan_id for r in reports),
+        interrupted=any(r.interrupted for r in reports),
+        summary=summary,
+        worst=worst,
+        meta=meta,
+        warnings=tuple(dict.fromkeys(w for r in reports for w in r.warnings)),
+    )
