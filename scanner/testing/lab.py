@@ -480,11 +480,17 @@ class _Loop:
         self.loop.close()
 
 
+# Sockets bound and never listening, kept for the life of the process: their ports refuse
+# connections, and no server started later on port 0 can be given one of them.
+_PARKED: list[socket.socket] = []
+
+
 def free_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+    """A loopback port where nothing listens and nothing will (connections are refused)."""
+    s = socket.socket()
+    s.bind((LOOPBACK, 0))
+    _PARKED.append(s)
+    return int(s.getsockname()[1])
 
 
 def _http_handler(files: dict[str, bytes]) -> Handler:
