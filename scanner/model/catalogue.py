@@ -34,6 +34,8 @@ class Code(StrEnum):
     NO_TLS13 = "no_tls13"
     RSA_KEY_EXCHANGE = "rsa_key_exchange"
     NOT_TRUSTED_BY = "not_trusted_by"
+    REVOKED = "revoked"
+    REVOCATION_UNKNOWN = "revocation_unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,5 +155,17 @@ CATALOGUE: dict[Code, Spec] = {
         "The default store trusts the chain but a store named with --trust-store does not.",
         "Serve a chain that reaches a root in every store your clients use, or add the root "
         "to the store that lacks it.",
+    ),
+    Code.REVOKED: Spec(
+        Severity.CRITICAL,
+        "A certificate of the path is revoked by its CA (CRL or OCSP, RFC 5280, RFC 6960); "
+        "clients refuse it.",
+        "Replace the certificate now (with a new key if it was compromised) and deploy it.",
+    ),
+    Code.REVOCATION_UNKNOWN: Spec(
+        Severity.INFO,
+        "The revocation status of a certificate of the path could not be established: "
+        "responder timeout, HTTP error, bad signature, stale or oversized CRL, or no pointer.",
+        "Read the message: it names the certificate, the URL and why.",
     ),
 }

@@ -51,6 +51,23 @@ class Stage(StrEnum):
     HANDSHAKE = "handshake"
 
 
+class Revocation(StrEnum):
+    """hosts.parquet `revocation`: the built path's status at as-of."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    NOT_CHECKED = "not_checked"
+
+
+class RevocationSource(StrEnum):
+    """hosts.parquet `revocation_source`: what vouched for the verdict."""
+
+    CRL = "crl"
+    OCSP = "ocsp"
+    CRL_FILE = "crl_file"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """One valid input row: what to connect to and which name to check."""
@@ -159,6 +176,11 @@ class Diagnosis:
     # caIssuers URLs that could complete the path and were not fetched yet: fetch them and
     # diagnose again with the results.
     aia_wanted: tuple[str, ...] = ()
+    # The built path (DER, leaf first, ending at the anchor or where building stopped), for
+    # revocation checking, and its outcome (set by the run after diagnosis).
+    path: tuple[bytes, ...] = ()
+    revocation: Revocation = Revocation.NOT_CHECKED
+    revocation_source: RevocationSource | None = None
 
     @property
     def severity(self) -> Severity | None:

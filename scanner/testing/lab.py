@@ -95,6 +95,7 @@ def make_ca(
     issuer: Issued | None = None,
     key: PrivateKey | None = None,
     aia_url: str | None = None,
+    crl_url: str | None = None,
 ) -> Issued:
     """A CA certificate: self-signed root when `issuer` is None, else an intermediate."""
     key = key or ec_key()
@@ -132,15 +133,31 @@ def make_ca(
         )
     if aia_url:
         builder = builder.add_extension(_aia(aia_url), critical=False)
+    if crl_url:
+        builder = builder.add_extension(crl_points(crl_url), critical=False)
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
-def _aia(url: str) -> x509.AuthorityInformationAccess:
+def _aia(url: str | None, ocsp_url: str | None = None) -> x509.AuthorityInformationAccess:
+    oid = x509.oid.AuthorityInformationAccessOID
     return x509.AuthorityInformationAccess(
         [
-            x509.AccessDescription(
-                x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
-                x509.UniformResourceIdentifier(url),
+            x509.AccessDescription(method, x509.UniformResourceIdentifier(u))
+            for method, u in ((oid.CA_ISSUERS, url), (oid.OCSP, ocsp_url))
+            if u
+        ]
+    )
+
+
+def crl_points(url: str) -> x509.CRLDistributionPoints:
+    """A CRL distribution point with one URL (RFC 5280 4.2.1.13)."""
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
             )
         ]
     )
@@ -157,6 +174,9 @@ def make_leaf(
     key: PrivateKey | None = None,
     san: bool = True,
     aia_url: str | None = None,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+    serial: int | None = None,
 ) -> Issued:
     """A server certificate. `issuer=None` makes it self-signed."""
     key = key or ec_key()
@@ -166,7 +186,7 @@ def make_leaf(
         .subject_name(subject)
         .issuer_name(issuer.cert.subject if issuer else subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(x509.random_serial_number() if serial is None else serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -183,8 +203,10 @@ def make_leaf(
         general: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         general += [x509.IPAddress(ipaddress.ip_address(i)) for i in ip_addresses]
         builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
-    if aia_url:
-        builder = builder.add_extension(_aia(aia_url), critical=False)
+    if aia_url or ocsp_url:
+        builder = builder.add_extension(_aia(aia_url, ocsp_url), critical=False)
+    if crl_url:
+        builder = builder.add_extension(crl_points(crl_url), critical=False)
     signer = issuer.key if issuer else key
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
@@ -230,8 +252,15 @@ class Pki:
     new_root: Issued
     new_intermediate: Issued
 
+    # Where each CA publishes its CRL (`crl_base` + CRL_FILES[slug]); certificates name their
+    # issuer's CRL. None: no CRL distribution points at all.
+    crl_base: str | None = None
+
     @classmethod
-    def create(cls, as_of: dt.datetime) -> Pki:
+    def create(cls, as_of: dt.datetime, crl_base: str | None = None) -> Pki:
+        def crl(slug: str) -> str | None:
+            return f"{crl_base}/{slug}.crl" if crl_base else None
+
         root = make_ca(
             "Scanner Lab Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
         )
@@ -247,12 +276,14 @@ class Pki:
                 key=rsa_key(2048),
                 not_before=as_of - 1000 * DAY,
                 not_after=as_of + 1000 * DAY,
+                crl_url=crl("root"),
             ),
             expired_intermediate=make_ca(
                 "Scanner Lab Retired Intermediate CA",
                 issuer=root,
                 not_before=as_of - 1000 * DAY,
                 not_after=as_of - 5 * DAY,
+                crl_url=crl("root"),
             ),
             rogue_root=make_ca(
                 "Untrusted Root CA", not_before=as_of - 3650 * DAY, not_after=as_of + 3650 * DAY
@@ -263,14 +294,60 @@ class Pki:
                 issuer=new_root,
                 not_before=as_of - 300 * DAY,
                 not_after=as_of + 1000 * DAY,
+                crl_url=crl("new-root"),
             ),
+            crl_base=crl_base,
         )
+
+    def crl_url(self, issuer: Issued) -> str | None:
+        """Where `issuer` publishes its CRL in the lab (None without `crl_base`)."""
+        if self.crl_base is None:
+            return None
+        slug = {
+            id(self.root): "root",
+            id(self.intermediate): "intermediate",
+            id(self.expired_intermediate): "retired",
+            id(self.rogue_root): "rogue",
+            id(self.new_root): "new-root",
+            id(self.new_intermediate): "new-intermediate",
+        }.get(id(issuer))
+        return f"{self.crl_base}/{slug}.crl" if slug else None
 
     def leaf(self, dns_names: Sequence[str] = (), **kw: Any) -> Issued:
         kw.setdefault("not_before", self.as_of - 30 * DAY)
         kw.setdefault("not_after", self.as_of + 200 * DAY)
         issuer = kw.pop("issuer", self.intermediate)
+        if "ocsp_url" not in kw:
+            kw.setdefault("crl_url", self.crl_url(issuer))
         return make_leaf(issuer, dns_names=dns_names, **kw)
+
+    def crl(
+        self,
+        issuer: Issued,
+        revoked: Sequence[tuple[int, dt.datetime, x509.ReasonFlags]] = (),
+        *,
+        this_update: dt.datetime | None = None,
+        next_update: dt.datetime | None = None,
+        signer: PrivateKey | None = None,
+    ) -> x509.CertificateRevocationList:
+        """`issuer`'s CRL listing `revoked` (serial, time, reason). The lab's CRLs are current
+        for ten years either side of as-of, so scans at other instants still find them current."""
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer.cert.subject)
+            .last_update(this_update or self.as_of - 3650 * DAY)
+            .next_update(next_update or self.as_of + 3650 * DAY)
+            .add_extension(x509.CRLNumber(1), critical=False)
+        )
+        for serial, when, reason in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(when)
+                .add_extension(x509.CRLReason(reason), critical=False)
+                .build()
+            )
+        return builder.sign(signer or issuer.key, hashes.SHA256())
 
 
 # --- servers ------------------------------------------------------------------------------
@@ -522,8 +599,9 @@ class Lab:
     def __init__(self, as_of: dt.datetime, timeout: float) -> None:
         self.as_of = as_of
         self.timeout = timeout
-        self.pki = Pki.create(as_of)
+        self.pki: Pki  # created once the CRL server has its port
         self.scenarios: list[Scenario] = []
+        self.revoked_at: dt.datetime | None = None  # when the `revoked` leaf was revoked
         self.dns_address: tuple[str, int] = (LOOPBACK, 0)
         self.dns_records: dict[str, str] = {}  # name -> A record the lab's DNS server answers
         self.dns_queries: list[tuple[str, str]] = []  # (name, type) the DNS server was asked
@@ -583,13 +661,35 @@ class Lab:
         return int(self._loop.run(self.tls(chain, key)))
 
     async def _build(self) -> None:
-        pki, a = self.pki, self.as_of
-        inter = pki.intermediate
+        a = self.as_of
         add = self.scenarios.append
         loop = self._loop
 
-        aia_port = await loop.serve(_http_handler({"/intermediate.der": inter.der}))
-        aia_url = f"http://{LOOPBACK}:{aia_port}/intermediate.der"
+        # One web server for caIssuers and the CAs' CRLs (every lab certificate names its
+        # issuer's CRL, RFC 5280 4.2.1.13); the files are filled in once the PKI exists.
+        web: dict[str, bytes] = {}
+        web_port = await loop.serve(_http_handler(web))
+        base = f"http://{LOOPBACK}:{web_port}"
+        self.pki = pki = Pki.create(a, crl_base=f"{base}/crl")
+        inter = pki.intermediate
+        web["/intermediate.der"] = inter.der
+        aia_url = f"{base}/intermediate.der"
+        revoked = pki.leaf(["revoked.lab.test"])
+        self.revoked_at = a - 2 * DAY
+        for issuer, listed in (
+            (pki.root, ()),
+            (
+                inter,
+                [(revoked.cert.serial_number, self.revoked_at, x509.ReasonFlags.key_compromise)],
+            ),
+            (pki.expired_intermediate, ()),
+            (pki.rogue_root, ()),
+        ):
+            url = pki.crl_url(issuer)
+            assert url is not None
+            web[url.removeprefix(base)] = pki.crl(issuer, listed).public_bytes(
+                serialization.Encoding.DER
+            )
 
         async def host(
             scenario: str,
@@ -625,6 +725,13 @@ class Lab:
 
         good = pki.leaf(["valid.lab.test"])
         await host("valid", "valid.lab.test", [good, inter], note="trusted chain")
+        await host(
+            "revoked",
+            "revoked.lab.test",
+            [revoked, inter],
+            ["revoked"],
+            note="on its CA's CRL (keyCompromise)",
+        )
         await host(
             "expired",
             "expired.lab.test",
