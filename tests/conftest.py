@@ -147,6 +147,7 @@ def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str
         str(LAB_TIMEOUT),
         "--aia-timeout",
         "2",
+        "--allow-private-fetch",  # the lab's AIA and CRL servers are on loopback
         "--quiet",
     ]
 

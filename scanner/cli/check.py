@@ -56,6 +56,8 @@ def _print_report(report: CheckReport, as_of: dt.datetime) -> None:
     say(f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else ""))
     say(f"trusted by: {terminal(', '.join(row['trusted_by']) or 'no store')}")
     say(f"grade:   {row['grade']} (from the {row['grade_basis']})")
+    source = f" ({row['revocation_source']})" if row["revocation_source"] else ""
+    say(f"revocation: {row['revocation']}{source}")
     for f in d.findings:
         say(f"  {escape(f'[{f.severity.value}]')} {f.code}: {terminal(f.message)}", soft_wrap=True)
         say(f"      fix: {terminal(f.remedy)}", soft_wrap=True)
@@ -73,6 +75,13 @@ def check_command(
     trust_store: TrustStores = None,
     as_of: AsOf = None,
     expiry_warn_days: WarnDays = 30,
+    crl: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A CRL file (DER or PEM) to check the chain's certificates against "
+            "(repeatable); the only revocation source, since check never fetches."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the hosts.parquet columns.")
     ] = False,
@@ -85,8 +94,8 @@ def check_command(
     ] = None,
 ) -> None:
     """Diagnose a saved certificate chain offline, with the same rules as `scan` (no network:
-    missing intermediates are not fetched). Exit 0 when it ran, 1 for a finding at or above
-    --fail-on, 2 for a usage error.
+    missing intermediates are not fetched, and revocation is judged only against --crl files).
+    Exit 0 when it ran, 1 for a finding at or above --fail-on, 2 for a usage error.
 
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
@@ -105,6 +114,9 @@ def check_command(
     certificates = load_chain(data, str(chain))
     trust = load_trust(ca_bundle)
     stores = load_named(trust_store_options(trust_store))
+    from scanner.store.crlfiles import load_crl_files
+
+    crls = load_crl_files(crl or ())
     try:
         report = check(
             certificates,
@@ -114,6 +126,7 @@ def check_command(
             checked_at=dt.datetime.now(dt.UTC),
             warn_days=expiry_warn_days,
             stores=stores,
+            crls=crls,
         )
     except HostError as e:
         raise fail(f"--host: {e}") from None

@@ -48,6 +48,7 @@ def demo(
             timeout=lab.timeout,
             concurrency=50,
             nameservers=(lab.dns_address,),
+            allow_private_fetch=True,  # the lab's AIA and CRL servers are on loopback
             overwrite=True,
             protocols=True,
             trust_stores=stores,

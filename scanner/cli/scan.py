@@ -192,7 +192,32 @@ CaBundle = Annotated[
     Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
 ]
 Aia = Annotated[bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")]
-AiaTimeout = Annotated[float, typer.Option(min=0.1, help="Seconds per AIA fetch.")]
+AiaTimeout = Annotated[float, typer.Option(min=0.1, help="Seconds per AIA, CRL or OCSP fetch.")]
+RevocationOption = Annotated[
+    bool,
+    typer.Option(
+        help="Check every certificate of the path below the root against its CA's CRL, or OCSP "
+        "when it has no usable CRL."
+    ),
+]
+CrlFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--crl", help="A CRL file (DER or PEM), used before any fetch (repeatable)."),
+]
+CrlMaxBytes = Annotated[
+    int,
+    typer.Option(
+        min=1, help="Largest CRL to fetch, in bytes; a bigger one leaves revocation unknown."
+    ),
+]
+AllowPrivateFetch = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-fetch",
+        help="Let AIA, CRL and OCSP URLs reach loopback, link-local, multicast or unspecified "
+        "addresses (private RFC 1918 ranges are always allowed).",
+    ),
+]
 Nameserver = Annotated[
     list[str] | None,
     typer.Option(
@@ -304,6 +329,10 @@ def scan(
     expiry_warn_days: WarnDays = 30,
     aia: Aia = True,
     aia_timeout: AiaTimeout = 5.0,
+    revocation: RevocationOption = True,
+    crl: CrlFiles = None,
+    crl_max_bytes: CrlMaxBytes = 20 * 1024 * 1024,
+    allow_private_fetch: AllowPrivateFetch = False,
     nameserver: Nameserver = None,
     per_ip: PerIp = None,
     protocols: Protocols = False,
@@ -348,6 +377,10 @@ def scan(
         warn_days=expiry_warn_days,
         aia=aia,
         aia_timeout=aia_timeout,
+        revocation=revocation,
+        crl_files=tuple(crl or ()),
+        crl_max_bytes=crl_max_bytes,
+        allow_private_fetch=allow_private_fetch,
         nameservers=tuple(nameserver_option(n) for n in nameserver or ()),
         per_ip=per_ip,
         shard=shard_value,

@@ -37,6 +37,9 @@ HOST_COLUMNS = (
     "chain_length",
     "leaf_sha256",
     *VERDICT_COLUMNS,
+    "revoked",
+    "revocation",
+    "revocation_source",
     "findings",
     "severity",
     # As each client sees it (--protocols, --trust-store).

@@ -25,6 +25,7 @@ from scanner.model.types import DEFAULT_STORE, ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.runner import make_resolver, version
 from scanner.store import rows, tables
+from scanner.store.crlfiles import load_crl_files
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
 from scanner.store.trust import describe, load_named, load_trust, parse_trust_store
 
@@ -94,6 +95,10 @@ async def scan_async(
     nameservers: Sequence[str | tuple[str, int]] | str = (),
     protocols: bool = False,
     trust_stores: Mapping[str, Path | str] | None = None,
+    revocation: bool = True,
+    crl_files: Sequence[Path | str] = (),
+    crl_max_bytes: int = 20 * 1024 * 1024,
+    allow_private_fetch: bool = False,
 ) -> ScanTables:
     """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip'
     and any carried columns) and return the tables in memory, with the dtypes of `load`.
@@ -132,6 +137,10 @@ async def scan_async(
         aia_timeout=aia_timeout,
         protocols=protocols,
         stores=stores,
+        revocation=revocation,
+        crl_files=load_crl_files([Path(p) for p in crl_files]) if revocation else (),
+        crl_max_bytes=crl_max_bytes,
+        allow_private_fetch=allow_private_fetch,
     )
     dedupe = Deduper()
     results: list[tuple[ScanResult, dt.datetime]] = []

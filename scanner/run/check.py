@@ -1,6 +1,6 @@
 """Offline diagnosis of a saved chain (`scanner check`): the diagnosis `scan` runs, on
 certificates read from a file instead of a handshake. No network (no AIA fetching), no clock:
-the caller passes as-of and the instant of the check."""
+the caller passes as-of and the instant of the check. Revocation only from CRLs handed in."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from scanner.model.timefmt import utc_z
 from scanner.model.types import Diagnosis, Handshake, ScanOk, Target
 from scanner.store import rows
 from scanner.x509 import diagnose as dx
+from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
 from scanner.x509.stores import NamedStore, with_stores
@@ -41,6 +42,7 @@ def check(
     checked_at: dt.datetime,
     warn_days: int = 30,
     stores: Sequence[NamedStore] = (),
+    crls: Sequence[rv.Crl] = (),
 ) -> CheckReport:
     """Diagnose `chain` for `host`. Raises HostError for a host that is neither a DNS name nor
     an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
@@ -56,6 +58,10 @@ def check(
         warn_days=warn_days,
         offline=True,
     )
+    if crls:  # the supplied CRLs are the only source: check never fetches
+        evidence = rv.Evidence(files=crls, online=False)
+        judgement = rv.judge(diagnosis.path, as_of=as_of, evidence=evidence)
+        diagnosis = rv.apply(diagnosis, judgement)
     target = Target(row=0, host=name, port=0, ip=None, is_ip=is_ip)
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")
     result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)

@@ -27,6 +27,10 @@ class ScanOptions:
     aia_timeout: float = 5.0
     nameservers: tuple[tuple[str, int], ...] = ()
     per_ip: int | None = None
+    revocation: bool = True
+    crl_files: tuple[Path, ...] = ()
+    crl_max_bytes: int = 20 * 1024 * 1024
+    allow_private_fetch: bool = False
     shard: Shard = Shard(1, 1)
     overwrite: bool = False
     resume: bool = False

@@ -4,6 +4,7 @@ finish. The one place where a per-host exception becomes a row."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ssl
 import time
@@ -27,17 +28,21 @@ from scanner.model.types import (
     ScanResult,
     Target,
 )
-from scanner.net.aia import AiaFetcher
+from scanner.net.aia import AiaFetcher, aia_failed
 from scanner.net.capture import PerIpLimiter, capture, client_context, limit_ssl_read_buffer
+from scanner.net.fetch import HttpFetcher, Once
 from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
+from scanner.net.revocation import CRL_MAX_BYTES, RevocationFetcher
 from scanner.run.clients import probe_protocols
 from scanner.x509 import diagnose as dx
+from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
 from scanner.x509.memo import Memo
 from scanner.x509.stores import NamedStore, with_stores
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
+REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +57,10 @@ class ScanConfig:
     per_ip: int | None = None  # at most this many connections in flight to one address
     protocols: bool = False  # probe TLS 1.0-1.3 and static-RSA key exchange
     stores: tuple[NamedStore, ...] = ()  # --trust-store, judged beside `trust`
+    revocation: bool = True
+    crl_files: tuple[rv.Crl, ...] = ()  # --crl, used before any fetch
+    crl_max_bytes: int = CRL_MAX_BYTES
+    allow_private_fetch: bool = False  # AIA/CRL/OCSP URLs may reach loopback, link-local...
 
 
 @dataclass(slots=True)
@@ -62,6 +71,7 @@ class _Shared:
     ctx: ssl.SSLContext
     resolver: Resolver
     fetcher: AiaFetcher
+    revocation: RevocationFetcher
     per_ip: PerIpLimiter | None
     memo: Memo  # certificate work repeated across hosts, remembered for this scan
     probes: ProbeContexts | None = None
@@ -84,10 +94,11 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
         )
 
     diagnosis = run()
+    deadline = anyio.current_time() + hs.budget_left
     if cfg.aia and diagnosis.aia_wanted:
         # AIA fetching spends what is left of the host's deadline, each fetch capped on its own
         # by --aia-timeout: one host never holds its slot longer than --timeout.
-        with anyio.move_on_after(hs.budget_left):
+        with anyio.move_on_at(deadline):
             for _ in range(AIA_ROUNDS):
                 for url in diagnosis.aia_wanted:
                     fetched[url] = AiaResult(
@@ -99,6 +110,8 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
                     break
         if diagnosis.aia_wanted and any(u in fetched for u in diagnosis.aia_wanted):
             diagnosis = run()  # the deadline cut a round short: judge with what was fetched
+    if cfg.revocation:
+        diagnosis = await _revocation(diagnosis, shared, deadline)
     result = ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
     result = with_stores(
         result,
@@ -108,6 +121,13 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
         fetched=fetched,
         memo=shared.memo,
     )
+    if diagnosis.revocation is rv.Status.REVOKED and result.stores:
+        # Revoked whichever root a client trusts: no named store trusts the chain either.
+        revoked = [
+            dataclasses.replace(v, trusted=False, reason="a certificate of the path is revoked")
+            for v in result.stores
+        ]
+        result = dataclasses.replace(result, stores=tuple(revoked))
     if shared.probes is not None:
         # The probes, one after another, within a --timeout of their own: a slow handshake or
         # AIA fetch must not leave them no time (with --protocols a host holds its worker
@@ -119,6 +139,43 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
             per_ip=shared.per_ip,
         )
     return result
+
+
+async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) -> Diagnosis:
+    """Revocation of the built path: supplied CRLs, then fetched CRLs, then OCSP, within what
+    is left of the host's deadline (the fetches themselves go on for the hosts behind)."""
+    cfg = shared.config
+    crls: dict[str, rv.Crl | str] = {}
+    answers: dict[tuple[str, bytes], bytes | str] = {}
+    evidence = rv.Evidence(files=cfg.crl_files, crls=crls, ocsp=answers)
+
+    async def crl(url: str) -> None:
+        crls[url] = await shared.revocation.crl(url)
+
+    async def ocsp(url: str, request: bytes) -> None:
+        answers[(url, request)] = await shared.revocation.ocsp(url, request)
+
+    judgement = rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo)
+    with anyio.move_on_at(deadline):
+        for _ in range(REVOCATION_ROUNDS):
+            if not (judgement.wanted_crls or judgement.wanted_ocsp):
+                break
+            async with anyio.create_task_group() as tg:
+                for url in judgement.wanted_crls:
+                    tg.start_soon(crl, url)
+                for url, request in judgement.wanted_ocsp:
+                    tg.start_soon(ocsp, url, request)
+            judgement = rv.judge(
+                diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo
+            )
+    late = f"no answer in time: no time left within the host's {cfg.timeout:g} s"
+    while judgement.wanted_crls or judgement.wanted_ocsp:
+        for url in judgement.wanted_crls:  # what came in before the deadline stays
+            crls.setdefault(url, late)
+        for key in judgement.wanted_ocsp:
+            answers.setdefault(key, late)
+        judgement = rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo)
+    return rv.apply(diagnosis, judgement)
 
 
 async def scan_one(target: Target, shared: _Shared) -> ScanResult:
@@ -192,15 +249,44 @@ async def scan_stream(
 
     Returns False when `stop` was set before all items were started (an interrupted scan)."""
     limit_ssl_read_buffer()
-    shared = _Shared(
-        config=config,
-        ctx=client_context(),
-        resolver=resolver or SystemResolver(),
-        fetcher=AiaFetcher(enabled=config.aia, timeout=config.aia_timeout),
-        per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
-        memo=Memo(),
-        probes=ProbeContexts.create() if config.protocols else None,
+    resolver = resolver or SystemResolver()
+    http = HttpFetcher(
+        timeout=config.aia_timeout,
+        allow_private=config.allow_private_fetch,
+        resolver=resolver,
+        purpose="AIA, CRL or OCSP fetch",
     )
+    if config.aia or config.revocation:
+        http.open()
+    try:
+        async with anyio.create_task_group() as background:
+            shared = _Shared(
+                config=config,
+                ctx=client_context(),
+                resolver=resolver,
+                fetcher=AiaFetcher(http, enabled=config.aia, once=Once(aia_failed, background)),
+                revocation=RevocationFetcher(
+                    http, crl_max_bytes=config.crl_max_bytes, background=background
+                ),
+                per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
+                memo=Memo(),
+                probes=ProbeContexts.create() if config.protocols else None,
+            )
+            completed = await _work(items, shared, on_result, stop, in_flight)
+            background.cancel_scope.cancel()  # fetches no host waits for any more
+    finally:
+        with anyio.CancelScope(shield=True):
+            await http.aclose()
+    return completed
+
+
+async def _work(
+    items: Iterable[Target | InvalidTarget],
+    shared: _Shared,
+    on_result: Callable[[ScanResult], Awaitable[object]],
+    stop: anyio.Event | None,
+    in_flight: dict[int, float] | None,
+) -> bool:
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
     feed = _Feed(items)
@@ -222,11 +308,7 @@ async def scan_stream(
                 del in_flight[number]
             await on_result(result)
 
-    try:
-        async with anyio.create_task_group() as workers:
-            for number in range(config.concurrency):
-                workers.start_soon(worker, number)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await shared.fetcher.aclose()
+    async with anyio.create_task_group() as workers:
+        for number in range(shared.config.concurrency):
+            workers.start_soon(worker, number)
     return completed

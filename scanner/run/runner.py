@@ -42,9 +42,11 @@ from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
 from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.store import files, parts
+from scanner.store.crlfiles import load_crl_files
 from scanner.store.location import Location
 from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
+from scanner.x509.revocation import Crl
 from scanner.x509.stores import NamedStore
 
 WORST_HOSTS = 40
@@ -98,6 +100,10 @@ def _options_record(o: ScanOptions) -> dict[str, Any]:
         "encoding": o.encoding,
         "protocols": o.protocols,
         "trust_stores": {name: str(path.resolve()) for name, path in o.trust_stores},
+        "revocation": o.revocation,
+        "crl": [str(p.resolve()) for p in o.crl_files],
+        "crl_max_bytes": o.crl_max_bytes,
+        "allow_private_fetch": o.allow_private_fetch,
     }
 
 
@@ -233,6 +239,7 @@ class _Prepared:
     total: int  # targets of this shard, duplicates dropped
     dedupe: Deduper  # the duplicates dropped
     trust: TrustStore
+    crls: tuple[Crl, ...]  # --crl files, parsed
     state: dict[str, Any]
     stores: tuple[NamedStore, ...] = ()  # --trust-store, each loaded once
 
@@ -249,6 +256,7 @@ def _prepare(options: ScanOptions) -> _Prepared:
         raise type(e)(f"{options.input}: {e}") from None
     trust = load_trust(options.ca_bundle)
     stores = load_named(options.trust_stores)
+    crls = load_crl_files(options.crl_files) if options.revocation else ()
     out = Location.of(options.out)
     state = files.prepare_output(out, overwrite=options.overwrite, resume=options.resume)
     if state is not None:
@@ -266,11 +274,22 @@ def _prepare(options: ScanOptions) -> _Prepared:
         }
         files.write_json_atomic(out / files.STATE_FILE, state)
     return _Prepared(
-        header=header, total=total, dedupe=dedupe, trust=trust, state=state, stores=stores
+        header=header,
+        total=total,
+        dedupe=dedupe,
+        trust=trust,
+        crls=crls,
+        state=state,
+        stores=stores,
     )
 
 
-def _config(options: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, ...]) -> ScanConfig:
+def _config(
+    options: ScanOptions,
+    trust: TrustStore,
+    stores: tuple[NamedStore, ...],
+    crls: tuple[Crl, ...],
+) -> ScanConfig:
     return ScanConfig(
         trust=trust,
         as_of=options.as_of,
@@ -282,6 +301,10 @@ def _config(options: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, .
         per_ip=options.per_ip,
         protocols=options.protocols,
         stores=stores,
+        revocation=options.revocation,
+        crl_files=crls,
+        crl_max_bytes=options.crl_max_bytes,
+        allow_private_fetch=options.allow_private_fetch,
     )
 
 
@@ -379,7 +402,7 @@ def run_scan(
         failed=recovered.failed,  # counted as done is, across a resume
     )
     writer.report()
-    config = _config(options, ready.trust, ready.stores)
+    config = _config(options, ready.trust, ready.stores, ready.crls)
     try:
         completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
         part_writer.checkpoint()

@@ -13,6 +13,7 @@ from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
 from scanner.model.types import (
     DEFAULT_STORE,
     CertInfo,
+    Revocation,
     ScanFailed,
     ScanOk,
     ScanResult,
@@ -66,10 +67,15 @@ def host_row(
                 row.update({t.value: p.get(t) for t in TlsVersion})
                 row["forward_secrecy_only"] = p.forward_secrecy_only
             grade, basis = grade_of(d, p)
+            checked = d.revocation is not Revocation.NOT_CHECKED
             row.update(
                 trusted_by=trusted_by(v.trusted, result.stores),
                 grade=grade.value,
                 grade_basis=basis.value,
+                # revoked is null when not checked; revocation says why (RFC 5280, RFC 6960).
+                revoked=d.revocation is Revocation.REVOKED if checked else None,
+                revocation=d.revocation.value,
+                revocation_source=d.revocation_source.value if d.revocation_source else None,
             )
         case ScanFailed(error=e, detail=detail, address=address):
             row.update(status="error", error=e.value, error_detail=detail, connected_ip=address)

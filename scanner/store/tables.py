@@ -40,6 +40,9 @@ _HOST_FIELDS: list[pa.Field] = [
     pa.field("chain_length", pa.int32()),
     pa.field("leaf_sha256", pa.string()),
     *(pa.field(c, pa.bool_()) for c in VERDICT_COLUMNS),
+    pa.field("revoked", pa.bool_()),
+    pa.field("revocation", pa.string()),
+    pa.field("revocation_source", pa.string()),
     pa.field("findings", STR_LIST),
     pa.field("severity", pa.string()),
     # As each client sees it (--protocols, --trust-store): null where not measured.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from scanner.errors import UsageError
 from scanner.model.types import AiaResult, CertInfo, Diagnosis, Verdicts
 from scanner.x509 import certs, rules
@@ -102,4 +104,5 @@ def diagnose(
         findings=tuple(found),
         days_remaining=valid.days_remaining,
         aia_wanted=aia_wanted(path, fetched),
+        path=tuple(c.public_bytes(Encoding.DER) for c in path.certs),
     )

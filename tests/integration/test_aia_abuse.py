@@ -149,6 +149,7 @@ def scan(cli: Cli, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory)
                 str(TIMEOUT),
                 "--aia-timeout",
                 str(AIA_TIMEOUT),
+                "--allow-private-fetch",
                 "--quiet",
             ]
         )
@@ -240,6 +241,7 @@ def test_aia_fetching_spends_only_the_hosts_own_deadline(
                 "1",
                 "--aia-timeout",
                 "30",
+                "--allow-private-fetch",
                 "--quiet",
             ]
         )

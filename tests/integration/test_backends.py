@@ -28,6 +28,7 @@ def run_on(backend: str, lab: Lab, files: Any, fixed: dt.datetime) -> ScanTables
         nameservers=[lab.dns_address],
         protocols=True,
         trust_stores=dict(lab.write_stores(files.ca.parent)),
+        allow_private_fetch=True,  # the lab's AIA and CRL servers are on loopback
     )
     return anyio.run(scan, backend=backend)
 

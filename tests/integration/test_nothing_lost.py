@@ -120,6 +120,7 @@ def test_every_target_once_and_the_counts_add_up(
             str(TIMEOUT),
             "--aia-timeout",
             "1",
+            "--allow-private-fetch",
             "--concurrency",
             "200",
             "--nameserver",

@@ -41,6 +41,7 @@ def scan(lab: Lab, tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
             "2",
             "--concurrency",
             "5",
+            "--allow-private-fetch",
             *extra,
         ],
         capture_output=True,

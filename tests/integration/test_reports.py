@@ -85,9 +85,13 @@ def test_summary_json_describes_the_lab(cli: Cli, lab_scan: Any, lab_files: Any)
     wildcard = next(f for f in data["fixes"] if f["san_dns"] == ["*.wild.lab.test"])
     assert (wildcard["hosts_affected"], wildcard["hosts_serving"]) == (2, 3)
     assert wildcard["findings"] == ["hostname_mismatch"]
-    assert data["fixes"][0] == wildcard  # most hosts first
-    assert [f["hosts_affected"] for f in data["fixes"]] == sorted(
-        (f["hosts_affected"] for f in data["fixes"]), reverse=True
+    # The revoked leaf first (clients refuse it today), then most hosts first.
+    assert data["fixes"][0]["findings"] == ["revoked"]
+    assert data["fixes"][0]["san_dns"] == ["revoked.lab.test"]
+    assert counted(data, "verdict", "revoked") == 1
+    assert data["fixes"][1] == wildcard
+    assert [f["hosts_affected"] for f in data["fixes"][1:]] == sorted(
+        (f["hosts_affected"] for f in data["fixes"][1:]), reverse=True
     )
     expired = next(f for f in data["fixes"] if f["findings"] == ["expired"])
     assert expired["not_after"] == "2026-05-22T00:00:00Z" and expired["days_remaining"] == -10
@@ -118,7 +122,8 @@ def test_summary_by_owner_as_csv_is_formula_safe(cli: Cli, lab_scan: Any) -> Non
 def test_summary_other_tables_and_formats(cli: Cli, lab_scan: Any) -> None:
     fixes = cli(["summary", lab_scan.out, "-f", "csv", "--table", "fixes"])
     rows = list(csv.DictReader(io.StringIO(fixes.stdout)))
-    assert rows[0]["san_dns"] == "*.wild.lab.test" and rows[0]["hosts_affected"] == "2"
+    assert rows[0]["san_dns"] == "revoked.lab.test" and rows[0]["findings"] == "revoked"
+    assert rows[1]["san_dns"] == "*.wild.lab.test" and rows[1]["hosts_affected"] == "2"
     markdown = cli(["summary", lab_scan.out, "-f", "markdown", "--by", "owner"])
     assert markdown.exit_code == 0
     assert "## Fix list: missing intermediates" in markdown.stdout
@@ -304,6 +309,10 @@ def test_report_is_self_contained_and_lists_every_host(
     assert INTERMEDIATE in page
     assert "Install the intermediate" in page  # remedy from findings.parquet
     assert "many clients (curl, Java, Python, Firefox) do not fetch" in page  # explanation
+    # The lab's one revoked host is counted, and its leaf heads the fix list.
+    assert '<b class="err">1</b>revoked' in page
+    fix_list = page[page.index("Fix list") :]
+    assert fix_list.index("revoked.lab.test") < fix_list.index("*.wild.lab.test")
     assert cli(["report", lab_scan.out, lab_scan.out]).exit_code == 2  # where to? say --out
 
 
@@ -334,6 +343,7 @@ def test_scan_from_python_matches_the_cli(lab: Lab, lab_files: Any, lab_scan: An
         "ca_bundle": lab_files.ca,
         "timeout": 1.5,
         "nameservers": [lab.dns_address],
+        "allow_private_fetch": True,
     }
     tables = scanner.scan(rows, **options)
     got = tables.hosts.set_index("scenario")

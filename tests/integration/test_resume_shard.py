@@ -79,6 +79,7 @@ def scan_args(inp: Path, out: Path, ca: Path, *extra: str) -> list[str]:
         str(ca),
         "--timeout",
         str(TIMEOUT),
+        "--allow-private-fetch",
         "--quiet",
         *extra,
     ]

@@ -30,6 +30,7 @@ SECOND = dt.timedelta(seconds=1)
 # Every scenario of scanner.lab (a test below checks the list is complete).
 SCENARIOS = [
     "valid",
+    "revoked",
     "expired",
     "not_yet_valid",
     "expiring_soon",
@@ -79,6 +80,11 @@ VERDICT_OF = {
 }
 # Findings shown by the targeted servers of this module rather than by a lab scenario.
 TARGETED = {Code.NOT_TRUSTED, Code.UNPARSEABLE_CERTIFICATE, Code.AIA_FETCH_FAILED}
+# ...and by the CRL and OCSP servers of test_revocation.py.
+TARGETED |= {Code.REVOCATION_UNKNOWN}
+# Every lab certificate names its issuer's CRL, which the lab serves: the path is `good` by
+# the CRL, but where no certificate has an issuer on the path (nothing to check against).
+REVOCATION = {"self_signed": "not_checked", "issuer_not_found": "not_checked", "revoked": "revoked"}
 
 
 # Severity of each finding code, as the README's findings table documents it.
@@ -103,6 +109,8 @@ SEVERITY = {
     "no_tls13": "info",
     "rsa_key_exchange": "low",
     "not_trusted_by": "medium",
+    "revoked": "critical",
+    "revocation_unknown": "info",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -150,6 +158,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
         assert all(row[c] is None for c in VERDICT_COLUMNS)
         assert row["grade"] is row["grade_basis"] is row["trusted_by"] is row["tls1_2"] is None
         assert row["findings"] is None and row["severity"] is None
+        assert row["revoked"] is None and row["revocation"] is None
         assert row["leaf_sha256"] is None and row["chain_length"] is None
         assert finding_rows(lab_scan, row) == []
         return
@@ -160,6 +169,10 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     for verdict, codes in VERDICT_OF.items():
         assert row[verdict] is bool(s.findings & codes), verdict
     assert row["severity"] == worst(row["findings"])
+    revocation = REVOCATION.get(name, "good")
+    assert row["revocation"] == revocation
+    assert row["revoked"] is {"good": False, "revoked": True}.get(revocation)
+    assert row["revocation_source"] == (None if revocation == "not_checked" else "crl")
     assert row["connected_ip"] == (s.ip or LOOPBACK)
     assert row["tls_version"].startswith("TLS") and row["cipher"]
     assert row["chain_length"] >= 1 and row["leaf_sha256"]
@@ -292,6 +305,7 @@ def client_auth_leaf(pki: lab_mod.Pki, host: str) -> lab_mod.Issued:
             critical=False,
         )
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(lab_mod.crl_points(str(pki.crl_url(issuer))), critical=False)
         .sign(issuer.key, hashes.SHA256())
     )
     return lab_mod.Issued(cert, key)

@@ -1,0 +1,245 @@
+"""Bounded HTTP fetching for AIA, CRL and OCSP URLs named by certificates (untrusted input).
+
+http and https only; redirects at most `max_redirects`, never to another scheme; a body larger
+than its cap is dropped; no content decoding (no compression bombs); every hop's host resolved
+here and the request sent to the checked address, so a certificate cannot steer the scanner
+at its own surroundings (loopback, link-local cloud metadata...) unless `allow_private`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+
+from scanner.net.resolve import Resolver, SystemResolver
+
+T = TypeVar("T")
+
+
+class FetchRefused(Exception):
+    """A fetch that was refused or failed; the message says why, for a finding."""
+
+
+def refused_address(address: str) -> str | None:
+    """Why the scanner must not connect to `address` for a certificate's URL, or None.
+
+    RFC 1918 and ULA ranges stay allowed (internal CAs live there); loopback, link-local
+    (169.254.169.254 is the cloud metadata service), multicast and unspecified do not."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, hit in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        # 0.0.0.0/8 reaches this host on Linux, like the unspecified address itself.
+        ("unspecified", ip.is_unspecified or ip in _THIS_NETWORK),
+    ):
+        if hit:
+            return f"{ip} is a {kind} address (--allow-private-fetch allows it)"
+    return None
+
+
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
+class HttpFetcher:
+    """One HTTP client for a run's certificate URLs, with the limits above."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        max_redirects: int = 3,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        purpose: str = "AIA fetch",
+        guard: Callable[[str], str | None] = refused_address,
+    ) -> None:
+        self.timeout = timeout
+        self.max_redirects = max_redirects
+        self.allow_private = allow_private
+        self.guard = guard  # why an address is refused, or None
+        self._resolver = resolver or SystemResolver()
+        self._purpose = purpose
+        self._client: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def get(self, url: str, *, max_bytes: int) -> bytes:
+        return await self.request("GET", url, max_bytes=max_bytes)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        max_bytes: int,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> bytes:
+        """The body of a 200 answer; raises FetchRefused (with the reason) for anything else,
+        timeouts included (`timeout` covers resolution, redirects and the whole body)."""
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self._follow(method, url, max_bytes, body, content_type)
+        except TimeoutError:
+            raise FetchRefused(f"no complete answer within {self.timeout:g} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+        except OSError as e:  # resolution failures of the system resolver
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+
+    def open(self) -> None:
+        """Create the client now: its TLS context (the CA bundle read and parsed) costs a
+        fraction of a second that should not come out of the first host's deadline."""
+        self._http()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=self.timeout,
+                trust_env=False,  # no proxy from the environment: we check what we connect to
+                headers={
+                    "User-Agent": f"tls-fleet-scanner ({self._purpose})",
+                    "Accept-Encoding": "identity",
+                },
+            )
+        return self._client
+
+    async def _follow(
+        self, method: str, url: str, max_bytes: int, body: bytes | None, ctype: str | None
+    ) -> bytes:
+        client = self._http()
+        scheme = _scheme(url)
+        for _ in range(self.max_redirects + 1):
+            if _scheme(url) != scheme or scheme not in ("http", "https"):
+                raise FetchRefused(f"refused URL {url[:200]!r}: only http(s), same scheme")
+            parsed = _check_url(url)
+            address = await self._address(parsed)
+            # Send to the address just checked; Host and SNI keep the name (RFC 9110 7.2).
+            headers = {"Host": parsed.netloc.decode("ascii")}
+            if ctype:
+                headers["Content-Type"] = ctype
+            target = parsed.copy_with(host=address)
+            extensions = {"sni_hostname": _ascii_host(parsed)} if scheme == "https" else {}
+            request = client.build_request(
+                method, target, headers=headers, content=body, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    url = str(parsed.join(location))
+                    if response.status_code not in (307, 308):  # RFC 9110 15.4: these keep it
+                        method, body, ctype = "GET", None, None
+                    continue
+                if response.status_code != 200:
+                    raise FetchRefused(f"HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchRefused(f"response larger than {max_bytes} bytes")
+                data = bytearray()
+                async for chunk in response.aiter_raw():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise FetchRefused(f"response larger than {max_bytes} bytes")
+                return bytes(data)
+            finally:
+                await response.aclose()
+        raise FetchRefused(f"more than {self.max_redirects} redirects")
+
+    async def _address(self, url: httpx.URL) -> str:
+        """The address to connect to for `url`'s host, refused when it is the scanner's own
+        surroundings (checked on every hop, redirects included)."""
+        host = _ascii_host(url)
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = await self._resolver.resolve(host, url.port or 443)
+        if not addresses:
+            raise FetchRefused(f"{host} has no address")
+        address = addresses[0]
+        if not self.allow_private:
+            why = self.guard(address)
+            if why is not None:
+                raise FetchRefused(f"refused URL {str(url)[:200]!r}: {why}")
+        return address
+
+
+def _check_url(url: str) -> httpx.URL:
+    """Refuse what httpx would fail on below its own error types (a port out of range)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise FetchRefused(f"refused URL {url[:200]!r}: {e}") from None
+    if not parsed.host or not 0 < (parsed.port or 80) < 65536:
+        raise FetchRefused(f"refused URL {url[:200]!r}: no host, or port out of range")
+    return parsed
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].lower() if ":" in url else ""
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T]):
+    done: anyio.Event
+    result: T | None = None
+
+
+class Once(Generic[T]):
+    """One computation per key per run, shared by every host that asks.
+
+    With a task group the computation runs there, not in the asking host's task: a host whose
+    deadline runs out stops waiting, while the fetch carries on (within its own time cap) for
+    the hosts behind it. Without one it runs in the caller's task and a cancelled caller
+    leaves the key for the next one."""
+
+    def __init__(
+        self, failed: Callable[[object, Exception], T], background: TaskGroup | None = None
+    ) -> None:
+        self.failed = failed  # the result of a computation that raised (a bug of ours)
+        self.background = background
+        self._cache: dict[object, _Pending[T]] = {}
+
+    async def get(self, key: object, make: Callable[[], Awaitable[T]]) -> T:
+        pending = self._cache.get(key)
+        if pending is None:
+            pending = self._cache[key] = _Pending(anyio.Event())
+            if self.background is not None:
+                self.background.start_soon(self._run, key, pending, make)
+            else:
+                await self._run(key, pending, make)
+        await pending.done.wait()
+        return pending.result if pending.result is not None else await self.get(key, make)
+
+    async def _run(
+        self, key: object, pending: _Pending[T], make: Callable[[], Awaitable[T]]
+    ) -> None:
+        try:
+            pending.result = await make()
+        except Exception as e:  # in the background it would cancel the whole scan
+            pending.result = self.failed(key, e)
+        finally:
+            if pending.result is None:  # cancelled: let the next caller try again
+                del self._cache[key]
+            pending.done.set()
+
+
+def _ascii_host(url: httpx.URL) -> str:
+    """The host as resolved and sent in SNI: the A-label form of an IDN (RFC 5890)."""
+    return url.raw_host.decode("ascii")
