@@ -149,13 +149,15 @@ def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
                 },
             )
         o_trust, n_trust = _flag(o["trusted"]), _flag(n["trusted"])
-        if o_trust is True and n_trust is False:
+        # A host revoked since OLD regressed even when OLD already had another problem.
+        newly_revoked = _has(n["findings"], "revoked") and not _has(o["findings"], "revoked")
+        if (o_trust is True and n_trust is False) or newly_revoked:
             yield (
                 Change.REGRESSED,
                 {
                     "severity": _text(n["severity"]),
-                    "old": "trusted",
-                    "new": "not trusted",
+                    "old": "trusted" if o_trust is True else "not trusted",
+                    "new": "revoked" if newly_revoked else "not trusted",
                     "detail": _text(n["findings"]),
                 },
             )
@@ -290,3 +292,8 @@ def changes_table(changes: pd.DataFrame) -> pa.Table:
         {k: _clean(v) for k, v in r.items()} for r in changes.to_dict(orient="records")
     )
     return pa.Table.from_pylist(list(records), schema=schema)
+
+
+def _has(findings: Any, code: str) -> bool:
+    """Whether a hosts row's findings list (None on error rows) holds `code`."""
+    return findings is not None and not isinstance(findings, float) and code in list(findings)

@@ -126,12 +126,14 @@ def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
     ]
     df = df[LEAF_FIX_COLUMNS]
     df["_rank"] = df["severity"].map(lambda s: -rank(s) if isinstance(s, str) else 1)
+    # Revoked certificates first: clients refuse them today, whatever else is wrong.
+    df["_not_revoked"] = df["findings"].map(lambda f: Code.REVOKED.value not in f)
     df = df.sort_values(
-        ["hosts_affected", "_rank", "not_after", "leaf_sha256"],
-        ascending=[False, True, True, True],
+        ["_not_revoked", "hosts_affected", "_rank", "not_after", "leaf_sha256"],
+        ascending=[True, False, True, True, True],
         na_position="last",
     )
-    return df.drop(columns="_rank").reset_index(drop=True)
+    return df.drop(columns=["_rank", "_not_revoked"]).reset_index(drop=True)
 
 
 def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:

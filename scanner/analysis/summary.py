@@ -32,6 +32,7 @@ SUMMARY_INPUT_COLUMNS = (
     *VERDICT_COLUMNS,
     "grade",
     "trusted_by",
+    "revoked",
 )
 
 
@@ -51,6 +52,8 @@ def summarise(hosts: pd.DataFrame, stores: Sequence[str] = ()) -> pd.DataFrame:
     rows.append(("verdict", "not_trusted", int((ok["trusted"] == False).sum())))  # noqa: E712
     for col in PROBLEM_VERDICTS:
         rows.append(("verdict", col, int((ok[col] == True).sum())))  # noqa: E712
+    revoked = ok["revoked"] == True if "revoked" in ok else pd.Series(dtype=bool)  # noqa: E712
+    rows.append(("verdict", "revoked", int(revoked.sum())))
     errors = hosts["error"].value_counts()
     for code in ErrorCode:
         rows.append(("error", code.value, int(errors.get(code.value, 0))))

@@ -253,3 +253,48 @@ def test_changes_table_round_trips_through_parquet(changes: pd.DataFrame) -> Non
         "team name": "team of web",
         "1st": "x",
     }
+
+
+def test_a_newly_revoked_host_has_regressed_even_if_already_untrusted(
+    pki: lab.Pki, trust: certs.TrustStore
+) -> None:
+    """Issue 11: `diff` reports a host revoked since OLD as `regressed` with the finding, also
+    when OLD already distrusted it for another reason (here a name mismatch)."""
+    from dataclasses import replace
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from scanner.x509 import revocation as rv
+
+    inter = pki.intermediate
+    trusted = pki.leaf(["was-fine.example.test"])
+    mismatched = pki.leaf(["elsewhere.example.test"])
+    crl = rv.parse_crl(
+        pki.crl(
+            inter,
+            [
+                (c.cert.serial_number, FIXED, x509.ReasonFlags.key_compromise)
+                for c in (trusted, mismatched)
+            ],
+        ).public_bytes(Encoding.DER)
+    )
+    root_crl = rv.parse_crl(pki.crl(pki.root).public_bytes(Encoding.DER))
+    old, new = Night(trust, FIXED), Night(trust, FIXED + DAY)
+    for night in (old, new):
+        night.ok("was-fine.example.test", [trusted, inter])
+        night.ok("mismatch.example.test", [mismatched, inter])
+    for i, r in enumerate(new.results):  # the next night, both are on their CA's CRL
+        assert isinstance(r, ScanOk)
+        evidence = rv.Evidence(files=[crl, root_crl], online=False)
+        judged = rv.judge(r.diagnosis.path, as_of=new.as_of, evidence=evidence)
+        new.results[i] = replace(r, diagnosis=rv.apply(r.diagnosis, judged))
+    o, n = old.tables(), new.tables()
+    changes = diff(o.hosts, o.findings, n.hosts, n.findings)
+    assert of(changes, "was-fine.example.test") == {("new_finding", "revoked"), ("regressed", None)}
+    assert of(changes, "mismatch.example.test") == {("new_finding", "revoked"), ("regressed", None)}
+    regressed = changes[changes["change"] == "regressed"].set_index("host")
+    assert regressed.loc["was-fine.example.test", "old"] == "trusted"
+    assert regressed.loc["mismatch.example.test", "old"] == "not trusted"
+    assert set(regressed["new"]) == {"revoked"} and set(regressed["severity"]) == {"critical"}
+    assert all("revoked" in d for d in regressed["detail"])
