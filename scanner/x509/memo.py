@@ -103,7 +103,7 @@ class Memo:
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.
         self.verdicts: Bounded[tuple[bytes, str, object], str | None] = Bounded(size // 2)
         # (CRL URLs, OCSP URLs) a certificate names: see scanner.x509.revocation.judge.
-        self.pointers: Bounded[x509.Certificate, tuple[tuple[str, ...], ...]] = Bounded(size)
+        self.pointers: ByIdentity[tuple[tuple[str, ...], ...]] = ByIdentity(size)
 
     def parse(self, der: bytes) -> x509.Certificate | None:
         return self.parsed.get(der, lambda: certs.try_parse(der))

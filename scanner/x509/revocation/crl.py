@@ -117,14 +117,19 @@ class Crl:
     # serial -> the entry's revocationDate element (DER) as an integer << 4 | reason code + 1
     entries: Mapping[int, int] = field(repr=False)
     unusable: str | None = None  # why the CRL cannot be used at all
-    # Whether each issuer (of the few that ask) verifies the signature: checked once per run.
-    _verified: dict[x509.Certificate, bool] = field(default_factory=dict, repr=False, compare=False)
+    # Whether each issuer (of the few that ask) verifies the signature: checked once per run,
+    # by object (hashing a certificate costs its whole DER); the object is kept with its answer
+    # so that its id is not reused.
+    _verified: dict[int, tuple[x509.Certificate, bool]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def signed_by(self, issuer: x509.Certificate) -> bool:
-        known = self._verified.get(issuer)
-        if known is None:
-            known = self._verified[issuer] = self.signature.verified_by(issuer.public_key())
-        return known
+        known = self._verified.get(id(issuer))
+        if known is None or known[0] is not issuer:
+            known = (issuer, self.signature.verified_by(issuer.public_key()))
+            self._verified[id(issuer)] = known
+        return known[1]
 
     def lookup(self, serial: int) -> tuple[dt.datetime, str | None] | None:
         packed = self.entries.get(serial)

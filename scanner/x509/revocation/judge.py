@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from cryptography import x509
 
@@ -93,11 +92,7 @@ def judge(
     wanted_ocsp: list[tuple[str, bytes]] = []
     path = pairs(path_der, memo)
     for cert, issuer in path:
-        pointers = (
-            memo.pointers.get(cert, partial(_pointers, cert))
-            if memo is not None
-            else _pointers(cert)
-        )
+        pointers = memo.pointers.one(cert, _pointers) if memo is not None else _pointers(cert)
         v = _certificate(cert, issuer, pointers, as_of, evidence)
         if isinstance(v, _Wanted):
             wanted_crls += [u for u in v.crls if u not in wanted_crls]
