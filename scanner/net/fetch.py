@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import anyio
+import dns.exception
 import httpx
 from anyio.abc import TaskGroup
 
@@ -169,7 +170,12 @@ class HttpFetcher:
         try:
             addresses = [str(ipaddress.ip_address(host))]
         except ValueError:
-            addresses = await self._resolver.resolve(host, url.port or 443)
+            try:
+                addresses = await self._resolver.resolve(host, url.port or 443)
+            except (OSError, dns.exception.DNSException) as e:  # as classify's `dns` stage
+                raise FetchRefused(
+                    f"{host} does not resolve: {type(e).__name__}: {e}"[:300]
+                ) from None
         if not addresses:
             raise FetchRefused(f"{host} has no address")
         address = addresses[0]

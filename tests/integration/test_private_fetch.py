@@ -155,3 +155,45 @@ def test_a_redirect_to_the_metadata_service_is_refused_before_connecting(
     assert "fe80::1 is a link-local address" in why6
     assert server.hits == {"/ca.der": 1, "/ca6.der": 1}
     assert all(a[0] == LOOPBACK for a in contacted if isinstance(a, tuple)), contacted
+
+
+def test_a_name_that_does_not_resolve_is_a_finding_not_an_internal_error(
+    cli: Cli, lab: Lab, lab_files: Any, tmp_path: Path, fixed: dt.datetime
+) -> None:
+    """The lab's DNS server answers NXDOMAIN for the caIssuers host: the fetch fails with the
+    reason, on the host's row."""
+    web_port = str(lab.pki.crl_base).split(":")[2].split("/")[0]
+    leaf = lab.pki.leaf(
+        ["unresolved-aia.lab.test"], aia_url=f"http://nowhere.aia.test:{web_port}/ca.der"
+    )
+    port = lab.serve_chain([leaf])
+    inp, out = tmp_path / "in.csv", tmp_path / "out"
+    inp.write_text(f"host,port,ip\nunresolved-aia.lab.test,{port},{LOOPBACK}\n")
+    dns_host, dns_port = lab.dns_address
+    result = cli(
+        [
+            "scan",
+            inp,
+            "--out",
+            out,
+            "--as-of",
+            fixed.isoformat(),
+            "--ca-bundle",
+            lab_files.ca,
+            "--nameserver",
+            f"{dns_host}:{dns_port}",
+            "--timeout",
+            "3",
+            "--allow-private-fetch",
+            "--quiet",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = pq.read_table(out / "hosts.parquet").to_pylist()
+    assert row["status"] == "ok" and "aia_fetch_failed" in row["findings"]
+    (f,) = [
+        f
+        for f in pq.read_table(out / "findings.parquet").to_pylist()
+        if f["code"] == "aia_fetch_failed"
+    ]
+    assert "nowhere.aia.test does not resolve: NXDOMAIN" in f["message"], f["message"]
