@@ -54,7 +54,16 @@ def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:
 
 
 def base_args(ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
-    return ["--as-of", as_of.isoformat(), "--ca-bundle", str(ca), "--timeout", TIMEOUT]
+    # The lab's AIA and CRL servers are on loopback: --allow-private-fetch lets scans use them.
+    return [
+        "--as-of",
+        as_of.isoformat(),
+        "--ca-bundle",
+        str(ca),
+        "--timeout",
+        TIMEOUT,
+        "--allow-private-fetch",
+    ]
 
 
 def run(args: Sequence[Any], columns: int = 200) -> Result:

@@ -55,7 +55,7 @@ def test_resume_compares_every_option_it_is_not_told_to_ignore(trust: Any) -> No
     runner._check_resumable(state, options(timeout=3, concurrency=7), "abc", trust)  # speed
     # An option another feature adds to the record (revocation, say) is compared at once.
     state["options"]["revocation"] = "hard"
-    with pytest.raises(UsageError, match=r"--revocation was 'hard', now None"):
+    with pytest.raises(UsageError, match=r"--revocation was 'hard', now True"):
         runner._check_resumable(state, options(), "abc", trust)
 
 
