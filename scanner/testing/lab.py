@@ -371,6 +371,7 @@ _STILL_TRUSTED = frozenset(
 # TLS 1.2 or 1.3, B legacy versions, incomplete chain, weak key, static RSA, A- no TLS 1.3.
 GRADES = {
     "valid": "A",
+    "revoked": "T",  # SSL Labs: revoked is not trusted
     "expired": "T",
     "not_yet_valid": "T",
     "expiring_soon": "A",
@@ -684,6 +685,8 @@ class Lab:
             ),
             (pki.expired_intermediate, ()),
             (pki.rogue_root, ()),
+            (pki.new_root, ()),
+            (pki.new_intermediate, ()),
         ):
             url = pki.crl_url(issuer)
             assert url is not None
