@@ -67,6 +67,7 @@ def check(
     result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)
     # The named stores judge the chain as the default store did (no AIA fetching offline).
     result = with_stores(result, stores=stores, as_of=as_of, warn_days=warn_days, offline=True)
+    result = rv.untrusted_if_revoked(result)
     diagnosis = result.diagnosis
     row = rows.host_row(result, (), checked_at)
     row.update(dict.fromkeys(NETWORK_COLUMNS))

@@ -4,7 +4,6 @@ finish. The one place where a per-host exception becomes a row."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import ssl
 import time
@@ -121,13 +120,7 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
         fetched=fetched,
         memo=shared.memo,
     )
-    if diagnosis.revocation is rv.Status.REVOKED and result.stores:
-        # Revoked whichever root a client trusts: no named store trusts the chain either.
-        revoked = [
-            dataclasses.replace(v, trusted=False, reason="a certificate of the path is revoked")
-            for v in result.stores
-        ]
-        result = dataclasses.replace(result, stores=tuple(revoked))
+    result = rv.untrusted_if_revoked(result)
     if shared.probes is not None:
         # The probes, one after another, within a --timeout of their own: a slow handshake or
         # AIA fetch must not leave them no time (with --protocols a host holds its worker

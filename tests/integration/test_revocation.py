@@ -581,3 +581,38 @@ def test_an_unreadable_crl_file_is_a_usage_error(cli: Cli, tmp_path: Path) -> No
     assert f"--crl {bogus}: not a DER or PEM CRL" in result.output
     missing = cli(["check", chain, "--host", "a.test", "--crl", tmp_path / "nope.crl"])
     assert missing.exit_code == 2 and "cannot read --crl" in missing.output
+
+
+def test_a_revoked_chain_is_trusted_by_no_named_store_either(
+    scan: Scan, cli: Cli, fixed: dt.datetime, tmp_path: Path
+) -> None:
+    """Issue 11 with issue 12's --trust-store: a store holding the root does not trust a chain
+    with a revoked certificate, in `scan` and in `check --crl`."""
+    port = scan.rows["crl_pem_revoked"]["port"]
+    inp, ca, out = tmp_path / "in.csv", tmp_path / "ca.pem", tmp_path / "out"
+    inp.write_text(f"host,port,ip\n{host('crl_pem_revoked')},{port},{LOOPBACK}\n")
+    ca.write_bytes(scan.pki.root.pem)
+    store = ["--trust-store", f"java={ca}"]
+    args = ["--as-of", fixed.isoformat(), "--ca-bundle", ca, *store]
+    result = cli(["scan", inp, "--out", out, *args, "--allow-private-fetch", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (row,) = pq.read_table(out / "hosts.parquet").to_pylist()
+    assert row["revoked"] is True and row["trusted"] is False
+    assert row["trusted_by"] == [] and row["findings"] == ["revoked"]
+    checked = cli(
+        [
+            "check",
+            scan.files["crl_pem_revoked"],
+            "--host",
+            host("crl_pem_revoked"),
+            *args,
+            "--crl",
+            scan.files["/crl_pem_revoked.crl"],
+            "--crl",
+            scan.files["/crl/root.crl"],
+            "--json",
+        ]
+    )
+    assert checked.exit_code == 0, checked.output
+    offline = json.loads(checked.stdout)
+    assert (offline["revoked"], offline["trusted"], offline["trusted_by"]) == (True, False, [])

@@ -16,6 +16,7 @@ from scanner.x509.revocation.judge import (
     judge,
     pairs,
     short_lived,
+    untrusted_if_revoked,
 )
 from scanner.x509.revocation.ocsp import (
     MAX_OCSP_URLS,
@@ -51,4 +52,5 @@ __all__ = [
     "pairs",
     "parse_crl",
     "short_lived",
+    "untrusted_if_revoked",
 ]

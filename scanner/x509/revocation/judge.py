@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from cryptography import x509
 
 from scanner.model.catalogue import Code
-from scanner.model.types import Diagnosis, Finding
+from scanner.model.types import Diagnosis, Finding, ScanOk
 from scanner.x509 import certs
 from scanner.x509 import findings as F
 from scanner.x509.memo import Memo
@@ -233,3 +233,15 @@ def apply(diagnosis: Diagnosis, judgement: Judgement) -> Diagnosis:
         revocation=judgement.status,
         revocation_source=judgement.source,
     )
+
+
+def untrusted_if_revoked(result: ScanOk) -> ScanOk:
+    """A revoked certificate is revoked whichever root a client trusts: no named store
+    (--trust-store) trusts the chain either."""
+    if result.diagnosis.revocation is not Status.REVOKED or not result.stores:
+        return result
+    stores = tuple(
+        replace(v, trusted=False, reason="a certificate of the path is revoked")
+        for v in result.stores
+    )
+    return replace(result, stores=stores)
