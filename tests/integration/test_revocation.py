@@ -27,7 +27,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from typer.testing import Result
 
-from scanner.testing.lab import DAY, LOOPBACK, Issued, Pki, free_port, make_ca
+from scanner.testing.lab import DAY, LOOPBACK, Issued, Pki, make_ca
 from scanner.testing.responders import RevocationServer, ocsp_response, unsuccessful
 
 Cli = Callable[[Sequence[str]], Result]
@@ -448,9 +448,9 @@ def test_no_revocation_checks_nothing(
     assert scan.server.hits == hits  # nothing fetched
 
 
-def _wait_until_accepting(process: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
-    """Until `openssl ocsp` says ACCEPT (a probing connection would block the single-threaded
-    responder until it times out)."""
+def _wait_until_accepting(process: subprocess.Popen[bytes], seconds: float = 10.0) -> int:
+    """The port `openssl ocsp -port 0` says it accepts on (`ACCEPT [::]:PORT PID=...`), once it
+    does (a probing connection would block the single-threaded responder until it times out)."""
     assert process.stdout is not None
     deadline = time.monotonic() + seconds
     seen = b""
@@ -460,7 +460,7 @@ def _wait_until_accepting(process: subprocess.Popen[bytes], seconds: float = 10.
             line = process.stdout.readline()
             seen += line
             if line.startswith(b"ACCEPT"):
-                return
+                return int(line.split()[1].rsplit(b":", 1)[1])
     raise AssertionError(f"openssl ocsp is not accepting: {seen!r}")
 
 
@@ -470,22 +470,20 @@ def test_a_real_responder_openssl_ocsp(cli: Cli, tmp_path: Path) -> None:
     leaf. It stamps responses with its clock, so this test's PKI and --as-of are dated from
     the clock rather than from the fixed instant."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}/"
+    # The responder binds a port of its own choosing (-port 0); the leaves, made after, name
+    # it, so their serials are chosen first for its index.
+    good_serial, revoked_serial = x509.random_serial_number(), x509.random_serial_number()
     with RevocationServer.start() as server:
         pki = Pki.create(now, crl_base=server.url("/crl"))
         server.files["/crl/root.crl"] = pki.crl(pki.root).public_bytes(Encoding.DER)
         inter = pki.intermediate
-        good = pki.leaf([host("openssl_good")], ocsp_url=url)
-        revoked = pki.leaf([host("openssl_revoked")], ocsp_url=url)
         stamp = "%y%m%d%H%M%SZ"
         expiry = (now + 200 * DAY).strftime(stamp)
         when = (now - DAY).strftime(stamp)
         index = tmp_path / "index.txt"
         index.write_text(
-            f"V\t{expiry}\t\t{good.cert.serial_number:X}\tunknown\t/CN=good\n"
-            f"R\t{expiry}\t{when},keyCompromise\t{revoked.cert.serial_number:X}\tunknown"
-            "\t/CN=revoked\n"
+            f"V\t{expiry}\t\t{good_serial:X}\tunknown\t/CN=good\n"
+            f"R\t{expiry}\t{when},keyCompromise\t{revoked_serial:X}\tunknown\t/CN=revoked\n"
         )
         (tmp_path / "inter.pem").write_bytes(inter.pem)
         (tmp_path / "inter.key").write_bytes(inter.key_pem())
@@ -496,7 +494,7 @@ def test_a_real_responder_openssl_ocsp(cli: Cli, tmp_path: Path) -> None:
                 "-index",
                 index,
                 "-port",
-                str(port),
+                "0",
                 "-rsigner",
                 tmp_path / "inter.pem",
                 "-rkey",
@@ -510,7 +508,9 @@ def test_a_real_responder_openssl_ocsp(cli: Cli, tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_accepting(responder)
+            url = f"http://{LOOPBACK}:{_wait_until_accepting(responder)}/"
+            good = pki.leaf([host("openssl_good")], ocsp_url=url, serial=good_serial)
+            revoked = pki.leaf([host("openssl_revoked")], ocsp_url=url, serial=revoked_serial)
             rows = [
                 f"{host(n)},{server.tls([leaf, inter], str(tmp_path))},{LOOPBACK}\n"
                 for n, leaf in (("openssl_good", good), ("openssl_revoked", revoked))
