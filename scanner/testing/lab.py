@@ -8,6 +8,7 @@ manager that tears it all down. Certificates are dated relative to the `as_of` i
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import csv
 import datetime as dt
@@ -561,6 +562,7 @@ class _Loop:
 # Sockets bound and never listening, kept for the life of the process: their ports refuse
 # connections, and no server started later on port 0 can be given one of them.
 _PARKED: list[socket.socket] = []
+atexit.register(lambda: [s.close() for s in _PARKED])
 
 
 def free_port() -> int:
