@@ -26,6 +26,7 @@ def demo(
 
     Example: scanner demo --out reports/demo
     """
+    from scanner.model.types import Addresses
     from scanner.run.runner import run_scan
     from scanner.testing.lab import Lab
 
@@ -49,6 +50,7 @@ def demo(
             concurrency=50,
             nameservers=(lab.dns_address,),
             allow_private_fetch=True,  # the lab's AIA and CRL servers are on loopback
+            addresses=Addresses.ALL,  # the lab's round-robin name shows inconsistent backends
             overwrite=True,
             protocols=True,
             trust_stores=stores,

@@ -31,6 +31,7 @@ from scanner.cli.app import (
 from scanner.cli.metrics import MetricsLabel, metrics_text, write_metrics_file
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
+from scanner.model.types import STARTTLS_CHOICES, Addresses
 from scanner.present.escape import terminal
 from scanner.run.options import ProgressFn, ScanOptions
 from scanner.store.location import path_or_url
@@ -124,9 +125,11 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     meta = report.meta
     c = report.counts
     state = " (INTERRUPTED: --resume continues it)" if report.interrupted else ""
+    rows = c.get("rows", c["targets"])
+    per_address = f", {rows} rows (one per address)" if rows != c["targets"] else ""
     out_console.print(
-        f"Scanned {c['targets']} targets ({c['ok']} ok, {c['targets'] - c['ok']} errors) into "
-        f"{report.out} as of {meta['as_of']}{state}",
+        f"Scanned {c['targets']} targets{per_address} ({c['ok']} ok, {rows - c['ok']} errors) "
+        f"into {report.out} as of {meta['as_of']}{state}",
         markup=False,
         soft_wrap=True,
     )
@@ -136,7 +139,14 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     for col in ("kind", "name", "hosts", "share"):
         table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
     for row in report.summary.itertuples(index=False):
-        if row.hosts and row.kind in ("verdict", "error", "finding", "grade", "trust_store"):
+        if row.hosts and row.kind in (
+            "verdict",
+            "error",
+            "finding",
+            "grade",
+            "trust_store",
+            "names",
+        ):
             table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
     out_console.print(table)
     top = report.worst.head(worst) if report.worst is not None else None
@@ -168,7 +178,7 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
 Input = Annotated[
     str,
     typer.Argument(
-        help="CSV with a 'host' column (optional 'port', 'ip'): a path or a URL "
+        help="CSV with a 'host' column (optional 'port', 'ip', 'starttls'): a path or a URL "
         "(s3://bucket/hosts.csv, https://...).",
         show_default=False,
     ),
@@ -186,7 +196,11 @@ Out = Annotated[
 Concurrency = Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")]
 Timeout = Annotated[
     float,
-    typer.Option(min=0.1, help="Seconds per host for DNS, connect, handshake and AIA fetching."),
+    typer.Option(
+        min=0.1,
+        help="Seconds per host (per address with --addresses all) for DNS, connect, STARTTLS, "
+        "handshake and AIA fetching.",
+    ),
 ]
 CaBundle = Annotated[
     Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
@@ -228,6 +242,24 @@ Nameserver = Annotated[
 PerIp = Annotated[
     int | None,
     typer.Option(min=1, help="At most this many connections in flight to one address."),
+]
+AddressesOption = Annotated[
+    Addresses,
+    typer.Option(
+        help="first: one row per target, from the first address that connects. all: every "
+        "address of a name (A and AAAA) is its own row, and a name whose addresses serve "
+        "different leaves gets the finding inconsistent_backends.",
+        case_sensitive=False,
+    ),
+]
+StartTlsOption = Annotated[
+    str,
+    typer.Option(
+        help="Speak this protocol before TLS: auto (by port: 25/587 smtp, 143 imap, 110 pop3, "
+        "21 ftp, 389 ldap, 5222 xmpp, 5432 postgres; others direct TLS), none (always direct "
+        "TLS), or smtp|imap|pop3|ftp|ldap|xmpp|postgres. A row's 'starttls' cell overrides it.",
+        metavar="auto|none|PROTO",
+    ),
 ]
 ShardOption = Annotated[
     str | None,
@@ -337,6 +369,8 @@ def scan(
     per_ip: PerIp = None,
     protocols: Protocols = False,
     trust_store: TrustStores = None,
+    addresses: AddressesOption = Addresses.FIRST,
+    starttls: StartTlsOption = "auto",
     shard: ShardOption = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
@@ -363,6 +397,10 @@ def scan(
         raise typer.BadParameter("--dask splits the input itself: give --shards N (and no --shard)")
     if shards is not None and dask is None:
         raise typer.BadParameter("--shards needs --dask (for one machine's slice use --shard K/N)")
+    if starttls.lower() not in STARTTLS_CHOICES:
+        raise typer.BadParameter(
+            f"{starttls!r} is not one of {', '.join(STARTTLS_CHOICES)}", param_hint="--starttls"
+        )
     try:
         shard_value = Shard.parse(shard) if shard else Shard(1, 1)
     except UsageError as e:
@@ -383,6 +421,8 @@ def scan(
         allow_private_fetch=allow_private_fetch,
         nameservers=tuple(nameserver_option(n) for n in nameserver or ()),
         per_ip=per_ip,
+        addresses=addresses,
+        starttls=starttls.lower(),
         shard=shard_value,
         overwrite=overwrite,
         resume=resume,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from scanner.errors import HostError, InputError, UsageError
 from scanner.inputs.hostnames import normalise_host, normalise_ip
-from scanner.model.types import InvalidTarget, Target
+from scanner.model.types import STARTTLS_CHOICES, InvalidTarget, Target
 
 DEFAULT_PORT = 443
 # Column names the scanner writes itself; carried input columns with these names get a prefix.
@@ -26,6 +26,7 @@ class Header:
     extra: tuple[int, ...]  # indexes of carried columns
     extra_names: tuple[str, ...]  # their output names
     width: int
+    starttls: int | None = None  # the optional `starttls` column (auto, none or a protocol)
 
 
 def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
@@ -42,7 +43,7 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
         if n and n in seen:  # unnamed columns (trailing commas) are named below
             raise InputError(f"column {n!r} appears twice in the header row")
         seen.add(n)
-    special = {"host", "port", "ip"}
+    special = {"host", "port", "ip", "starttls"}
     # Output names must be unique ignoring case (DuckDB and SQL engines fold case).
     reserved_set = {r.lower() for r in reserved}
     extra = tuple(i for i, n in enumerate(lowered) if n not in special)
@@ -63,6 +64,7 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
         extra=extra,
         extra_names=tuple(extra_names),
         width=len(names),
+        starttls=lowered.index("starttls") if "starttls" in lowered else None,
     )
 
 
@@ -100,6 +102,7 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
     raw_host = cell(header.host)
     raw_port = cell(header.port).strip()
     raw_ip = cell(header.ip).strip()
+    raw_starttls = cell(header.starttls).strip().lower()
 
     def invalid(detail: str, port: int | None = None) -> InvalidTarget:
         return InvalidTarget(
@@ -132,9 +135,21 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
             connect_ip = normalise_ip(raw_ip)
             if connect_ip is None:
                 raise HostError(f"ip {raw_ip!r} is not an IP address")
+        if raw_starttls and raw_starttls not in STARTTLS_CHOICES:
+            raise HostError(
+                f"starttls {raw_starttls!r} is not one of {', '.join(STARTTLS_CHOICES)}"
+            )
     except HostError as e:
         return invalid(str(e), port)
-    return Target(row=line, host=host, port=port, ip=connect_ip, is_ip=is_ip, extra=extra)
+    return Target(
+        row=line,
+        host=host,
+        port=port,
+        ip=connect_ip,
+        is_ip=is_ip,
+        extra=extra,
+        starttls=raw_starttls or None,
+    )
 
 
 def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:

@@ -36,6 +36,7 @@ class Code(StrEnum):
     NOT_TRUSTED_BY = "not_trusted_by"
     REVOKED = "revoked"
     REVOCATION_UNKNOWN = "revocation_unknown"
+    INCONSISTENT_BACKENDS = "inconsistent_backends"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,5 +168,10 @@ CATALOGUE: dict[Code, Spec] = {
         "The revocation status of a certificate of the path could not be established: "
         "responder timeout, HTTP error, bad signature, stale or oversized CRL, or no pointer.",
         "Read the message: it names the certificate, the URL and why.",
+    ),
+    Code.INCONSISTENT_BACKENDS: Spec(
+        Severity.HIGH,
+        "The addresses of one name serve different leaf certificates (`--addresses all`).",
+        "Deploy the same certificate on every backend.",
     ),
 }

@@ -25,6 +25,7 @@ HOST_COLUMNS = (
     "error",
     "error_detail",
     "connected_ip",
+    "protocol",
     "tls_version",
     "cipher",
     "subject",

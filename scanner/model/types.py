@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
     TLS = "tls"
+    # The server answered in its protocol but refused or did not offer the upgrade to TLS.
+    STARTTLS = "starttls"
     INVALID_INPUT = "invalid_input"
     # A bug of ours: an exception no mapping rule covers. Counted in scan.json.
     INTERNAL = "internal"
@@ -48,6 +50,7 @@ class Stage(StrEnum):
 
     RESOLVE = "resolve"
     CONNECT = "connect"
+    STARTTLS = "starttls"
     HANDSHAKE = "handshake"
 
 
@@ -68,6 +71,31 @@ class RevocationSource(StrEnum):
     CRL_FILE = "crl_file"
 
 
+class StartTls(StrEnum):
+    """Protocols whose connection starts in the clear and is upgraded to TLS (the `protocol`
+    column holds one of these, or `tls` for TLS from the first byte)."""
+
+    SMTP = "smtp"  # RFC 3207
+    IMAP = "imap"  # RFC 3501
+    POP3 = "pop3"  # RFC 2595
+    FTP = "ftp"  # RFC 4217
+    LDAP = "ldap"  # RFC 4511
+    XMPP = "xmpp"  # RFC 6120
+    POSTGRES = "postgres"  # PostgreSQL protocol, SSLRequest
+
+
+DIRECT_TLS = "tls"  # the `protocol` of a host that speaks TLS at once
+# Values of the `starttls` input column and the --starttls option: by port, direct TLS, or one.
+STARTTLS_CHOICES = ("auto", "none", *(p.value for p in StartTls))
+
+
+class Addresses(StrEnum):
+    """Which addresses of a name are scanned (`--addresses`)."""
+
+    FIRST = "first"  # the first that accepts a connection: one row per target
+    ALL = "all"  # every address: one row per (target, address)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """One valid input row: what to connect to and which name to check."""
@@ -78,6 +106,9 @@ class Target:
     ip: str | None  # connect-to address from the input (normalised), or None
     is_ip: bool  # host is an IP literal: no SNI, match iPAddress SANs
     extra: tuple[str, ...] = ()  # carried input columns, in header order
+    # The row's `starttls` cell: "auto", "none" or a StartTls value; None when blank (then
+    # the --starttls option decides).
+    starttls: str | None = None
 
     @property
     def sni(self) -> str | None:
@@ -108,6 +139,7 @@ class Handshake:
     tls_version: str
     cipher: str
     address: str  # the address actually connected
+    protocol: str = DIRECT_TLS  # `tls`, or the StartTls protocol spoken before the handshake
     budget_left: float = 0.0  # seconds of the host's --timeout not yet used (AIA may use them)
 
 
@@ -116,6 +148,7 @@ class CaptureFailure:
     error: ErrorCode
     detail: str
     address: str | None = None
+    protocol: str | None = None  # what was spoken (null when no connection was made)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,6 +249,7 @@ class ScanFailed:
     error: ErrorCode
     detail: str
     address: str | None = None
+    protocol: str | None = None
 
 
 ScanResult = ScanOk | ScanFailed

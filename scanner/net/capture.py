@@ -1,4 +1,5 @@
-"""Resolve, connect and handshake with verification off; return the chain exactly as sent.
+"""Resolve, connect, speak STARTTLS when asked, and handshake with verification off; return the
+chain exactly as sent.
 
 On anyio's asyncio backend the handshake goes through asyncio's own SSL transport (the
 fastest transport anyio lets us reach); on any other backend through anyio's TLSStream.
@@ -18,9 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 
-from scanner.model.types import CaptureFailure, ErrorCode, Handshake, Stage, Target
+from scanner.model.types import (
+    DIRECT_TLS,
+    CaptureFailure,
+    ErrorCode,
+    Handshake,
+    Stage,
+    StartTls,
+    Target,
+)
+from scanner.net import starttls as st
 from scanner.net.classify import classify
 from scanner.net.resolve import Resolver, on_asyncio
 
@@ -54,6 +65,52 @@ def unverified_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
 class _Progress:
     stage: Stage = Stage.RESOLVE
     address: str | None = None
+    starttls: StartTls | None = None
+    reader: st.Reader | None = None  # the STARTTLS exchange, while it runs
+
+    @property
+    def protocol(self) -> str | None:
+        if self.stage in (Stage.RESOLVE, Stage.CONNECT):
+            return None
+        return self.starttls.value if self.starttls else DIRECT_TLS
+
+
+class _SocketChannel:
+    """The asyncio socket before TLS, for the STARTTLS exchange."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop, self.sock = loop, sock
+
+    async def receive(self, max_bytes: int) -> bytes:
+        return await self.loop.sock_recv(self.sock, max_bytes)
+
+    async def send(self, data: bytes) -> None:
+        await self.loop.sock_sendall(self.sock, data)
+
+
+class _StreamChannel:
+    """anyio's TCP stream before TLS, for the STARTTLS exchange."""
+
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self.stream = stream
+
+    async def receive(self, max_bytes: int) -> bytes:
+        try:
+            return await self.stream.receive(max_bytes)
+        except anyio.EndOfStream:
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.send(data)
+
+
+async def _starttls(channel: st.Channel, sni: str | None, address: str, p: _Progress) -> None:
+    if p.starttls is None:
+        return
+    p.stage = Stage.STARTTLS
+    p.reader = st.Reader(channel, p.starttls)
+    await st.upgrade(p.reader, sni or address)
+    p.reader = None
 
 
 # asyncio gives every TLS connection a 256 KiB read buffer (SSLProtocol.max_size, a private
@@ -89,6 +146,7 @@ async def _handshake_asyncio(
     try:
         sock.setblocking(False)
         await loop.sock_connect(sock, sockaddr)
+        await _starttls(_SocketChannel(loop, sock), sni, address, progress)
     except BaseException:
         sock.close()
         raise
@@ -103,7 +161,7 @@ async def _handshake_asyncio(
         raise
     try:
         obj = transport.get_extra_info("ssl_object")
-        return _read_session(obj, address)
+        return _read_session(obj, address, progress)
     finally:
         transport.abort()  # no close_notify: a graceful close costs a round trip per host
 
@@ -118,6 +176,11 @@ async def _handshake_anyio(
         if e.errno is None and isinstance(e.__cause__, OSError):
             raise e.__cause__ from None
         raise
+    try:
+        await _starttls(_StreamChannel(stream), sni, address, progress)
+    except BaseException:
+        await anyio.aclose_forcefully(stream)
+        raise
     progress.stage = Stage.HANDSHAKE
     try:
         tls = await TLSStream.wrap(
@@ -127,18 +190,19 @@ async def _handshake_anyio(
         await anyio.aclose_forcefully(stream)
         raise
     try:
-        return _read_session(tls.extra(TLSAttribute.ssl_object), address)
+        return _read_session(tls.extra(TLSAttribute.ssl_object), address, progress)
     finally:
         await anyio.aclose_forcefully(tls)
 
 
-def _read_session(obj: ssl.SSLObject, address: str) -> Handshake:
+def _read_session(obj: ssl.SSLObject, address: str, progress: _Progress) -> Handshake:
     cipher = obj.cipher()
     return Handshake(
         chain=unverified_chain(obj),
         tls_version=obj.version() or "",
         cipher=cipher[0] if cipher else "",
         address=address,
+        protocol=progress.protocol or DIRECT_TLS,
     )
 
 
@@ -167,6 +231,31 @@ class PerIpLimiter:
                 self._slots[address] = (limiter, users - 1)
 
 
+async def resolve_all(
+    target: Target,
+    *,
+    resolver: Resolver,
+    timeout: float,  # noqa: ASYNC109 - the host's budget
+) -> list[str] | CaptureFailure:
+    """Every address of the target (`--addresses all`): the input's `ip` when set (it means
+    "only this address"), the literal of an IP host, else every A and AAAA record."""
+    if target.ip:
+        return [target.ip]
+    if target.is_ip:
+        return [target.host]
+    try:
+        with anyio.fail_after(timeout):
+            addresses = await resolver.resolve(target.host, target.port, every_family=True)
+    except Exception as e:
+        mapped = classify(e, Stage.RESOLVE, timeout)
+        if mapped is None:
+            raise
+        return CaptureFailure(error=mapped[0], detail=mapped[1])
+    if not addresses:
+        return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
+    return addresses
+
+
 async def capture(
     target: Target,
     *,
@@ -174,15 +263,20 @@ async def capture(
     resolver: Resolver,
     timeout: float,  # noqa: ASYNC109 - the host's budget, applied inside around waits
     per_ip: PerIpLimiter | None = None,
+    starttls: StartTls | None = None,
+    address: str | None = None,
 ) -> Handshake | CaptureFailure:
-    """One host, within one deadline covering DNS, connect and handshake (time spent waiting
-    for a --per-ip slot does not count). Never raises for a host's failure; an exception no
-    rule covers is re-raised (our bug: the pipeline records it as `internal`)."""
-    progress = _Progress()
+    """One host, within one deadline covering DNS, connect, the STARTTLS exchange and the
+    handshake (time spent waiting for a --per-ip slot does not count). With `address`, that
+    address only and no lookup. Never raises for a host's failure; an exception no rule covers
+    is re-raised (our bug: the pipeline records it as `internal`)."""
+    progress = _Progress(starttls=starttls)
     handshake = _handshake_asyncio if on_asyncio() else _handshake_anyio
     budget = timeout
     try:
-        if target.ip:
+        if address:
+            addresses = [address]
+        elif target.ip:
             addresses = [target.ip]
         elif target.is_ip:
             addresses = [target.host]
@@ -193,13 +287,13 @@ async def capture(
             budget -= anyio.current_time() - started
         if not addresses:
             return CaptureFailure(error=ErrorCode.DNS, detail="the name has no address")
-        for i, address in enumerate(addresses):
-            progress.stage, progress.address = Stage.CONNECT, address
-            async with per_ip.slot(address) if per_ip else contextlib.nullcontext():
+        for i, addr in enumerate(addresses):
+            progress.stage, progress.address = Stage.CONNECT, addr
+            async with per_ip.slot(addr) if per_ip else contextlib.nullcontext():
                 started = anyio.current_time()
                 try:
                     with anyio.fail_after(budget):
-                        result = await handshake(address, target.port, target.sni, ctx, progress)
+                        result = await handshake(addr, target.port, target.sni, ctx, progress)
                 except OSError:
                     # Try the next address only when this one could not be connected at all.
                     budget -= anyio.current_time() - started
@@ -208,14 +302,27 @@ async def capture(
                     raise
             if not result.chain:
                 return CaptureFailure(
-                    error=ErrorCode.TLS, detail="the server sent no certificate", address=address
+                    error=ErrorCode.TLS,
+                    detail="the server sent no certificate",
+                    address=addr,
+                    protocol=result.protocol,
                 )
             budget -= anyio.current_time() - started
             return dataclasses.replace(result, budget_left=max(budget, 0.0))
+    except st.Refused as e:
+        return CaptureFailure(
+            error=ErrorCode.STARTTLS,
+            detail=str(e),
+            address=progress.address,
+            protocol=progress.protocol,
+        )
     except Exception as e:
-        mapped = classify(e, progress.stage, timeout)
+        expecting = progress.reader.expecting if progress.reader else None
+        mapped = classify(e, progress.stage, timeout, expecting=expecting)
         if mapped is None:
             raise
         code, detail = mapped
-        return CaptureFailure(error=code, detail=detail, address=progress.address)
+        return CaptureFailure(
+            error=code, detail=detail, address=progress.address, protocol=progress.protocol
+        )
     raise AssertionError("unreachable")  # pragma: no cover

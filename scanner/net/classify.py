@@ -4,6 +4,8 @@ TimeoutError (the per-host deadline)                  -> timeout
 stage resolve: gaierror, dnspython errors, bad IDNA   -> dns
 ConnectionRefusedError                                -> refused
 OSError with a no-route errno                         -> unreachable
+stage starttls: the server does not speak the protocol, resets, EOF -> tls (its detail says what
+                was expected; a refused upgrade is `starttls`, decided in capture)
 stage handshake: SSLError, resets, EOF, anyio errors  -> tls
 anything else                                         -> None: our bug, row `internal`
 """
@@ -18,6 +20,7 @@ import anyio
 import dns.exception
 
 from scanner.model.types import ErrorCode, Stage
+from scanner.net.starttls import NotSpoken
 
 _UNREACHABLE = frozenset(
     {
@@ -56,10 +59,16 @@ def _ssl_detail(e: ssl.SSLError) -> str:
     return f"{hint} [{reason}]" if hint else f"handshake failed: {text}"
 
 
-def classify(exc: BaseException, stage: Stage, timeout: float) -> tuple[ErrorCode, str] | None:
-    """The error code and a readable detail for an exception, or None when no rule covers it."""
+def classify(
+    exc: BaseException, stage: Stage, timeout: float, *, expecting: str | None = None
+) -> tuple[ErrorCode, str] | None:
+    """The error code and a readable detail for an exception, or None when no rule covers it.
+    `expecting`: what the STARTTLS exchange was waiting for."""
     if isinstance(exc, TimeoutError) and not isinstance(exc, ssl.SSLError):
-        return ErrorCode.TIMEOUT, f"no answer within {timeout:g} s (during {stage.value})"
+        waiting = f": expected {expecting}" if expecting else ""
+        return ErrorCode.TIMEOUT, f"no answer within {timeout:g} s (during {stage.value}{waiting})"
+    if isinstance(exc, NotSpoken):
+        return ErrorCode.TLS, f"STARTTLS failed: {exc}"
     if stage is Stage.RESOLVE:
         if isinstance(exc, socket.gaierror):
             return ErrorCode.DNS, f"name resolution failed: {exc.strerror or exc}"
@@ -74,6 +83,11 @@ def classify(exc: BaseException, stage: Stage, timeout: float) -> tuple[ErrorCod
         return ErrorCode.TLS, _ssl_detail(exc)
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
         return ErrorCode.UNREACHABLE, f"address unreachable: {exc.strerror or exc}"
+    if stage is Stage.STARTTLS and isinstance(exc, OSError):
+        return ErrorCode.TLS, (
+            f"the connection failed during STARTTLS ({exc.strerror or exc})"
+            + (f"; expected {expecting}" if expecting else "")
+        )
     if stage is Stage.HANDSHAKE:
         if isinstance(exc, ConnectionResetError):
             return ErrorCode.TLS, "the server reset the connection during the handshake"

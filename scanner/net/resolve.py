@@ -18,8 +18,9 @@ import dns.resolver
 
 
 class Resolver(Protocol):
-    async def resolve(self, host: str, port: int) -> list[str]:
-        """Addresses for `host`, in the order to try them; raises on failure."""
+    async def resolve(self, host: str, port: int, *, every_family: bool = False) -> list[str]:
+        """Addresses for `host`, in the order to try them; raises on failure. `every_family`:
+        IPv4 and IPv6 both (`--addresses all`), not only the first family that answers."""
         ...
 
 
@@ -30,7 +31,8 @@ class SystemResolver:
     def __init__(self, threads: int = 64) -> None:
         self._limiter = anyio.CapacityLimiter(threads)
 
-    async def resolve(self, host: str, port: int) -> list[str]:
+    async def resolve(self, host: str, port: int, *, every_family: bool = False) -> list[str]:
+        # getaddrinfo with AF_UNSPEC already gives both families.
         infos = await anyio.to_thread.run_sync(
             lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
             abandon_on_cancel=True,
@@ -52,11 +54,13 @@ class DnsResolver:
             r.timeout = lifetime
             self._resolvers.append(r)
 
-    async def resolve(self, host: str, port: int) -> list[str]:
+    async def resolve(self, host: str, port: int, *, every_family: bool = False) -> list[str]:
         """A records, or AAAA records when the name has no A record (one query per name in
-        the common case). NXDOMAIN is final; other failures try the next name server."""
+        the common case); with `every_family`, A then AAAA records. NXDOMAIN is final; other
+        failures try the next name server."""
         last: Exception = dns.resolver.NoNameservers()  # type: ignore[no-untyped-call]
         for r in self._resolvers:
+            found: list[str] = []
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                 try:
                     answer = await r.resolve(host, rdtype, search=False, backend=_dns_backend())
@@ -66,9 +70,13 @@ class DnsResolver:
                 except dns.resolver.NXDOMAIN:
                     raise
                 except dns.exception.DNSException as e:
-                    last = e
+                    last = e  # with A records found, a failing AAAA query keeps them
                     break
-                return _unique(rr.address for rr in answer)
+                found.extend(rr.address for rr in answer)
+                if not every_family:
+                    break
+            if found:
+                return _unique(found)
         raise last
 
 

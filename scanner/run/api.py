@@ -21,7 +21,7 @@ from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
-from scanner.model.types import DEFAULT_STORE, ScanCounts, ScanResult
+from scanner.model.types import DEFAULT_STORE, Addresses, ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.runner import make_resolver, version
 from scanner.store import rows, tables
@@ -99,6 +99,8 @@ async def scan_async(
     crl_files: Sequence[Path | str] = (),
     crl_max_bytes: int = 20 * 1024 * 1024,
     allow_private_fetch: bool = False,
+    addresses: Addresses | str = Addresses.FIRST,
+    starttls: str = "auto",
 ) -> ScanTables:
     """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip'
     and any carried columns) and return the tables in memory, with the dtypes of `load`.
@@ -141,6 +143,8 @@ async def scan_async(
         crl_files=load_crl_files([Path(p) for p in crl_files]) if revocation else (),
         crl_max_bytes=crl_max_bytes,
         allow_private_fetch=allow_private_fetch,
+        addresses=Addresses(addresses),
+        starttls=starttls,
     )
     dedupe = Deduper()
     results: list[tuple[ScanResult, dt.datetime]] = []

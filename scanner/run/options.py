@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.inputs.targets import Shard
+from scanner.model.types import Addresses
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 NotifyFn = Callable[[str], None]  # a message for the person running the scan, at once
@@ -31,6 +32,8 @@ class ScanOptions:
     crl_files: tuple[Path, ...] = ()
     crl_max_bytes: int = 20 * 1024 * 1024
     allow_private_fetch: bool = False
+    addresses: Addresses = Addresses.FIRST
+    starttls: str = "auto"  # `auto`, `none` or a StartTls value (scanner.net.starttls.CHOICES)
     shard: Shard = Shard(1, 1)
     overwrite: bool = False
     resume: bool = False

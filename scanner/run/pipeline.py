@@ -16,6 +16,8 @@ import anyio
 import anyio.to_thread
 
 from scanner.model.types import (
+    DIRECT_TLS,
+    Addresses,
     AiaResult,
     CaptureFailure,
     Diagnosis,
@@ -28,12 +30,20 @@ from scanner.model.types import (
     Target,
 )
 from scanner.net.aia import AiaFetcher, aia_failed
-from scanner.net.capture import PerIpLimiter, capture, client_context, limit_ssl_read_buffer
+from scanner.net.capture import (
+    PerIpLimiter,
+    capture,
+    client_context,
+    limit_ssl_read_buffer,
+    resolve_all,
+)
 from scanner.net.fetch import HttpFetcher, Once
 from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
 from scanner.net.revocation import CRL_MAX_BYTES, RevocationFetcher
+from scanner.net.starttls import AUTO, choose
 from scanner.run.clients import probe_protocols
+from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
@@ -60,6 +70,8 @@ class ScanConfig:
     crl_files: tuple[rv.Crl, ...] = ()  # --crl, used before any fetch
     crl_max_bytes: int = CRL_MAX_BYTES
     allow_private_fetch: bool = False  # AIA/CRL/OCSP URLs may reach loopback, link-local...
+    addresses: Addresses = Addresses.FIRST
+    starttls: str = AUTO  # `auto`, `none` or a StartTls value; a row's cell overrides it
 
 
 @dataclass(slots=True)
@@ -121,8 +133,9 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
         memo=shared.memo,
     )
     result = rv.untrusted_if_revoked(result)
-    if shared.probes is not None:
-        # The probes, one after another, within a --timeout of their own: a slow handshake or
+    if shared.probes is not None and hs.protocol == DIRECT_TLS:
+        # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
+        # null). The probes, one after another, within a --timeout of their own: a slow handshake or
         # AIA fetch must not leave them no time (with --protocols a host holds its worker
         # at most twice --timeout).
         result = await probe_protocols(
@@ -171,8 +184,9 @@ async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) ->
     return rv.apply(diagnosis, judgement)
 
 
-async def scan_one(target: Target, shared: _Shared) -> ScanResult:
-    """Never raises (but for cancellation): any exception is our bug and becomes `internal`."""
+async def scan_one(target: Target, shared: _Shared, address: str | None = None) -> ScanResult:
+    """Never raises (but for cancellation): any exception is our bug and becomes `internal`.
+    With `address`, that address of the target only."""
     try:
         outcome = await capture(
             target,
@@ -180,18 +194,52 @@ async def scan_one(target: Target, shared: _Shared) -> ScanResult:
             resolver=shared.resolver,
             timeout=shared.config.timeout,
             per_ip=shared.per_ip,
+            starttls=choose(shared.config.starttls, target.starttls, target.port),
+            address=address,
         )
         match outcome:
-            case CaptureFailure(error=error, detail=detail, address=address):
-                return ScanFailed(target=target, error=error, detail=detail, address=address)
+            case CaptureFailure(error=error, detail=detail, address=failed_at, protocol=proto):
+                return ScanFailed(
+                    target=target, error=error, detail=detail, address=failed_at, protocol=proto
+                )
             case Handshake():
                 return await _diagnose(target, outcome, shared)
     except Exception as e:  # the per-host boundary: an escaping exception would cancel siblings
-        return ScanFailed(
-            target=target,
-            error=ErrorCode.INTERNAL,
-            detail=f"internal error (please report): {type(e).__name__}: {e}"[:500],
+        return _internal(target, e, address)
+
+
+def _internal(target: Target, e: Exception, address: str | None = None) -> ScanFailed:
+    return ScanFailed(
+        target=target,
+        error=ErrorCode.INTERNAL,
+        detail=f"internal error (please report): {type(e).__name__}: {e}"[:500],
+        address=address,
+    )
+
+
+async def scan_addresses(target: Target, shared: _Shared) -> list[ScanResult]:
+    """`--addresses all`: one result per address of the target, scanned side by side, each
+    within its own --timeout; a name that does not resolve is one `dns` result. The group is
+    judged for consistency once complete (so its results travel together)."""
+    try:
+        resolved = await resolve_all(
+            target, resolver=shared.resolver, timeout=shared.config.timeout
         )
+    except Exception as e:  # noqa: BLE001 - the per-host boundary, as in scan_one
+        return [_internal(target, e)]
+    if isinstance(resolved, CaptureFailure):
+        return [ScanFailed(target=target, error=resolved.error, detail=resolved.detail)]
+    if len(resolved) == 1:
+        return [await scan_one(target, shared, resolved[0])]
+    results: list[ScanResult | None] = [None] * len(resolved)
+
+    async def one(i: int, address: str) -> None:
+        results[i] = await scan_one(target, shared, address)
+
+    async with anyio.create_task_group() as tg:
+        for i, address in enumerate(resolved):
+            tg.start_soon(one, i, address)
+    return backends.check([r for r in results if r is not None])
 
 
 def invalid_result(item: InvalidTarget) -> ScanFailed:
@@ -234,11 +282,14 @@ async def scan_stream(
     resolver: Resolver | None = None,
     stop: anyio.Event | None = None,
     in_flight: dict[int, float] | None = None,
+    on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
 ) -> bool:
     """Scan every item, awaiting `on_result` for each in completion order (a bounded stream's
     `send` gives back-pressure: workers wait while the writer is behind).
     `in_flight`, when given, holds worker -> when its current host started (monotonic), so an
-    interrupt can say what it waits for.
+    interrupt can say what it waits for. With `--addresses all`, a target of several addresses
+    goes to `on_group` at once (its rows are written together, so a checkpoint never splits
+    it), or result by result when there is none.
 
     Returns False when `stop` was set before all items were started (an interrupted scan)."""
     limit_ssl_read_buffer()
@@ -265,7 +316,7 @@ async def scan_stream(
                 memo=Memo(),
                 probes=ProbeContexts.create() if config.protocols else None,
             )
-            completed = await _work(items, shared, on_result, stop, in_flight)
+            completed = await _work(items, shared, on_result, stop, in_flight, on_group)
             background.cancel_scope.cancel()  # fetches no host waits for any more
     finally:
         with anyio.CancelScope(shield=True):
@@ -279,6 +330,7 @@ async def _work(
     on_result: Callable[[ScanResult], Awaitable[object]],
     stop: anyio.Event | None,
     in_flight: dict[int, float] | None,
+    on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
 ) -> bool:
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
@@ -296,10 +348,19 @@ async def _work(
                 continue
             if in_flight is not None:
                 in_flight[number] = time.monotonic()
-            result = await scan_one(item, shared)
+            if shared.config.addresses is Addresses.FIRST:
+                group = [await scan_one(item, shared)]
+            else:
+                group = await scan_addresses(item, shared)
             if in_flight is not None:
                 del in_flight[number]
-            await on_result(result)
+            if len(group) == 1:
+                await on_result(group[0])
+            elif on_group is not None:
+                await on_group(tuple(group))
+            else:
+                for result in group:
+                    await on_result(result)
 
     async with anyio.create_task_group() as workers:
         for number in range(shared.config.concurrency):

@@ -25,6 +25,7 @@ import anyio.to_thread
 import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
 from scanner.analysis.summary import (
     SKEW_INPUT_COLUMNS,
     SUMMARY_INPUT_COLUMNS,
@@ -51,6 +52,7 @@ from scanner.x509.stores import NamedStore
 
 WORST_HOSTS = 40
 PROGRESS_TICK = 1.0  # seconds between progress calls while no host finishes
+Emitted = ScanResult | tuple[ScanResult, ...]  # one result, or the results of a target's addresses
 # Results waiting for the writer; when full, workers wait (the disk sets the pace).
 RESULT_BUFFER = 1024
 
@@ -104,6 +106,8 @@ def _options_record(o: ScanOptions) -> dict[str, Any]:
         "crl": [str(p.resolve()) for p in o.crl_files],
         "crl_max_bytes": o.crl_max_bytes,
         "allow_private_fetch": o.allow_private_fetch,
+        "addresses": o.addresses.value,
+        "starttls": o.starttls,
     }
 
 
@@ -305,6 +309,8 @@ def _config(
         crl_files=crls,
         crl_max_bytes=options.crl_max_bytes,
         allow_private_fetch=options.allow_private_fetch,
+        addresses=options.addresses,
+        starttls=options.starttls,
     )
 
 
@@ -329,12 +335,14 @@ class _Writer:
         if self.progress is not None:
             self.progress(self.done, self.total, self.failed)
 
-    async def run(self, results: MemoryObjectReceiveStream[ScanResult]) -> None:
+    async def run(self, results: MemoryObjectReceiveStream[Emitted]) -> None:
+        """The rows of one target's addresses arrive together and land in one checkpoint."""
         async with results:
-            async for result in results:
+            async for item in results:
                 self.done += 1
-                self.failed += isinstance(result, ScanFailed)
-                self.parts.add(result, dt.datetime.now(dt.UTC))
+                for result in item if isinstance(item, tuple) else (item,):
+                    self.failed += isinstance(result, ScanFailed)
+                    self.parts.add(result, dt.datetime.now(dt.UTC))
                 self.report()
                 if self.parts.due:
                     await anyio.to_thread.run_sync(self.parts.checkpoint)
@@ -361,7 +369,7 @@ async def _scan(
             tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted)
         if writer.progress is not None:
             tg.start_soon(writer.tick)
-        send, receive = anyio.create_memory_object_stream[ScanResult](RESULT_BUFFER)
+        send, receive = anyio.create_memory_object_stream[Emitted](RESULT_BUFFER)
         async with anyio.create_task_group() as scan:
             scan.start_soon(writer.run, receive)
             async with send:
@@ -372,6 +380,7 @@ async def _scan(
                     resolver=make_resolver(options.nameservers),
                     stop=stop,
                     in_flight=in_flight,
+                    on_group=send.send,
                 )
         tg.cancel_scope.cancel()
     return completed
@@ -449,7 +458,11 @@ def _finish(
     clock = skew_message(skew, options.as_of)
     if clock:
         warnings = [*warnings, clock]
-    summary = combine(slices)
+    per_name = NameCounts()
+    for batch in files.iter_table_pandas(out / "hosts.parquet", NAME_COLUMNS):
+        per_name.add(batch)
+    per_name.finish()
+    summary = pd.concat([combine(slices), per_name.summary_rows()], ignore_index=True)
     top = worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
     files.write_csv_atomic(
@@ -484,7 +497,8 @@ def _finish(
             *(describe(s.name, s.trust) for s in stores),
         ],
         "counts": {
-            "targets": sum(status.values()),
+            "targets": per_name.targets,  # input rows (a name of three addresses counts once)
+            "rows": sum(status.values()),  # hosts.parquet rows: one per address scanned
             "ok": status.get("ok", 0),
             "errors": errors,
             "findings": counted("finding"),
@@ -492,6 +506,8 @@ def _finish(
             "duplicates": dedupe.duplicates,
             "certificates": table_rows["certificates"],
             "findings_rows": table_rows["findings"],
+            "names_inconsistent_backends": per_name.inconsistent_backends,
+            "names_some_addresses_down": per_name.some_addresses_down,
         },
         "internal_errors": errors.get("internal", 0),
         # Which input lines were dropped in favour of which (the first DUPLICATES_LISTED).

@@ -42,6 +42,7 @@ def host_row(
             row.update(
                 status="ok",
                 connected_ip=hs.address,
+                protocol=hs.protocol,
                 tls_version=hs.tls_version,
                 cipher=hs.cipher,
                 chain_length=len(hs.chain),
@@ -77,8 +78,14 @@ def host_row(
                 revocation=d.revocation.value,
                 revocation_source=d.revocation_source.value if d.revocation_source else None,
             )
-        case ScanFailed(error=e, detail=detail, address=address):
-            row.update(status="error", error=e.value, error_detail=detail, connected_ip=address)
+        case ScanFailed(error=e, detail=detail, address=address, protocol=protocol):
+            row.update(
+                status="error",
+                error=e.value,
+                error_detail=detail,
+                connected_ip=address,
+                protocol=protocol,
+            )
         case _:
             assert_never(result)
     for name, value in zip(extra_names, target.extra, strict=False):
@@ -97,6 +104,7 @@ def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:
             "port": t.port,
             "ip": t.ip,
             "input_line": t.row,
+            "connected_ip": result.handshake.address,
             "code": f.code,
             "severity": f.severity.value,
             "message": f.message,

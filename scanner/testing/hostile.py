@@ -246,8 +246,15 @@ class _LoopThread(_Loop):
 
     name: str = "hostile"
 
-    async def serve(self, handler: Handler, ctx: ssl.SSLContext | None = None) -> int:
-        return await super().serve(handler if ctx else _guarded(handler), ctx)
+    async def serve(
+        self,
+        handler: Handler,
+        ctx: ssl.SSLContext | None = None,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+    ) -> int:
+        return await super().serve(handler if ctx else _guarded(handler), ctx, host=host, port=port)
 
 
 class HostileLab:

@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import ipaddress
 import logging
@@ -34,6 +35,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from scanner.model.types import StartTls
+from scanner.testing import starttls as lab_starttls
 
 DAY = dt.timedelta(days=1)
 LOOPBACK = "127.0.0.1"
@@ -419,6 +423,10 @@ class Scenario:
     grade: str | None = None
     trusted_by: tuple[str, ...] = ()
     protocols: tuple[bool | None, ...] = (None, None, None, None, None)
+    starttls: str = ""  # the row's `starttls` cell
+    # The name's addresses when it has several (`--addresses all` scans each as its own row),
+    # with the findings of each address's row.
+    addresses: tuple[str, ...] = ()
 
 
 def server_context(chain_pem: bytes, key: PrivateKey, tmp: Path) -> ssl.SSLContext:
@@ -455,6 +463,22 @@ async def _hold_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
         writer.close()
 
 
+def _tls_handler(ctx: ssl.SSLContext) -> Handler:
+    """TLS from the first byte with `ctx`, on a plain listener (for several per port)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await writer.start_tls(ctx, ssl_handshake_timeout=30)
+            while await reader.read(65536):
+                pass
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return handler
+
+
 def _reply_then_close(payload: bytes) -> Handler:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -470,9 +494,10 @@ def _reply_then_close(payload: bytes) -> Handler:
 
 
 class _DnsProtocol(asyncio.DatagramProtocol):
-    """A tiny authoritative server: A records from a table, NXDOMAIN for anything else."""
+    """A tiny authoritative server: A and AAAA records from a table (one address or several
+    per name), NXDOMAIN for anything else."""
 
-    def __init__(self, records: dict[str, str], log: list[tuple[str, str]]) -> None:
+    def __init__(self, records: dict[str, Any], log: list[tuple[str, str]]) -> None:
         self.records = records
         self.transport: Any = None
         self.log = log  # (name, type) of every question, for tests
@@ -490,11 +515,21 @@ class _DnsProtocol(asyncio.DatagramProtocol):
         response.flags |= dns.flags.AA
         qname = question.name.to_text(omit_final_dot=True).lower()
         self.log.append((qname, dns.rdatatype.to_text(question.rdtype)))
-        address = self.records.get(qname)
-        if address is None:
+        value = self.records.get(qname)
+        if value is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
-        elif question.rdtype == dns.rdatatype.A:
-            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", address))
+        else:
+            addresses = [value] if isinstance(value, str) else list(value)
+            rdtype = {dns.rdatatype.A: ("A", 4), dns.rdatatype.AAAA: ("AAAA", 6)}.get(
+                question.rdtype
+            )
+            wanted = [
+                a for a in addresses if rdtype and ipaddress.ip_address(a).version == rdtype[1]
+            ]
+            if wanted and rdtype:
+                response.answer.append(
+                    dns.rrset.from_text_list(question.name, 60, "IN", rdtype[0], wanted)
+                )
         self.transport.sendto(response.to_wire(), addr)
 
 
@@ -517,11 +552,18 @@ class _Loop:
     def run(self, coro: Awaitable[Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)  # type: ignore[arg-type]
 
-    async def serve(self, handler: Handler, ctx: ssl.SSLContext | None = None) -> int:
+    async def serve(
+        self,
+        handler: Handler,
+        ctx: ssl.SSLContext | None = None,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+    ) -> int:
         server = await asyncio.start_server(
             handler,
-            LOOPBACK,
-            0,
+            host,
+            port,
             ssl=ctx,
             ssl_handshake_timeout=30 if ctx else None,
             backlog=2048,  # hundreds of scanner connections arrive at once
@@ -529,7 +571,7 @@ class _Loop:
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
-    async def serve_dns(self, records: dict[str, str], log: list[tuple[str, str]]) -> int:
+    async def serve_dns(self, records: dict[str, Any], log: list[tuple[str, str]]) -> int:
         transport, _ = await self.loop.create_datagram_endpoint(
             lambda: _DnsProtocol(records, log), local_addr=(LOOPBACK, 0)
         )
@@ -606,7 +648,8 @@ class Lab:
         self.scenarios: list[Scenario] = []
         self.revoked_at: dt.datetime | None = None  # when the `revoked` leaf was revoked
         self.dns_address: tuple[str, int] = (LOOPBACK, 0)
-        self.dns_records: dict[str, str] = {}  # name -> A record the lab's DNS server answers
+        # name -> its address, or several (A and AAAA records the lab's DNS server answers)
+        self.dns_records: dict[str, str | tuple[str, ...]] = {}
         self.dns_queries: list[tuple[str, str]] = []  # (name, type) the DNS server was asked
         self._loop = _Loop()
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
@@ -662,6 +705,39 @@ class Lab:
     def serve_chain(self, chain: Sequence[Issued], key: PrivateKey | None = None) -> int:
         """Another TLS server on 127.0.0.1 sending `chain` exactly (for tests); its port."""
         return int(self._loop.run(self.tls(chain, key)))
+
+    def context(self, chain: Sequence[Issued]) -> ssl.SSLContext:
+        return server_context(b"".join(c.pem for c in chain), chain[0].key, Path(self._tmp.name))
+
+    def serve_handler(self, handler: Handler, *, host: str = LOOPBACK, port: int = 0) -> int:
+        """Another server on `host` running `handler` per connection (for tests); its port."""
+        return int(self._loop.run(self._loop.serve(handler, host=host, port=port)))
+
+    def serve_starttls(
+        self,
+        protocol: StartTls,
+        chain: Sequence[Issued],
+        upgrade: lab_starttls.Upgrade = lab_starttls.AGREES,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+    ) -> int:
+        """A server speaking `protocol` that upgrades to TLS sending `chain`; its port."""
+        return self.serve_handler(
+            lab_starttls.server(protocol, self.context(chain), upgrade), host=host, port=port
+        )
+
+    async def same_port(self, handlers: Sequence[tuple[str, Handler]]) -> int:
+        """Servers on one port of several loopback addresses (a name's backends)."""
+        for _ in range(20):
+            port = free_port()
+            try:
+                for host, handler in handlers:
+                    await self._loop.serve(handler, host=host, port=port)
+            except OSError:
+                continue  # taken on one address meanwhile: another port
+            return port
+        raise OSError("no port free on every address")
 
     async def _build(self) -> None:
         a = self.as_of
@@ -919,6 +995,41 @@ class Lab:
             note="no ip column: resolved by the lab's DNS server",
         )
 
+        mail_port = await loop.serve(
+            lab_starttls.server(StartTls.SMTP, self.context([pki.leaf(["mail.lab.test"]), inter]))
+        )
+        add(
+            Scenario(
+                name="starttls_smtp",
+                host="mail.lab.test",
+                port=mail_port,
+                ip=LOOPBACK,
+                trusted=True,
+                starttls="smtp",
+                note="SMTP upgraded by STARTTLS (RFC 3207)",
+            )
+        )
+        # Round-robin DNS over three backends of which one still serves an older certificate.
+        current = self.context([pki.leaf(["pool.lab.test"]), inter])
+        stale = self.context([pki.leaf(["pool.lab.test"], not_after=a + 100 * DAY), inter])
+        backends = {"127.0.0.1": current, "127.0.0.2": current, "127.0.0.3": stale}
+        pool_port = await self.same_port(
+            [(ip_, _tls_handler(ctx)) for ip_, ctx in backends.items()]
+        )
+        self.dns_records["pool.lab.test"] = tuple(backends)
+        add(
+            Scenario(
+                name="inconsistent_backends",
+                host="pool.lab.test",
+                port=pool_port,
+                ip=None,
+                findings=frozenset({"inconsistent_backends"}),
+                trusted=True,
+                addresses=tuple(backends),
+                note="127.0.0.3 serves another certificate",
+            )
+        )
+
         def failing(name_: str, hostname: str, port: int, error: str, ip: str | None) -> None:
             add(Scenario(name=name_, host=hostname, port=port, ip=ip, error=error))
 
@@ -931,6 +1042,18 @@ class Lab:
             "tls",
             LOOPBACK,
         )
+        failing(
+            "starttls_not_offered",
+            "relay.lab.test",
+            await loop.serve(
+                lab_starttls.server(
+                    StartTls.SMTP, self.context([good, inter]), lab_starttls.Upgrade(offer=False)
+                )
+            ),
+            "starttls",
+            LOOPBACK,
+        )
+        self.scenarios[-1] = dataclasses.replace(self.scenarios[-1], starttls="smtp")
         failing("dns", "missing.lab.test", 443, "dns", None)
         failing("unreachable", "unreachable.lab.test", 443, "unreachable", UNREACHABLE_IP)
 
@@ -943,6 +1066,7 @@ class Lab:
                 "ip": s.ip or "",
                 "owner": s.owner,
                 "scenario": s.name,
+                "starttls": s.starttls,
             }
             for s in self.scenarios
         ]
@@ -953,6 +1077,7 @@ class Lab:
                 "ip": "",
                 "owner": "platform",
                 "scenario": "invalid_host",
+                "starttls": "",
             }
         )
         out.append(
@@ -962,6 +1087,7 @@ class Lab:
                 "ip": LOOPBACK,
                 "owner": "platform",
                 "scenario": "invalid_port",
+                "starttls": "",
             }
         )
         return out
@@ -982,7 +1108,9 @@ class Lab:
         self.write_stores(folder)
         csv_path, ca_path = folder / "demo.csv", folder / "demo-ca.pem"
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario"])
+            w = csv.DictWriter(
+                f, fieldnames=["host", "port", "ip", "owner", "scenario", "starttls"]
+            )
             w.writeheader()
             w.writerows(self.rows())
         ca_path.write_bytes(self.ca_pem)

@@ -1,0 +1,81 @@
+"""Counts per target when a name has several addresses (`--addresses all`): targets (input
+rows) beside rows, names whose addresses serve different leaves, names with some addresses
+down. Pure; folds over hosts.parquet in batches, since a target's rows are adjacent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scanner.model.catalogue import Code
+
+NAME_COLUMNS = ("input_line", "status", "findings")
+
+
+@dataclass(slots=True)
+class NameCounts:
+    targets: int = 0  # input targets (a target of three addresses counts once)
+    rows: int = 0
+    several_addresses: int = 0  # targets with more than one row
+    inconsistent_backends: int = 0  # targets whose rows carry `inconsistent_backends`
+    some_addresses_down: int = 0  # targets where one address failed while another answered
+    _line: int | None = None
+    _flags: tuple[int, bool, bool, bool] = (0, False, False, False)  # rows, ok, error, inc.
+
+    def add(self, batch: pd.DataFrame) -> None:
+        """Count a batch of hosts rows (columns NAME_COLUMNS), in file order."""
+        lines = batch["input_line"].tolist()
+        statuses = batch["status"].tolist()
+        findings = batch["findings"].tolist()
+        for line, status, codes in zip(lines, statuses, findings, strict=True):
+            if line != self._line:
+                self._close()
+                self._line = line
+            rows, ok, error, inconsistent = self._flags
+            self._flags = (
+                rows + 1,
+                ok or status == "ok",
+                error or status != "ok",
+                inconsistent or _has(codes, Code.INCONSISTENT_BACKENDS),
+            )
+
+    def finish(self) -> NameCounts:
+        self._close()
+        return self
+
+    def _close(self) -> None:
+        if self._line is None:
+            return
+        rows, ok, error, inconsistent = self._flags
+        self.targets += 1
+        self.rows += rows
+        self.several_addresses += rows > 1
+        self.inconsistent_backends += inconsistent
+        self.some_addresses_down += rows > 1 and ok and error
+        self._line, self._flags = None, (0, False, False, False)
+
+    def summary_rows(self) -> pd.DataFrame:
+        """The rows of kind `names` that summary.csv adds: names counted, and their share of
+        the targets."""
+        rows = [
+            ("names", "several_addresses", self.several_addresses),
+            ("names", "inconsistent_backends", self.inconsistent_backends),
+            ("names", "some_addresses_down", self.some_addresses_down),
+        ]
+        df = pd.DataFrame(rows, columns=["kind", "name", "hosts"])
+        df["share"] = (df["hosts"] / self.targets).round(4) if self.targets else 0.0
+        return df
+
+
+def _has(codes: object, code: str) -> bool:
+    if codes is None or isinstance(codes, float):  # null list (an error row)
+        return False
+    return code in list(codes)  # type: ignore[call-overload]
+
+
+def count_names(hosts: pd.DataFrame) -> NameCounts:
+    """NameCounts of a whole hosts table (rows of a target adjacent, as written)."""
+    counts = NameCounts()
+    counts.add(hosts)
+    return counts.finish()

@@ -1,0 +1,65 @@
+"""Whether the addresses of one (host, port) serve the same leaf certificate: the finding
+`inconsistent_backends` on every answering row when they do not. Pure."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+
+from scanner.model.catalogue import Code
+from scanner.model.types import ScanOk, ScanResult
+from scanner.x509.findings import make
+
+SHOWN_LEAVES = 8  # leaves named in the message (a name with many backends stays readable)
+SHOWN_ADDRESSES = 8  # addresses named per leaf
+
+
+def _leaf_key(result: ScanOk) -> tuple[str, str]:
+    """(SHA-256 of the leaf, its notAfter as text)."""
+    leaf = result.diagnosis.leaf
+    if leaf is not None:
+        not_after = leaf.not_after.isoformat() if leaf.not_after else "unknown"
+        return leaf.sha256, not_after
+    return hashlib.sha256(result.handshake.chain[0]).hexdigest(), "unknown (unparseable)"
+
+
+def check(results: Sequence[ScanResult]) -> list[ScanResult]:
+    """The results of one target's addresses, with `inconsistent_backends` added to each
+    answering row when they answered with more than one distinct leaf. Failed rows keep
+    their own error and are not counted as a leaf."""
+    by_leaf: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        if isinstance(r, ScanOk):
+            by_leaf.setdefault(_leaf_key(r), []).append(r.handshake.address)
+    if len(by_leaf) < 2:
+        return list(results)
+    target = results[0].target
+    parts = []
+    for (sha, not_after), addresses in sorted(by_leaf.items(), key=lambda kv: kv[1]):
+        shown = ", ".join(addresses[:SHOWN_ADDRESSES])
+        more = (
+            f" and {len(addresses) - SHOWN_ADDRESSES} more"
+            if len(addresses) > SHOWN_ADDRESSES
+            else ""
+        )
+        parts.append(
+            f"{shown}{more} serve{'s' if len(addresses) == 1 else ''} leaf "
+            f"{sha[:16]} (notAfter {not_after})"
+        )
+    hidden = len(parts) - SHOWN_LEAVES
+    message = (
+        f"{len(by_leaf)} distinct leaf certificates behind {target.host}:{target.port}: "
+        + "; ".join(parts[:SHOWN_LEAVES])
+        + (f"; and {hidden} more leaves" if hidden > 0 else "")
+    )
+    finding = make(Code.INCONSISTENT_BACKENDS, message)
+    out: list[ScanResult] = []
+    for r in results:
+        if isinstance(r, ScanOk):
+            d = r.diagnosis
+            r = dataclasses.replace(
+                r, diagnosis=dataclasses.replace(d, findings=(*d.findings, finding))
+            )
+        out.append(r)
+    return out
