@@ -148,6 +148,8 @@ def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str
         "--aia-timeout",
         "2",
         "--allow-private-fetch",  # the lab's AIA and CRL servers are on loopback
+        "--addresses",
+        "all",  # the lab's round-robin name is scanned on each of its addresses
         "--quiet",
     ]
 
@@ -170,10 +172,20 @@ class LabScan:
     network: list[tuple[str, Any]]  # socket events during the scan
 
     def by_scenario(self) -> dict[str, dict[str, Any]]:
-        rows = self.hosts.to_pylist()
-        out = {r["scenario"]: r for r in rows}
-        assert len(out) == len(rows), "one row per scenario"
+        """The row of each scenario (the first, for a name scanned on several addresses)."""
+        rows = sorted(self.hosts.to_pylist(), key=lambda r: r["connected_ip"] or "")
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            out.setdefault(r["scenario"], r)
+        assert len(out) == len(rows) - sum(
+            len(self.rows_of(name)) - 1 for name in out
+        ), "one row per scenario and address"
         return out
+
+    def rows_of(self, scenario: str) -> list[dict[str, Any]]:
+        """Every row of a scenario, by address."""
+        rows = [r for r in self.hosts.to_pylist() if r["scenario"] == scenario]
+        return sorted(rows, key=lambda r: r["connected_ip"] or "")
 
     def findings_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         return [f for f in self.findings.to_pylist() if f["input_line"] == row["input_line"]]

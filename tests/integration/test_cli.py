@@ -20,6 +20,7 @@ from typer.testing import Result
 
 from scanner.model.catalogue import Code
 from scanner.model.types import ErrorCode
+from scanner.testing.lab import Lab
 
 TS = pa.timestamp("us", tz="UTC")
 STRINGS = pa.list_(pa.string())
@@ -34,6 +35,7 @@ HOSTS_COLUMNS = [
     ("error", pa.string()),
     ("error_detail", pa.string()),
     ("connected_ip", pa.string()),
+    ("protocol", pa.string()),
     ("tls_version", pa.string()),
     ("cipher", pa.string()),
     ("subject", pa.string()),
@@ -76,6 +78,7 @@ FINDINGS_COLUMNS = [
     ("port", pa.int32()),
     ("ip", pa.string()),
     ("input_line", pa.int64()),
+    ("connected_ip", pa.string()),
     ("code", pa.string()),
     ("severity", pa.string()),
     ("message", pa.string()),
@@ -139,22 +142,34 @@ def test_exact_columns_and_arrow_types(
     assert columns(lab_scan.out / name) == want
 
 
-def test_one_hosts_row_per_target(lab_scan: Any, lab_files: Any) -> None:
+def test_one_hosts_row_per_target_and_address(lab: Lab, lab_scan: Any, lab_files: Any) -> None:
     hosts = lab_scan.hosts
-    # every unique input row, the invalid ones included, the duplicate once
-    assert hosts.num_rows == lab_files.unique_targets
+    # every unique input row, the invalid ones included, the duplicate once; the lab's
+    # round-robin name (scanned with --addresses all) once per address
+    pool = lab.scenario("inconsistent_backends")
+    assert len(pool.addresses) == 3
+    assert hosts.num_rows == lab_files.unique_targets + 2
     scenarios = hosts.column("scenario").to_pylist()
-    assert sorted(scenarios) == sorted(r["scenario"] for r in lab_files.rows[:-1])
+    assert sorted(scenarios) == sorted(
+        [r["scenario"] for r in lab_files.rows[:-1]] + [pool.name] * 2
+    )
     lines = hosts.column("input_line").to_pylist()
-    assert sorted(lines) == list(range(2, 2 + lab_files.unique_targets))
+    assert sorted(set(lines)) == list(range(2, 2 + lab_files.unique_targets))
+    pool_rows = [r for r in hosts.to_pylist() if r["scenario"] == pool.name]
+    assert sorted(r["connected_ip"] for r in pool_rows) == sorted(pool.addresses)
+    assert len({r["input_line"] for r in pool_rows}) == 1
 
 
 def test_scan_json_counts_add_up(lab_scan: Any, lab_files: Any) -> None:
     meta = json.loads((lab_scan.out / "scan.json").read_text())
     counts = meta["counts"]
     hosts = lab_scan.hosts.to_pylist()
-    assert counts["targets"] == len(hosts) == lab_files.unique_targets
-    assert counts["ok"] + sum(counts["errors"].values()) == counts["targets"]
+    assert counts["targets"] == lab_files.unique_targets
+    assert counts["targets"] == len({r["input_line"] for r in hosts})
+    assert counts["rows"] == len(hosts) == counts["targets"] + 2  # the 3 addresses of one name
+    assert counts["ok"] + sum(counts["errors"].values()) == counts["rows"]
+    assert counts["names_inconsistent_backends"] == 1
+    assert counts["names_some_addresses_down"] == 0
     assert counts["ok"] == sum(r["status"] == "ok" for r in hosts)
     for code, n in counts["errors"].items():
         assert code in {e.value for e in ErrorCode}

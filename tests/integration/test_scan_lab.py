@@ -56,9 +56,12 @@ SCENARIOS = [
     "md5_signature",
     "one_store",
     "resolved_by_dns",
+    "starttls_smtp",
+    "inconsistent_backends",
     "refused",
     "timeout",
     "not_tls",
+    "starttls_not_offered",
     "dns",
     "unreachable",
 ]
@@ -134,7 +137,7 @@ def test_every_finding_code_has_a_real_server_case(lab: Lab) -> None:
 
 def test_every_error_code_has_a_case(lab: Lab, lab_scan: Any) -> None:
     errors = {s.error for s in lab.scenarios if s.error}
-    assert errors == {"dns", "refused", "timeout", "unreachable", "tls"}
+    assert errors == {"dns", "refused", "timeout", "unreachable", "tls", "starttls"}
     written = set(lab_scan.hosts.column("error").to_pylist()) - {None}
     assert written == errors | {"invalid_input"}
     assert {e.value for e in ErrorCode} - written == {"internal"}  # our bugs: never
@@ -144,7 +147,12 @@ def test_every_error_code_has_a_case(lab: Lab, lab_scan: Any) -> None:
 
 
 def finding_rows(lab_scan: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
-    return [f for f in lab_scan.findings.to_pylist() if f["input_line"] == row["input_line"]]
+    """The findings of one row (of one address, for a name scanned on several)."""
+    return [
+        f
+        for f in lab_scan.findings.to_pylist()
+        if (f["input_line"], f["connected_ip"]) == (row["input_line"], row["connected_ip"])
+    ]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -155,6 +163,8 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     if s.error:
         assert (row["status"], row["error"]) == ("error", s.error)
         assert row["error_detail"]
+        if s.starttls:
+            assert row["protocol"] == s.starttls
         assert all(row[c] is None for c in VERDICT_COLUMNS)
         assert row["grade"] is row["grade_basis"] is row["trusted_by"] is row["tls1_2"] is None
         assert row["findings"] is None and row["severity"] is None
@@ -174,6 +184,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     assert row["revoked"] is {"good": False, "revoked": True}.get(revocation)
     assert row["revocation_source"] == (None if revocation == "not_checked" else "crl")
     assert row["connected_ip"] == (s.ip or LOOPBACK)
+    assert row["protocol"] == (s.starttls or "tls")
     assert row["tls_version"].startswith("TLS") and row["cipher"]
     assert row["chain_length"] >= 1 and row["leaf_sha256"]
     assert row["leaf_sha256"] in lab_scan.certificates.column("sha256").to_pylist()
