@@ -177,9 +177,9 @@ class LabScan:
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
             out.setdefault(r["scenario"], r)
-        assert len(out) == len(rows) - sum(
-            len(self.rows_of(name)) - 1 for name in out
-        ), "one row per scenario and address"
+        assert len(out) == len(rows) - sum(len(self.rows_of(name)) - 1 for name in out), (
+            "one row per scenario and address"
+        )
         return out
 
     def rows_of(self, scenario: str) -> list[dict[str, Any]]:
