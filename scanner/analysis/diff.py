@@ -37,6 +37,7 @@ BASE_FIELDS = [
     pa.field("host", pa.string(), nullable=False),
     pa.field("port", pa.int32()),
     pa.field("ip", pa.string()),
+    pa.field("connected_ip", pa.string()),  # matched per address (both scans --addresses all)
     pa.field("code", pa.string()),
     pa.field("severity", pa.string()),
     pa.field("old", pa.string()),
@@ -45,7 +46,7 @@ BASE_FIELDS = [
 ]
 BASE_COLUMNS = [f.name for f in BASE_FIELDS]
 
-Key = tuple[str, int | None, str]
+Key = tuple[str, int | None, str, str]  # host, port, ip, connected_ip ("" unless by address)
 
 
 def _clean(value: Any) -> Any:
@@ -60,9 +61,15 @@ def _flag(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _key(row: dict[str, Any]) -> Key:
+def _key(row: dict[str, Any], by_address: bool = False) -> Key:
     port = _clean(row["port"])
-    return (str(row["host"]), None if port is None else int(port), _clean(row["ip"]) or "")
+    address = (_clean(row.get("connected_ip")) or "") if by_address else ""
+    return (
+        str(row["host"]),
+        None if port is None else int(port),
+        _clean(row["ip"]) or "",
+        address,
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -84,6 +91,7 @@ HOST_FIELDS = (
     "host",
     "port",
     "ip",
+    "connected_ip",
     "status",
     "error",
     "error_detail",
@@ -95,7 +103,7 @@ HOST_FIELDS = (
     "grade",
     "grade_basis",
 )
-FINDING_FIELDS = ("host", "port", "ip", "code", "severity", "message")
+FINDING_FIELDS = ("host", "port", "ip", "connected_ip", "code", "severity", "message")
 
 
 def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -107,17 +115,21 @@ def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def _index(hosts: pd.DataFrame, extra: Sequence[str]) -> dict[Key, dict[str, Any]]:
+def _index(
+    hosts: pd.DataFrame, extra: Sequence[str], by_address: bool
+) -> dict[Key, dict[str, Any]]:
     out: dict[Key, dict[str, Any]] = {}
     for row in _records(hosts, [*HOST_FIELDS, *extra]):
-        out.setdefault(_key(row), row)  # a target listed twice counts once
+        out.setdefault(_key(row, by_address), row)  # a target listed twice counts once
     return out
 
 
-def _findings_index(findings: pd.DataFrame) -> dict[tuple[Key, str], dict[str, Any]]:
+def _findings_index(
+    findings: pd.DataFrame, by_address: bool
+) -> dict[tuple[Key, str], dict[str, Any]]:
     out: dict[tuple[Key, str], dict[str, Any]] = {}
     for row in _records(findings, FINDING_FIELDS):
-        out.setdefault((_key(row), str(row["code"])), row)
+        out.setdefault((_key(row, by_address), str(row["code"])), row)
     return out
 
 
@@ -188,9 +200,11 @@ def _finding_changes(
     new: dict[Key, Values],
     old_findings: pd.DataFrame,
     new_findings: pd.DataFrame,
+    by_address: bool = False,
 ) -> Iterator[tuple[Change, Key, Values, Values]]:
     """Findings NEW has that OLD did not, and OLD's findings that NEW's answering hosts lost."""
-    old_f, new_f = _findings_index(old_findings), _findings_index(new_findings)
+    old_f = _findings_index(old_findings, by_address)
+    new_f = _findings_index(new_findings, by_address)
     for (key, code), f in new_f.items():
         if (key, code) not in old_f:
             values = {
@@ -217,7 +231,9 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     df["_order"] = df["change"].map(_ORDER)
     df["_rank"] = df["severity"].map(lambda s: -rank(s) if isinstance(s, str) else 1)
     df["_port"] = df["port"].map(lambda p: -1 if p is None or pd.isna(p) else int(p))
-    df = df.sort_values(["_order", "_rank", "host", "_port", "ip", "code"], na_position="first")
+    df = df.sort_values(
+        ["_order", "_rank", "host", "_port", "ip", "connected_ip", "code"], na_position="first"
+    )
     df = df.drop(columns=["_order", "_rank", "_port"]).reset_index(drop=True)
     df["port"] = df["port"].astype("Int32")
     return df
@@ -228,20 +244,30 @@ def diff(
     old_findings: pd.DataFrame,
     new_hosts: pd.DataFrame,
     new_findings: pd.DataFrame,
+    *,
+    by_address: bool = False,
 ) -> pd.DataFrame:
-    """One row per change, targets matched on (host, port, ip). Columns: change, host, port,
-    ip, code and severity (for findings; for `regressed`, the host's new worst severity), old,
-    new, detail, then NEW's carried input columns (OLD's for removed targets)."""
+    """One row per change, targets matched on (host, port, ip), and on connected_ip too when
+    `by_address` (both scans scanned every address of a name). Columns: change, host, port,
+    ip, connected_ip (when by address), code and severity (for findings; for `regressed`, the
+    host's new worst severity), old, new, detail, then NEW's carried input columns (OLD's for
+    removed targets)."""
     extra = carried(new_hosts) + [c for c in carried(old_hosts) if c not in carried(new_hosts)]
-    old, new = _index(old_hosts, extra), _index(new_hosts, extra)
+    old, new = _index(old_hosts, extra, by_address), _index(new_hosts, extra, by_address)
     rows: list[dict[str, Any]] = []
     changes = [
         *_target_changes(old, new),
-        *_finding_changes(old, new, old_findings, new_findings),
+        *_finding_changes(old, new, old_findings, new_findings, by_address),
     ]
     for change, key, source, values in changes:
         row = dict.fromkeys(BASE_COLUMNS)
-        row.update(change=change.value, host=key[0], port=key[1], ip=key[2] or None)
+        row.update(
+            change=change.value,
+            host=key[0],
+            port=key[1],
+            ip=key[2] or None,
+            connected_ip=key[3] or None,
+        )
         row.update(values)
         for c in extra:
             row[c] = _text(source.get(c))
@@ -266,6 +292,20 @@ def _grade_change(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
 
 def _status(row: dict[str, Any]) -> str:
     return "ok" if row["status"] == "ok" else f"error: {_text(row['error'])}"
+
+
+def match_note(old_addresses: str, new_addresses: str) -> tuple[bool, str | None]:
+    """Whether to match rows per address (both scans used `--addresses all`), and a note when
+    only one side did (then rows are matched on (host, port, ip) and one address stands for
+    its name)."""
+    if old_addresses == new_addresses:
+        return old_addresses == "all", None
+    side = "OLD" if old_addresses == "all" else "NEW"
+    other = "NEW" if side == "OLD" else "OLD"
+    return False, (
+        f"{side} scanned every address of a name (--addresses all), {other} only the first: "
+        "rows are matched on (host, port, ip), one address standing for each name"
+    )
 
 
 def counts(changes: pd.DataFrame) -> pd.DataFrame:

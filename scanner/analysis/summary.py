@@ -229,8 +229,9 @@ def clock_skew_warning(hosts: pd.DataFrame, as_of: dt.datetime) -> str | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FleetSummary:
     as_of: dt.datetime
-    targets: int
-    ok: int
+    targets: int  # input targets (a name scanned on three addresses counts once)
+    ok: int  # rows that answered
+    rows: int = 0  # hosts rows: one per target, or per address with --addresses all
     counts: pd.DataFrame  # summarise()
     causes: pd.DataFrame  # root_causes(counts)
     leaf_fixes: pd.DataFrame
@@ -240,6 +241,15 @@ class FleetSummary:
     by_column: str | None = None
     by: pd.DataFrame | None = None  # summarise_by()
     stores: tuple[str, ...] = ()  # the trust stores judged, the default first
+
+
+def count_targets(hosts: pd.DataFrame) -> int:
+    """Input targets among hosts rows: the rows of one target's addresses share its host,
+    port, ip and input line."""
+    keys = [c for c in ("host", "port", "ip", "input_line") if c in hosts.columns]
+    if "input_line" not in keys or hosts.empty:
+        return len(hosts)
+    return int(len(hosts[keys].astype(str).drop_duplicates()))
 
 
 def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +290,8 @@ def fleet_summary(
         notes.append(skew)
     return FleetSummary(
         as_of=as_of,
-        targets=len(hosts),
+        targets=count_targets(hosts),
+        rows=len(hosts),
         ok=int((hosts["status"] == "ok").sum()),
         counts=counts,
         causes=root_causes(counts),

@@ -112,6 +112,7 @@ def _summary_json(s: FleetSummary, tables: ScanTables) -> dict[str, Any]:
         "as_of": s.as_of.astimezone(dt.UTC).isoformat(),
         "folders": [str(f) for f in tables.folders],
         "targets": s.targets,
+        "rows": s.rows,
         "ok": s.ok,
         "warnings": list(s.warnings),
         "counts": records(s.counts),
@@ -229,8 +230,7 @@ def summary(
     doc = Document(
         title="TLS fleet summary",
         lines=(
-            f"{s.targets} targets ({s.ok} ok, {s.targets - s.ok} errors) as of {as_of} "
-            f"from {folders}",
+            f"{s.targets} targets ({s.ok} ok, {s.rows - s.ok} errors) as of {as_of} from {folders}",
         ),
         warnings=s.warnings,
         sections=tuple(_summary_sections(s, limit, wide=fmt is OutputFormat.MARKDOWN)),
@@ -329,7 +329,12 @@ def diff(
 
     before, old_notes = _load([old])
     after, new_notes = _load([new])
-    changes = diffs.diff(before.hosts, before.findings, after.hosts, after.findings)
+    by_address, note = diffs.match_note(_addresses(before.meta), _addresses(after.meta))
+    if note:
+        new_notes = [*new_notes, note]
+    changes = diffs.diff(
+        before.hosts, before.findings, after.hosts, after.findings, by_address=by_address
+    )
     target = (
         Location.of(path_or_url(out)) if out else Location.of(path_or_url(new)) / "changes.parquet"
     )
@@ -339,6 +344,12 @@ def diff(
     _emit(doc, fmt)
     if fail_on is not None and diffs.new_at_or_above(changes, fail_on):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _addresses(meta: tuple[dict[str, Any], ...]) -> str:
+    """`all` when every folder of a scan scanned every address of a name, else `first`."""
+    modes = {m.get("options", {}).get("addresses", "first") for m in meta} or {"first"}
+    return "all" if modes == {"all"} else "first"
 
 
 # --- report -------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
 <div class="card"><b class="ok">{summary.ok - not_trusted}</b>trusted</div>
 <div class="card"><b class="err">{not_trusted}</b>not trusted</div>
 <div class="card"><b class="err">{_count(counts, "verdict", "revoked")}</b>revoked</div>
-<div class="card"><b>{summary.targets - summary.ok}</b>errors (no chain)</div>
+<div class="card"><b>{summary.rows - summary.ok}</b>errors (no chain)</div>
 <div class="card"><b>{_count(counts, "verdict", "expiring_soon")}</b>expiring soon</div>
 </div>
 <div class="charts">{chart}

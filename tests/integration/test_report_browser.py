@@ -86,7 +86,7 @@ def test_hostile_text_renders_as_text_and_nothing_runs(
     ]
     src = tmp_path / "hosts.csv"
     with open(src, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario"])
+        w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario", "starttls"])
         w.writeheader()
         w.writerows(rows)
     out = tmp_path / "scan"

@@ -34,7 +34,7 @@ Cli = Callable[[Sequence[Any]], Result]
 
 def write_rows(path: Path, rows: Sequence[dict[str, str]]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario"])
+        w = csv.DictWriter(f, fieldnames=["host", "port", "ip", "owner", "scenario", "starttls"])
         w.writeheader()
         w.writerows(rows)
     return path
@@ -201,11 +201,12 @@ def test_diff_between_two_nights(
 
     table = pq.read_table(new / "changes.parquet")
     assert table.num_rows == 8
-    assert table.schema.names[:9] == [
+    assert table.schema.names[:10] == [
         "change",
         "host",
         "port",
         "ip",
+        "connected_ip",
         "code",
         "severity",
         "old",
@@ -264,7 +265,11 @@ def test_shard_folders_read_as_one_scan(
             f["leaf_sha256"] for f in single["fixes"]
         ]
     loaded = scanner.load(parent)
-    assert len(loaded.hosts) == len(rows)
+    assert len(loaded.hosts) == len(rows) + 2  # the round-robin name: a row per address
+    # --shard keeps every address of a name in one shard (its consistency check needs them).
+    pool = [scanner.load(parent / f"shard-{k}").hosts for k in (1, 2)]
+    per_shard = [int((h["scenario"] == "inconsistent_backends").sum()) for h in pool]
+    assert sorted(per_shard) == [0, 3]
     assert loaded.certificates["sha256"].is_unique
     assert len(loaded.meta) == 2 and loaded.as_of == FIXED
 

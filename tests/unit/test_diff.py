@@ -3,6 +3,7 @@ certificates (the lab's PKI) judged by the pure `diagnose` at that night's insta
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Sequence
@@ -11,7 +12,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from scanner.analysis.diff import BASE_COLUMNS, Change, changes_table, counts, diff, new_at_or_above
+from scanner.analysis.diff import (
+    BASE_COLUMNS,
+    Change,
+    changes_table,
+    counts,
+    diff,
+    match_note,
+    new_at_or_above,
+)
 from scanner.model.types import (
     ErrorCode,
     Handshake,
@@ -66,10 +75,11 @@ class Night:
         port: int = 443,
         ip: str | None = None,
         owner: str = "web",
+        address: str = "127.0.0.1",
     ) -> None:
         der = [c.der for c in chain]
         d = diagnose(der, host=host, is_ip=False, trust=self.trust, as_of=self.as_of, warn_days=30)
-        hs = Handshake(chain=tuple(der), tls_version="TLSv1.3", cipher="X", address="127.0.0.1")
+        hs = Handshake(chain=tuple(der), tls_version="TLSv1.3", cipher="X", address=address)
         self.results.append(
             ScanOk(target=self._target(host, port, ip, owner), handshake=hs, diagnosis=d)
         )
@@ -244,6 +254,7 @@ def test_changes_table_round_trips_through_parquet(changes: pd.DataFrame) -> Non
         "host": "gone.example.test",
         "port": 443,
         "ip": None,
+        "connected_ip": None,
         "code": None,
         "severity": None,
         "old": "ok",
@@ -298,3 +309,40 @@ def test_a_newly_revoked_host_has_regressed_even_if_already_untrusted(
     assert regressed.loc["mismatch.example.test", "old"] == "not trusted"
     assert set(regressed["new"]) == {"revoked"} and set(regressed["severity"]) == {"critical"}
     assert all("revoked" in d for d in regressed["detail"])
+
+
+# --- every address of a name (--addresses all) ----------------------------------------------
+
+
+def test_rows_are_matched_per_address_when_both_scans_used_all(
+    pki: lab.Pki, trust: certs.TrustStore
+) -> None:
+    """Three backends of one name; the third rotates to another leaf. Matched per address,
+    exactly that row is `rotated`; matched per target, one address stands for the name."""
+    inter = pki.intermediate
+    current, stale = pki.leaf(["pool.example.test"]), pki.leaf(["pool.example.test"])
+    old, new = Night(trust, FIXED), Night(trust, FIXED)
+    addresses = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+    for night in (old, new):
+        for a in addresses:
+            leaf = stale if night is new and a == "127.0.0.3" else current
+            night.ok("pool.example.test", [leaf, inter], address=a)
+            night.results[-1] = dataclasses.replace(
+                night.results[-1], target=dataclasses.replace(night.results[-1].target, row=2)
+            )
+    o, n = old.tables(), new.tables()
+    by_address = diff(o.hosts, o.findings, n.hosts, n.findings, by_address=True)
+    assert by_address[["change", "connected_ip"]].values.tolist() == [["rotated", "127.0.0.3"]]
+    per_target = diff(o.hosts, o.findings, n.hosts, n.findings)
+    assert per_target.empty  # the first row (127.0.0.1) stands for the name: unchanged
+
+
+def test_match_note_says_when_one_side_did_not_scan_every_address() -> None:
+    assert match_note("all", "all") == (True, None)
+    assert match_note("first", "first") == (False, None)
+    by_address, note = match_note("first", "all")
+    assert not by_address
+    assert note is not None and note.startswith("NEW scanned every address of a name")
+    assert "OLD only the first" in note and "(host, port, ip)" in note
+    by_address, note = match_note("all", "first")
+    assert not by_address and note is not None and note.startswith("OLD scanned every address")
