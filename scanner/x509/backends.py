@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 from collections.abc import Sequence
 
 from scanner.model.catalogue import Code
@@ -24,6 +25,11 @@ def _leaf_key(result: ScanOk) -> tuple[str, str]:
     return hashlib.sha256(result.handshake.chain[0]).hexdigest(), "unknown (unparseable)"
 
 
+def _address_order(address: str) -> tuple[int, int]:
+    ip = ipaddress.ip_address(address)
+    return ip.version, int(ip)
+
+
 def check(results: Sequence[ScanResult]) -> list[ScanResult]:
     """The results of one target's addresses, with `inconsistent_backends` added to each
     answering row when they answered with more than one distinct leaf. Failed rows keep
@@ -36,7 +42,11 @@ def check(results: Sequence[ScanResult]) -> list[ScanResult]:
         return list(results)
     target = results[0].target
     parts = []
-    for (sha, not_after), addresses in sorted(by_leaf.items(), key=lambda kv: kv[1]):
+    for addresses in by_leaf.values():
+        addresses.sort(key=_address_order)
+    for (sha, not_after), addresses in sorted(
+        by_leaf.items(), key=lambda kv: _address_order(kv[1][0])
+    ):
         shown = ", ".join(addresses[:SHOWN_ADDRESSES])
         more = (
             f" and {len(addresses) - SHOWN_ADDRESSES} more"
