@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.fleet
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install

@@ -727,6 +727,10 @@ class Lab:
             lab_starttls.server(protocol, self.context(chain), upgrade), host=host, port=port
         )
 
+    def serve_same_port(self, handlers: Sequence[tuple[str, Handler]]) -> int:
+        """`same_port` from outside the lab's loop (for tests and the bench)."""
+        return int(self._loop.run(self.same_port(handlers)))
+
     async def same_port(self, handlers: Sequence[tuple[str, Handler]]) -> int:
         """Servers on one port of several loopback addresses (a name's backends)."""
         for _ in range(20):
