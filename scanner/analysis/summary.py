@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scanner.analysis.addresses import NAME_COLUMNS, count_names
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
 from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
@@ -285,6 +286,9 @@ def fleet_summary(
 ) -> FleetSummary:
     notes = list(warnings)
     counts = summarise(hosts, stores)
+    if "input_line" in hosts.columns:  # names behind several addresses (--addresses all)
+        names = count_names(hosts[list(NAME_COLUMNS)])
+        counts = pd.concat([counts, names.summary_rows()], ignore_index=True)
     skew = clock_skew_warning(hosts, as_of)
     if skew:
         notes.append(skew)

@@ -21,7 +21,7 @@ from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
-from scanner.model.types import DEFAULT_STORE, Addresses, ScanCounts, ScanResult
+from scanner.model.types import DEFAULT_STORE, STARTTLS_CHOICES, Addresses, ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.runner import make_resolver, version
 from scanner.store import rows, tables
@@ -102,9 +102,10 @@ async def scan_async(
     addresses: Addresses | str = Addresses.FIRST,
     starttls: str = "auto",
 ) -> ScanTables:
-    """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip'
-    and any carried columns) and return the tables in memory, with the dtypes of `load`.
-    `protocols` and `trust_stores` ({name: PEM path}) are `--protocols` and `--trust-store`.
+    """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip',
+    'starttls' and any carried columns) and return the tables in memory, with the dtypes of
+    `load`. `protocols` and `trust_stores` ({name: PEM path}) are `--protocols` and
+    `--trust-store`; `addresses` and `starttls` are `--addresses` and `--starttls`.
 
     Rows are parsed exactly like an input CSV; options take what the CLI takes: `as_of` an
     aware datetime or ISO 8601 text (UTC unless an offset is given), `nameservers` "IP[:PORT]"
@@ -124,6 +125,12 @@ async def scan_async(
     if isinstance(nameservers, str):
         nameservers = [nameservers]
     servers = tuple(parse_nameserver(n) for n in nameservers)
+    if starttls not in STARTTLS_CHOICES:
+        raise UsageError(f"starttls {starttls!r} is not one of {', '.join(STARTTLS_CHOICES)}")
+    try:
+        addresses = Addresses(addresses)
+    except ValueError:
+        raise UsageError(f"addresses {addresses!r} is not one of first, all") from None
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     stores = load_named(

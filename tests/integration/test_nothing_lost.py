@@ -18,12 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
+from scanner.testing import starttls as lab_starttls
 from scanner.testing.hostile import AiaServer, HostileLab, Kind
 from scanner.testing.lab import LOOPBACK, UNREACHABLE_IP, Lab, free_port
 
 TIMEOUT = 2.0
 Cli = Callable[[Sequence[str]], Result]
-FIELDS = ["host", "port", "ip", "id", "note"]
+FIELDS = ["host", "port", "ip", "id", "note", "starttls"]
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +98,42 @@ def write_input(path: Path, rows: list[dict[str, str]]) -> int:
     return 2
 
 
+def with_lab_peers(lab: Lab, rows: list[dict[str, str]], expect: dict[str, str]) -> dict[str, int]:
+    """A name of three addresses and STARTTLS peers that refuse, drip and flood. Returns the
+    rows each id must have with --addresses all (1 unless listed)."""
+    pool = lab.scenario("inconsistent_backends")
+    rows.append(row(pool.host, pool.port, "", "pool"))
+    expect["pool"] = "ok"
+    peers = {
+        "smtp-ok": (lab.scenario("starttls_smtp").port, "ok"),
+        "smtp-not-offered": (lab.scenario("starttls_not_offered").port, "starttls"),
+        "smtp-drip": (lab.serve_handler(lab_starttls.dripper()), "timeout"),
+        "smtp-flood": (lab.serve_handler(lab_starttls.long_banner()), "tls"),
+    }
+    for ident, (port, outcome) in peers.items():
+        rows.append({**row(f"{ident}.starttls.test", port, LOOPBACK, ident), "starttls": "smtp"})
+        expect[ident] = outcome
+    return {"pool": len(pool.addresses)}
+
+
+@pytest.mark.parametrize("addresses", ["first", "all"])
 def test_every_target_once_and_the_counts_add_up(
-    cli: Cli, hostile: HostileLab, aia: AiaServer, lab: Lab, fixed: dt.datetime, tmp_path: Path
+    addresses: str,
+    cli: Cli,
+    hostile: HostileLab,
+    aia: AiaServer,
+    lab: Lab,
+    fixed: dt.datetime,
+    tmp_path: Path,
 ) -> None:
     rows, expect = fleet(hostile, aia)
+    per_address = with_lab_peers(lab, rows, expect)
+    rows_of = {i: per_address.get(i, 1) if addresses == "all" else 1 for i in expect}
+    rows_of["too-many"] = 1
     expect["too-many"] = "invalid_input"
     inp, ca, out = tmp_path / "fleet.csv", tmp_path / "ca.pem", tmp_path / "out"
     duplicates = write_input(inp, rows)
-    ca.write_bytes(hostile.ca_pem)
+    ca.write_bytes(hostile.ca_pem + lab.ca_pem)
     dns_host, dns_port = lab.dns_address
     result = cli(
         [
@@ -125,6 +154,8 @@ def test_every_target_once_and_the_counts_add_up(
             "200",
             "--nameserver",
             f"{dns_host}:{dns_port}",
+            "--addresses",
+            addresses,
             "--quiet",
         ]
     )
@@ -132,18 +163,21 @@ def test_every_target_once_and_the_counts_add_up(
     hosts = pq.read_table(out / "hosts.parquet").to_pylist()
     meta: dict[str, Any] = json.loads((out / "scan.json").read_text())
 
-    # Every input target exactly once (the two duplicates dropped), none invented.
-    ids, wanted = Counter(h["id"] for h in hosts), Counter(expect.keys())
+    # Every input target exactly once (the two duplicates dropped), or once per address of a
+    # name with --addresses all; none invented.
+    ids, wanted = Counter(h["id"] for h in hosts), Counter(rows_of)
     assert ids == wanted, (ids - wanted, wanted - ids)
-    assert len({h["input_line"] for h in hosts}) == len(hosts)
+    assert len({h["input_line"] for h in hosts}) == len(expect)
     assert {h["id"]: h["error"] or "ok" for h in hosts} == expect
 
     counts = meta["counts"]
-    assert counts["targets"] == len(expect) == len(hosts)
+    assert counts["targets"] == len(expect)
+    assert counts["rows"] == len(hosts) == sum(rows_of.values())
     assert counts["duplicates"] == duplicates
-    assert counts["ok"] + sum(counts["errors"].values()) == counts["targets"]
-    assert counts["ok"] == sum(1 for e in expect.values() if e == "ok")
+    assert counts["ok"] + sum(counts["errors"].values()) == counts["rows"]
+    assert counts["ok"] == sum(rows_of[i] for i, e in expect.items() if e == "ok")
     assert counts["errors"] == dict(Counter(e for e in expect.values() if e != "ok"))
+    assert counts["names_inconsistent_backends"] == (addresses == "all")
     assert meta["internal_errors"] == 0
 
     # Carried text survives quoting; the other tables only point at rows that exist.
