@@ -114,6 +114,7 @@ SEVERITY = {
     "not_trusted_by": "medium",
     "revoked": "critical",
     "revocation_unknown": "info",
+    "inconsistent_backends": "high",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
