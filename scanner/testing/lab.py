@@ -1011,6 +1011,9 @@ class Lab:
                 trusted=True,
                 starttls="smtp",
                 note="SMTP upgraded by STARTTLS (RFC 3207)",
+                grade="A",  # on the certificate alone: --protocols does not probe STARTTLS
+                trusted_by=("default", JAVA_STORE),
+                protocols=(None, None, None, None, None),
             )
         )
         # Round-robin DNS over three backends of which one still serves an older certificate.
@@ -1031,6 +1034,9 @@ class Lab:
                 trusted=True,
                 addresses=tuple(backends),
                 note="127.0.0.3 serves another certificate",
+                grade="A",
+                trusted_by=("default", JAVA_STORE),
+                protocols=MODERN,
             )
         )
 
