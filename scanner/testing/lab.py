@@ -732,14 +732,20 @@ class Lab:
         return int(self._loop.run(self.same_port(handlers)))
 
     async def same_port(self, handlers: Sequence[tuple[str, Handler]]) -> int:
-        """Servers on one port of several loopback addresses (a name's backends)."""
+        """Servers on one port of several loopback addresses (a name's backends): the first
+        on a port the system picks, the others on that port."""
+        (first_host, first), rest = handlers[0], handlers[1:]
         for _ in range(20):
-            port = free_port()
+            started = len(self._loop.servers)
+            port = await self._loop.serve(first, host=first_host)
             try:
-                for host, handler in handlers:
+                for host, handler in rest:
                     await self._loop.serve(handler, host=host, port=port)
-            except OSError:
-                continue  # taken on one address meanwhile: another port
+            except OSError:  # taken on another address: close these and try another port
+                for server in self._loop.servers[started:]:
+                    server.close()
+                del self._loop.servers[started:]
+                continue
             return port
         raise OSError("no port free on every address")
 
