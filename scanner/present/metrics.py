@@ -26,8 +26,22 @@ from scanner.present.escape import is_missing, prometheus_label
 PREFIX = "tls_scanner_"
 HOST_LABELS = ("host", "port", "ip")
 # Labels the metrics themselves use; a carried column may not take one of these names.
+# With --addresses all, a target of several addresses has a series per address, labelled with
+# it (a target of one row has no `address` label, so its series stay those of earlier scans).
+ADDRESS_LABEL = "address"
 RESERVED_LABELS = frozenset(
-    {*HOST_LABELS, "code", "severity", "grade", "status", "verdict", "error", "shard", "le"}
+    {
+        *HOST_LABELS,
+        ADDRESS_LABEL,
+        "code",
+        "severity",
+        "grade",
+        "status",
+        "verdict",
+        "error",
+        "shard",
+        "le",
+    }
 )
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SEVERITY_OF = {code.value: spec.severity.value for code, spec in CATALOGUE.items()}
@@ -138,18 +152,25 @@ def _column(df: pd.DataFrame, name: str) -> list[Any]:
 
 def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) -> str:
     """The exposition text for a hosts table (as `scanner.load(...).hosts` gives it)."""
-    df = hosts
-    # One series per (host, port, ip): a duplicate would make the collector drop the file.
-    df = df.drop_duplicates(subset=list(HOST_LABELS), keep="last", ignore_index=True)
+    df = hosts.copy()
+    # One series per (host, port, ip), and per address of a target scanned on several: a
+    # duplicate would make the collector drop the file.
+    keys = list(HOST_LABELS) + (["input_line"] if "input_line" in df.columns else [])
+    several = df.duplicated(subset=keys, keep=False)
+    address = df["connected_ip"] if "connected_ip" in df.columns else pd.Series([None] * len(df))
+    df["_address"] = address.astype(object).where(several.to_numpy(), None).to_numpy()
+    df = df.drop_duplicates(subset=[*HOST_LABELS, "_address"], keep="last", ignore_index=True)
     n = len(df)
     status = [str(s) for s in _column(df, "status")]
     identity: list[list[tuple[str, Any]]] = [
         [("host", h), ("port", "" if is_missing(p) else int(p)), ("ip", i)]
+        + ([(ADDRESS_LABEL, a)] if not is_missing(a) else [])
         + [(label.name, v) for label, v in zip(labels, row, strict=True)]
-        for h, p, i, *row in zip(
+        for h, p, i, a, *row in zip(
             _column(df, "host"),
             _column(df, "port"),
             _column(df, "ip"),
+            _column(df, "_address"),
             *(_column(df, label.column) for label in labels),
             strict=True,
         )

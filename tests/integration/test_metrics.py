@@ -49,17 +49,21 @@ def check_lines(text: str) -> None:
     assert len(names) == len(set(names)), "each family once"
 
 
-def by_target(samples: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str, str], float]:
+def by_target(
+    samples: list[tuple[dict[str, str], float]],
+) -> dict[tuple[str, str, str, str], float]:
     out = {}
     for labels, value in samples:
-        key = (labels["host"], labels["port"], labels.get("ip", ""))
+        key = (labels["host"], labels["port"], labels.get("ip", ""), labels.get("address", ""))
         assert key not in out, f"one series per target: {key}"
         out[key] = value
     return out
 
 
-def key_of(row: dict[str, Any]) -> tuple[str, str, str]:
-    return (row["host"], str(row["port"]), row["ip"] or "")
+def key_of(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A row's series: with --addresses all, the round-robin name has one per address."""
+    address = row["connected_ip"] if row.get("scenario") == "inconsistent_backends" else ""
+    return (row["host"], str(row["port"]), row["ip"] or "", address)
 
 
 def test_label_values_are_escaped_as_the_format_requires() -> None:
@@ -111,13 +115,16 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
             assert not_after[k] == r["not_after"].timestamp()
     for labels, _ in samples[f"{P}certificate_trusted"]:
         row = next(
-            r for r in ok if key_of(r) == (labels["host"], labels["port"], labels.get("ip", ""))
+            r
+            for r in ok
+            if key_of(r)
+            == (labels["host"], labels["port"], labels.get("ip", ""), labels.get("address", ""))
         )
         assert labels["owner"] == row["owner"]
 
     # The grade, as one series labelled with it, for every answering host that has one.
     grades = {
-        (lab["host"], lab["port"], lab.get("ip", "")): (lab["grade"], value)
+        (lab["host"], lab["port"], lab.get("ip", ""), lab.get("address", "")): (lab["grade"], value)
         for lab, value in samples[f"{P}host_grade"]
     }
     assert grades == {key_of(r): (r["grade"], 1.0) for r in ok if r["grade"] is not None}
@@ -126,9 +133,9 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
     findings: dict[tuple[str, str, str], set[str]] = {}
     for labels, value in samples[f"{P}host_finding"]:
         assert value == 1.0
-        findings.setdefault((labels["host"], labels["port"], labels.get("ip", "")), set()).add(
-            labels["code"]
-        )
+        findings.setdefault(
+            (labels["host"], labels["port"], labels.get("ip", ""), labels.get("address", "")), set()
+        ).add(labels["code"])
     assert findings == {key_of(r): set(r["findings"]) for r in ok if r["findings"]}
 
     # Spec values for two lab scenarios: the valid chain, and a leaf that expired 10 days
@@ -207,7 +214,7 @@ def test_scan_writes_metrics_and_hostile_labels_stay_one_value(
     ok = {key_of(r): r["owner"] for r in hosts if r["status"] == "ok"}
     assert len(ok) == 3
     labelled = {
-        (lab["host"], lab["port"], lab.get("ip", "")): lab["owner"]
+        (lab["host"], lab["port"], lab.get("ip", ""), lab.get("address", "")): lab["owner"]
         for lab, _ in samples[f"{P}certificate_trusted"]
     }
     assert labelled == ok
