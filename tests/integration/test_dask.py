@@ -52,9 +52,16 @@ def comparable(hosts: pa.Table, findings: pa.Table, certs: pa.Table) -> dict[str
     certificates once each (each shard lists those it saw)."""
     certs = certs.sort_by("sha256").to_pylist()
     return {
-        "hosts": hosts.drop(["scanned_at", "error_detail"]).sort_by("input_line").to_pylist(),
+        "hosts": hosts.drop(["scanned_at", "error_detail"])
+        .sort_by([("input_line", "ascending"), ("connected_ip", "ascending")])  # per address
+        .to_pylist(),
         "findings": findings.sort_by(
-            [("input_line", "ascending"), ("code", "ascending"), ("message", "ascending")]
+            [
+                ("input_line", "ascending"),
+                ("connected_ip", "ascending"),
+                ("code", "ascending"),
+                ("message", "ascending"),
+            ]
         ).to_pylist(),
         "certificates": list({c["sha256"]: c for c in certs}.values()),
     }
@@ -101,7 +108,7 @@ def test_dask_local_cluster_scans_the_lab_into_a_folder(
         assert meta["options"]["shard"] == f"{k}/2"
     assert "ERROR" not in result.output
     loaded = scanner.load(out)
-    assert len(loaded.hosts) == lab_files.unique_targets
+    assert len(loaded.hosts) == lab_files.unique_targets + 2  # the round-robin name: 3 rows
 
 
 def test_dask_usage_errors(cli: Cli, lab_files: Any, tmp_path: Path) -> None:
@@ -151,7 +158,7 @@ def test_dask_cluster_scans_the_lab_into_s3(
     shards = [f"{BUCKET}/dask-lab/shard-{k}-of-3" for k in (1, 2, 3)]
     assert shard_tables(shards, filesystem=s3) == folder_tables(lab_scan.out)
     loaded = scanner.load(url)
-    assert len(loaded.hosts) == lab_files.unique_targets
+    assert len(loaded.hosts) == lab_files.unique_targets + 2  # the round-robin name: 3 rows
     # --fail-on over all shards: the lab has critical findings.
     again = cli(
         [

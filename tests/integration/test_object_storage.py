@@ -43,9 +43,16 @@ def comparable(hosts: pa.Table, findings: pa.Table, certs: pa.Table) -> dict[str
     """The tables in a canonical order, without the per-run `scanned_at` and error detail
     (which names elapsed times)."""
     return {
-        "hosts": hosts.drop(["scanned_at", "error_detail"]).sort_by("input_line").to_pylist(),
+        "hosts": hosts.drop(["scanned_at", "error_detail"])
+        .sort_by([("input_line", "ascending"), ("connected_ip", "ascending")])  # per address
+        .to_pylist(),
         "findings": findings.sort_by(
-            [("input_line", "ascending"), ("code", "ascending"), ("message", "ascending")]
+            [
+                ("input_line", "ascending"),
+                ("connected_ip", "ascending"),
+                ("code", "ascending"),
+                ("message", "ascending"),
+            ]
         ).to_pylist(),
         "certificates": certs.sort_by("sha256").to_pylist(),
     }
@@ -105,7 +112,7 @@ def test_scan_reports_and_load_on_s3(
 
     loaded = scanner.load(url)
     assert loaded.folders == (url,)
-    assert len(loaded.hosts) == lab_files.unique_targets
+    assert len(loaded.hosts) == lab_files.unique_targets + 2  # the round-robin name: 3 rows
     assert loaded.as_of == scanner.load(lab_scan.out).as_of
     assert sorted(loaded.hosts["input_line"]) == sorted(lab_scan.hosts["input_line"].to_pylist())
 
