@@ -604,7 +604,12 @@ class _Loop:
 # Sockets bound and never listening, kept for the life of the process: their ports refuse
 # connections, and no server started later on port 0 can be given one of them.
 _PARKED: list[socket.socket] = []
-atexit.register(lambda: [s.close() for s in _PARKED])
+
+
+@atexit.register
+def _close_parked() -> None:
+    for s in _PARKED:
+        s.close()
 
 
 def free_port() -> int:
