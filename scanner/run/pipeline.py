@@ -162,6 +162,8 @@ async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) ->
         answers[(url, request)] = await shared.revocation.ocsp(url, request)
 
     judgement = rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo)
+    if not (judgement.wanted_crls or judgement.wanted_ocsp):
+        return rv.apply(diagnosis, judgement)  # nothing to fetch: no deadline scope needed
     with anyio.move_on_at(deadline):
         for _ in range(REVOCATION_ROUNDS):
             if not (judgement.wanted_crls or judgement.wanted_ocsp):

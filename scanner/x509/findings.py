@@ -18,14 +18,23 @@ def make(
     *,
     certificate: x509.Certificate | None = None,
     url: str | None = None,
+    named: tuple[str, str] | None = None,
 ) -> Finding:
+    """`named`: the certificate's (SHA-256 hex, subject) when the caller has them already."""
     spec = CATALOGUE[code]
+    if named is None and certificate is not None:
+        named = identity(certificate)
     return Finding(
         code=code.value,
         severity=spec.severity,
         message=message or spec.meaning,
         remedy=remedy or spec.remedy,
-        certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex() if certificate else None,
-        certificate_subject=name_text(certificate.subject) if certificate else None,
+        certificate_sha256=named[0] if named else None,
+        certificate_subject=named[1] if named else None,
         url=url,
     )
+
+
+def identity(certificate: x509.Certificate) -> tuple[str, str]:
+    """(SHA-256 hex, subject as RFC 4514 text): how findings name a certificate."""
+    return certificate.fingerprint(hashes.SHA256()).hex(), name_text(certificate.subject)

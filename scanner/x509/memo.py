@@ -100,6 +100,8 @@ class Memo:
         self.selfsigned: ByIdentity[bool] = ByIdentity(size)
         self.fingerprints: ByIdentity[bytes] = ByIdentity(size)
         self.weakness: ByIdentity[tuple[str | None, str | None]] = ByIdentity(size)
+        # (SHA-256 hex, subject text, serial hex) of certificates findings name.
+        self.names: ByIdentity[tuple[str, str, str]] = ByIdentity(size)
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.
         self.verdicts: Bounded[tuple[bytes, str, object], str | None] = Bounded(size // 2)
         # (CRL URLs, OCSP URLs) a certificate names: see scanner.x509.revocation.judge.

@@ -105,7 +105,7 @@ def judge(
             wanted_crls=tuple(wanted_crls),
             wanted_ocsp=tuple(wanted_ocsp),
         )
-    return _summarise(verdicts, leaf=path[0][0] if path else None)
+    return _summarise(verdicts, leaf=path[0][0] if path else None, memo=memo)
 
 
 def _pointers(cert: x509.Certificate) -> tuple[tuple[str, ...], ...]:
@@ -176,15 +176,24 @@ def _certificate(
     )
 
 
+def _names(cert: x509.Certificate) -> tuple[str, str, str]:
+    sha256, subject = F.identity(cert)
+    return sha256, subject, certs.serial_hex(cert)
+
+
 def _summarise(
-    verdicts: Sequence[tuple[x509.Certificate, Verdict]], leaf: x509.Certificate | None
+    verdicts: Sequence[tuple[x509.Certificate, Verdict]],
+    leaf: x509.Certificate | None,
+    memo: Memo | None = None,
 ) -> Judgement:
     found: list[Finding] = []
     for cert, v in verdicts:
         if v.status is Status.GOOD:
             continue
-        who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
-        serial = certs.serial_hex(cert)
+        # The same intermediates (and, behind a load balancer, leaves) come back for
+        # thousands of hosts: their names are read once per scan.
+        sha256, subject, serial = memo.names.one(cert, _names) if memo else _names(cert)
+        who = "the leaf" if cert is leaf else subject
         if v.status is Status.REVOKED:
             when = ts(v.revoked_at) if v.revoked_at else "an unknown time"
             where = v.url or "a CRL supplied with --crl"
@@ -195,7 +204,7 @@ def _summarise(
                     f"{v.reason or 'not given'} ({v.source} {where})",
                     f"Replace {who} now: clients refuse it. Get a new certificate (with a new "
                     "key if the reason is keyCompromise) and deploy it.",
-                    certificate=cert,
+                    named=(sha256, subject),
                     url=v.url,
                 )
             )
@@ -204,7 +213,7 @@ def _summarise(
                 F.make(
                     Code.REVOCATION_UNKNOWN,
                     f"the revocation status of {who} (serial {serial}) is unknown: {v.why}",
-                    certificate=cert,
+                    named=(sha256, subject),
                     url=v.url,
                 )
             )
