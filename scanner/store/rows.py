@@ -38,7 +38,7 @@ def host_row(
     )
     match result:
         case ScanOk(handshake=hs, diagnosis=d):
-            leaf = d.leaf
+            leaf, severity = d.leaf, d.severity
             row.update(
                 status="ok",
                 connected_ip=hs.address,
@@ -48,7 +48,7 @@ def host_row(
                 chain_length=len(hs.chain),
                 days_remaining=d.days_remaining,
                 findings=list(d.codes),
-                severity=d.severity.value if d.severity else None,
+                severity=severity.value if severity else None,
             )
             if leaf is not None:
                 row.update(
