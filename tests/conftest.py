@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
-from scanner.cli.main import app
+from scanner.cli.app import app
 from scanner.testing.lab import Lab
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

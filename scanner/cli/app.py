@@ -9,16 +9,18 @@ hold what completed; --resume continues it).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
 import inspect
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import typer.core
-from rich.console import Console
+import typer.main
 
 from scanner.errors import ScannerError, UsageError
 from scanner.inputs import options as parse
@@ -29,17 +31,54 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Every command, in the order `--help` lists them, and the module that defines it. A module is
+# imported only when its command runs (or for the top-level `--help`): `scanner check` in a
+# shell loop pays for check alone, not for the scan runner, pandas or the lab.
+COMMANDS = {
+    "check": "scanner.cli.check",
+    "metrics": "scanner.cli.metrics",
+    "scan": "scanner.cli.scan",
+    "demo": "scanner.cli.demo",
+    "summary": "scanner.cli.reports",
+    "diff": "scanner.cli.reports",
+    "report": "scanner.cli.reports",
+}
+_apps: dict[str, typer.Typer] = {}  # filled by @command as the modules are imported
+
+
+@functools.cache
+def out_console() -> Console:
+    """The console for results on stdout (rich is imported on first use)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@functools.cache
+def err_console() -> Console:
+    """The console for progress, warnings and errors on stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {terminal(message)}", soft_wrap=True)
+    err_console().print(f"[bold red]error:[/] {terminal(message)}", soft_wrap=True)
 
 
 class ScannerGroup(typer.core.TyperGroup):
     """Maps the library's exceptions to exit 2 with one line on stderr, for every command; help
-    is as wide as the terminal (`COLUMNS`), read when the command runs."""
+    is as wide as the terminal (`COLUMNS`), read when the command runs. Commands are loaded
+    when asked for (`COMMANDS`)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return click_command(cmd_name) if cmd_name in COMMANDS else None
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
@@ -48,6 +87,10 @@ class ScannerGroup(typer.core.TyperGroup):
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: Any) -> Any:
+        # Consoles read COLUMNS and the terminal when made: made afresh for each run (a test
+        # process runs many, each with its own environment).
+        out_console.cache_clear()
+        err_console.cache_clear()
         try:
             return super().invoke(ctx)
         except ScannerError as e:
@@ -55,34 +98,60 @@ class ScannerGroup(typer.core.TyperGroup):
             raise typer.Exit(EXIT_USAGE) from None
 
 
+_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    # click's plain help: option names are never cut to fit a narrow terminal (rich's table
+    # shortened `--expiry-warn-days` to `--expiry-warn-…` at 80 columns).
+    "rich_markup_mode": None,
+}
 app = typer.Typer(
     cls=ScannerGroup,
     help="Scan a fleet's TLS certificates: which hosts would a client refuse, why, and what "
     "fixes it.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # click's plain help: option names are never cut to fit a narrow terminal (rich's table
-    # shortened `--expiry-warn-days` to `--expiry-warn-…` at 80 columns).
-    rich_markup_mode=None,
+    **_SETTINGS,
 )
+
+
+@app.callback()
+def _group() -> None:
+    """The group itself takes no options; its help is the app's."""
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SOFT_BREAK = re.compile(r"(?<=\S)\n(?=\S)")
 
 
-def command(name: str | None = None) -> Callable[[F], F]:
-    """`app.command`, with the docstring's hard-wrapped lines joined into paragraphs so that
-    `--help` reflows them to the terminal instead of breaking sentences mid-line."""
+def command(name: str) -> Callable[[F], F]:
+    """Registers the command `name` (listed in `COMMANDS`), with the docstring's hard-wrapped
+    lines joined into paragraphs so that `--help` reflows them to the terminal instead of
+    breaking sentences mid-line."""
 
     def register(fn: F) -> F:
         doc = inspect.cleandoc(fn.__doc__ or "")
         paragraphs = [_SOFT_BREAK.sub(" ", p) for p in doc.split("\n\n")]
         fn.__doc__ = "\n\n".join(paragraphs)
-        app.command(name)(fn)
+        one = typer.Typer(**_SETTINGS)
+        one.command(name)(fn)
+        _apps[name] = one
         return fn
 
     return register
+
+
+@functools.cache
+def click_command(name: str) -> Any:
+    """The click command `name`, its module imported and its parameters built on first use."""
+    importlib.import_module(COMMANDS[name])
+    return typer.main.get_command(_apps[name])
+
+
+def command_callbacks() -> dict[str, Callable[..., Any]]:
+    """Every command's function by name (each module imported)."""
+    for module in dict.fromkeys(COMMANDS.values()):
+        importlib.import_module(module)
+    return {name: _apps[name].registered_commands[0].callback for name in COMMANDS}  # type: ignore[misc]
 
 
 def fail(message: str) -> typer.Exit:

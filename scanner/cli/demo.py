@@ -13,7 +13,7 @@ from scanner.cli.scan import print_report, progress_bar
 from scanner.run.options import ScanOptions
 
 
-@command()
+@command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("reports/demo"),
     inputs: Annotated[
@@ -35,7 +35,7 @@ def demo(
         csv_path, ca_path = lab.write_inputs(inputs)
         stores = lab.write_stores(inputs)
         named = ", ".join(f"{name}={path}" for name, path in stores)
-        out_console.print(
+        out_console().print(
             f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
             f"trust stores {named}; with --protocols",
             markup=False,

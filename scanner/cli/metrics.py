@@ -44,7 +44,7 @@ def write_metrics_file(target: Path, text: str) -> None:
         raise fail(f"cannot write {target}: {e.strerror or e}") from None
 
 
-@command()
+@command("metrics")
 def metrics(
     dirs: Annotated[
         list[str],
@@ -77,4 +77,4 @@ def metrics(
         sys.stdout.write(text)
         return
     write_metrics_file(out, text)
-    out_console.print(f"Wrote {terminal(out)}", soft_wrap=True)
+    out_console().print(f"Wrote {terminal(out)}", soft_wrap=True)

@@ -62,7 +62,7 @@ Folders = Annotated[
 
 
 def _emit(doc: Document, fmt: OutputFormat) -> None:
-    render(doc, fmt, sys.stdout, out_console, err_console)
+    render(doc, fmt, sys.stdout, out_console(), err_console())
 
 
 def _load(paths: Sequence[str]) -> tuple[ScanTables, list[str]]:
@@ -178,7 +178,7 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
     return sections
 
 
-@command()
+@command("summary")
 def summary(
     dirs: Folders,
     by: Annotated[
@@ -288,7 +288,7 @@ def _diff_document(
     )
 
 
-@command()
+@command("diff")
 def diff(
     old: Annotated[
         str, typer.Argument(help="The earlier scan folder (or parent of shards), path or URL.")
@@ -355,7 +355,7 @@ def _addresses(meta: tuple[dict[str, Any], ...]) -> str:
 # --- report -------------------------------------------------------------------------------
 
 
-@command()
+@command("report")
 def report(
     dirs: Folders,
     out: Annotated[
@@ -396,7 +396,7 @@ def report(
         stores=tables.trust_store_names,
     )
     for w in s.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     page = html.render(
         s,
         tables.hosts,
@@ -407,5 +407,5 @@ def report(
     target = Location.of(path_or_url(out or dirs[0]))
     target = target if out else target / "report.html"
     _write_atomic(target, lambda f: f.write(page.encode("utf-8")))
-    out_console.print(f"Wrote {terminal(target)}", soft_wrap=True)
+    out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
     _fail_on(tables.hosts, fail_on)

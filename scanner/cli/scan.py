@@ -66,7 +66,7 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=err_console,
+            console=err_console(),
             transient=True,
         ) as bar:
             task = bar.add_task("scan", total=None, failed=0, rate="")
@@ -127,7 +127,7 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     state = " (INTERRUPTED: --resume continues it)" if report.interrupted else ""
     rows = c.get("rows", c["targets"])
     per_address = f", {rows} rows (one per address)" if rows != c["targets"] else ""
-    out_console.print(
+    out_console().print(
         f"Scanned {c['targets']} targets{per_address} ({c['ok']} ok, {rows - c['ok']} errors) "
         f"into {report.out} as of {meta['as_of']}{state}",
         markup=False,
@@ -148,7 +148,7 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
             "names",
         ):
             table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
-    out_console.print(table)
+    out_console().print(table)
     top = report.worst.head(worst) if report.worst is not None else None
     if top is not None and not top.empty:
         with_findings = sum(c.get("severities", {}).values())
@@ -166,9 +166,9 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
             t.add_row(
                 terminal(r.host), port, str(r.severity), terminal(", ".join(r.findings)), days
             )
-        out_console.print(t)
+        out_console().print(t)
     if meta.get("internal_errors"):
-        err_console.print(
+        err_console().print(
             f"{meta['internal_errors']} internal error(s): see rows with error=internal",
             markup=False,
         )
@@ -350,7 +350,7 @@ def _scan_on_dask(
     return run_on_dask(options, address, shards, progress, shard_done)
 
 
-@command()
+@command("scan")
 def scan(
     input: Input,
     out: Out,
@@ -438,7 +438,7 @@ def scan(
     from scanner.run.runner import run_scan
 
     def notify(message: str) -> None:
-        err_console.print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
+        err_console().print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
 
     with progress_bar(not quiet, progress_every) as progress:
         if dask is not None and shards is not None:
@@ -452,7 +452,7 @@ def scan(
 
         write_report([str(report.out)])
     for w in report.warnings:  # after the report, where a cron log's reader looks last
-        err_console.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     if metrics is not None:
         write_metrics_file(metrics, metrics_text([report.out], metrics_label or ()))
     if report.interrupted:

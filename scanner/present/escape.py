@@ -1,7 +1,8 @@
 """Untrusted text (from certificates and input rows) made safe for each place it is shown, and
 the plain values every format starts from. One helper per destination:
 
-terminal()   control characters replaced, rich markup escaped
+printable()  control characters replaced (plain terminal output)
+terminal()   printable(), and rich markup escaped (output through rich)
 markdown()   HTML and Markdown punctuation escaped, one line
 csv_cell()   lists joined with '; ', timestamps ISO 8601, formulas neutralised (OWASP)
 prometheus_label()  a label value of the Prometheus text format
@@ -56,14 +57,19 @@ def joined(value: Any) -> str:
     return _joined(value) or ""
 
 
-def terminal(value: Any) -> str:
-    """Untrusted text for the terminal: no control characters, no rich markup."""
-    from rich.markup import escape
-
+def printable(value: Any) -> str:
+    """Untrusted text for plain terminal output: no control characters."""
     text = _joined(value)
     if text is None:
         return ""
-    return escape("".join(ch if ch.isprintable() else "?" for ch in text))
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def terminal(value: Any) -> str:
+    """Untrusted text for output through rich: no control characters, no rich markup."""
+    from rich.markup import escape
+
+    return escape(printable(value))
 
 
 def markdown(value: Any) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ChainFileError, HostError
 from scanner.inputs.hostnames import normalise_host
@@ -16,10 +16,12 @@ from scanner.model.timefmt import utc_z
 from scanner.model.types import Diagnosis, Handshake, ScanOk, Target
 from scanner.store import rows
 from scanner.x509 import diagnose as dx
-from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
 from scanner.x509.stores import NamedStore, with_stores
+
+if TYPE_CHECKING:
+    from scanner.x509.revocation import Crl
 
 # Columns that describe a connection; an offline check has none.
 NETWORK_COLUMNS = ("port", "ip", "input_line", "connected_ip", "tls_version", "cipher")
@@ -42,7 +44,7 @@ def check(
     checked_at: dt.datetime,
     warn_days: int = 30,
     stores: Sequence[NamedStore] = (),
-    crls: Sequence[rv.Crl] = (),
+    crls: Sequence[Crl] = (),
 ) -> CheckReport:
     """Diagnose `chain` for `host`. Raises HostError for a host that is neither a DNS name nor
     an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
@@ -59,6 +61,8 @@ def check(
         offline=True,
     )
     if crls:  # the supplied CRLs are the only source: check never fetches
+        from scanner.x509 import revocation as rv
+
         evidence = rv.Evidence(files=crls, online=False)
         judgement = rv.judge(diagnosis.path, as_of=as_of, evidence=evidence)
         diagnosis = rv.apply(diagnosis, judgement)
@@ -67,7 +71,8 @@ def check(
     result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)
     # The named stores judge the chain as the default store did (no AIA fetching offline).
     result = with_stores(result, stores=stores, as_of=as_of, warn_days=warn_days, offline=True)
-    result = rv.untrusted_if_revoked(result)
+    if crls:  # without them nothing is revoked
+        result = rv.untrusted_if_revoked(result)
     diagnosis = result.diagnosis
     row = rows.host_row(result, (), checked_at)
     row.update(dict.fromkeys(NETWORK_COLUMNS))

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from scanner.cli.main import app
+from scanner.cli.app import command_callbacks
 
-COMMANDS = {c.name or c.callback.__name__: c.callback for c in app.registered_commands}
+COMMANDS = command_callbacks()
 
 
 def test_every_command_is_registered() -> None:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from typer.testing import CliRunner, Result
 
 import scanner
-from scanner.cli.main import app
+from scanner.cli.app import app
 from scanner.errors import InputError, ScanFolderError, ScannerError, UsageError
 from scanner.testing.lab import Lab
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from scanner.cli.main import app
+from scanner.cli.app import app
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.testing.lab import Lab, _Loop

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from typer.testing import CliRunner, Result
 
-from scanner.cli.main import app
+from scanner.cli.app import app
 from scanner.errors import UsageError
 from scanner.run.check import NETWORK_COLUMNS, ChainFileError, check, load_chain
 from scanner.store.tables import HOST_COLUMNS
