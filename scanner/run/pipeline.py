@@ -161,7 +161,12 @@ async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) ->
     async def ocsp(url: str, request: bytes) -> None:
         answers[(url, request)] = await shared.revocation.ocsp(url, request)
 
-    judgement = rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo)
+    # The first judgement (nothing fetched for this host yet) is the same for every host with
+    # this path: the scan's CRL files are fixed.
+    judgement: rv.Judgement = shared.memo.judgements.get(
+        (diagnosis.path, cfg.as_of),
+        lambda: rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo),
+    )
     if not (judgement.wanted_crls or judgement.wanted_ocsp):
         return rv.apply(diagnosis, judgement)  # nothing to fetch: no deadline scope needed
     with anyio.move_on_at(deadline):

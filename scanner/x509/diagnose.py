@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from scanner.errors import UsageError
-from scanner.model.types import AiaResult, CertInfo, Diagnosis, Verdicts
+from scanner.model.types import AiaResult, CertInfo, Diagnosis, Finding, Verdicts
 from scanner.x509 import certs, rules
 from scanner.x509.memo import Memo
-from scanner.x509.paths import MAX_AIA_URLS, MAX_DEPTH, aia_wanted, build_path, parse_chain
+from scanner.x509.paths import (
+    MAX_AIA_URLS,
+    MAX_DEPTH,
+    Chain,
+    aia_wanted,
+    build_path,
+    parse_chain,
+)
 from scanner.x509.verify import chain_verdict
 
-__all__ = ["MAX_AIA_URLS", "MAX_DEPTH", "diagnose"]
+__all__ = ["MAX_AIA_URLS", "MAX_DEPTH", "ChainFacts", "chain_facts", "diagnose"]
 
 _UNKNOWN = Verdicts(
     trusted=False,
@@ -32,6 +40,83 @@ _UNKNOWN = Verdicts(
     untrusted_root=None,
     incomplete_chain=None,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What diagnosis concludes about a chain whatever the host's name: the same for every
+    host that sends it (fleets serve one certificate from many names and addresses), so a
+    scan remembers it (`Memo.chains`) and only the name checks run per host."""
+
+    chain: Chain
+    sent: tuple[CertInfo, ...]
+    # Findings in the order a host's list shows them, with the host's name findings between:
+    # unparseable and validity first, then path, served intermediates and weakness.
+    findings: tuple[Finding, ...]
+    path_findings: tuple[Finding, ...] = ()
+    valid: rules.Validity | None = None  # None without a parseable leaf
+    route: rules.PathVerdicts | None = None
+    served_bad: bool = False
+    weak: bool = False
+    certificates: tuple[CertInfo, ...] = ()  # sent, then fetched from AIA
+    aia_wanted: tuple[str, ...] = ()
+    path_der: tuple[bytes, ...] = ()
+
+
+def chain_facts(
+    chain_der: Sequence[bytes],
+    *,
+    trust: certs.TrustStore,
+    as_of: dt.datetime,
+    warn_days: int,
+    fetched: Mapping[str, AiaResult],
+    memo: Memo,
+    offline: bool,
+) -> ChainFacts:
+    """The host-independent steps of diagnosis, remembered per (chain, trust store, as-of,
+    warning days) while nothing was fetched for the host (the common case)."""
+    if fetched:
+        return _chain_facts(chain_der, trust, as_of, warn_days, fetched, memo, offline)
+    key = (tuple(chain_der), trust.sha256, as_of, warn_days, offline)
+    facts: ChainFacts = memo.chains.get(
+        key, lambda: _chain_facts(chain_der, trust, as_of, warn_days, fetched, memo, offline)
+    )
+    return facts
+
+
+def _chain_facts(
+    chain_der: Sequence[bytes],
+    trust: certs.TrustStore,
+    as_of: dt.datetime,
+    warn_days: int,
+    fetched: Mapping[str, AiaResult],
+    memo: Memo,
+    offline: bool,
+) -> ChainFacts:
+    chain = parse_chain(chain_der, memo)
+    sent = tuple(memo.info(d) for d in chain.der)
+    broken = rules.unparseable(chain.unparseable, sent)
+    if chain.leaf is None:
+        return ChainFacts(chain=chain, sent=sent, findings=tuple(broken), certificates=sent)
+    leaf, subject = chain.leaf, sent[0].subject
+    valid = rules.validity(leaf, as_of, warn_days)
+    path = build_path(chain, trust, fetched, memo)
+    route = rules.path_verdicts(path, leaf, subject, trust, fetched, offline=offline)
+    served = rules.served_intermediates(path, as_of, memo)
+    weak = rules.weakness(path, trust, memo)
+    return ChainFacts(
+        chain=chain,
+        sent=sent,
+        findings=(*broken, *valid.findings),
+        path_findings=(*route.findings, *served, *weak),
+        valid=valid,
+        route=route,
+        served_bad=bool(served),
+        weak=bool(weak),
+        certificates=sent + tuple(memo.info(d) for d in route.fetched),
+        aia_wanted=aia_wanted(path, fetched),
+        path_der=tuple(c.public_bytes(Encoding.DER) for c in path.certs),
+    )
 
 
 def diagnose(
@@ -55,32 +140,32 @@ def diagnose(
     # Validity has one-second granularity (RFC 5280 4.1.2.5): notAfter 00:00:00Z covers all of
     # that second, as cryptography's verifier reads it (x509-limbo notafter-fractional).
     as_of = as_of.replace(microsecond=0)
-    fetched = fetched or {}
     memo = memo or Memo()
-    chain = parse_chain(chain_der, memo)
-    sent = tuple(memo.info(d) for d in chain.der)
-    broken = rules.unparseable(chain.unparseable, sent)
-    if chain.leaf is None:
+    facts = chain_facts(
+        chain_der,
+        trust=trust,
+        as_of=as_of,
+        warn_days=warn_days,
+        fetched=fetched or {},
+        memo=memo,
+        offline=offline,
+    )
+    chain, valid, route = facts.chain, facts.valid, facts.route
+    if chain.leaf is None or valid is None or route is None:
         return Diagnosis(
-            leaf=sent[0] if sent else None,
-            certificates=sent,
+            leaf=facts.sent[0] if facts.sent else None,
+            certificates=facts.sent,
             verdicts=_UNKNOWN,
-            findings=tuple(broken),
+            findings=facts.findings,
             days_remaining=None,
         )
-    leaf, leaf_info = chain.leaf, sent[0]
-    valid = rules.validity(leaf, as_of, warn_days)
-    named = rules.names(leaf, leaf_info.subject, host, is_ip)
-    path = build_path(chain, trust, fetched, memo)
-    route = rules.path_verdicts(path, leaf, leaf_info.subject, trust, fetched, offline=offline)
-    served = rules.served_intermediates(path, as_of, memo)
-    weak = rules.weakness(path, trust, memo)
-    found = [*broken, *valid.findings, *named.findings, *route.findings, *served, *weak]
+    named = rules.names(chain.leaf, facts.sent[0].subject, host, is_ip)
+    found = [*facts.findings, *named.findings, *facts.path_findings]
     rejection = chain_verdict(chain, host, is_ip, named.dns, trust, as_of, memo)
     trusted = rules.trusted(
         rejection,
-        weak=bool(weak),
-        intermediate_bad=bool(served),
+        weak=facts.weak,
+        intermediate_bad=facts.served_bad,
         mismatch=named.mismatch,
         dates_unknown=valid.expired is None,
     )
@@ -96,13 +181,12 @@ def diagnose(
         untrusted_root=route.untrusted_root,
         incomplete_chain=route.incomplete_chain,
     )
-    fetched_infos: tuple[CertInfo, ...] = tuple(memo.info(d) for d in route.fetched)
     return Diagnosis(
-        leaf=leaf_info,
-        certificates=sent + fetched_infos,
+        leaf=facts.sent[0],
+        certificates=facts.certificates,
         verdicts=verdicts,
         findings=tuple(found),
         days_remaining=valid.days_remaining,
-        aia_wanted=aia_wanted(path, fetched),
-        path=tuple(c.public_bytes(Encoding.DER) for c in path.certs),
+        aia_wanted=facts.aia_wanted,
+        path=facts.path_der,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -104,6 +104,12 @@ class Memo:
         self.names: ByIdentity[tuple[str, str, str]] = ByIdentity(size)
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.
         self.verdicts: Bounded[tuple[bytes, str, object], str | None] = Bounded(size // 2)
+        # The host-independent diagnosis of a chain (scanner.x509.diagnose.ChainFacts), per
+        # (chain DER, trust store, as-of, warning days, offline); and a path's first
+        # revocation judgement, before any fetch (scanner.run.pipeline), per (path DER, as-of)
+        # in one scan, whose CRL files are fixed. Typed Any: this module sits below both.
+        self.chains: Bounded[Hashable, Any] = Bounded(size // 8)
+        self.judgements: Bounded[Hashable, Any] = Bounded(size // 8)
         # (CRL URLs, OCSP URLs) a certificate names: see scanner.x509.revocation.judge.
         self.pointers: ByIdentity[tuple[tuple[str, ...], ...]] = ByIdentity(size)
 

@@ -4,6 +4,7 @@ entry points stay light."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import grimp
 
+from scanner.testing.lab import Pki
+
 ROOT = Path(__file__).resolve().parents[2]
+AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -99,3 +103,65 @@ def test_import_scanner_and_load_stay_off_the_network_stack(tmp_path: Path) -> N
     ]
     assert heavy == []
     assert seen["max_size_kept"] is True
+
+
+# The entry point, run as `scanner ...`, writing what it imported to a file.
+COMMAND = """
+import json, sys
+out, sys.argv = sys.argv[1], ["scanner", *sys.argv[2:]]
+from scanner.cli.main import main
+code = None
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+with open(out, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+# What a command that does not need them must not pay for at start-up (each costs 40 ms to
+# 0.3 s; pydantic is what typer 0.29 would load to parse the options).
+HEAVY = ("pandas", "pyarrow", "rich", "pydantic", "anyio", "httpx", "dns", "fsspec", "trio")
+
+
+def _imported(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
+    out = tmp_path / "imported.json"
+    subprocess.run(
+        [sys.executable, "-c", COMMAND, str(out), *args],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    seen = json.loads(out.read_text())
+    return seen["code"], seen["modules"]
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in HEAVY or m.startswith("scanner.run.runner")]
+
+
+def test_help_imports_no_heavy_package(tmp_path: Path) -> None:
+    """`scanner --help` lists every command (each command's module is imported for its
+    summary line) without loading pandas, rich, the network stack or cryptography."""
+    code, modules = _imported(tmp_path, "--help")
+    assert code == 0
+    assert {"scanner.cli.scan", "scanner.cli.check", "scanner.cli.reports"} <= set(modules)
+    assert _heavy(modules) == []
+    assert not any(m.startswith("cryptography") for m in modules)
+
+
+def test_check_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """`scanner check` of one chain loads its own command and the diagnosis, not the other
+    commands, the scan runner, pandas or rich (it prints through click)."""
+    pki = Pki.create(AS_OF)
+    chain, ca = tmp_path / "chain.pem", tmp_path / "ca.pem"
+    chain.write_bytes(pki.leaf(["startup.test"]).pem + pki.intermediate.pem)
+    ca.write_bytes(pki.root.pem)
+    args = ["check", str(chain), "--host", "startup.test", "--ca-bundle", str(ca)]
+    code, modules = _imported(tmp_path, *args, "--as-of", AS_OF.isoformat())
+    assert code == 0
+    assert "scanner.x509.diagnose" in modules  # the check ran
+    commands = ("scanner.cli.scan", "scanner.cli.reports", "scanner.cli.demo")
+    others = [m for m in modules if m in commands]
+    assert others == []
+    assert _heavy(modules) == []

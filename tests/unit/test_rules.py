@@ -212,3 +212,49 @@ def test_two_sha1_certificates_count_one_host_once() -> None:
     counts = summarise(pd.DataFrame([{**row, "findings": ["weak_signature", "weak_signature"]}]))
     weak = counts[(counts["kind"] == "finding") & (counts["name"] == "weak_signature")]
     assert weak["hosts"].tolist() == [1] and weak["share"].tolist() == [1.0]
+
+
+# --- what a scan remembers of a chain ---------------------------------------------------------
+
+
+def test_a_remembered_chain_gives_each_host_its_own_diagnosis(
+    pki: Pki, trust: certs.TrustStore
+) -> None:
+    """The host-independent steps are remembered per chain (`Memo.chains`); the name checks
+    still run per host. Every host's diagnosis equals a diagnosis with nothing remembered,
+    whether the scan saw the chain before or not, for names that match and names that do
+    not."""
+    leaf = pki.leaf(["*.fleet.test", "fleet.test"], not_after=FIXED + 10 * DAY)
+    chain = (leaf.der, pki.intermediate.der)
+    memo = Memo()
+    hosts = ["a.fleet.test", "fleet.test", "b.fleet.test", "other.test", "x.y.fleet.test"]
+    for host in hosts:
+        # Fresh bytes per host, as each handshake hands over its own.
+        sent = tuple(bytes(bytearray(d)) for d in chain)
+        remembered = diagnose(
+            sent, host=host, is_ip=False, trust=trust, as_of=FIXED, warn_days=30, memo=memo
+        )
+        fresh = diagnose(chain, host=host, is_ip=False, trust=trust, as_of=FIXED, warn_days=30)
+        assert remembered == fresh, host
+    assert (memo.chains.stats.misses, memo.chains.stats.hits) == (1, len(hosts) - 1)
+    by_host = {
+        h: diagnose(chain, host=h, is_ip=False, trust=trust, as_of=FIXED, warn_days=30, memo=memo)
+        for h in ("a.fleet.test", "other.test")
+    }
+    assert by_host["a.fleet.test"].verdicts.trusted is True
+    assert codes(by_host["a.fleet.test"].findings) == ["expiring_soon"]
+    assert by_host["other.test"].verdicts.hostname_mismatch is True
+    # The verifier's refusal is the mismatch, already a finding: no separate not_trusted.
+    assert codes(by_host["other.test"].findings) == ["expiring_soon", "hostname_mismatch"]
+    # Another as-of or warning period is another chain judgement, not a remembered one.
+    later = diagnose(
+        chain,
+        host="a.fleet.test",
+        is_ip=False,
+        trust=trust,
+        as_of=FIXED + 20 * DAY,
+        warn_days=30,
+        memo=memo,
+    )
+    assert later.verdicts.expired is True
+    assert memo.chains.stats.misses == 2
