@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli.app import command, out_console
+from scanner.cli.app import command, out_console, settle
 from scanner.cli.scan import print_report, progress_bar
 from scanner.run.options import ScanOptions
 
@@ -30,6 +30,7 @@ def demo(
     from scanner.run.runner import run_scan
     from scanner.testing.lab import Lab
 
+    settle()
     as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with Lab.start(as_of=as_of) as lab:
         csv_path, ca_path = lab.write_inputs(inputs)

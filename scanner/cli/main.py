@@ -10,8 +10,9 @@ def main() -> None:
     # commands) and frees almost none: the collector is held off while they are made, then they
     # are frozen out of its way, so no collection walks them again (about 40 ms of a `check`).
     gc.disable()
-    from scanner.cli.app import app
+    from scanner.cli import app
 
     gc.freeze()
     gc.enable()
-    app()
+    app.own_process()
+    app.app()

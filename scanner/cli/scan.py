@@ -26,6 +26,7 @@ from scanner.cli.app import (
     err_console,
     nameserver_option,
     out_console,
+    settle,
     trust_store_options,
 )
 from scanner.cli.metrics import MetricsLabel, metrics_text, write_metrics_file
@@ -436,6 +437,8 @@ def scan(
     if metrics is not None:
         _check_metrics_labels(path_or_url(input), metrics_label or (), encoding)
     from scanner.run.runner import run_scan
+
+    settle()
 
     def notify(message: str) -> None:
         err_console().print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)

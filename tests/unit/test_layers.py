@@ -5,12 +5,14 @@ entry points stay light."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 from scanner.testing.lab import Pki
 
@@ -165,3 +167,20 @@ def test_check_imports_only_what_it_uses(tmp_path: Path) -> None:
     others = [m for m in modules if m in commands]
     assert others == []
     assert _heavy(modules) == []
+
+
+def test_settle_freezes_only_in_the_scanner_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`settle` (called by scan and demo once their imports are done) freezes what the process
+    has built only when the process is the `scanner` command (`main` marks it): in a test or a
+    notebook a frozen object's cycles would never be collected."""
+    from scanner.cli import app
+
+    before = gc.get_freeze_count()
+    app.settle()
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(app, "_own_process", True)
+    try:
+        app.settle()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
