@@ -75,11 +75,14 @@ def chain_facts(
 ) -> ChainFacts:
     """The host-independent steps of diagnosis, remembered per (chain, trust store, as-of,
     warning days) while nothing was fetched for the host (the common case)."""
-    if fetched:
+
+    def compute() -> ChainFacts:
         return _chain_facts(chain_der, trust, as_of, warn_days, fetched, memo, offline)
-    key = (tuple(chain_der), trust.sha256, as_of, warn_days, offline)
+
+    if fetched:
+        return compute()
     facts: ChainFacts = memo.chains.get(
-        key, lambda: _chain_facts(chain_der, trust, as_of, warn_days, fetched, memo, offline)
+        (tuple(chain_der), trust.sha256, as_of, warn_days, offline), compute
     )
     return facts
 

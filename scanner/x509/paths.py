@@ -4,6 +4,7 @@ one issuer per step, the trust store first). Pure."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -50,15 +51,21 @@ class Chain:
     leaf: x509.Certificate | None
     intermediates: tuple[x509.Certificate, ...]
     unparseable: tuple[int, ...]  # positions in `der`
+    digest: bytes  # SHA-256 over the length-prefixed DERs: the chain's key in a scan's Memo
 
 
 def parse_chain(der: Sequence[bytes], memo: Memo) -> Chain:
     parsed = [memo.parse(d) for d in der]
+    digest = hashlib.sha256()
+    for d in der:
+        digest.update(len(d).to_bytes(4, "big"))
+        digest.update(d)
     return Chain(
         der=tuple(der),
         leaf=parsed[0] if parsed else None,
         intermediates=tuple(c for c in parsed[1:] if c is not None),
         unparseable=tuple(i for i, c in enumerate(parsed) if c is None),
+        digest=digest.digest(),
     )
 
 

@@ -5,7 +5,6 @@ name the leaf covers (remembered in the scan's `Memo`)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -84,9 +83,5 @@ def chain_verdict(
     every other check, and so the answer, is the same."""
     if is_ip or not verifier_name_matches(host, dns_sans):
         return strict_verify(chain, host, is_ip, trust, as_of)
-    digest = hashlib.sha256()
-    for der in chain.der:
-        digest.update(len(der).to_bytes(4, "big"))
-        digest.update(der)
-    key = (digest.digest(), trust.sha256, as_of)
+    key = (chain.digest, trust.sha256, as_of)
     return memo.verdicts.get(key, lambda: strict_verify(chain, host, is_ip, trust, as_of))
