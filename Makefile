@@ -1,26 +1,52 @@
 # Two commands for a newcomer: `make demo` and `make test`. Both install first when needed.
+# Installs come from uv.lock (every package pinned with its hashes); `make lock` refreshes it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv itself is pinned and installed from PyPI into a tools venv of its own.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Never download a Python: the machine's python3 (3.11+) is the one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+EXTRAS := --extra dev --extra dask --extra s3
+PYTEST_ARGS ?=
 
-.PHONY: install demo test bench check lint clean
+.PHONY: install lock demo test test-latest bench check lint clean
 
 install: $(STAMP)
 
-# Rebuilt whenever pyproject.toml changes.
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# Rebuilt whenever the lock changes; --frozen installs exactly what uv.lock pins (hashes checked).
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) $(EXTRAS)
 	touch $(STAMP)
+
+# Newest versions pyproject.toml allows, with cryptography held at the cryptography_vectors
+# release (vectors follow cryptography; the newest vectors may lag the newest cryptography).
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(UV) lock --python $(PYTHON) --upgrade-package "cryptography==$$(sed -n '/^name = "cryptography-vectors"/{n;s/version = "\(.*\)"/\1/p}' uv.lock)"
 
 demo: install
 	$(BIN)/scanner demo --out reports/demo --inputs inputs
 
 test: install
 	scripts/ensure-chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The suite against the newest releases pyproject.toml allows, in a venv of its own.
+test-latest: | $(UV)
+	rm -rf .venv-latest
+	$(UV) venv --quiet --python $(PYTHON) .venv-latest
+	VIRTUAL_ENV=.venv-latest $(UV) pip install --quiet --upgrade --resolution highest -e '.[dev,dask,s3]'
+	scripts/ensure-chromium
+	.venv-latest/bin/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench.startup
@@ -36,4 +62,4 @@ lint: install
 check: lint test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
