@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from scanner.testing.pki import Issued, Pki
+from scanner.testing.pki import Issued, Pki, PrivateKey
 
 _SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")
 _SHA1_RSA = bytes.fromhex("06092a864886f70d010105")
@@ -29,30 +29,32 @@ def resign_md5(issued: Issued, issuer: Issued) -> Issued:
 
 
 def _resign(issued: Issued, issuer: Issued, oid: bytes, algorithm: hashes.HashAlgorithm) -> Issued:
-    assert isinstance(issuer.key, rsa.RSAPrivateKey), "re-signing needs an RSA issuer"
-    der = issued.der
-    assert der.count(_SHA256_RSA) == 2, "expected a sha256WithRSAEncryption certificate"
-    patched = der.replace(_SHA256_RSA, oid)
-    tbs = issued.cert.tbs_certificate_bytes.replace(_SHA256_RSA, oid)
-    signature = issuer.key.sign(tbs, padding.PKCS1v15(), algorithm)
-    old = issued.cert.signature
-    assert len(signature) == len(old) and patched.endswith(old)
-    return Issued(x509.load_der_x509_certificate(patched[: -len(old)] + signature), issued.key)
+    assert issued.der.count(_SHA256_RSA) == 2, "expected a sha256WithRSAEncryption certificate"
+    return _patch(issued, issuer, _SHA256_RSA, oid, algorithm)
 
 
 def patch_and_resign(issued: Issued, issuer: Issued, old: bytes, new: bytes) -> Issued:
     """The same certificate with `old` bytes of its TBS replaced by `new` (same length) and
     signed again by `issuer` (RSA): for fields cryptography refuses to produce, such as a
     validity in year 0."""
-    assert isinstance(issuer.key, rsa.RSAPrivateKey), "re-signing needs an RSA issuer"
-    assert len(old) == len(new)
     tbs = issued.cert.tbs_certificate_bytes
     assert tbs.count(old) == 1, "the bytes to patch must appear once in the TBS"
-    patched_tbs = tbs.replace(old, new)
-    signature = issuer.key.sign(patched_tbs, padding.PKCS1v15(), hashes.SHA256())
-    der = issued.der
-    assert len(signature) == len(issued.cert.signature) and der.endswith(issued.cert.signature)
-    body = der[: -len(signature)].replace(tbs, patched_tbs)
+    assert issued.der.count(old) == 1, "the bytes to patch must not appear outside the TBS"
+    return _patch(issued, issuer, old, new, hashes.SHA256())
+
+
+def _patch(
+    issued: Issued, issuer: Issued, old: bytes, new: bytes, algorithm: hashes.HashAlgorithm
+) -> Issued:
+    """`issued` with `old` replaced by `new` (same length) outside its signature, signed again
+    by `issuer` (RSA, PKCS #1 v1.5) with `algorithm`."""
+    assert isinstance(issuer.key, rsa.RSAPrivateKey), "re-signing needs an RSA issuer"
+    assert len(old) == len(new)
+    tbs = issued.cert.tbs_certificate_bytes.replace(old, new)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), algorithm)
+    der, unsigned = issued.der, issued.cert.signature
+    assert len(signature) == len(unsigned) and der.endswith(unsigned)
+    body = der[: -len(unsigned)].replace(old, new)
     return Issued(x509.load_der_x509_certificate(body + signature), issued.key)
 
 
@@ -100,20 +102,26 @@ def unparseable_certificate(issued: Issued, issuer: Issued) -> bytes:
     _, not_after = der_children(fields[4])
     not_before = issued.cert.not_valid_before_utc.strftime("%y%m%d%H%MZ").encode()
     fields[4] = der_tlv(0x30, der_tlv(0x17, not_before) + not_after)
-    key = issuer.key
     # The signature algorithm appears in the TBS and outside it; both name the issuer's.
-    if isinstance(key, rsa.RSAPrivateKey):
-        alg = der_tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00"  # sha256WithRSA
-    else:
-        alg = der_tlv(0x06, bytes.fromhex("2a8648ce3d040302"))  # ecdsa-with-SHA256
-    fields[2] = der_tlv(0x30, alg)
+    fields[2] = signature_algorithm(issuer.key)
     tbs = der_tlv(0x30, b"".join(fields))
+    return der_tlv(0x30, tbs + fields[2] + der_tlv(0x03, b"\x00" + sign(issuer.key, tbs)))
+
+
+def signature_algorithm(key: PrivateKey) -> bytes:
+    """The AlgorithmIdentifier (DER) of SHA-256 with `key`: sha256WithRSAEncryption (with its
+    NULL parameters) or ecdsa-with-SHA256."""
     if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return der_tlv(0x30, tbs + fields[2] + der_tlv(0x03, b"\x00" + signature))
+        return der_tlv(0x30, der_tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
+    return der_tlv(0x30, der_tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+
+
+def sign(key: PrivateKey, tbs: bytes) -> bytes:
+    """`tbs` signed with SHA-256 by `key` (RSA PKCS #1 v1.5 or ECDSA), as `signature_algorithm`
+    names it."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    return key.sign(tbs, ec.ECDSA(hashes.SHA256()))
 
 
 def pem(der: bytes) -> bytes:

@@ -202,15 +202,13 @@ def make_leaf(
 
 
 def ca_ladder(
-    top: Issued, n: int, *, not_before: dt.datetime, not_after: dt.datetime
+    top: Issued, n: int, cn: str, *, not_before: dt.datetime, not_after: dt.datetime
 ) -> list[Issued]:
-    """`n` intermediates, each issued by the one before, the first by `top`."""
+    """`n` intermediates named `cn` 1..n, each issued by the one before, the first by `top`."""
     cas: list[Issued] = []
     issuer = top
     for i in range(n):
-        issuer = make_ca(
-            f"Hostile Chain CA {i + 1}", issuer=issuer, not_before=not_before, not_after=not_after
-        )
+        issuer = make_ca(f"{cn} {i + 1}", issuer=issuer, not_before=not_before, not_after=not_after)
         cas.append(issuer)
     return cas
 

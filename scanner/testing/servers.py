@@ -156,20 +156,26 @@ class DnsProtocol(asyncio.DatagramProtocol):
         self.transport.sendto(response.to_wire(), addr)
 
 
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+
+
+def http_ok(body: bytes, content_type: str) -> bytes:
+    """A whole HTTP/1.1 200 response carrying `body`; the connection closes after it."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"Connection: close\r\n\r\n" + body
+
+
+def http_redirect(location: str) -> bytes:
+    return f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
 def http_handler(files: dict[str, bytes]) -> Handler:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await reader.readuntil(b"\r\n\r\n")
             path = request.split(b" ", 2)[1].decode("ascii", "replace")
             body = files.get(path)
-            if body is None:
-                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-            else:
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-cert\r\n"
-                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                    + body
-                )
+            writer.write(NOT_FOUND if body is None else http_ok(body, "application/pkix-cert"))
             await writer.drain()
         except (ConnectionError, OSError, asyncio.IncompleteReadError, IndexError):
             pass
