@@ -40,6 +40,8 @@ from scanner.testing.pki import (
 )
 from scanner.testing.scenarios import (
     GRADES,
+    INPUT_COLUMNS,
+    INVALID_ROWS,
     JAVA_STORE,
     MODERN,
     REVOKED_DAYS_AGO,
@@ -302,38 +304,11 @@ class Lab:
 
     def rows(self) -> list[dict[str, str]]:
         """The lab as input rows, with two deliberately invalid ones at the end."""
-        out = [
-            {
-                "host": s.host,
-                "port": str(s.port),
-                "ip": s.ip or "",
-                "owner": s.owner,
-                "scenario": s.name,
-                "starttls": s.starttls,
-            }
-            for s in self.scenarios
+        lab = [
+            (s.host, str(s.port), s.ip or "", s.owner, s.name, s.starttls) for s in self.scenarios
         ]
-        out.append(
-            {
-                "host": "bad host!",
-                "port": "443",
-                "ip": "",
-                "owner": "platform",
-                "scenario": "invalid_host",
-                "starttls": "",
-            }
-        )
-        out.append(
-            {
-                "host": "valid.lab.test",
-                "port": "70000",
-                "ip": LOOPBACK,
-                "owner": "platform",
-                "scenario": "invalid_port",
-                "starttls": "",
-            }
-        )
-        return out
+        invalid = [(host, port, ip, "platform", name, "") for host, port, ip, name in INVALID_ROWS]
+        return [dict(zip(INPUT_COLUMNS, row, strict=True)) for row in lab + invalid]
 
     def write_stores(self, folder: Path) -> tuple[tuple[str, Path], ...]:
         """The named stores as PEM files beside the inputs: (name, path) for --trust-store."""
@@ -351,9 +326,7 @@ class Lab:
         self.write_stores(folder)
         csv_path, ca_path = folder / "demo.csv", folder / "demo-ca.pem"
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(
-                f, fieldnames=["host", "port", "ip", "owner", "scenario", "starttls"]
-            )
+            w = csv.DictWriter(f, fieldnames=INPUT_COLUMNS)
             w.writeheader()
             w.writerows(self.rows())
         ca_path.write_bytes(self.ca_pem)

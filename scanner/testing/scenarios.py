@@ -461,5 +461,13 @@ SCENARIOS: tuple[Row, ...] = (
     ),
 )
 
+# The lab's input file (`Lab.rows`): one row per scenario, then these rows no scan can take,
+# as (host, port, ip, scenario).
+INPUT_COLUMNS = ["host", "port", "ip", "owner", "scenario", "starttls"]
+INVALID_ROWS = (
+    ("bad host!", "443", "", "invalid_host"),
+    ("valid.lab.test", "70000", LOOPBACK, "invalid_port"),
+)
+
 # The grade of each scenario served over TLS from the first byte, under the lab's options.
 GRADES = {row.name: row.grade for row in SCENARIOS if isinstance(row, Host)}
