@@ -10,38 +10,30 @@ loop in a background thread; `HostileLab.start()` is a context manager that tear
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import logging
 import random
 import socket
 import ssl
 import struct
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-from scanner.testing.lab import (
-    DAY,
+from scanner.testing.der import pem, unparseable_certificate
+from scanner.testing.pki import DAY, Pki, PrivateKey, ca_ladder, huge_leaf
+from scanner.testing.servers import (
     LOOPBACK,
-    Issued,
-    Pki,
-    PrivateKey,
-    _Loop,
-    make_ca,
+    NOT_FOUND,
+    Handler,
+    Loop,
+    hold_open,
+    http_ok,
+    http_redirect,
     server_context,
 )
-
-_log = logging.getLogger(__name__)
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 GOOD_DOMAIN = "good.hostile.test"
 HOSTILE_DOMAIN = "hostile.test"
@@ -84,62 +76,31 @@ class Case:
     finding: str | None = None  # a finding code the ok row must carry
 
 
-# --- DER surgery, for the certificate OpenSSL takes and cryptography refuses ---------------
+@dataclass(frozen=True, slots=True)
+class Expect:
+    error: str | None
+    detail: str
+    finding: str | None = None
 
 
-def _der_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def der_tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _der_len(len(body)) + body
-
-
-def der_children(tlv: bytes) -> list[bytes]:
-    """The TLVs inside one constructed TLV (definite lengths only)."""
-    start = 2 + (tlv[1] & 0x7F if tlv[1] & 0x80 else 0)
-    body, out, i = tlv[start:], [], 0
-    while i < len(body):
-        length, j = body[i + 1], i + 2
-        if length & 0x80:
-            k = length & 0x7F
-            length, j = int.from_bytes(body[j : j + k], "big"), j + k
-        out.append(body[i : j + length])
-        i = j + length
-    return out
-
-
-def unparseable_certificate(issued: Issued, issuer: Issued) -> bytes:
-    """`issued` re-signed by `issuer` with a notBefore UTCTime that has no seconds
-    (`YYMMDDhhmmZ`): OpenSSL loads and sends it, cryptography's DER parser rejects it
-    (RFC 5280 4.1.2.5.1 requires the seconds)."""
-    fields = der_children(der_children(issued.der)[0])
-    _, not_after = der_children(fields[4])
-    not_before = issued.cert.not_valid_before_utc.strftime("%y%m%d%H%MZ").encode()
-    fields[4] = der_tlv(0x30, der_tlv(0x17, not_before) + not_after)
-    key = issuer.key
-    # The signature algorithm appears in the TBS and outside it; both name the issuer's.
-    if isinstance(key, rsa.RSAPrivateKey):
-        alg = der_tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00"  # sha256WithRSA
-    else:
-        alg = der_tlv(0x06, bytes.fromhex("2a8648ce3d040302"))  # ecdsa-with-SHA256
-    fields[2] = der_tlv(0x30, alg)
-    tbs = der_tlv(0x30, b"".join(fields))
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return der_tlv(0x30, tbs + fields[2] + der_tlv(0x03, b"\x00" + signature))
-
-
-def pem(der: bytes) -> bytes:
-    return (
-        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
-    )
+_WITHIN = "no answer within"
+_NOT_TLS = "does not speak TLS"
+# What a correct scan says about a host of each kind, in the order the servers start.
+EXPECTED: dict[Kind, Expect] = {
+    Kind.SILENT: Expect("timeout", _WITHIN),
+    Kind.HELLO_THEN_STALL: Expect("timeout", _WITHIN),
+    Kind.DRIP: Expect("timeout", _WITHIN),
+    Kind.CLOSE_MID_HANDSHAKE: Expect("tls", "closed the connection during the handshake"),
+    Kind.RESET_AFTER_HELLO: Expect("tls", "reset the connection"),
+    Kind.RANDOM_BYTES: Expect("tls", _NOT_TLS),
+    Kind.HTTP_RESPONSE: Expect("tls", _NOT_TLS),
+    Kind.SSH_BANNER: Expect("tls", _NOT_TLS),
+    Kind.TLS_ALERT: Expect("tls", "handshake_failure"),
+    Kind.LONG_CHAIN: Expect(None, "no path to a root within", "issuer_not_found"),
+    # OpenSSL clients take 100 KiB of certificates at most.
+    Kind.HUGE_CERTIFICATE: Expect("tls", "EXCESSIVE_MESSAGE_SIZE"),
+    Kind.UNPARSEABLE_CERTIFICATE: Expect(None, "cannot be parsed", "unparseable_certificate"),
+}
 
 
 # --- handlers -----------------------------------------------------------------------------
@@ -150,11 +111,6 @@ async def _read_record(reader: asyncio.StreamReader) -> bytes:
     header = await reader.readexactly(5)
     (length,) = struct.unpack("!H", header[3:5])
     return header + await reader.readexactly(length)
-
-
-async def _until_eof(reader: asyncio.StreamReader) -> None:
-    while await reader.read(65536):
-        pass
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -169,10 +125,6 @@ def _guarded(handler: Handler) -> Handler:
             writer.close()
 
     return run
-
-
-async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _until_eof(reader)
 
 
 async def _reset_after_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -233,15 +185,16 @@ def _proxy(backend_port: int, mode: str) -> Handler:
     return handler
 
 
-async def _hold_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _until_eof(reader)
+def der_context(chain: Sequence[bytes], key: PrivateKey, tmp: Path) -> ssl.SSLContext:
+    """`server_context` for a chain given as DER (which need not parse: OpenSSL sends it)."""
+    return server_context(b"".join(pem(d) for d in chain), key, tmp)
 
 
 # --- the lab ------------------------------------------------------------------------------
 
 
 @dataclass
-class _LoopThread(_Loop):
+class _LoopThread(Loop):
     """The lab's server thread; plain-TCP handlers are guarded against the scanner hanging up."""
 
     name: str = "hostile"
@@ -291,113 +244,68 @@ class HostileLab:
         return self.pki.root.pem
 
     def _tls_context(self, chain: Sequence[bytes], key: PrivateKey) -> ssl.SSLContext:
-        return server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name))
+        return der_context(chain, key, Path(self._tmp.name))
 
     async def _build(self) -> None:
-        pki, a, loop = self.pki, self.pki.as_of, self._loop
-        inter = pki.intermediate
+        pki, loop = self.pki, self._loop
         good = pki.leaf([f"*.{GOOD_DOMAIN}", GOOD_DOMAIN])
-        good_ctx = self._tls_context([good.der, inter.der], good.key)
-        self.good_port = await loop.serve(_hold_open, good_ctx)
+        good_ctx = self._tls_context([good.der, pki.intermediate.der], good.key)
+        self.good_port = await loop.serve(hold_open, good_ctx)
         # The proxies' backend: a second real server, so proxied traffic never competes with
         # the good hosts' server for its accept queue.
-        backend_port = await loop.serve(_hold_open, good_ctx)
+        servers = self._servers(backend_port=await loop.serve(hold_open, good_ctx))
+        for kind, expect in EXPECTED.items():
+            handler, ctx = servers[kind]
+            port = await loop.serve(handler, ctx)
+            self.cases[kind] = Case(
+                kind=kind,
+                port=port,
+                error=expect.error,
+                detail=expect.detail,
+                finding=expect.finding,
+            )
 
-        def case(kind: Kind, port: int, error: str | None, detail: str, **kw: Any) -> None:
-            self.cases[kind] = Case(kind=kind, port=port, error=error, detail=detail, **kw)
-
-        within = "no answer within"
-        case(Kind.SILENT, await loop.serve(_silent), "timeout", within)
-        for kind, mode in (
-            (Kind.HELLO_THEN_STALL, "stall"),
-            (Kind.DRIP, "drip"),
-        ):
-            case(kind, await loop.serve(_proxy(backend_port, mode)), "timeout", within)
-        case(
-            Kind.CLOSE_MID_HANDSHAKE,
-            await loop.serve(_proxy(backend_port, "close")),
-            "tls",
-            "closed the connection during the handshake",
-        )
-        case(
-            Kind.RESET_AFTER_HELLO,
-            await loop.serve(_reset_after_hello),
-            "tls",
-            "reset the connection",
-        )
+    def _servers(self, backend_port: int) -> dict[Kind, tuple[Handler, ssl.SSLContext | None]]:
+        """What serves each kind: a handler, and a TLS context for the ones that speak TLS."""
         noise = random.Random(5).randbytes(4096)
-        case(Kind.RANDOM_BYTES, await loop.serve(_reply(noise)), "tls", "does not speak TLS")
-        case(
-            Kind.HTTP_RESPONSE,
-            await loop.serve(_reply(HTTP_RESPONSE)),
-            "tls",
-            "does not speak TLS",
-        )
-        case(
-            Kind.SSH_BANNER,
-            await loop.serve(_reply(SSH_BANNER, first=True)),
-            "tls",
-            "does not speak TLS",
-        )
-        case(Kind.TLS_ALERT, await loop.serve(_reply(TLS_ALERT)), "tls", "handshake_failure")
+        return {
+            Kind.SILENT: (hold_open, None),
+            Kind.HELLO_THEN_STALL: (_proxy(backend_port, "stall"), None),
+            Kind.DRIP: (_proxy(backend_port, "drip"), None),
+            Kind.CLOSE_MID_HANDSHAKE: (_proxy(backend_port, "close"), None),
+            Kind.RESET_AFTER_HELLO: (_reset_after_hello, None),
+            Kind.RANDOM_BYTES: (_reply(noise), None),
+            Kind.HTTP_RESPONSE: (_reply(HTTP_RESPONSE), None),
+            Kind.SSH_BANNER: (_reply(SSH_BANNER, first=True), None),
+            Kind.TLS_ALERT: (_reply(TLS_ALERT), None),
+            Kind.LONG_CHAIN: (hold_open, self._long_chain()),
+            Kind.HUGE_CERTIFICATE: (hold_open, self._huge_certificate()),
+            Kind.UNPARSEABLE_CERTIFICATE: (hold_open, self._unparseable_certificate()),
+        }
 
-        # Sixty certificates: leaf, then 59 intermediates up to the trusted root.
-        issuer = pki.root
-        cas: list[Issued] = []
-        for i in range(LONG_CHAIN - 1):
-            issuer = make_ca(
-                f"Hostile Chain CA {i + 1}",
-                issuer=issuer,
-                not_before=a - 100 * DAY,
-                not_after=a + 1000 * DAY,
-            )
-            cas.append(issuer)
-        leaf = pki.leaf([f"*.{HOSTILE_DOMAIN}"], issuer=issuer)
-        chain = [leaf.der] + [c.der for c in reversed(cas)]
-        case(
-            Kind.LONG_CHAIN,
-            await loop.serve(_hold_open, self._tls_context(chain, leaf.key)),
-            None,
-            "no path to a root within",
-            finding="issuer_not_found",
+    def _long_chain(self) -> ssl.SSLContext:
+        """Sixty certificates: leaf, then 59 intermediates up to the trusted root."""
+        pki, a = self.pki, self.pki.as_of
+        cas = ca_ladder(
+            pki.root,
+            LONG_CHAIN - 1,
+            "Hostile Chain CA",
+            not_before=a - 100 * DAY,
+            not_after=a + 1000 * DAY,
         )
+        leaf = pki.leaf([f"*.{HOSTILE_DOMAIN}"], issuer=cas[-1])
+        return self._tls_context([leaf.der] + [c.der for c in reversed(cas)], leaf.key)
 
-        # A 1 MiB certificate: an unrecognised, non-critical extension of that size.
-        huge = pki.leaf([f"*.{HOSTILE_DOMAIN}"], issuer=inter)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(huge.cert.subject)
-            .issuer_name(inter.cert.subject)
-            .public_key(huge.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(a - DAY)
-            .not_valid_after(a + 100 * DAY)
-            .add_extension(
-                x509.UnrecognizedExtension(
-                    x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x00" * HUGE_CERT_BYTES
-                ),
-                critical=False,
-            )
-        )
-        huge_cert = builder.sign(inter.key, hashes.SHA256())
-        huge_der = huge_cert.public_bytes(serialization.Encoding.DER)
-        case(
-            Kind.HUGE_CERTIFICATE,
-            await loop.serve(_hold_open, self._tls_context([huge_der, inter.der], huge.key)),
-            "tls",
-            "EXCESSIVE_MESSAGE_SIZE",  # OpenSSL clients take 100 KiB of certificates at most
-        )
+    def _huge_certificate(self) -> ssl.SSLContext:
+        """A 1 MiB certificate: an unrecognised, non-critical extension of that size."""
+        inter = self.pki.intermediate
+        huge = huge_leaf(inter, f"*.{HOSTILE_DOMAIN}", HUGE_CERT_BYTES, as_of=self.pki.as_of)
+        return self._tls_context([huge.der, inter.der], huge.key)
 
-        odd = pki.leaf([f"*.{HOSTILE_DOMAIN}"])
-        odd_der = unparseable_certificate(odd, inter)
-        case(
-            Kind.UNPARSEABLE_CERTIFICATE,
-            await loop.serve(_hold_open, self._tls_context([odd_der, inter.der], odd.key)),
-            None,
-            "cannot be parsed",
-            finding="unparseable_certificate",
-        )
-        self.unparseable_der = odd_der
+    def _unparseable_certificate(self) -> ssl.SSLContext:
+        odd = self.pki.leaf([f"*.{HOSTILE_DOMAIN}"])
+        self.unparseable_der = unparseable_certificate(odd, self.pki.intermediate)
+        return self._tls_context([self.unparseable_der, self.pki.intermediate.der], odd.key)
 
     def good_rows(self, n: int, start: int = 0) -> list[dict[str, str]]:
         """`n` good hosts, distinct names sharing the good server through the ip column."""
@@ -469,20 +377,18 @@ class AiaServer:
                 "/to-ftp": f"ftp://{LOOPBACK}:{self.port}/intermediate.der",
                 "/to-https": f"https://{LOOPBACK}:{self.port}/intermediate.der",
             }[path]
-            w(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+            w(http_redirect(location))
         elif path in self.files:
-            body = self.files[path]
-            w(b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-cert\r\n")
-            w(f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+            w(http_ok(self.files[path], "application/pkix-cert"))
         else:
-            w(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            w(NOT_FOUND)
         await writer.drain()
 
     def tls(self, chain: Sequence[bytes], key: PrivateKey) -> int:
         """Also serve `chain` (DER, leaf first) over TLS on a port of its own."""
         assert self._loop is not None and self._tmp is not None
-        ctx = server_context(b"".join(pem(d) for d in chain), key, Path(self._tmp.name))
-        return int(self._loop.run(self._loop.serve(_hold_open, ctx)))
+        ctx = der_context(chain, key, Path(self._tmp.name))
+        return int(self._loop.run(self._loop.serve(hold_open, ctx)))
 
     @classmethod
     @contextlib.contextmanager

@@ -14,10 +14,19 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
-from scanner.testing.lab import LOOPBACK, Issued, PrivateKey, _hold_open, _Loop, server_context
+from scanner.testing.der import der_tlv, sign, signature_algorithm
+from scanner.testing.pki import Issued, PrivateKey
+from scanner.testing.servers import (
+    LOOPBACK,
+    NOT_FOUND,
+    Loop,
+    hold_open,
+    http_ok,
+    http_redirect,
+    server_context,
+)
 
 DRIP_INTERVAL = 1.0
 # An OCSP responder: the request in, the DER response out (None: never answer).
@@ -71,7 +80,7 @@ class RevocationServer:
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
-    _loop: _Loop | None = None
+    _loop: Loop | None = None
 
     def url(self, path: str) -> str:
         return f"http://{LOOPBACK}:{self.port}{path}"
@@ -87,9 +96,7 @@ class RevocationServer:
                     length = int(line.split(b":", 1)[1])
             body = await reader.readexactly(length) if length else b""
             if path in self.redirects:
-                location = self.redirects[path]
-                status = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n"
-                writer.write(status.encode() + b"Content-Length: 0\r\n\r\n")
+                writer.write(http_redirect(self.redirects[path]))
             elif path in self.responders:
                 answer = self.responders[path](ocsp.load_der_ocsp_request(body))
                 if answer is None:
@@ -107,7 +114,7 @@ class RevocationServer:
                 else:
                     await self._send(writer, data, "application/pkix-crl")
             else:
-                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                writer.write(NOT_FOUND)
             await writer.drain()
         except (ConnectionError, OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             pass
@@ -116,24 +123,20 @@ class RevocationServer:
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, data: bytes, ctype: str) -> None:
-        writer.write(
-            f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n"
-            "Connection: close\r\n\r\n".encode()
-            + data
-        )
+        writer.write(http_ok(data, ctype))
         await writer.drain()
 
     def tls(self, chain: Sequence[Issued], tmp: str) -> int:
         """Also serve `chain` over TLS on a port of its own."""
         assert self._loop is not None
         ctx = server_context(b"".join(c.pem for c in chain), chain[0].key, Path(tmp))
-        return int(self._loop.run(self._loop.serve(_hold_open, ctx)))
+        return int(self._loop.run(self._loop.serve(hold_open, ctx)))
 
     @classmethod
     @contextlib.contextmanager
     def start(cls) -> Iterator[RevocationServer]:
         server = cls()
-        server._loop = loop = _Loop(name="revocation")
+        server._loop = loop = Loop(name="revocation")
         loop.start()
         try:
             server.port = int(loop.run(loop.serve(server.handle)))
@@ -145,22 +148,14 @@ class RevocationServer:
 # --- CRLs written byte by byte --------------------------------------------------------------
 
 
-def _der(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
-
-
 def der_entry(serial: bytes, when: bytes = b"260520000000Z", reason: int | None = 1) -> bytes:
     """One revokedCertificates entry (RFC 5280 5.1.2.6): `serial` as the INTEGER's content
     octets, written as given (so a test can add leading zero bytes no builder would write)."""
     ext = b""
     if reason is not None:
-        crl_reason = bytes.fromhex("0603551d15") + _der(0x04, bytes([0x0A, 1, reason]))
-        ext = _der(0x30, _der(0x30, crl_reason))
-    return _der(0x30, _der(0x02, serial) + _der(0x17, when) + ext)
+        crl_reason = bytes.fromhex("0603551d15") + der_tlv(0x04, bytes([0x0A, 1, reason]))
+        ext = der_tlv(0x30, der_tlv(0x30, crl_reason))
+    return der_tlv(0x30, der_tlv(0x02, serial) + der_tlv(0x17, when) + ext)
 
 
 def der_crl(
@@ -174,22 +169,14 @@ def der_crl(
     cryptography's builder takes minutes for the half a million entries of a 20 MiB CRL, and
     normalises serials."""
     key = issuer.key
-    if isinstance(key, rsa.RSAPrivateKey):
-        alg = _der(0x30, bytes.fromhex("06092a864886f70d01010b") + b"\x05\x00")
-    else:
-        alg = _der(0x30, bytes.fromhex("06082a8648ce3d040302"))
-    tbs = _der(
+    alg = signature_algorithm(key)
+    tbs = der_tlv(
         0x30,
-        _der(0x02, b"\x01")
+        der_tlv(0x02, b"\x01")
         + alg
         + issuer.cert.subject.public_bytes()
-        + _der(0x17, this_update)
-        + _der(0x17, next_update)
-        + (_der(0x30, b"".join(entries)) if entries else b""),
+        + der_tlv(0x17, this_update)
+        + der_tlv(0x17, next_update)
+        + (der_tlv(0x30, b"".join(entries)) if entries else b""),
     )
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return _der(0x30, tbs + alg + _der(0x03, b"\x00" + signature))
+    return der_tlv(0x30, tbs + alg + der_tlv(0x03, b"\x00" + sign(key, tbs)))
