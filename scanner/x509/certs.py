@@ -37,7 +37,7 @@ MALFORMED: tuple[type[Exception], ...] = (
 # included): read once, quietly, here.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-    DSA_PUBLIC_KEY: type[dsa.DSAPublicKey] = dsa.DSAPublicKey
+    DSA_PUBLIC_KEY = dsa.DSAPublicKey
 
 
 @contextlib.contextmanager
