@@ -69,14 +69,17 @@ def parse(der: bytes) -> x509.Certificate:
         try:
             cert = x509.load_der_x509_certificate(der)
             # Touch the fields every later step uses, so a malformed certificate fails here.
-            _ = cert.subject, cert.issuer, cert.extensions
+            _ = cert.subject, cert.issuer
+            try:
+                _ = cert.extensions
+            except TypeError as e:
+                # cryptography 50 and 51 raise TypeError building an extension it decoded but
+                # cannot represent (name constraints holding an IPAddress that is not a
+                # network, x509-limbo rfc5280::nc::invalid-ipv4-address): malformed. Only
+                # here: a TypeError anywhere else is a bug of ours and must surface.
+                raise ValueError(f"unrepresentable extension: {e}") from None
         except UserWarning as w:
             raise ValueError(str(w)) from None
-        except TypeError as e:
-            # cryptography 50 and 51 raise TypeError building an extension it decoded but
-            # cannot represent (name constraints holding an IPAddress that is not a network,
-            # x509-limbo rfc5280::nc::invalid-ipv4-address): a malformed certificate.
-            raise ValueError(f"unrepresentable extension: {e}") from None
     return cert
 
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from scanner.model.types import CertInfo
 from scanner.x509 import certs
-
-if TYPE_CHECKING:  # rules imports this module
-    from scanner.x509.rules import Weakness
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -102,7 +99,8 @@ class Memo:
         self.signatures: ByIdentity[bool] = ByIdentity(size * 4)
         self.selfsigned: ByIdentity[bool] = ByIdentity(size)
         self.fingerprints: ByIdentity[bytes] = ByIdentity(size)
-        self.weakness: ByIdentity[Weakness] = ByIdentity(size)
+        # scanner.x509.rules.Weakness per certificate (typed Any: rules imports this module).
+        self.weakness: ByIdentity[Any] = ByIdentity(size)
         # (SHA-256 hex, subject text, serial hex) of certificates findings name.
         self.names: ByIdentity[tuple[str, str, str]] = ByIdentity(size)
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.
