@@ -56,7 +56,7 @@ class GradeFacts:
     mismatch: bool = False  # an M cause
     md5_signature: bool = False  # F
     key_under_1024: bool = False  # F
-    weak_key: bool = False  # B (RSA/DSA < 2048 bits, EC < 224 bits)
+    weak_key: bool = False  # B (RSA/DSA < 2048 bits, EC < 224 bits, any DSA key)
     incomplete_chain: bool = False  # B
     protocols: bool = False  # the versions were probed (--protocols)
     tls1_0: bool | None = None
@@ -113,7 +113,7 @@ def facts(d: Diagnosis, protocols: ProtocolSupport | None = None) -> GradeFacts:
         mismatch=bool(codes & M_CODES),
         md5_signature=md5,
         key_under_1024=small,
-        weak_key="weak_key" in codes,
+        weak_key=bool(codes & {"weak_key", "dsa_key"}),
         incomplete_chain="incomplete_chain" in codes,
         protocols=p is not None,
         tls1_0=p.get(TlsVersion.TLS1_0) if p else None,

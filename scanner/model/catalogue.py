@@ -24,6 +24,7 @@ class Code(StrEnum):
     INCOMPLETE_CHAIN = "incomplete_chain"
     INTERMEDIATE_EXPIRED = "intermediate_expired"
     WEAK_KEY = "weak_key"
+    DSA_KEY = "dsa_key"
     WEAK_SIGNATURE = "weak_signature"
     NOT_TRUSTED = "not_trusted"
     UNPARSEABLE_CERTIFICATE = "unparseable_certificate"
@@ -107,6 +108,12 @@ CATALOGUE: dict[Code, Spec] = {
         Severity.HIGH,
         "A certificate below the root has a key weaker than OpenSSL security level 2 allows "
         "(RSA/DSA < 2048 bits, EC < 224 bits).",
+        "Reissue with an RSA key of at least 2048 bits or an ECDSA P-256 key.",
+    ),
+    Code.DSA_KEY: Spec(
+        Severity.HIGH,
+        "A certificate below the root has a DSA key: TLS 1.3, browsers and Python's default "
+        "client do not accept DSA, and cryptography deprecates it (FIPS 186-5 withdrew it).",
         "Reissue with an RSA key of at least 2048 bits or an ECDSA P-256 key.",
     ),
     Code.WEAK_SIGNATURE: Spec(

@@ -99,7 +99,8 @@ class Memo:
         self.signatures: ByIdentity[bool] = ByIdentity(size * 4)
         self.selfsigned: ByIdentity[bool] = ByIdentity(size)
         self.fingerprints: ByIdentity[bytes] = ByIdentity(size)
-        self.weakness: ByIdentity[tuple[str | None, str | None]] = ByIdentity(size)
+        # scanner.x509.rules.Weakness per certificate (typed Any: rules imports this module).
+        self.weakness: ByIdentity[Any] = ByIdentity(size)
         # (SHA-256 hex, subject text, serial hex) of certificates findings name.
         self.names: ByIdentity[tuple[str, str, str]] = ByIdentity(size)
         # The verifier's answer per (chain, trust store, as-of): see scanner.x509.verify.

@@ -330,8 +330,20 @@ def served_intermediates(path: Path, as_of: dt.datetime, memo: Memo) -> tuple[Fi
 # --- weak keys and signatures ----------------------------------------------------------------
 
 
-def weakness_of(cert: x509.Certificate) -> tuple[str | None, str | None]:
-    """(weak key description, weak signature description) at OpenSSL security level 2."""
+@dataclass(frozen=True, slots=True)
+class Weakness:
+    """What is weak about one certificate (each None when nothing is)."""
+
+    key: str | None = None  # under OpenSSL security level 2: "RSA 1024 bits"
+    dsa: str | None = None  # a DSA key of any size: "DSA 2048 bits"
+    signature: str | None = None  # MD5 or SHA-1: the algorithm's name
+
+    def __bool__(self) -> bool:
+        return bool(self.key or self.dsa or self.signature)
+
+
+def weakness_of(cert: x509.Certificate) -> Weakness:
+    """Weak key and signature at OpenSSL security level 2, and a DSA key of any size."""
     key_type, bits = certs.key_facts(cert)
     weak_key = None
     if (
@@ -345,7 +357,8 @@ def weakness_of(cert: x509.Certificate) -> tuple[str | None, str | None]:
         weak_key = f"{key_type} {bits} bits"
     h = certs.signature_hash(cert)
     weak_sig = certs.signature_algorithm(cert) if h in WEAK_HASHES else None
-    return weak_key, weak_sig
+    dsa = f"DSA {bits} bits" if key_type == "DSA" else None
+    return Weakness(key=weak_key, dsa=dsa, signature=weak_sig)
 
 
 def weakness(path: Path, trust: certs.TrustStore, memo: Memo) -> tuple[Finding, ...]:
@@ -357,15 +370,19 @@ def weakness(path: Path, trust: certs.TrustStore, memo: Memo) -> tuple[Finding, 
     found = []
     leaf = path.certs[0]
     for cert in below_root:
-        weak_key, weak_sig = memo.weakness.one(cert, weakness_of)
-        if not (weak_key or weak_sig):
+        weak = memo.weakness.one(cert, weakness_of)
+        if not weak:
             continue
         who = "the leaf" if cert is leaf else certs.name_text(cert.subject)
-        if weak_key:
-            found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak_key} key", certificate=cert))
-        if weak_sig:
+        if weak.key:
+            found.append(F.make(Code.WEAK_KEY, f"{who} has a {weak.key} key", certificate=cert))
+        if weak.dsa:
+            found.append(F.make(Code.DSA_KEY, f"{who} has a {weak.dsa} key", certificate=cert))
+        if weak.signature:
             found.append(
-                F.make(Code.WEAK_SIGNATURE, f"{who} is signed with {weak_sig}", certificate=cert)
+                F.make(
+                    Code.WEAK_SIGNATURE, f"{who} is signed with {weak.signature}", certificate=cert
+                )
             )
     return tuple(found)
 

@@ -355,7 +355,7 @@ class Child:
         for line in self.proc.stderr:
             self.lines.append((time.monotonic(), line.rstrip("\n")))
 
-    def wait_for(self, pattern: str, limit: float = 30) -> float:
+    def wait_for(self, pattern: str, limit: float = 120) -> float:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             for when, line in list(self.lines):
@@ -392,7 +392,10 @@ def test_progress_lines_come_on_the_clock(lab: Lab, lab_files: Any, tmp_path: Pa
     first = child.wait_for(r"^progress: 0/3 \(0\.0%\), 0 failed")
     assert child.finish() == 0, child.text
     finished = [w for w, line in child.lines if line.startswith("progress: 3/3")]
-    assert finished and first < finished[0] - 1  # said while every host was still waiting
+    # Order and counts, not margins: lines saying 0/3 came while every host was still waiting
+    # (no result had arrived to trigger them), more than once, and before the last line.
+    waiting = [line for _, line in child.lines if line.startswith("progress: 0/3")]
+    assert finished and first < finished[0] and len(waiting) >= 2, child.text
 
 
 def test_failed_counts_earlier_hosts_after_resume(
@@ -423,8 +426,11 @@ def test_ctrl_c_says_at_once_what_it_waits_for(lab: Lab, lab_files: Any, tmp_pat
     sent = time.monotonic()
     child.proc.send_signal(signal.SIGINT)
     said = child.wait_for(r"interrupted")
-    assert said - sent < 2  # at once, not after the hosts' 6 s --timeout
     assert child.finish() == 130, child.text
+    ended = time.monotonic()
+    # At once, not after the hosts' 6 s --timeout: in the first half of the wait between the
+    # signal and the exit (which waits for the hosts in flight), whatever the machine's load.
+    assert said - sent < (ended - sent) / 2, (said - sent, ended - sent)
     message = " ".join(line for _, line in child.lines if "interrupted" in line or "Ctrl-C" in line)
     assert "3 host(s) in flight" in message
     assert re.search(r"longest running for \d+\.\d s", message)

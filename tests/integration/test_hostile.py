@@ -1,6 +1,11 @@
 """Hostile peers (scanner.hostile, real servers on 127.0.0.1): each ends as one row with a clear
 error or finding within --timeout, and the other hosts of the same scan are scanned normally,
-also when 200 of them are mixed with 200 good ones."""
+also when 200 of them are mixed with 200 good ones.
+
+No fixed wall-time margins (the machine is loaded): a stalling peer never ends by itself
+(silent, stalled, or dripping a byte a second), so a row that ends ends by the deadline; its
+time is bounded by two timeouts plus a scan of good hosts alone measured in the same test,
+and parallel timeouts are told from sequential ones by their count."""
 
 from __future__ import annotations
 
@@ -21,7 +26,6 @@ from typer.testing import Result
 from scanner.testing.hostile import LONG_CHAIN, HostileLab, Kind
 
 TIMEOUT = 2.0
-SLACK = 1.5  # scheduling and writing on a loaded 2-core machine
 Cli = Callable[[Sequence[str]], Result]
 
 
@@ -126,36 +130,62 @@ def assert_good(host: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_of_each(
+def good_alone(
     cli: Cli, hostile: HostileLab, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory
+) -> Scan:
+    """Four good hosts alone: the machine's present cost of a whole scan (start-up, handshakes,
+    writing), measured here, is the margin the hostile scan's times get over the timeout."""
+    rows = hostile.good_rows(4, start=500)
+    return run_scan(cli, hostile, rows, tmp_path_factory.mktemp("hostile") / "good", fixed)
+
+
+@pytest.fixture(scope="module")
+def one_of_each(
+    cli: Cli,
+    hostile: HostileLab,
+    fixed: dt.datetime,
+    tmp_path_factory: pytest.TempPathFactory,
+    good_alone: Scan,
 ) -> Scan:
     """Two hosts per hostile kind and four good ones, in one scan."""
     rows = hostile.hostile_rows(2 * len(Kind)) + hostile.good_rows(4)
     return run_scan(cli, hostile, rows, tmp_path_factory.mktemp("hostile") / "each", fixed)
 
 
+def took(scan: Scan, host: dict[str, Any]) -> float:
+    started = dt.datetime.fromisoformat(scan.meta["started"])
+    return float((host["scanned_at"] - started).total_seconds())
+
+
 @pytest.mark.parametrize("kind", list(Kind))
 def test_each_hostile_peer_is_one_clear_row_within_the_timeout(
-    one_of_each: Scan, hostile: HostileLab, kind: Kind
+    one_of_each: Scan, good_alone: Scan, hostile: HostileLab, kind: Kind
 ) -> None:
     hosts = one_of_each.of_kind(kind.value)
     assert len(hosts) == 2
-    started = dt.datetime.fromisoformat(one_of_each.meta["started"])
     for host in hosts:
         assert_expected(one_of_each, hostile, host)
-        took = (host["scanned_at"] - started).total_seconds()
-        assert took < TIMEOUT + SLACK, f"{kind}: {took:.1f} s"
+        # The row ended (a stalling peer never ends by itself), by one deadline: under two
+        # timeouts plus what a whole scan of good hosts costs on this machine now.
+        assert took(one_of_each, host) < 2 * TIMEOUT + good_alone.elapsed, kind
+        if host["error"] == "timeout":  # ended by the deadline, not before it
+            assert took(one_of_each, host) >= TIMEOUT, kind
 
 
 def test_the_deadline_covers_the_whole_exchange_not_each_read(
-    one_of_each: Scan, hostile: HostileLab
+    one_of_each: Scan, good_alone: Scan
 ) -> None:
-    # The drip server sends a byte every second: a per-read timeout of 2 s would never fire.
-    started = dt.datetime.fromisoformat(one_of_each.meta["started"])
-    for host in one_of_each.of_kind(Kind.DRIP.value):
-        assert host["error"] == "timeout"
-        assert (host["scanned_at"] - started).total_seconds() < TIMEOUT + SLACK
-    assert one_of_each.elapsed < TIMEOUT + 2 * SLACK + 3  # plus start-up and writing
+    # The drip server sends a byte every second, for as long as its kilobytes last: a
+    # per-read timeout of 2 s would never fire, and the row would end (if ever) with a chain.
+    drips = one_of_each.of_kind(Kind.DRIP.value)
+    assert [h["error"] for h in drips] == ["timeout", "timeout"]
+    for host in drips:
+        assert TIMEOUT <= took(one_of_each, host) < 2 * TIMEOUT + good_alone.elapsed
+    # The six stalling peers (silent, stalled, dripping) wait side by side: the scan costs
+    # one timeout over the good hosts' scan, not six in a row.
+    stalls = sum(1 for h in one_of_each.hosts if h["error"] == "timeout")
+    assert stalls == 6
+    assert one_of_each.elapsed - good_alone.elapsed < stalls * TIMEOUT / 2
 
 
 def test_good_hosts_of_the_same_scan_are_unaffected(one_of_each: Scan) -> None:
@@ -221,7 +251,8 @@ def test_200_hostile_among_200_good_cost_one_timeout_not_the_sum(
     assert len(mixed.of_kind("good")) == 200
     stalls = sum(1 for h in mixed.hosts if h["error"] == "timeout")
     assert stalls >= 40  # silent, stalled and dripping peers: ~50 timeouts run side by side
-    # Sequential timeouts would cost stalls * TIMEOUT (100 s); in parallel about one.
+    # Sequential timeouts would cost stalls * TIMEOUT (100 s) over the good hosts alone, in
+    # parallel about one: the margin is a count, ten times what parallel costs.
     print(f"200 good alone: {alone.elapsed:.2f} s; with 200 hostile: {mixed.elapsed:.2f} s")
     assert mixed.elapsed >= TIMEOUT
-    assert mixed.elapsed < alone.elapsed + 3 * TIMEOUT, (mixed.elapsed, alone.elapsed)
+    assert mixed.elapsed - alone.elapsed < stalls * TIMEOUT / 4, (mixed.elapsed, alone.elapsed)

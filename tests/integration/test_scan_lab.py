@@ -85,6 +85,8 @@ VERDICT_OF = {
 TARGETED = {Code.NOT_TRUSTED, Code.UNPARSEABLE_CERTIFICATE, Code.AIA_FETCH_FAILED}
 # ...and by the CRL and OCSP servers of test_revocation.py.
 TARGETED |= {Code.REVOCATION_UNKNOWN}
+# ...and by the DHE-DSS server of test_dsa.py (a DSA leaf needs DH parameters to be served).
+TARGETED |= {Code.DSA_KEY}
 # Every lab certificate names its issuer's CRL, which the lab serves: the path is `good` by
 # the CRL, but where no certificate has an issuer on the path (nothing to check against).
 REVOCATION = {"self_signed": "not_checked", "issuer_not_found": "not_checked", "revoked": "revoked"}
@@ -103,6 +105,7 @@ SEVERITY = {
     "incomplete_chain": "high",
     "intermediate_expired": "critical",
     "weak_key": "high",
+    "dsa_key": "high",
     "weak_signature": "high",
     "not_trusted": "high",
     "unparseable_certificate": "high",

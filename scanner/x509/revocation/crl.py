@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import (
@@ -83,7 +83,7 @@ class _Signature:
                 key.verify(self.value, self.digest, pad, pre)
             elif isinstance(key, ec.EllipticCurvePublicKey):
                 key.verify(self.value, self.digest, ec.ECDSA(pre))
-            elif isinstance(key, dsa.DSAPublicKey):
+            elif isinstance(key, certs.DSA_PUBLIC_KEY):
                 key.verify(self.value, self.digest, pre)
             else:
                 return False
@@ -127,7 +127,7 @@ class Crl:
     def signed_by(self, issuer: x509.Certificate) -> bool:
         known = self._verified.get(id(issuer))
         if known is None or known[0] is not issuer:
-            known = (issuer, self.signature.verified_by(issuer.public_key()))
+            known = (issuer, self.signature.verified_by(certs.public_key(issuer)))
             self._verified[id(issuer)] = known
         return known[1]
 

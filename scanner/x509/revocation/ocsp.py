@@ -79,7 +79,9 @@ def check_ocsp(
             "signed by a key that is neither the issuer's nor an OCSP responder certificate "
             "the issuer signed"
         )
-    if not _verify(signer.public_key(), response.signature, response.tbs_response_bytes, response):
+    if not _verify(
+        certs.public_key(signer), response.signature, response.tbs_response_bytes, response
+    ):
         return unknown("bad signature on the response")
     # Responders stamp answers with their own clock: allow OpenSSL's OCSP_check_validity
     # leeway either side (RFC 6960 4.2.2.1 leaves the local tolerance to the client).
@@ -117,7 +119,7 @@ def _digest(h: hashes.HashAlgorithm, data: bytes) -> bytes:
 def _key_bits(cert: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING contents, which RFC 6960 4.1.1's issuerKeyHash and
     ResponderID byKey hash."""
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    spki = certs.public_key(cert).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     _, i = _der_length(spki, 1)  # inside SubjectPublicKeyInfo
     alg_len, j = _der_length(spki, i + 1)  # AlgorithmIdentifier
     k = j + alg_len
