@@ -152,12 +152,96 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
     )
 
 
-def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line each starts on (a quoted cell may span lines); blank and `#`
-    lines skipped. Decoding and CSV syntax errors become InputError naming the line."""
-    reader = csv.reader(lines, strict=True, delimiter=delimiter)
-    end = 0
+SKIPPED_LISTED = 10  # skipped lines shaped like rows, named one by one in the warning
+
+
+class SkippedLines:
+    """Blank and comment lines the reader skipped: counted (scan.json records the number), and
+    the comment lines with as many fields as the header remembered, since such a line is more
+    likely a row someone meant to scan (a host or owner written `#...`) than a note."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.comments = 0
+        self.row_shaped = 0
+        self.lines: list[int] = []  # the first SKIPPED_LISTED row-shaped comment lines
+
+    def add(self, line: int, *, comment: bool, row_shaped: bool) -> None:
+        self.count += 1
+        self.comments += comment
+        if row_shaped:
+            self.row_shaped += 1
+            if len(self.lines) < SKIPPED_LISTED:
+                self.lines.append(line)
+
+    def warning(self, source: object) -> str | None:
+        """One stderr line naming the comment lines shaped like rows, or None."""
+        if not self.row_shaped:
+            return None
+        more = self.row_shaped - len(self.lines)
+        shown = ", ".join(map(str, self.lines)) + (f" and {more} more" if more > 0 else "")
+        return (
+            f"{source}: {self.row_shaped} line(s) starting with '#' skipped as comments though "
+            f"they have as many fields as the header: line {shown} (quote a cell that starts "
+            "with '#', or move that column, to scan the row)"
+        )
+
+
+def _is_comment(raw: str) -> bool:
+    """The README's rule, on the raw line: its first non-blank character is `#`. A quoted
+    `"#payments"` cell is data."""
+    return raw.lstrip("\ufeff").lstrip().startswith("#")
+
+
+class _Lines:
+    """Feeds the csv reader its lines, dropping comment lines at the start of a record (never
+    inside a quoted cell spanning lines), and numbering every line read."""
+
+    def __init__(self, lines: Iterable[str], delimiter: str, skipped: SkippedLines) -> None:
+        self._lines = iter(lines)
+        self._delimiter = delimiter
+        self._skipped = skipped
+        self.number = 0  # lines read so far, comments included
+        self.record_start = True  # the next line read begins a record
+        self.first = 0  # the line the current record begins on
+        self.width: int | None = None  # the header's fields, once read
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            raw = next(self._lines)
+            self.number += 1
+            if not self.record_start:
+                return raw
+            if not _is_comment(raw):
+                self.record_start = False
+                self.first = self.number
+                return raw
+            self._skipped.add(self.number, comment=True, row_shaped=self._row_shaped(raw))
+
+    def _row_shaped(self, raw: str) -> bool:
+        if self.width is None:
+            return False
+        try:
+            cells = next(csv.reader([raw.rstrip("\r\n")], delimiter=self._delimiter))
+        except (csv.Error, StopIteration):
+            return False
+        return len(cells) == self.width
+
+
+def _records(
+    lines: Iterable[str], delimiter: str = ",", skipped: SkippedLines | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the line each starts on (a quoted cell may span lines); blank lines
+    and `#` comment lines skipped and counted in `skipped`. Decoding and CSV syntax errors
+    become InputError naming the line."""
+    skipped = SkippedLines() if skipped is None else skipped
+    source = _Lines(lines, delimiter, skipped)
+    reader = csv.reader(source, strict=True, delimiter=delimiter)
     while True:
+        source.record_start = True
         try:
             cells = next(reader)
         except StopIteration:
@@ -165,17 +249,18 @@ def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, 
         except UnicodeDecodeError as e:
             # The text layer decodes ahead in chunks: the bad bytes lie somewhere after the
             # lines read so far, and e.start counts from the chunk, not the file.
-            where = f" after line {reader.line_num}" if reader.line_num else ""
+            where = f" after line {source.number}" if source.number else ""
             raise InputError(
                 f"not UTF-8 text{where} ({e.reason}); save the file as UTF-8"
             ) from None
         except csv.Error as e:
-            raise InputError(f"line {reader.line_num}: not valid CSV ({e})") from None
-        start, end = end + 1, reader.line_num
+            raise InputError(f"line {source.number}: not valid CSV ({e})") from None
+        start = source.first
         if not cells or all(not c.strip() for c in cells):
+            skipped.add(start, comment=False, row_shaped=False)
             continue
-        if cells[0].lstrip().startswith("#"):
-            continue
+        if source.width is None:
+            source.width = len(cells)
         yield start, cells
 
 
@@ -204,14 +289,15 @@ def _sniff_delimiter(lines: Iterator[str]) -> tuple[list[str], str]:
 
 
 def read_targets(
-    lines: Iterable[str], reserved: Iterable[str]
+    lines: Iterable[str], reserved: Iterable[str], skipped: SkippedLines | None = None
 ) -> tuple[Header, Iterator[Target | InvalidTarget]]:
     """Parse the header now (so header problems surface before any work) and the rows lazily.
     The delimiter is `,`, or `;` or tab when that is what splits a `host` cell out of the
-    header row (spreadsheets in many locales save CSV with `;`)."""
+    header row (spreadsheets in many locales save CSV with `;`). Blank and comment lines
+    are counted in `skipped`."""
     rest = iter(lines)
     peeked, delimiter = _sniff_delimiter(rest)
-    records = _records(itertools.chain(peeked, rest), delimiter)
+    records = _records(itertools.chain(peeked, rest), delimiter, skipped)
     try:
         _, first = next(records)
     except StopIteration:
@@ -248,6 +334,7 @@ class Deduper:
         self.duplicates = 0
         self.differing = 0  # duplicates whose carried columns differ from the kept row's
         self.dropped: list[Duplicate] = []  # the first DUPLICATES_LISTED, when tracking
+        self.skipped = SkippedLines()  # blank and comment lines, filled by the first pass
 
     def is_new(self, item: Target | InvalidTarget) -> bool:
         if isinstance(item, InvalidTarget):

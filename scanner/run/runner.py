@@ -235,6 +235,8 @@ def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[st
             f"the carried columns than the row kept, and those values are lost: line "
             f"{', '.join(differ)}"
         )
+    if skipped := dedupe.skipped.warning(options.input):
+        notes.append(skipped)
     return notes
 
 
@@ -525,6 +527,7 @@ def _finish(
             "findings": counted("finding"),
             "severities": counted("severity"),
             "duplicates": dedupe.duplicates,
+            "skipped_lines": dedupe.skipped.count,  # blank and `#` comment lines
             "certificates": table_rows["certificates"],
             "findings_rows": table_rows["findings"],
             "names_inconsistent_backends": per_name.inconsistent_backends,
