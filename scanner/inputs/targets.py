@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import math
+import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -66,6 +68,30 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
         width=len(names),
         starttls=lowered.index("starttls") if "starttls" in lowered else None,
     )
+
+
+def cell_text(value: object) -> str:
+    """A Python value (a row given to `scanner.scan`, often a pandas record) as the text of its
+    CSV cell: None and NaN-likes (float NaN, pandas NA and NaT) are a missing cell, and a
+    whole float is written without its `.0` (a port column holding a missing value is a float
+    column in pandas: 8443.0 means port 8443)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return str(int(number)) if number.is_integer() else str(value)
+    try:
+        if value != value:  # NaN-likes: pandas NaT and float types of other libraries
+            return ""
+    except TypeError:  # pandas NA: its truth value is ambiguous
+        return ""
+    return str(value)
 
 
 def _split_host_port(cell: str) -> tuple[str, str | None]:
@@ -315,7 +341,8 @@ DUPLICATES_LISTED = 100  # dropped rows named one by one (in scan.json); the res
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """An input line dropped because an earlier line has the same (host, port, ip) target."""
+    """An input line dropped because an earlier line has the same (host, port, ip, starttls)
+    target."""
 
     line: int
     kept: int  # the line whose row was scanned instead
@@ -323,7 +350,7 @@ class Duplicate:
 
 
 class Deduper:
-    """Drops repeated (host, port, ip) targets. Keeps an 8-byte digest per target seen (about
+    """Drops repeated (host, port, ip, starttls cell) targets. Keeps an 8-byte digest per target seen (about
     70 bytes each with the set's overhead: 7 MB per 100,000 targets). With `track` (the first
     pass over the input, before the scan) it also remembers each target's line and carried
     columns, to say which line a duplicate was dropped in favour of."""
@@ -339,7 +366,10 @@ class Deduper:
     def is_new(self, item: Target | InvalidTarget) -> bool:
         if isinstance(item, InvalidTarget):
             return True
-        digest = hashlib.blake2b(repr(item.key).encode(), digest_size=8).digest()
+        # The row's starttls cell is part of the target: `smtp` and `none` on one port are two
+        # different scans.
+        key = (*item.key, item.starttls or "")
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
         if self._first is not None:
             first = self._first.get(digest)
             if first is None:
