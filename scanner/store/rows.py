@@ -21,7 +21,6 @@ from scanner.model.types import (
     TlsVersion,
 )
 
-
 # hosts.parquet `revoked` by `revocation`: null where the status is not known.
 _REVOKED: dict[Revocation, bool] = {Revocation.GOOD: False, Revocation.REVOKED: True}
 
