@@ -351,9 +351,9 @@ class Duplicate:
 
 class Deduper:
     """Drops repeated (host, port, ip, starttls cell) targets. Keeps an 8-byte digest per
-    target seen (about 70 bytes each with the set's overhead: 7 MB per 100,000 targets). With `track` (the first
-    pass over the input, before the scan) it also remembers each target's line and carried
-    columns, to say which line a duplicate was dropped in favour of."""
+    target seen (about 70 bytes each with the set's overhead: 7 MB per 100,000 targets). With
+    `track` (the first pass over the input, before the scan) it also remembers each target's
+    line and carried columns, to say which line a duplicate was dropped in favour of."""
 
     def __init__(self, *, track: bool = False) -> None:
         self._seen: set[bytes] = set()
