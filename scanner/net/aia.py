@@ -8,7 +8,7 @@ included, is a result.
 from __future__ import annotations
 
 from scanner.model.types import AiaResult
-from scanner.net.fetch import FetchRefused, HttpFetcher, Once
+from scanner.net.fetch import INTERNAL_ERROR, FetchRefused, HttpFetcher, Once
 from scanner.x509.chainfile import parse_issuers
 
 
@@ -44,4 +44,4 @@ class AiaFetcher:
 
 
 def aia_failed(url: object, e: Exception) -> AiaResult:
-    return AiaResult(url=str(url), error=f"internal error (please report): {type(e).__name__}: {e}")
+    return AiaResult(url=str(url), error=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}"[:300])

@@ -23,6 +23,11 @@ from scanner.net.resolve import Resolver, SystemResolver
 T = TypeVar("T")
 
 
+# How a fetch's internal error (an exception of ours, caught) begins in a finding's message;
+# scan.json counts such findings among its internal_errors.
+INTERNAL_ERROR = "internal error (please report)"
+
+
 class FetchRefused(Exception):
     """A fetch that was refused or failed; the message says why, for a finding."""
 

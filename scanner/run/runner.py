@@ -458,6 +458,16 @@ def run_scan(
         ) from None
 
 
+def _internal_fetch_errors(out: Location) -> int:
+    """Findings whose message holds an internal error caught in an AIA, CRL or OCSP fetch."""
+    from scanner.net.fetch import INTERNAL_ERROR
+
+    return sum(
+        int(batch["message"].str.contains(INTERNAL_ERROR, regex=False).sum())
+        for batch in files.iter_table_pandas(out / "findings.parquet", ["message"])
+    )
+
+
 def _finish(
     options: ScanOptions,
     state: dict[str, Any],
@@ -533,7 +543,8 @@ def _finish(
             "names_inconsistent_backends": per_name.inconsistent_backends,
             "names_some_addresses_down": per_name.some_addresses_down,
         },
-        "internal_errors": errors.get("internal", 0),
+        # Host rows with error=internal, and findings holding a fetch's internal error.
+        "internal_errors": errors.get("internal", 0) + _internal_fetch_errors(out),
         # Which input lines were dropped in favour of which (the first DUPLICATES_LISTED).
         "duplicates": [
             {"line": d.line, "kept": d.kept, "carried_columns_differ": d.carried_differ}
