@@ -29,7 +29,13 @@ INTERNAL_ERROR = "internal error (please report)"
 
 
 class FetchRefused(Exception):
-    """A fetch that was refused or failed; the message says why, for a finding."""
+    """A fetch that was refused or failed; the message says why, for a finding. `transient`:
+    a quick failure another try may not meet (connection refused or reset, a resolver's
+    failure, HTTP 5xx or 429); never a refusal, a wrong answer or a timeout."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def refused_address(address: str) -> str | None:
@@ -163,9 +169,12 @@ class HttpFetcher:
         except TimeoutError:
             raise FetchRefused(f"no complete answer within {self.timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as e:
-            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+            transient = isinstance(e, httpx.TransportError) and not isinstance(
+                e, httpx.TimeoutException
+            )
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300], transient=transient) from None
         except OSError as e:  # resolution failures of the system resolver
-            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300], transient=True) from None
 
     def open(self) -> None:
         """Create the client now: its TLS context (the CA bundle read and parsed) costs a
@@ -213,7 +222,8 @@ class HttpFetcher:
                         method, body, ctype = "GET", None, None
                     continue
                 if response.status_code != 200:
-                    raise FetchRefused(f"HTTP {response.status_code}")
+                    code = response.status_code
+                    raise FetchRefused(f"HTTP {code}", transient=code >= 500 or code == 429)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchRefused(f"response larger than {max_bytes} bytes")
@@ -238,7 +248,7 @@ class HttpFetcher:
                 addresses = await self._resolver.resolve(host, url.port or 443)
             except (OSError, dns.exception.DNSException) as e:  # as classify's `dns` stage
                 raise FetchRefused(
-                    f"{host} does not resolve: {type(e).__name__}: {e}"[:300]
+                    f"{host} does not resolve: {type(e).__name__}: {e}"[:300], transient=True
                 ) from None
         if not addresses:
             raise FetchRefused(f"{host} has no address")
@@ -285,6 +295,13 @@ class Once(Generic[T]):
         self.failed = failed  # the result of a computation that raised (a bug of ours)
         self.background = background
         self._cache: dict[object, _Pending[T]] = {}
+
+    def forget(self, key: object) -> None:
+        """Drop a finished computation's result: the next caller computes it again (callers
+        waiting for one still running keep waiting for it)."""
+        pending = self._cache.get(key)
+        if pending is not None and pending.done.is_set():
+            del self._cache[key]
 
     async def get(self, key: object, make: Callable[[], Awaitable[T]]) -> T:
         pending = self._cache.get(key)
