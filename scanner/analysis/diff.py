@@ -20,13 +20,13 @@ from scanner.model.types import Severity
 class Change(StrEnum):
     """Kinds of change, in the order they are listed. Values are written to changes.parquet."""
 
-    NEW_FINDING = "new_finding"  # a finding NEW has that OLD did not (for that target)
+    NEW_FINDING = "new_finding"  # a finding NEW has that OLD did not (OLD answered)
     REGRESSED = "regressed"  # trusted in OLD, not trusted in NEW; or a lower grade
     UNREACHABLE = "unreachable"  # ok in OLD, an error in NEW
     ROTATED = "rotated"  # both ok, another leaf SHA-256
     ADDED = "added"  # in NEW's input only
     REMOVED = "removed"  # in OLD's input only
-    BACK = "back"  # an error in OLD, ok in NEW
+    BACK = "back"  # an error in OLD, ok in NEW (its findings listed in `detail`)
     RECOVERED = "recovered"  # not trusted in OLD, trusted in NEW; or a higher grade
     RESOLVED_FINDING = "resolved_finding"  # a finding of OLD gone in NEW (the host answered)
 
@@ -148,7 +148,17 @@ def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
             },
         )
     elif o["status"] != "ok" and n["status"] == "ok":
-        yield Change.BACK, {"old": _text(o["error"]), "new": "ok"}
+        # Its findings are not new: OLD could not see them (a flapping host would page every
+        # other night). They are listed here, at the host's severity.
+        yield (
+            Change.BACK,
+            {
+                "severity": _text(n["severity"]),
+                "old": _text(o["error"]),
+                "new": "ok",
+                "detail": _text(n["findings"]) or None,
+            },
+        )
     elif o["status"] == "ok" and n["status"] == "ok":
         o_sha, n_sha = _clean(o["leaf_sha256"]), _clean(n["leaf_sha256"])
         if o_sha and n_sha and o_sha != n_sha:
@@ -202,10 +212,14 @@ def _finding_changes(
     new_findings: pd.DataFrame,
     by_address: bool = False,
 ) -> Iterator[tuple[Change, Key, Values, Values]]:
-    """Findings NEW has that OLD did not, and OLD's findings that NEW's answering hosts lost."""
+    """Findings NEW has that OLD did not, for targets OLD saw answer (or did not list), and
+    OLD's findings that NEW's answering hosts lost, unless lost by getting worse."""
     old_f = _findings_index(old_findings, by_address)
     new_f = _findings_index(new_findings, by_address)
     for (key, code), f in new_f.items():
+        before = old.get(key)
+        if before is not None and before["status"] != "ok":
+            continue  # `back`: OLD saw none of its findings
         if (key, code) not in old_f:
             values = {
                 "code": code,
@@ -216,7 +230,12 @@ def _finding_changes(
             yield Change.NEW_FINDING, key, new.get(key) or f, values
     for (key, code), f in old_f.items():
         now = new.get(key)
-        if (key, code) not in new_f and now is not None and now["status"] == "ok":
+        if (
+            (key, code) not in new_f
+            and now is not None
+            and now["status"] == "ok"
+            and not _superseded(code, now)
+        ):
             values = {
                 "code": code,
                 "severity": _text(f["severity"]),
@@ -224,6 +243,16 @@ def _finding_changes(
                 "detail": _text(f["message"]),
             }
             yield Change.RESOLVED_FINDING, key, now, values
+
+
+# Findings that exist only while the default store trusts the chain: gone because NEW lost
+# that trust (revoked, expired...), they did not resolve; the host got worse (`regressed`).
+_WHILE_TRUSTED = frozenset({"not_trusted_by"})
+
+
+def _superseded(code: str, now: Values) -> bool:
+    """Whether an OLD finding is missing from NEW because the host got worse, not better."""
+    return code in _WHILE_TRUSTED and _flag(now["trusted"]) is False
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:

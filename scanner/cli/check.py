@@ -5,7 +5,6 @@ output, no rich: people run `check` in loops, and rich costs 40 ms to import."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from scanner.cli.app import (
 from scanner.errors import HostError
 from scanner.model.timefmt import utc_z
 from scanner.model.types import Severity
-from scanner.present.escape import printable
+from scanner.present.escape import json_text, printable
 
 if TYPE_CHECKING:
     from scanner.run.check import CheckReport
@@ -140,7 +139,7 @@ def check_command(
     except HostError as e:
         raise fail(f"--host: {e}") from None
     if as_json:
-        typer.echo(json.dumps(json_row(report.row), ensure_ascii=False))
+        typer.echo(json_text(json_row(report.row)))
     else:
         typer.echo("\n".join(_report_lines(report, when)))
     if fail_on is not None and any_at_or_above([report.row["severity"]], fail_on):

@@ -229,8 +229,9 @@ AllowPrivateFetch = Annotated[
     bool,
     typer.Option(
         "--allow-private-fetch",
-        help="Let AIA, CRL and OCSP URLs reach loopback, link-local, multicast or unspecified "
-        "addresses (private RFC 1918 ranges are always allowed).",
+        help="Let AIA, CRL and OCSP URLs reach loopback, link-local, multicast, unspecified, "
+        "CGNAT (100.64.0.0/10) or IPv6 unique local (fc00::/7) addresses, or IPv6 forms "
+        "carrying such an IPv4 address (private RFC 1918 ranges are always allowed).",
     ),
 ]
 Nameserver = Annotated[

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import math
+import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -66,6 +68,30 @@ def parse_header(cells: list[str], reserved: Iterable[str]) -> Header:
         width=len(names),
         starttls=lowered.index("starttls") if "starttls" in lowered else None,
     )
+
+
+def cell_text(value: object) -> str:
+    """A Python value (a row given to `scanner.scan`, often a pandas record) as the text of its
+    CSV cell: None and NaN-likes (float NaN, pandas NA and NaT) are a missing cell, and a
+    whole float is written without its `.0` (a port column holding a missing value is a float
+    column in pandas: 8443.0 means port 8443)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return str(int(number)) if number.is_integer() else str(value)
+    try:
+        if value != value:  # NaN-likes: pandas NaT and float types of other libraries
+            return ""
+    except TypeError:  # pandas NA: its truth value is ambiguous
+        return ""
+    return str(value)
 
 
 def _split_host_port(cell: str) -> tuple[str, str | None]:
@@ -152,12 +178,96 @@ def parse_row(header: Header, line: int, cells: list[str]) -> Target | InvalidTa
     )
 
 
-def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line each starts on (a quoted cell may span lines); blank and `#`
-    lines skipped. Decoding and CSV syntax errors become InputError naming the line."""
-    reader = csv.reader(lines, strict=True, delimiter=delimiter)
-    end = 0
+SKIPPED_LISTED = 10  # skipped lines shaped like rows, named one by one in the warning
+
+
+class SkippedLines:
+    """Blank and comment lines the reader skipped: counted (scan.json records the number), and
+    the comment lines with as many fields as the header remembered, since such a line is more
+    likely a row someone meant to scan (a host or owner written `#...`) than a note."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.comments = 0
+        self.row_shaped = 0
+        self.lines: list[int] = []  # the first SKIPPED_LISTED row-shaped comment lines
+
+    def add(self, line: int, *, comment: bool, row_shaped: bool) -> None:
+        self.count += 1
+        self.comments += comment
+        if row_shaped:
+            self.row_shaped += 1
+            if len(self.lines) < SKIPPED_LISTED:
+                self.lines.append(line)
+
+    def warning(self, source: object) -> str | None:
+        """One stderr line naming the comment lines shaped like rows, or None."""
+        if not self.row_shaped:
+            return None
+        more = self.row_shaped - len(self.lines)
+        shown = ", ".join(map(str, self.lines)) + (f" and {more} more" if more > 0 else "")
+        return (
+            f"{source}: {self.row_shaped} line(s) starting with '#' skipped as comments though "
+            f"they have as many fields as the header: line {shown} (quote a cell that starts "
+            "with '#', or move that column, to scan the row)"
+        )
+
+
+def _is_comment(raw: str) -> bool:
+    """The README's rule, on the raw line: its first non-blank character is `#`. A quoted
+    `"#payments"` cell is data."""
+    return raw.lstrip("\ufeff").lstrip().startswith("#")
+
+
+class _Lines:
+    """Feeds the csv reader its lines, dropping comment lines at the start of a record (never
+    inside a quoted cell spanning lines), and numbering every line read."""
+
+    def __init__(self, lines: Iterable[str], delimiter: str, skipped: SkippedLines) -> None:
+        self._lines = iter(lines)
+        self._delimiter = delimiter
+        self._skipped = skipped
+        self.number = 0  # lines read so far, comments included
+        self.record_start = True  # the next line read begins a record
+        self.first = 0  # the line the current record begins on
+        self.width: int | None = None  # the header's fields, once read
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            raw = next(self._lines)
+            self.number += 1
+            if not self.record_start:
+                return raw
+            if not _is_comment(raw):
+                self.record_start = False
+                self.first = self.number
+                return raw
+            self._skipped.add(self.number, comment=True, row_shaped=self._row_shaped(raw))
+
+    def _row_shaped(self, raw: str) -> bool:
+        if self.width is None:
+            return False
+        try:
+            cells = next(csv.reader([raw.rstrip("\r\n")], delimiter=self._delimiter))
+        except (csv.Error, StopIteration):
+            return False
+        return len(cells) == self.width
+
+
+def _records(
+    lines: Iterable[str], delimiter: str = ",", skipped: SkippedLines | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the line each starts on (a quoted cell may span lines); blank lines
+    and `#` comment lines skipped and counted in `skipped`. Decoding and CSV syntax errors
+    become InputError naming the line."""
+    skipped = SkippedLines() if skipped is None else skipped
+    source = _Lines(lines, delimiter, skipped)
+    reader = csv.reader(source, strict=True, delimiter=delimiter)
     while True:
+        source.record_start = True
         try:
             cells = next(reader)
         except StopIteration:
@@ -165,17 +275,18 @@ def _records(lines: Iterable[str], delimiter: str = ",") -> Iterator[tuple[int, 
         except UnicodeDecodeError as e:
             # The text layer decodes ahead in chunks: the bad bytes lie somewhere after the
             # lines read so far, and e.start counts from the chunk, not the file.
-            where = f" after line {reader.line_num}" if reader.line_num else ""
+            where = f" after line {source.number}" if source.number else ""
             raise InputError(
                 f"not UTF-8 text{where} ({e.reason}); save the file as UTF-8"
             ) from None
         except csv.Error as e:
-            raise InputError(f"line {reader.line_num}: not valid CSV ({e})") from None
-        start, end = end + 1, reader.line_num
+            raise InputError(f"line {source.number}: not valid CSV ({e})") from None
+        start = source.first
         if not cells or all(not c.strip() for c in cells):
+            skipped.add(start, comment=False, row_shaped=False)
             continue
-        if cells[0].lstrip().startswith("#"):
-            continue
+        if source.width is None:
+            source.width = len(cells)
         yield start, cells
 
 
@@ -204,14 +315,15 @@ def _sniff_delimiter(lines: Iterator[str]) -> tuple[list[str], str]:
 
 
 def read_targets(
-    lines: Iterable[str], reserved: Iterable[str]
+    lines: Iterable[str], reserved: Iterable[str], skipped: SkippedLines | None = None
 ) -> tuple[Header, Iterator[Target | InvalidTarget]]:
     """Parse the header now (so header problems surface before any work) and the rows lazily.
     The delimiter is `,`, or `;` or tab when that is what splits a `host` cell out of the
-    header row (spreadsheets in many locales save CSV with `;`)."""
+    header row (spreadsheets in many locales save CSV with `;`). Blank and comment lines
+    are counted in `skipped`."""
     rest = iter(lines)
     peeked, delimiter = _sniff_delimiter(rest)
-    records = _records(itertools.chain(peeked, rest), delimiter)
+    records = _records(itertools.chain(peeked, rest), delimiter, skipped)
     try:
         _, first = next(records)
     except StopIteration:
@@ -229,7 +341,8 @@ DUPLICATES_LISTED = 100  # dropped rows named one by one (in scan.json); the res
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """An input line dropped because an earlier line has the same (host, port, ip) target."""
+    """An input line dropped because an earlier line has the same (host, port, ip, starttls)
+    target."""
 
     line: int
     kept: int  # the line whose row was scanned instead
@@ -237,10 +350,10 @@ class Duplicate:
 
 
 class Deduper:
-    """Drops repeated (host, port, ip) targets. Keeps an 8-byte digest per target seen (about
-    70 bytes each with the set's overhead: 7 MB per 100,000 targets). With `track` (the first
-    pass over the input, before the scan) it also remembers each target's line and carried
-    columns, to say which line a duplicate was dropped in favour of."""
+    """Drops repeated (host, port, ip, starttls cell) targets. Keeps an 8-byte digest per
+    target seen (about 70 bytes each with the set's overhead: 7 MB per 100,000 targets). With
+    `track` (the first pass over the input, before the scan) it also remembers each target's
+    line and carried columns, to say which line a duplicate was dropped in favour of."""
 
     def __init__(self, *, track: bool = False) -> None:
         self._seen: set[bytes] = set()
@@ -248,11 +361,15 @@ class Deduper:
         self.duplicates = 0
         self.differing = 0  # duplicates whose carried columns differ from the kept row's
         self.dropped: list[Duplicate] = []  # the first DUPLICATES_LISTED, when tracking
+        self.skipped = SkippedLines()  # blank and comment lines, filled by the first pass
 
     def is_new(self, item: Target | InvalidTarget) -> bool:
         if isinstance(item, InvalidTarget):
             return True
-        digest = hashlib.blake2b(repr(item.key).encode(), digest_size=8).digest()
+        # The row's starttls cell is part of the target: `smtp` and `none` on one port are two
+        # different scans.
+        key = (*item.key, item.starttls or "")
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
         if self._first is not None:
             first = self._first.get(digest)
             if first is None:

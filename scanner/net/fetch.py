@@ -23,34 +23,104 @@ from scanner.net.resolve import Resolver, SystemResolver
 T = TypeVar("T")
 
 
+# How a fetch's internal error (an exception of ours, caught) begins in a finding's message;
+# scan.json counts such findings among its internal_errors.
+INTERNAL_ERROR = "internal error (please report)"
+
+
 class FetchRefused(Exception):
-    """A fetch that was refused or failed; the message says why, for a finding."""
+    """A fetch that was refused or failed; the message says why, for a finding. `transient`:
+    a quick failure another try may not meet (connection refused or reset, a resolver's
+    failure, HTTP 5xx or 429); never a refusal, a wrong answer or a timeout."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def refused_address(address: str) -> str | None:
     """Why the scanner must not connect to `address` for a certificate's URL, or None.
 
-    RFC 1918 and ULA ranges stay allowed (internal CAs live there); loopback, link-local
-    (169.254.169.254 is the cloud metadata service), multicast and unspecified do not."""
+    RFC 1918 ranges stay allowed (internal CAs live there). Refused: loopback, link-local
+    (169.254.169.254 is the cloud metadata service), multicast, unspecified, shared CGNAT space
+    100.64.0.0/10 (Alibaba's metadata service is 100.100.100.200) and IPv6 unique local
+    fc00::/7 (AWS's is fd00:ec2::254, Oracle's fd20:ce::254). An IPv6 address that carries an
+    IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by that IPv4 address too."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address!r} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for kind, hit in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        # 0.0.0.0/8 reaches this host on Linux, like the unspecified address itself.
-        ("unspecified", ip.is_unspecified or ip in _THIS_NETWORK),
-    ):
-        if hit:
-            return f"{ip} is a {kind} address (--allow-private-fetch allows it)"
+    why = _refused_kind(ip)
+    if why is not None:
+        return f"{ip} is {why} address (--allow-private-fetch allows it)"
+    if isinstance(ip, ipaddress.IPv6Address):
+        for form, v4 in _embedded_ipv4(ip):
+            why = _refused_kind(v4)
+            if why is not None:
+                return (
+                    f"{ip} reaches {v4} ({form}), {why} address (--allow-private-fetch allows it)"
+                )
     return None
 
 
-_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+# Ranges refused beyond what the ipaddress properties name.
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # reaches this host on Linux
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")  # RFC 4193
+# IPv6 forms that carry an IPv4 address (RFC 4291 2.5.5, RFC 6052, RFC 8215, RFC 3056).
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _refused_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    for kind, hit in (
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a multicast", ip.is_multicast),
+        ("an unspecified", ip.is_unspecified or ip in _THIS_NETWORK),
+        ("a shared (CGNAT)", ip in _SHARED),
+        ("a unique local", ip in _UNIQUE_LOCAL),
+    ):
+        if hit:
+            return kind
+    return None
+
+
+def _rfc6052(ip: ipaddress.IPv6Address, prefix: int) -> ipaddress.IPv4Address:
+    """The IPv4 address embedded after a NAT64 prefix of `prefix` bits (RFC 6052 2.2: bits
+    64-71 are skipped)."""
+    octets = ip.packed
+    start = prefix // 8
+    v4 = bytes(octets[i] for i in range(start, 16) if i != 8)[:4]
+    return ipaddress.IPv4Address(v4)
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv6Address,
+) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address hands traffic to, with the form's name."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    last32 = ipaddress.IPv4Address(ip.packed[12:])
+    if ip.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", ip.ipv4_mapped))
+    if ip in _COMPATIBLE:
+        found.append(("IPv4-compatible", last32))
+    if ip in _NAT64_WELL_KNOWN:
+        found.append(("NAT64", last32))
+    if ip in _NAT64_LOCAL:
+        # A local-use NAT64 prefix may be any of RFC 6052's lengths inside the /48; a reading
+        # that gives 0.0.0.0/8 is another length's zero padding, not an address.
+        for n in (96, 64, 56, 48):
+            v4 = _rfc6052(ip, n)
+            if v4 not in _THIS_NETWORK:
+                found.append(("NAT64", v4))
+    if ip.sixtofour is not None:
+        found.append(("6to4", ip.sixtofour))
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        found.extend((("Teredo server", server), ("Teredo client", client)))
+    return found
 
 
 class HttpFetcher:
@@ -99,9 +169,12 @@ class HttpFetcher:
         except TimeoutError:
             raise FetchRefused(f"no complete answer within {self.timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as e:
-            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+            transient = isinstance(e, httpx.TransportError) and not isinstance(
+                e, httpx.TimeoutException
+            )
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300], transient=transient) from None
         except OSError as e:  # resolution failures of the system resolver
-            raise FetchRefused(f"{type(e).__name__}: {e}"[:300]) from None
+            raise FetchRefused(f"{type(e).__name__}: {e}"[:300], transient=True) from None
 
     def open(self) -> None:
         """Create the client now: its TLS context (the CA bundle read and parsed) costs a
@@ -149,7 +222,8 @@ class HttpFetcher:
                         method, body, ctype = "GET", None, None
                     continue
                 if response.status_code != 200:
-                    raise FetchRefused(f"HTTP {response.status_code}")
+                    code = response.status_code
+                    raise FetchRefused(f"HTTP {code}", transient=code >= 500 or code == 429)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchRefused(f"response larger than {max_bytes} bytes")
@@ -174,7 +248,7 @@ class HttpFetcher:
                 addresses = await self._resolver.resolve(host, url.port or 443)
             except (OSError, dns.exception.DNSException) as e:  # as classify's `dns` stage
                 raise FetchRefused(
-                    f"{host} does not resolve: {type(e).__name__}: {e}"[:300]
+                    f"{host} does not resolve: {type(e).__name__}: {e}"[:300], transient=True
                 ) from None
         if not addresses:
             raise FetchRefused(f"{host} has no address")
@@ -221,6 +295,13 @@ class Once(Generic[T]):
         self.failed = failed  # the result of a computation that raised (a bug of ours)
         self.background = background
         self._cache: dict[object, _Pending[T]] = {}
+
+    def forget(self, key: object) -> None:
+        """Drop a finished computation's result: the next caller computes it again (callers
+        waiting for one still running keep waiting for it)."""
+        pending = self._cache.get(key)
+        if pending is not None and pending.done.is_set():
+            del self._cache[key]
 
     async def get(self, key: object, make: Callable[[], Awaitable[T]]) -> T:
         pending = self._cache.get(key)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from scanner.net.fetch import FetchRefused, HttpFetcher, Once
+from scanner.net.fetch import INTERNAL_ERROR, FetchRefused, HttpFetcher, Once
 from scanner.x509.revocation import OCSP_CONTENT_TYPE, Crl, parse_crl
 
 CRL_MAX_BYTES = 20 * 1024 * 1024
@@ -63,4 +63,4 @@ class RevocationFetcher:
 
 
 def _internal(key: object, e: Exception) -> str:
-    return f"internal error (please report): {type(e).__name__}: {e}"[:300]
+    return f"{INTERNAL_ERROR}: {type(e).__name__}: {e}"[:300]

@@ -3,8 +3,10 @@ the plain values every format starts from. One helper per destination:
 
 printable()  control characters replaced (plain terminal output)
 terminal()   printable(), and rich markup escaped (output through rich)
-markdown()   HTML and Markdown punctuation escaped, one line
+markdown()   control characters replaced, HTML and Markdown punctuation escaped, one line
 csv_cell()   lists joined with '; ', timestamps ISO 8601, formulas neutralised (OWASP)
+csv_stdout() csv_cell(), and control characters but line breaks and tabs replaced (CSV printed)
+json_text()  JSON with every control character escaped (ESC as \\u001b), other text kept
 prometheus_label()  a label value of the Prometheus text format
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 from typing import Any
 
@@ -57,12 +60,21 @@ def joined(value: Any) -> str:
     return _joined(value) or ""
 
 
+def _replaced(text: str, keep: str = "") -> str:
+    """`text` with each character that is not printable (C0 and C1 controls such as ESC, BEL
+    and CSI, DEL, format characters such as bidi overrides, separators) replaced by "?",
+    except those in `keep`."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else "?" for ch in text)
+
+
 def printable(value: Any) -> str:
     """Untrusted text for plain terminal output: no control characters."""
     text = _joined(value)
     if text is None:
         return ""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    return _replaced(text)
 
 
 def terminal(value: Any) -> str:
@@ -78,7 +90,7 @@ def markdown(value: Any) -> str:
     text = _joined(value)
     if text is None:
         return ""
-    text = html.escape(" ".join(text.split()), quote=False)
+    text = html.escape(_replaced(" ".join(text.split())), quote=False)
     for ch in "\\`*_[]|#!":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -103,6 +115,30 @@ def csv_cell(value: Any) -> str:
         return str(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_stdout(value: Any) -> str:
+    """A CSV cell printed to stdout (a terminal, maybe): `csv_cell`, and every control
+    character but line feed and tab (which CSV quotes) replaced, so no escape sequence of a
+    certificate's text reaches the terminal."""
+    return _replaced(csv_cell(value), keep="\n\t")
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """`data` as JSON (json.dumps `options`) with every character that is not printable
+    escaped as \\uXXXX: JSON escapes C0 controls itself, but writes DEL, the C1 controls
+    (\\x9b is a terminal's CSI) and format characters raw unless all non-ASCII is escaped.
+    Other non-ASCII text (an IDN's U-labels) stays readable."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    if text.isprintable():
+        return text
+    # Outside strings JSON holds only ASCII and the layout's line breaks: any other
+    # character that is not printable is inside a string, where \uXXXX means it.
+    return "".join(ch if ch.isprintable() or ch == "\n" else _json_escape(ch) for ch in text)
+
+
+def _json_escape(ch: str) -> str:
+    return json.dumps(ch)[1:-1]  # ensure_ascii: \uXXXX (a surrogate pair above U+FFFF)
 
 
 def prometheus_label(value: Any) -> str:

@@ -7,12 +7,11 @@ Every cell goes through `scanner.present.escape` for its destination."""
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner.present.escape import csv_cell, joined, markdown, plain, terminal
+from scanner.present.escape import csv_stdout, joined, json_text, markdown, plain, terminal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,11 +61,12 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def write_csv(df: pd.DataFrame, stream: TextIO) -> None:
-    """CSV with every cell through `csv_cell` (formulas neutralised, lists joined)."""
+    """CSV for stdout with every cell through `csv_stdout` (formulas neutralised, lists
+    joined, control characters replaced)."""
     w = csv.writer(stream, lineterminator="\n")
-    w.writerow([csv_cell(str(c)) for c in df.columns])
+    w.writerow([csv_stdout(str(c)) for c in df.columns])
     for row in records(df):
-        w.writerow([csv_cell(v) for v in row.values()])
+        w.writerow([csv_stdout(v) for v in row.values()])
 
 
 def markdown_table(df: pd.DataFrame, limit: int | None = None) -> str:
@@ -173,8 +173,7 @@ def render(
         err.print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     match fmt:
         case OutputFormat.JSON:
-            json.dump(doc.data, stream, indent=2, default=str)
-            stream.write("\n")
+            stream.write(json_text(doc.data, indent=2, default=str) + "\n")
         case OutputFormat.CSV:
             if doc.csv is not None:
                 write_csv(doc.csv, stream)

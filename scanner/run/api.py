@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
-from scanner.inputs.targets import Deduper, read_targets
+from scanner.inputs.targets import Deduper, cell_text, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import DEFAULT_STORE, STARTTLS_CHOICES, Addresses, ScanCounts, ScanResult
 from scanner.run.pipeline import ScanConfig, scan_stream
@@ -55,7 +55,7 @@ def _rows_as_csv(rows: Iterable[Row] | str) -> str:
         if isinstance(row, Mapping) and "host" not in row:
             raise InputError(f"row {number}: a mapping without a 'host' key")
         record = {"host": row} if isinstance(row, str) else dict(row)
-        clean = {str(k): "" if v is None else str(v) for k, v in record.items()}
+        clean = {str(k): cell_text(v) for k, v in record.items()}
         records.append(clean)
         columns.update(dict.fromkeys(clean))
     buffer = io.StringIO()

@@ -235,6 +235,8 @@ def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[st
             f"the carried columns than the row kept, and those values are lost: line "
             f"{', '.join(differ)}"
         )
+    if skipped := dedupe.skipped.warning(options.input):
+        notes.append(skipped)
     return notes
 
 
@@ -456,6 +458,16 @@ def run_scan(
         ) from None
 
 
+def _internal_fetch_errors(out: Location) -> int:
+    """Findings whose message holds an internal error caught in an AIA, CRL or OCSP fetch."""
+    from scanner.net.fetch import INTERNAL_ERROR
+
+    return sum(
+        int(batch["message"].str.contains(INTERNAL_ERROR, regex=False).sum())
+        for batch in files.iter_table_pandas(out / "findings.parquet", ["message"])
+    )
+
+
 def _finish(
     options: ScanOptions,
     state: dict[str, Any],
@@ -525,12 +537,14 @@ def _finish(
             "findings": counted("finding"),
             "severities": counted("severity"),
             "duplicates": dedupe.duplicates,
+            "skipped_lines": dedupe.skipped.count,  # blank and `#` comment lines
             "certificates": table_rows["certificates"],
             "findings_rows": table_rows["findings"],
             "names_inconsistent_backends": per_name.inconsistent_backends,
             "names_some_addresses_down": per_name.some_addresses_down,
         },
-        "internal_errors": errors.get("internal", 0),
+        # Host rows with error=internal, and findings holding a fetch's internal error.
+        "internal_errors": errors.get("internal", 0) + _internal_fetch_errors(out),
         # Which input lines were dropped in favour of which (the first DUPLICATES_LISTED).
         "duplicates": [
             {"line": d.line, "kept": d.kept, "carried_columns_differ": d.carried_differ}

@@ -108,13 +108,14 @@ def _selected(items: Iterator[Any], shard: Shard, dedupe: Deduper) -> Iterator[A
 def inspect_input(
     path: Path | str, shard: Shard = WHOLE, encoding: str = "utf-8"
 ) -> tuple[Header, int, Deduper]:
-    """First pass over the input: (header, targets of this shard, the duplicates dropped).
+    """First pass over the input: (header, targets of this shard, the duplicates dropped and
+    the blank and comment lines skipped, `Deduper.skipped`).
 
     Reading the whole file before scanning means a file that stops being CSV on line 900,000
     is refused before any connection, and the progress bar knows its total."""
     with open_input(path, encoding) as f:
-        header, items = read_targets(f, HOST_COLUMNS)
         dedupe = Deduper(track=True)
+        header, items = read_targets(f, HOST_COLUMNS, dedupe.skipped)
         count = sum(1 for _ in _selected(items, shard, dedupe))
     return header, count, dedupe
 

@@ -21,6 +21,9 @@ from scanner.model.types import (
     TlsVersion,
 )
 
+# hosts.parquet `revoked` by `revocation`: null where the status is not known.
+_REVOKED: dict[Revocation, bool] = {Revocation.GOOD: False, Revocation.REVOKED: True}
+
 
 def host_row(
     result: ScanResult, extra_names: Sequence[str], scanned_at: dt.datetime
@@ -68,13 +71,13 @@ def host_row(
                 row.update({t.value: p.get(t) for t in TlsVersion})
                 row["forward_secrecy_only"] = p.forward_secrecy_only
             grade, basis = grade_of(d, p)
-            checked = d.revocation is not Revocation.NOT_CHECKED
             row.update(
                 trusted_by=trusted_by(v.trusted, result.stores),
                 grade=grade.value,
                 grade_basis=basis.value,
-                # revoked is null when not checked; revocation says why (RFC 5280, RFC 6960).
-                revoked=d.revocation is Revocation.REVOKED if checked else None,
+                # revoked is known only when revocation is good or revoked; null when it is
+                # unknown or not checked, and `revocation` says why (RFC 5280, RFC 6960).
+                revoked=_REVOKED.get(d.revocation),
                 revocation=d.revocation.value,
                 revocation_source=d.revocation_source.value if d.revocation_source else None,
             )

@@ -153,10 +153,8 @@ def test_each_kind_of_change(changes: pd.DataFrame) -> None:
     assert of(changes, "rotate.example.test") == {("rotated", None)}
     # A host failing now has unknown findings: nothing is "resolved".
     assert of(changes, "flaky.example.test") == {("unreachable", None)}
-    assert of(changes, "back.example.test") == {
-        ("back", None),
-        ("new_finding", "hostname_mismatch"),
-    }
+    # Back from an error: OLD saw none of its findings, so none is new (issue 17 item 8).
+    assert of(changes, "back.example.test") == {("back", None)}
     assert of(changes, "gone.example.test") == {("removed", None)}
     assert of(changes, "new.example.test") == {("added", None)}
 
@@ -179,6 +177,7 @@ def test_change_rows_carry_details_and_input_columns(changes: pd.DataFrame, pki:
     assert (unreachable["old"], unreachable["new"]) == ("ok", "timeout")
     back = changes[changes["change"] == "back"].iloc[0]
     assert (back["old"], back["new"]) == ("refused", "ok")
+    assert (back["severity"], back["detail"]) == ("critical", "hostname_mismatch")
     added = changes[(changes["change"] == "added") & (changes["host"] == "steady.example.test")]
     assert added.iloc[0]["ip"] == "127.0.0.2" and added.iloc[0]["port"] == 443
 
@@ -188,14 +187,14 @@ def test_changes_are_ordered_by_kind_then_severity(changes: pd.DataFrame) -> Non
     positions = [order.index(c) for c in changes["change"]]
     assert positions == sorted(positions)
     new = changes[changes["change"] == "new_finding"]
-    assert list(new["host"]) == ["back.example.test", "soon.example.test"]  # both critical
+    assert list(new["host"]) == ["soon.example.test"]
 
 
 def test_counts_list_every_kind(changes: pd.DataFrame) -> None:
     c = dict(zip(counts(changes)["change"], counts(changes)["targets"], strict=True))
     assert list(c) == [k.value for k in Change]
     assert c == {
-        "new_finding": 2,
+        "new_finding": 1,
         "regressed": 1,
         "unreachable": 1,
         "rotated": 1,
@@ -208,7 +207,7 @@ def test_counts_list_every_kind(changes: pd.DataFrame) -> None:
 
 
 FAIL_ON = {
-    Severity.CRITICAL: True,  # expired, hostname_mismatch are new
+    Severity.CRITICAL: True,  # expired is new
     Severity.INFO: True,
 }
 
