@@ -117,7 +117,8 @@ async def _connect_asyncio(address: str, port: int) -> Connection:
 class _AsyncioConnection(Connection):
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         self._loop, self._sock = loop, sock
-        self._transport: asyncio.Transport | None = None
+        self._transport: asyncio.Transport | None = None  # the socket's, once TLS starts
+        self._tls: asyncio.Transport | None = None  # the SSL protocol's, over it
 
     async def receive(self, max_bytes: int) -> bytes:
         return await self._loop.sock_recv(self._sock, max_bytes)
@@ -137,6 +138,7 @@ class _AsyncioConnection(Connection):
             server_hostname=sni or None,
             ssl_handshake_timeout=_NO_HANDSHAKE_TIMEOUT,
         )
+        self._tls = tls._app_transport
         self._transport, _ = await self._loop.create_connection(lambda: tls, sock=self._sock)
         try:
             await waiter
@@ -148,6 +150,8 @@ class _AsyncioConnection(Connection):
         return ssl_object
 
     async def aclose(self) -> None:
+        if self._tls is not None:
+            self._tls.abort()  # marks it closed (no "unclosed transport" warning), aborts below
         if self._transport is not None:
             self._transport.abort()
         else:
