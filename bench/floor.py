@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from cryptography import x509
 from cryptography.x509 import verification
 
-from scanner.net.capture import unverified_chain
+from scanner.net.handshake import unverified_chain
 
 SCHEMA = pa.schema(
     [

@@ -5,20 +5,15 @@ is told apart from any other failure, which leaves the answer unknown."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import ssl
 import warnings
 from dataclasses import dataclass
 
 import anyio
-from anyio.streams.tls import TLSStream
 
 from scanner.model.types import ProtocolSupport, Stage, TlsVersion
-from scanner.net.capture import PerIpLimiter
+from scanner.net import handshake as hs
 from scanner.net.classify import classify
-from scanner.net.resolve import on_asyncio
 
 _OPENSSL = {
     TlsVersion.TLS1_0: ssl.TLSVersion.TLSv1,
@@ -77,79 +72,19 @@ class ProbeContexts:
         )
 
 
-class _Discard(asyncio.Protocol):
-    def data_received(self, data: bytes) -> None:
-        pass
-
-
-async def _handshake_asyncio(
-    address: str, port: int, sni: str | None, ctx: ssl.SSLContext, stage: list[Stage]
-) -> None:
-    """One handshake through asyncio's SSL transport (cheaper than a memory-BIO stream)."""
-    loop = asyncio.get_running_loop()
-    info = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    sock = socket.socket(info[0][0], socket.SOCK_STREAM)
-    try:
-        sock.setblocking(False)
-        await loop.sock_connect(sock, info[0][4])
-    except BaseException:
-        sock.close()
-        raise
-    stage[0] = Stage.HANDSHAKE
-    try:
-        transport, _ = await loop.create_connection(
-            _Discard, sock=sock, ssl=ctx, server_hostname=sni or "", ssl_handshake_timeout=3600
-        )
-    except ConnectionResetError as e:
-        if e.errno is None:  # asyncio's SSL transport reports a clean close (EOF) this way
-            raise EOFError("the server closed the connection") from None
-        raise
-    transport.abort()  # no close_notify: the answer is in
-
-
-async def _handshake_anyio(
-    address: str, port: int, sni: str | None, ctx: ssl.SSLContext, stage: list[Stage]
-) -> None:
-    try:
-        stream = await anyio.connect_tcp(address, port)
-    except OSError as e:  # anyio keeps the reason as the cause
-        if e.errno is None and isinstance(e.__cause__, OSError):
-            raise e.__cause__ from None
-        raise
-    stage[0] = Stage.HANDSHAKE
-    try:
-        tls = await TLSStream.wrap(
-            stream, server_side=False, hostname=sni, ssl_context=ctx, standard_compatible=False
-        )
-    except BaseException:
-        await anyio.aclose_forcefully(stream)
-        raise
-    await anyio.aclose_forcefully(tls)
-
-
 def _refused(exc: BaseException, stage: Stage) -> bool:
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
         return (getattr(exc, "reason", None) or "") in REFUSALS
     # The server hung up on the hello: refusing it is how many servers say no.
-    return stage is Stage.HANDSHAKE and isinstance(
-        exc,
-        ssl.SSLEOFError
-        | ConnectionResetError
-        | EOFError
-        | anyio.EndOfStream
-        | anyio.BrokenResourceError,
-    )
+    return stage is Stage.HANDSHAKE and hs.hung_up(exc)
 
 
-class _Deadline:
-    """The host's deadline; time spent waiting for a --per-ip slot moves it (as for the main
-    handshake, waiting for a slot does not count against --timeout)."""
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def left(self) -> float:
-        return self.at - anyio.current_time()
+async def _handshake(
+    address: str, port: int, sni: str | None, ctx: ssl.SSLContext, stage: list[Stage]
+) -> None:
+    async with await hs.connect(address, port) as conn:
+        stage[0] = Stage.HANDSHAKE
+        await conn.start_tls(ctx, sni)
 
 
 async def _one(
@@ -157,22 +92,18 @@ async def _one(
     port: int,
     sni: str | None,
     ctx: ssl.SSLContext,
-    deadline: _Deadline,
-    per_ip: PerIpLimiter | None,
+    deadline: hs.Deadline,
+    per_ip: hs.PerIpLimiter | None,
 ) -> tuple[bool | None, str | None]:
     """(True accepted | False refused | None unknown, why unknown)."""
     if deadline.left() <= 0:
         return None, "no time left within the host's deadline"
     stage = [Stage.CONNECT]
     seconds = 0.0
-    handshake = _handshake_asyncio if on_asyncio() else _handshake_anyio
     try:
-        waiting = anyio.current_time()
-        async with per_ip.slot(address) if per_ip else contextlib.nullcontext():
-            deadline.at += anyio.current_time() - waiting
-            seconds = deadline.left()
+        async with deadline.slot(address, per_ip) as seconds:
             with anyio.fail_after(seconds):
-                await handshake(address, port, sni, ctx, stage)
+                await _handshake(address, port, sni, ctx, stage)
     except Exception as e:
         if _refused(e, stage[0]):
             return False, None
@@ -191,11 +122,11 @@ async def probe(
     shown: TlsVersion | None,
     contexts: ProbeContexts,
     deadline: float,
-    per_ip: PerIpLimiter | None = None,
+    per_ip: hs.PerIpLimiter | None = None,
 ) -> ProtocolSupport:
     """Probe every version but `shown` (what the main handshake negotiated: accepted), then
     static-RSA key exchange, one after another until `deadline` (anyio.current_time())."""
-    clock = _Deadline(deadline)
+    clock = hs.Deadline(deadline)
     accepted: dict[TlsVersion, bool | None] = {}
     failures: list[str] = []
     for version in TlsVersion:

@@ -1,17 +1,22 @@
 """The HTML report: one self-contained page (inline CSS, inline SVG charts, a small sorting
 script allowed by hash in its Content-Security-Policy; no network needed to open it).
 
-Pure: DataFrames in, a string out. Every string that came from a certificate, an input row or
-a file path goes through `esc` (HTML-escaped, quotes included)."""
+Pure: DataFrames in, a string out. The page is the Jinja2 template `templates/report.html.j2`
+rendered with autoescaping on, so every value from a certificate, an input row or a file path
+is HTML-escaped (quotes included) unless marked otherwise; only the package's own CSS and
+script (`templates/report.css`, `report.js`) are. This module computes the values and the
+charts' geometry; jinja2 is imported when a report is rendered, not with `scanner`."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
-import html
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,62 +26,52 @@ from scanner.analysis.summary import FleetSummary
 from scanner.model.catalogue import CATALOGUE, Code
 from scanner.model.columns import HOST_COLUMNS
 
+if TYPE_CHECKING:
+    import jinja2
+
 MAX_HOSTS = 5000
 MAX_FIXES = 1000  # rows of each fix list; the rest are in `scanner summary --format csv`
 
-CSS = """
-:root{--crit:#b3261e;--high:#d9640b;--med:#b58a00;--low:#2b6cb0;--info:#666;--ok:#2e7d32}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1b1b1b}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
-.meta{color:#555}.warn{background:#fff4e5;border-left:4px solid var(--high);padding:8px 12px;
-margin:12px 0}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
-.card b{display:block;font-size:22px}table{border-collapse:collapse;width:100%;margin:6px 0}
-th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}td.num,td.ip{overflow-wrap:normal;white-space:nowrap}
-th{background:#f5f5f5;position:sticky;top:0}table.sortable th{cursor:pointer;user-select:none}
-table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
-table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
-td.num,th.num{text-align:right}.sev{font-weight:600}.sev-critical{color:var(--crit)}
-.sev-high{color:var(--high)}.sev-medium{color:var(--med)}.sev-low{color:var(--low)}
-.sev-info{color:var(--info)}.ok{color:var(--ok)}.err{color:var(--crit)}
-code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
-details{margin:2px 0}summary{cursor:pointer}.remedy{color:#234}.charts{display:flex;gap:32px;
-flex-wrap:wrap}svg text{font:12px system-ui,sans-serif}
-"""
 
-# Sorting: a click on a header sorts by that column (again: reverse); `#sort=COLUMN` or
-# `#sort=COLUMN-desc` in the address sorts the host table on load. Cells sort by data-sort
-# when present, numerically when both values are numbers.
-SCRIPT = """(function(){
-function val(row,i){var c=row.cells[i];if(!c)return '';var v=c.getAttribute('data-sort');
-return v===null?c.textContent.trim().toLowerCase():v;}
-function cmp(a,b){var x=parseFloat(a),y=parseFloat(b);
-if(a!==''&&b!==''&&isFinite(a)&&isFinite(b))return x-y;return a<b?-1:a>b?1:0;}
-function sortTable(t,i,desc){var body=t.tBodies[0];var rows=Array.prototype.slice.call(body.rows);
-rows.sort(function(p,q){var r=cmp(val(p,i),val(q,i));return desc?-r:r;});
-rows.forEach(function(r){body.appendChild(r);});
-Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h,j){
-if(j===i)h.setAttribute('aria-sort',desc?'descending':'ascending');
-else h.removeAttribute('aria-sort');});}
-Array.prototype.forEach.call(document.querySelectorAll('table.sortable'),function(t){
-Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h,i){h.addEventListener('click',function(){
-sortTable(t,i,h.getAttribute('aria-sort')==='ascending');});});});
-var m=/^#sort=([A-Za-z0-9_]+?)(-desc)?$/.exec(location.hash);var t=document.getElementById('hosts');
-if(m&&t){Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h,i){
-if(h.getAttribute('data-col')===m[1])sortTable(t,i,!!m[2]);});}
-document.body.setAttribute('data-sortable','ready');})();"""
+def _text(value: Any) -> Any:
+    """What a template prints for a value, before escaping: None and NA are empty, lists are
+    "a, b", times are UTC text; markup (our CSS and script, macro output) passes as it is."""
+    from markupsafe import Markup
 
-
-def esc(value: Any) -> str:
-    """Text for HTML content or a quoted attribute; None and NA are empty."""
+    if isinstance(value, Markup):
+        return value
     if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
         return ""
     if isinstance(value, list | tuple):
-        return html.escape(", ".join(str(v) for v in value), quote=True)
+        return ", ".join(str(v) for v in value)
     if isinstance(value, pd.Timestamp | dt.datetime):
-        return html.escape(_ts(value), quote=True)
-    return html.escape(str(value), quote=True)
+        return _ts(value)
+    return value
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("scanner.present", "templates"),
+        autoescape=True,  # HTML and SVG only: escape everything, always
+        undefined=jinja2.StrictUndefined,
+        finalize=_text,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@functools.cache
+def _assets() -> tuple[str, str]:
+    """The page's CSS and sorting script, package data."""
+    folder = resources.files("scanner.present") / "templates"
+    return (
+        (folder / "report.css").read_text(encoding="utf-8"),
+        (folder / "report.js").read_text(encoding="utf-8"),
+    )
 
 
 def _ts(value: Any) -> str:
@@ -89,124 +84,354 @@ def _csp_hash(script: str) -> str:
     return base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
-def _sev(value: Any) -> str:
-    s = esc(value)
-    return f'<span class="sev sev-{s}">{s}</span>' if s else ""
-
-
-def _table(
-    headers: Sequence[tuple[str, str] | tuple[str, str, str]],
-    rows: Iterable[str],
-    *,
-    table_id: str = "",
-    sortable: bool = False,
-) -> str:
-    """headers: (label HTML, css class[, column name for `#sort=`]); rows are <tr> strings."""
-    attrs = f' id="{table_id}"' if table_id else ""
-    attrs += ' class="sortable"' if sortable else ""
-    cells = []
-    for label, cls, *col in headers:
-        a = f' class="{cls}"' if cls else ""
-        a += f' data-col="{col[0]}"' if col else ""
-        cells.append(f"<th{a}>{label}</th>")
-    return (
-        f"<table{attrs}><thead><tr>{''.join(cells)}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
 # --- charts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    count: int
+    y: int  # the bar's top
+    w: int
+    h: int
+    text_y: int
+    count_x: int
+
+
+@dataclass(frozen=True, slots=True)
+class BarChart:
+    """Horizontal bars, one per (label, count)."""
+
+    title: str
+    width: int
+    height: int
+    label_w: int
+    bars: tuple[Bar, ...]
 
 
 def bar_chart(
     items: Sequence[tuple[str, int]], *, title: str, width: int = 460, label_w: int = 150
-) -> str:
-    """Horizontal bars, one per (label, count)."""
-    row_h = 20
-    top = 24
-    height = top + row_h * max(len(items), 1) + 6
+) -> BarChart:
+    row_h, top = 20, 24
     biggest = max([c for _, c in items] + [1])
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{esc(title)}">',
-        f'<text x="0" y="14" font-weight="600">{esc(title)}</text>',
-    ]
+    bars = []
     for i, (label, count) in enumerate(items):
         y = top + i * row_h
         w = round((width - label_w - 50) * count / biggest)
-        parts.append(f'<text x="0" y="{y + 14}">{esc(label)}</text>')
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{row_h - 6}" fill="#b3261e"/>'
+        bars.append(
+            Bar(
+                label=label,
+                count=count,
+                y=y + 3,
+                w=w,
+                h=row_h - 6,
+                text_y=y + 14,
+                count_x=label_w + w + 6,
+            )
         )
-        parts.append(f'<text x="{label_w + w + 6}" y="{y + 14}">{count}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    height = top + row_h * max(len(items), 1) + 6
+    return BarChart(title=title, width=width, height=height, label_w=label_w, bars=tuple(bars))
 
 
-def calendar_chart(calendar: pd.DataFrame, *, width: int = 460) -> str:
+@dataclass(frozen=True, slots=True)
+class Week:
+    week: Any
+    hosts: int
+    starts: Any
+    x: str  # coordinates as printed (one decimal where the slot width is fractional)
+    y: int
+    w: str
+    h: int
+    mid: str
+    count_y: int
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarChart:
     """Vertical bars: hosts whose leaf expires in each week from as-of."""
+
+    width: int
+    height: int
+    label_y: int
+    first: Any  # the first week's start
+    weeks: tuple[Week, ...]
+
+
+def calendar_chart(calendar: pd.DataFrame, *, width: int = 460) -> CalendarChart:
     height, top, bottom = 200, 36, 36
-    weeks = list(calendar.itertuples(index=False))
-    biggest = max([int(w.hosts) for w in weeks] + [1])
-    slot = (width - 10) / max(len(weeks), 1)
+    rows = list(calendar.itertuples(index=False))
+    biggest = max([int(w.hosts) for w in rows] + [1])
+    slot = (width - 10) / max(len(rows), 1)
     plot_h = height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        'aria-label="Expiry calendar">',
-        '<text x="0" y="14" font-weight="600">Leaves expiring per week from as-of</text>',
-    ]
-    for i, w in enumerate(weeks):
+    weeks = []
+    for i, w in enumerate(rows):
         h = round(plot_h * int(w.hosts) / biggest)
         x = 5 + i * slot
         y = top + plot_h - h
-        parts.append(
-            f'<rect x="{x + 3:.1f}" y="{y}" width="{slot - 6:.1f}" height="{h}" fill="#d9640b">'
-            f"<title>week {w.week}: {int(w.hosts)} host(s), from {esc(w.starts)}</title></rect>"
+        weeks.append(
+            Week(
+                week=w.week,
+                hosts=int(w.hosts),
+                starts=w.starts,
+                x=f"{x + 3:.1f}",
+                y=y,
+                w=f"{slot - 6:.1f}",
+                h=h,
+                mid=f"{x + slot / 2:.1f}",
+                count_y=y - 3,
+            )
         )
-        parts.append(
-            f'<text x="{x + slot / 2:.1f}" y="{y - 3}" text-anchor="middle">{int(w.hosts)}</text>'
-        )
-        parts.append(
-            f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 14}" '
-            f'text-anchor="middle">W{w.week}</text>'
-        )
-    parts.append(
-        f'<text x="0" y="{height - 6}">W1 starts {esc(weeks[0].starts) if weeks else ""}</text>'
+    return CalendarChart(
+        width=width,
+        height=height,
+        label_y=height - bottom + 14,
+        first=rows[0].starts if rows else "",
+        weeks=tuple(weeks),
     )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 # --- sections -----------------------------------------------------------------------------
+
+_LEAF_HEADERS = [
+    ("hosts affected", "num", ""),
+    ("serving", "num", ""),
+    ("severity", "", ""),
+    ("findings", "", ""),
+    ("subject", "", ""),
+    ("SANs", "", ""),
+    ("issuer", "", ""),
+    ("notAfter", "", ""),
+    ("days left", "num", ""),
+    ("remedy", "", ""),
+    ("hosts", "", ""),
+    ("SHA-256", "", ""),
+]
+_INTERMEDIATE_HEADERS = [
+    ("hosts affected", "num", ""),
+    ("intermediate", "", ""),
+    ("AIA URL", "", ""),
+    ("remedy", "", ""),
+    ("hosts", "", ""),
+]
+
+
+def _leaf_fixes(fixes: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for r in fixes.itertuples(index=False):
+        names = list(r.san_dns) + list(r.san_ip)
+        shown = names[:6] + ([f"(+{len(names) - 6} more)"] if len(names) > 6 else [])
+        out.append(
+            {
+                "hosts_affected": int(r.hosts_affected),
+                "hosts_serving": int(r.hosts_serving),
+                "severity": _text(r.severity),
+                "findings": r.findings,
+                "subject": r.subject,
+                "names": shown,
+                "issuer": r.issuer,
+                "not_after": r.not_after,
+                "days_remaining": r.days_remaining,
+                "remedy": r.remedy,
+                "examples": r.examples,
+                "leaf_sha256": r.leaf_sha256,
+                "leaf_sha256_short": str(r.leaf_sha256)[:16],
+            }
+        )
+    return out
+
+
+def _intermediates(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            "hosts_affected": int(r.hosts_affected),
+            "intermediate": r.intermediate,
+            "aia_url": r.aia_url,
+            "remedy": r.remedy,
+            "examples": r.examples,
+        }
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def _findings(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted(items, key=lambda f: (-rank(str(f["severity"])), str(f["code"]))):
+        try:
+            meaning = CATALOGUE[Code(str(f["code"]))].meaning
+        except ValueError:
+            meaning = ""
+        out.append({**f, "severity": _text(f["severity"]), "meaning": meaning})
+    return out
+
+
+def _hosts(
+    hosts: pd.DataFrame, findings: pd.DataFrame, carried: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One entry per host row: what its cells show and sort by."""
+    by_target: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for values in findings.itertuples(index=False):
+        f = dict(zip(findings.columns, values, strict=True))
+        by_target.setdefault(_target_key(f), []).append(f)
+    out = []
+    for values in hosts.itertuples(index=False):
+        r = dict(zip(hosts.columns, values, strict=True))
+        sev = r["severity"] if isinstance(r["severity"], str) else ""
+        days = r["days_remaining"]
+        found: list[dict[str, Any]] | None = None
+        if r["status"] == "ok":
+            trusted = not pd.isna(r["trusted"]) and bool(r["trusted"])  # numpy or pandas bool
+            status, status_class = ("trusted", "ok") if trusted else ("not trusted", "err")
+            found = _findings(by_target.get(_target_key(r), []))
+        else:
+            status, status_class = _text(r["error"]), "err"
+        # An IDN in Unicode, the form people know, then the A-label the scan used.
+        shown = r.get("host_unicode")
+        out.append(
+            {
+                "host": r["host"],
+                "host_unicode": shown
+                if isinstance(shown, str) and shown and shown != r["host"]
+                else None,
+                "port": r["port"],
+                "ip": r["ip"],
+                "status": status,
+                "status_class": status_class,
+                "severity": sev,
+                "severity_rank": rank(sev),
+                "days_remaining": days,
+                "days_sort": "" if pd.isna(days) else int(days),
+                "not_after": r["not_after"],
+                "not_after_iso": _iso(r["not_after"]),
+                "grade": r.get("grade"),
+                "grade_sort": _grade_sort(r.get("grade")),
+                "trusted_by": r.get("trusted_by"),
+                "subject": r["subject"],
+                "issuer": r["issuer"],
+                "carried": [r[c] for c in carried],
+                "findings": found,
+                "error_detail": r["error_detail"],
+            }
+        )
+    return out
+
+
+def _by(summary: FleetSummary) -> dict[str, Any] | None:
+    """Grades, trust stores and causes per value of the --by column."""
+    from scanner.analysis.views import by_view
+
+    if summary.by is None or summary.by_column is None:
+        return None
+    view = by_view(summary)
+    num = ("targets", "not_trusted", "errors")
+    return {
+        "column": summary.by_column,
+        "headers": [(c, "num" if c in num else "", "") for c in view],
+        "rows": [list(values) for values in view.itertuples(index=False)],
+    }
+
+
+def _overview(summary: FleetSummary) -> dict[str, Any]:
+    """The count cards and the charts."""
+    counts = summary.counts
+    not_trusted = _count(counts, "verdict", "not_trusted")
+    # Root causes apart from verdicts: the `untrusted_root` verdict also counts hosts whose
+    # issuer cannot be found at all (`issuer_not_found`), a different fix.
+    causes = [
+        bar_chart(
+            [
+                (str(r.code), int(r.hosts))
+                for r in summary.causes.itertuples(index=False)
+                if r.hosts
+            ],
+            title="Root causes (hosts with each finding)",
+            label_w=170,
+        )
+    ]
+    grades, stores = _kind_items(counts, "grade"), _kind_items(counts, "trust_store")
+    if grades:
+        causes.append(bar_chart(grades, title="Hosts per grade"))
+        causes.append(bar_chart(stores, title="Hosts each trust store trusts"))
+    return {
+        "as_of": summary.as_of.astimezone(dt.UTC).isoformat(),
+        "cards": {
+            "targets": summary.targets,
+            "trusted": summary.ok - not_trusted,
+            "not_trusted": not_trusted,
+            "revoked": _count(counts, "verdict", "revoked"),
+            "errors": summary.rows - summary.ok,
+            "expiring_soon": _count(counts, "verdict", "expiring_soon"),
+        },
+        "warnings": summary.warnings,
+        "verdicts": bar_chart(_verdict_items(counts), title="Verdicts and errors (hosts)"),
+        "causes": causes,
+        "calendar": calendar_chart(summary.calendar),
+        "by": _by(summary),
+    }
+
+
+def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -> dict[str, Any]:
+    """The sortable host table, worst first, with each host's findings or error."""
+    carried = [c for c in hosts.columns if c not in HOST_COLUMNS]
+    shown = _host_order(hosts).head(max_hosts)
+    keys = ["host", "port", "ip"]
+    findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
+    headers = [
+        ("host", "", "host"),
+        ("port", "num", "port"),
+        ("ip", "", "ip"),
+        ("status", "", "status"),
+        ("severity", "", "severity"),
+        ("days left", "num", "days_remaining"),
+        ("notAfter", "", "not_after"),
+        ("grade", "", "grade"),
+        ("trusted by", "", "trusted_by"),
+        ("subject", "", "subject"),
+        ("issuer", "", "issuer"),
+        *((c, "", f"input{i}") for i, c in enumerate(carried)),
+        ("findings (explanation and remedy) or error", "", "detail"),
+    ]
+    return {
+        "host_headers": headers,
+        "hosts": _hosts(shown, findings, carried),
+        "hosts_more": len(hosts) - len(shown),
+    }
+
+
+def render(
+    summary: FleetSummary,
+    hosts: pd.DataFrame,
+    findings: pd.DataFrame,
+    *,
+    sources: Sequence[str] = (),
+    max_hosts: int = MAX_HOSTS,
+) -> str:
+    """The report as one HTML document."""
+    from markupsafe import Markup
+
+    css, script = _assets()
+    page = _environment().get_template("report.html.j2")
+    return page.render(
+        css=Markup(css),  # the package's own files, not data
+        script=Markup(script),
+        script_hash=_csp_hash(script),
+        sources=list(sources),
+        **_overview(summary),
+        leaf_headers=_LEAF_HEADERS,
+        leaf_fixes=_leaf_fixes(summary.leaf_fixes.head(MAX_FIXES)),
+        fixes_shown=MAX_FIXES,
+        fixes_total=len(summary.leaf_fixes),
+        intermediate_headers=_INTERMEDIATE_HEADERS,
+        intermediates=_intermediates(summary.intermediates.head(MAX_FIXES)),
+        **_host_section(hosts, findings, max_hosts),
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------
 
 
 def _count(counts: pd.DataFrame, kind: str, name: str) -> int:
     row = counts[(counts["kind"] == kind) & (counts["name"] == name)]
     return int(row["hosts"].iloc[0]) if len(row) else 0
-
-
-def _leaf_fix_rows(fixes: pd.DataFrame) -> Iterable[str]:
-    for r in fixes.itertuples(index=False):
-        names = list(r.san_dns) + list(r.san_ip)
-        shown = names[:6] + ([f"(+{len(names) - 6} more)"] if len(names) > 6 else [])
-        yield (
-            f'<tr><td class="num">{int(r.hosts_affected)}</td>'
-            f'<td class="num">{int(r.hosts_serving)}</td><td>{_sev(r.severity)}</td>'
-            f"<td>{esc(r.findings)}</td><td>{esc(r.subject)}</td><td>{esc(shown)}</td>"
-            f"<td>{esc(r.issuer)}</td><td>{esc(r.not_after)}</td>"
-            f'<td class="num">{esc(r.days_remaining)}</td><td class="remedy">{esc(r.remedy)}</td>'
-            f'<td>{esc(r.examples)}</td><td><code title="{esc(r.leaf_sha256)}">'
-            f"{esc(str(r.leaf_sha256)[:16])}</code></td></tr>"
-        )
-
-
-def _intermediate_rows(rows: pd.DataFrame) -> Iterable[str]:
-    for r in rows.itertuples(index=False):
-        yield (
-            f'<tr><td class="num">{int(r.hosts_affected)}</td><td>{esc(r.intermediate)}</td>'
-            f'<td class="mono">{esc(r.aia_url)}</td><td class="remedy">{esc(r.remedy)}</td>'
-            f"<td>{esc(r.examples)}</td></tr>"
-        )
 
 
 def _host_order(hosts: pd.DataFrame) -> pd.DataFrame:
@@ -221,66 +446,6 @@ def _host_order(hosts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _findings_html(items: list[dict[str, Any]]) -> str:
-    out = []
-    for f in sorted(items, key=lambda f: (-rank(str(f["severity"])), str(f["code"]))):
-        try:
-            meaning = CATALOGUE[Code(str(f["code"]))].meaning
-        except ValueError:
-            meaning = ""
-        out.append(
-            f"<details><summary>{esc(f['code'])} {_sev(f['severity'])}</summary>"
-            f"<div>{esc(f['message'])}</div><div><i>{esc(meaning)}</i></div>"
-            f'<div class="remedy">Remedy: {esc(f["remedy"])}</div></details>'
-        )
-    return "".join(out)
-
-
-def _host_cell(r: dict[str, Any]) -> str:
-    """The host; an IDN in Unicode, the form people know, then the A-label the scan used."""
-    shown = r.get("host_unicode")
-    if isinstance(shown, str) and shown and shown != r["host"]:
-        return (
-            f'<td data-sort="{esc(r["host"])}">{esc(shown)}<br><code>{esc(r["host"])}</code></td>'
-        )
-    return f"<td>{esc(r['host'])}</td>"
-
-
-def _host_rows(
-    hosts: pd.DataFrame, findings: pd.DataFrame, carried: Sequence[str]
-) -> Iterable[str]:
-    by_target: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for values in findings.itertuples(index=False):
-        f = dict(zip(findings.columns, values, strict=True))
-        by_target.setdefault(_target_key(f), []).append(f)
-    for values in hosts.itertuples(index=False):
-        r = dict(zip(hosts.columns, values, strict=True))
-        sev = r["severity"] if isinstance(r["severity"], str) else ""
-        days = r["days_remaining"]
-        if r["status"] == "ok":
-            trusted = not pd.isna(r["trusted"]) and bool(r["trusted"])  # numpy or pandas bool
-            label = "trusted" if trusted else "not trusted"
-            status = f'<span class="{"ok" if trusted else "err"}">{label}</span>'
-            detail = _findings_html(by_target.get(_target_key(r), []))
-        else:
-            label = esc(r["error"])
-            status = f'<span class="err">{label}</span>'
-            detail = esc(r["error_detail"])
-        extra = "".join(f"<td>{esc(r[c])}</td>" for c in carried)
-        port = r["port"]
-        yield (
-            f'<tr>{_host_cell(r)}<td class="num">{esc(port)}</td>'
-            f'<td class="ip">{esc(r["ip"])}</td><td data-sort="{label}">{status}</td>'
-            f'<td data-sort="{rank(sev)}">{_sev(sev)}</td>'
-            f'<td class="num" data-sort="{"" if pd.isna(days) else int(days)}">{esc(days)}</td>'
-            f'<td data-sort="{esc(_iso(r["not_after"]))}">{esc(r["not_after"])}</td>'
-            f'<td data-sort="{_grade_sort(r.get("grade"))}">{esc(r.get("grade"))}</td>'
-            f"<td>{esc(r.get('trusted_by'))}</td>"
-            f"<td>{esc(r['subject'])}</td><td>{esc(r['issuer'])}</td>{extra}"
-            f"<td>{detail}</td></tr>"
-        )
-
-
 def _grade_sort(value: Any) -> str:
     try:
         return str(ORDER[Grade(value)])
@@ -291,21 +456,6 @@ def _grade_sort(value: Any) -> str:
 def _kind_items(counts: pd.DataFrame, kind: str) -> list[tuple[str, int]]:
     rows = counts[counts["kind"] == kind]
     return [(str(r.name), int(r.hosts)) for r in rows.itertuples(index=False)]
-
-
-def _by_table(summary: FleetSummary) -> str:
-    """Grades, trust stores and causes per value of the --by column."""
-    from scanner.analysis.views import by_view
-
-    if summary.by is None or summary.by_column is None:
-        return ""
-    view = by_view(summary)
-    headers = [(esc(c), "num" if c in ("targets", "not_trusted", "errors") else "") for c in view]
-    rows = (
-        "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in values) + "</tr>"
-        for values in view.itertuples(index=False)
-    )
-    return f"<h2>By {esc(summary.by_column)}</h2>" + _table(headers, rows)
 
 
 def _iso(value: Any) -> str:
@@ -333,151 +483,3 @@ def _verdict_items(counts: pd.DataFrame) -> list[tuple[str, int]]:
         for r in counts.itertuples(index=False)
         if r.kind == "error" and r.hosts
     ]
-
-
-def _overview(summary: FleetSummary, sources: Sequence[str]) -> str:
-    """Heading, warnings, the count cards and the charts."""
-    counts = summary.counts
-    not_trusted = _count(counts, "verdict", "not_trusted")
-    sources_html = ", ".join(f"<code>{esc(s)}</code>" for s in sources)
-    warnings = "".join(f'<div class="warn">{esc(w)}</div>' for w in summary.warnings)
-    chart = bar_chart(_verdict_items(counts), title="Verdicts and errors (hosts)")
-    # Root causes apart from verdicts: the `untrusted_root` verdict also counts hosts whose
-    # issuer cannot be found at all (`issuer_not_found`), a different fix.
-    causes = bar_chart(
-        [(str(r.code), int(r.hosts)) for r in summary.causes.itertuples(index=False) if r.hosts],
-        title="Root causes (hosts with each finding)",
-        label_w=170,
-    )
-    grades, stores = _kind_items(counts, "grade"), _kind_items(counts, "trust_store")
-    if grades:
-        causes += bar_chart(grades, title="Hosts per grade")
-        causes += bar_chart(stores, title="Hosts each trust store trusts")
-    return f"""
-<h1>TLS fleet report</h1>
-<div class="meta">as of <b>{esc(summary.as_of.astimezone(dt.UTC).isoformat())}</b>
- &middot; {summary.targets} targets &middot; scan folder(s): {sources_html}</div>
-{warnings}
-<div class="cards">
-<div class="card"><b>{summary.targets}</b>targets</div>
-<div class="card"><b class="ok">{summary.ok - not_trusted}</b>trusted</div>
-<div class="card"><b class="err">{not_trusted}</b>not trusted</div>
-<div class="card"><b class="err">{_count(counts, "verdict", "revoked")}</b>revoked</div>
-<div class="card"><b>{summary.rows - summary.ok}</b>errors (no chain)</div>
-<div class="card"><b>{_count(counts, "verdict", "expiring_soon")}</b>expiring soon</div>
-</div>
-<div class="charts">{chart}
-{causes}
-{calendar_chart(summary.calendar)}</div>
-<p class="meta">Verdicts are the yes/no columns of hosts.parquet; a host can have several, and
-"untrusted root" includes hosts whose issuer cannot be found at all. Root causes are the finding
-codes, each host counted once per code: they say what to fix.</p>
-{_by_table(summary)}
-"""
-
-
-def _fix_lists(summary: FleetSummary) -> str:
-    """The two fix lists: problem leaf certificates, missing intermediates."""
-    leaf_table = _table(
-        [
-            ("hosts affected", "num"),
-            ("serving", "num"),
-            ("severity", ""),
-            ("findings", ""),
-            ("subject", ""),
-            ("SANs", ""),
-            ("issuer", ""),
-            ("notAfter", ""),
-            ("days left", "num"),
-            ("remedy", ""),
-            ("hosts", ""),
-            ("SHA-256", ""),
-        ],
-        _leaf_fix_rows(summary.leaf_fixes.head(MAX_FIXES)),
-    )
-    intermediate_table = _table(
-        [
-            ("hosts affected", "num"),
-            ("intermediate", ""),
-            ("AIA URL", ""),
-            ("remedy", ""),
-            ("hosts", ""),
-        ],
-        _intermediate_rows(summary.intermediates.head(MAX_FIXES)),
-    )
-    fixes_not_shown = ""
-    if len(summary.leaf_fixes) > MAX_FIXES:
-        fixes_not_shown = (
-            f" The first {MAX_FIXES} of {len(summary.leaf_fixes)}; all are in "
-            "<code>scanner summary --format csv --table fixes</code>."
-        )
-    return f"""
-<h2>Fix list: leaf certificates</h2>
-<p>One row per certificate with a problem; renewing or reissuing it fixes every host listed.
-{fixes_not_shown}</p>
-{leaf_table}
-<h2>Fix list: missing intermediates</h2>
-{intermediate_table}
-"""
-
-
-def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -> str:
-    """The sortable host table, worst first, with each host's findings or error."""
-    carried = [c for c in hosts.columns if c not in HOST_COLUMNS]
-    shown = _host_order(hosts).head(max_hosts)
-    keys = ["host", "port", "ip"]
-    findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
-    more = len(hosts) - len(shown)
-    host_headers: list[tuple[str, str, str]] = [
-        ("host", "", "host"),
-        ("port", "num", "port"),
-        ("ip", "", "ip"),
-        ("status", "", "status"),
-        ("severity", "", "severity"),
-        ("days left", "num", "days_remaining"),
-        ("notAfter", "", "not_after"),
-        ("grade", "", "grade"),
-        ("trusted by", "", "trusted_by"),
-        ("subject", "", "subject"),
-        ("issuer", "", "issuer"),
-        *((esc(c), "", f"input{i}") for i, c in enumerate(carried)),
-        ("findings (explanation and remedy) or error", "", "detail"),
-    ]
-    host_table = _table(
-        host_headers, _host_rows(shown, findings, carried), table_id="hosts", sortable=True
-    )
-    not_shown = f" {more} more host(s) not shown: see hosts.parquet." if more > 0 else ""
-    return f"""
-<h2>Hosts</h2>
-<p>Worst first; click a column header to sort.{not_shown}</p>
-{host_table}
-"""
-
-
-def _page(body: str) -> str:
-    """The document around `body`: inline CSS, the sorting script allowed by its hash."""
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        f"style-src 'unsafe-inline'; script-src 'sha256-{_csp_hash(SCRIPT)}'; img-src data:; "
-        "base-uri 'none'; form-action 'none'\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>TLS fleet report</title><style>{CSS}</style></head>"
-        f"<body>{body}<script>{SCRIPT}</script></body></html>\n"
-    )
-
-
-def render(
-    summary: FleetSummary,
-    hosts: pd.DataFrame,
-    findings: pd.DataFrame,
-    *,
-    sources: Sequence[str] = (),
-    max_hosts: int = MAX_HOSTS,
-) -> str:
-    """The report as one HTML document."""
-    return _page(
-        _overview(summary, sources)
-        + _fix_lists(summary)
-        + _host_section(hosts, findings, max_hosts)
-    )

@@ -34,7 +34,6 @@ from scanner.net.capture import (
     PerIpLimiter,
     capture,
     client_context,
-    limit_ssl_read_buffer,
     resolve_all,
 )
 from scanner.net.fetch import HttpFetcher, Once
@@ -299,7 +298,6 @@ async def scan_stream(
     it), or result by result when there is none.
 
     Returns False when `stop` was set before all items were started (an interrupted scan)."""
-    limit_ssl_read_buffer()
     resolver = resolver or SystemResolver()
     http = HttpFetcher(
         timeout=config.aia_timeout,

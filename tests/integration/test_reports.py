@@ -310,7 +310,7 @@ def test_report_is_self_contained_and_lists_every_host(
     for host in hosts["host"]:
         assert f"<td>{host}</td>" in page or host == "bad host!"
     assert "<td>bad host!</td>" in page
-    assert "&quot;http://example.invalid&quot;" in page  # the formula owner, escaped
+    assert "&#34;http://example.invalid&#34;" in page  # the formula owner, escaped
     assert INTERMEDIATE in page
     assert "Install the intermediate" in page  # remedy from findings.parquet
     assert "many clients (curl, Java, Python, Firefox) do not fetch" in page  # explanation

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import re
 from collections.abc import Sequence
+from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates
 from scanner.analysis.severity import hosts_at_or_above
@@ -36,6 +37,7 @@ from scanner.model.types import (
     Severity,
     Target,
 )
+from scanner.present import html as report
 from scanner.present.escape import markdown as md_cell
 from scanner.present.escape import terminal as safe
 from scanner.present.formats import write_csv
@@ -412,10 +414,76 @@ def test_report_escapes_certificate_and_input_text(pki: lab.Pki, trust: certs.Tr
     assert "<img" not in page and "<b>san" not in page and "<dir>" not in page
     subject = t.hosts["subject"].iloc[0]
     assert subject == "CN=\\<script\\>document.title='x'\\</script\\>,O=Scanner Lab"
-    assert html.escape(subject, quote=True) in page
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert str(escape(subject)) in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
     assert page.count('<span class="ok">trusted</span>') == 1
     assert page.count('<span class="err">not trusted</span>') == 1
     assert page.count('<span class="err">refused</span>') == 1
     assert "Content-Security-Policy" in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+
+
+class _Parsed(HTMLParser):
+    """Every tag with its attributes, and the text of every table cell."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.cells: list[str] = []
+        self._cell: list[str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_report_autoescapes_a_hostile_subject_and_owner(
+    pki: lab.Pki, trust: certs.TrustStore
+) -> None:
+    """A subject and an input column made to break out of a cell or an attribute stay text:
+    the page has no event handler and no script but its own, and each cell reads back as
+    the value it was given."""
+    evil = '"onmouseover=alert(1) x="<script>alert(2)</script>'
+    f = Fleet(trust)
+    f.ok(
+        "evil.example.test",
+        [leaf(pki, ["evil.example.test"], cn=evil, not_after=FIXED - DAY), pki.intermediate],
+        owner=evil,
+    )
+    f.ok("good.example.test", [leaf(pki, ["good.example.test"]), pki.intermediate], owner=evil)
+    t = f.tables()
+    summary = fleet_summary(t.hosts, t.findings, FIXED, by="owner", warnings=(evil,))
+    page = render(summary, t.hosts, t.findings, sources=[evil])
+    assert '"onmouseover=' not in page and "<script>alert" not in page
+    parsed = _Parsed(page)
+    assert [tag for tag, _ in parsed.tags].count("script") == 1  # ours
+    handlers = [(tag, a) for tag, attrs in parsed.tags for a, _ in attrs if a.startswith("on")]
+    assert handlers == []
+    subject = t.hosts.loc[t.hosts["host"] == "evil.example.test", "subject"].iloc[0]
+    assert '"onmouseover=' in subject.replace("\\", "")  # the certificate's text (RFC 4514)
+    assert parsed.cells.count(evil) == 3  # two hosts' owner cells and the --by table's
+    assert parsed.cells.count(subject) == 2  # the host table and the fix list
+
+
+def test_report_templates_escape_by_default() -> None:
+    """Autoescaping is on for every template and none marks a value safe: the package's own
+    CSS and script (passed as markup by html.render) are the only unescaped text."""
+    env = report._environment()
+    assert env.autoescape is True
+    names = env.list_templates()
+    assert "report.html.j2" in names
+    assert env.loader is not None
+    for name in names:
+        source = env.loader.get_source(env, name)[0]
+        assert not re.search(r"\|\s*safe\b|Markup|autoescape\s+false", source), name
