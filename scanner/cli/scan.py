@@ -270,7 +270,13 @@ ShardOption = Annotated[
     ),
 ]
 Resume = Annotated[
-    bool, typer.Option("--resume", help="Continue the interrupted or killed scan in --out.")
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the interrupted or killed scan in --out (at the as-of it started "
+        "with, unless "
+        "--as-of is given).",
+    ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the scan already in --out.")]
 ProgressEvery = Annotated[
@@ -410,6 +416,7 @@ def scan(
         input=path_or_url(input),
         out=path_or_url(out),
         as_of=as_of_option(as_of),
+        as_of_given=as_of is not None,
         ca_bundle=ca_bundle,
         timeout=timeout,
         concurrency=concurrency,

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,7 @@ class _Prepared:
     """What is known before the first connection: the input read once, the trust store, the
     output folder ready and its state (new, or the one being resumed)."""
 
+    options: ScanOptions  # as given, but a resume without --as-of judges at the recorded as-of
     header: Header
     total: int  # targets of this shard, duplicates dropped
     dedupe: Deduper  # the duplicates dropped
@@ -268,6 +269,8 @@ def _prepare(options: ScanOptions) -> _Prepared:
     out = Location.of(options.out)
     state = files.prepare_output(out, overwrite=options.overwrite, resume=options.resume)
     if state is not None:
+        if not options.as_of_given and state.get("as_of"):
+            options = replace(options, as_of=dt.datetime.fromisoformat(state["as_of"]))
         _check_resumable(state, options, input_sha256, trust, stores)
     else:
         record = _resume_record(options, trust, stores)
@@ -282,6 +285,7 @@ def _prepare(options: ScanOptions) -> _Prepared:
         }
         files.write_json_atomic(out / files.STATE_FILE, state)
     return _Prepared(
+        options=options,
         header=header,
         total=total,
         dedupe=dedupe,
@@ -415,6 +419,7 @@ def run_scan(
     store or the output folder cannot be used. `progress` is called as hosts finish and every
     PROGRESS_TICK seconds; `notify` at once with what a first signal does."""
     ready = _prepare(options)
+    options = ready.options
     out = Location.of(options.out)
     recovered = parts.recover(out)
     part_writer = parts.PartWriter(
