@@ -278,7 +278,14 @@ Resume = Annotated[
         "--as-of is given).",
     ),
 ]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the scan already in --out.")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace the scan already in --out (only a folder holding a scan is cleared, and "
+        "only of the files a scan writes).",
+    ),
+]
 ProgressEvery = Annotated[
     float,
     typer.Option(

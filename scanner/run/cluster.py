@@ -82,6 +82,14 @@ def _prepare(options: ScanOptions, shards: int) -> None:
                 f"cannot resume {out} with --shards {shards}: it holds {', '.join(other)}"
             )
     elif present:
+        shard_scans = [
+            n for n in present if n.startswith("shard-") and files.is_scan_folder(out / n)
+        ]
+        if not shard_scans:
+            raise OutputError(
+                f"{out} is not empty and holds no sharded scan (no shard-K-of-N folder with a "
+                "scan), so nothing in it is replaced; choose another --out"
+            )
         if not options.overwrite:
             raise OutputError(
                 f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
@@ -89,7 +97,7 @@ def _prepare(options: ScanOptions, shards: int) -> None:
             )
         for k in range(1, shards + 1):
             folder = Location.of(shard_folder(options.out, Shard(k, shards)))
-            if folder.is_dir():
+            if folder.is_dir() and files.is_scan_folder(folder):
                 files.remove_scan(folder)
                 folder.rmdir()
 

@@ -267,7 +267,9 @@ def _prepare(options: ScanOptions) -> _Prepared:
     stores = load_named(options.trust_stores)
     crls = load_crl_files(options.crl_files) if options.revocation else ()
     out = Location.of(options.out)
-    state = files.prepare_output(out, overwrite=options.overwrite, resume=options.resume)
+    state = files.prepare_output(
+        out, overwrite=options.overwrite, resume=options.resume, input=options.input
+    )
     if state is not None:
         if not options.as_of_given and state.get("as_of"):
             options = replace(options, as_of=dt.datetime.fromisoformat(state["as_of"]))
