@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from scanner.store.location import Location
 
 INSTALL_HINT = "--dask needs the dask extra: pip install 'tls-fleet-scanner[dask]'"
 POLL_SECONDS = 0.5
+CONNECT_TIMEOUT = 5.0  # seconds to reach a --dask scheduler
 ShardDone = Callable[[Shard, ScanReport], None]
 
 
@@ -102,11 +104,40 @@ def _prepare(options: ScanOptions, shards: int) -> None:
                 folder.rmdir()
 
 
+def _check_address(address: str) -> None:
+    """A scheduler address that cannot work fails here at once, not after the client's 30 s:
+    another scheme (http:// is the dashboard's), or nothing listening."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls"):
+        raise UsageError(
+            f"--dask {address}: not a scheduler address; give tcp://HOST:PORT (usually port "
+            "8786; http:// is the dashboard's), tls://HOST:PORT or 'local'"
+        )
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not port.isdigit():
+        raise UsageError(f"--dask {address}: give the scheduler's port (tcp://HOST:8786)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as e:
+        raise UsageError(
+            f"--dask {address}: cannot reach the scheduler: {e.strerror or e or type(e).__name__}"
+        ) from None
+
+
 @contextmanager
 def _client(address: str, workers: int) -> Iterator[Any]:
     dd = _distributed()
     if address != "local":
-        with dd.Client(address) as client:
+        _check_address(address)
+        try:
+            client = dd.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:
+            raise UsageError(
+                f"--dask {address}: cannot connect to the scheduler: {type(e).__name__}: {e}"
+            ) from None
+        with client:
             yield client
         return
     n = max(1, min(workers, os.cpu_count() or 1))

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +36,7 @@ from scanner.analysis.summary import (
     summarise,
     worst_hosts,
 )
-from scanner.errors import InputError, OutputError, UsageError
+from scanner.errors import InputError, OutputError, ScannerError, UsageError
 from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
@@ -368,14 +368,63 @@ class _Writer:
                     await anyio.to_thread.run_sync(self.parts.checkpoint)
 
 
+def _second_pass(options: ScanOptions, skip: set[int], expected: int) -> Iterator[Any]:
+    """The input read again as the scan goes. A file that vanishes, stops being readable or
+    holds other rows than the first pass counted is the environment's failure, named as such
+    (never "writing to OUT failed")."""
+    again = "it changed or vanished since it was first read; --resume continues once it is back"
+    read = 0
+    try:
+        for item in files.iter_input(options.input, options.shard, skip, options.encoding):
+            read += 1
+            yield item
+    except InputError as e:
+        raise InputError(f"{options.input}: {e} ({again})") from None
+    except OSError as e:
+        raise InputError(
+            f"{options.input}: reading it failed: {e.strerror or e} ({again})"
+        ) from None
+    if read != expected:
+        raise InputError(
+            f"{options.input}: {read} targets left to scan on the second reading, {expected} on "
+            f"the first ({again})"
+        )
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, or the exception itself."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for sub in error.exceptions for leaf in _leaves(sub)]
+    return [error]
+
+
+def environment_error(error: BaseException, out: Path | str) -> ScannerError | None:
+    """What stopped a scan's task groups, as the one ScannerError to report: the library's own
+    error if one is inside, else an OSError (disk full, folder removed) as the output's
+    failure. None for anything else (a bug: it keeps its traceback)."""
+    leaves = _leaves(error)
+    for leaf in leaves:
+        if isinstance(leaf, ScannerError):
+            return leaf
+    for leaf in leaves:
+        if isinstance(leaf, OSError):
+            reason = leaf.strerror or leaf
+            return OutputError(
+                f"writing to {out} failed: {reason}; --resume continues from the last checkpoint"
+            )
+    return None
+
+
 async def _scan(
     options: ScanOptions,
     config: ScanConfig,
     skip: set[int],
     writer: _Writer,
     notify: NotifyFn | None = None,
+    expected: int = 0,
 ) -> bool:
-    """Scan the input but the lines in `skip`; False when a signal stopped it early."""
+    """Scan the input but the lines in `skip` (`expected` targets left); False when a signal
+    stopped it early."""
     stop = anyio.Event()
     completed = False
     in_flight: dict[int, float] = {}  # worker -> when its host started (monotonic)
@@ -401,7 +450,7 @@ async def _scan(
             scan.start_soon(writer.run, receive)
             async with send:
                 completed = await scan_stream(
-                    files.iter_input(options.input, options.shard, skip, options.encoding),
+                    _second_pass(options, skip, expected),
                     config,
                     emit,
                     resolver=make_resolver(options.nameservers),
@@ -441,7 +490,8 @@ def run_scan(
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
     try:
-        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
+        expected = ready.total - len(recovered.lines)
+        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify, expected)
         part_writer.checkpoint()
         table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(
@@ -454,13 +504,12 @@ def run_scan(
             warnings=input_warnings(options, ready.total, ready.dedupe),
             stores=ready.stores,
         )
-    except* OSError as group:  # disk full, folder removed under us: the environment, not a host
-        first = group.exceptions[0]
-        reason = getattr(first, "strerror", None) or first
-        raise OutputError(
-            f"writing to {options.out} failed: {reason}; --resume continues from the last "
-            "checkpoint"
-        ) from None
+    except (OSError, ScannerError, BaseExceptionGroup) as e:
+        # disk full, folder removed, the input gone: the environment, never a host
+        error = environment_error(e, options.out)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _finish(
