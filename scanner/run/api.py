@@ -22,8 +22,9 @@ from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import DEFAULT_STORE, STARTTLS_CHOICES, Addresses, ScanCounts, ScanResult
+from scanner.run.limits import ensure_descriptors
 from scanner.run.pipeline import ScanConfig, scan_stream
-from scanner.run.runner import make_resolver, version
+from scanner.run.runner import environment_error, make_resolver, version
 from scanner.store import rows, tables
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
@@ -131,6 +132,7 @@ async def scan_async(
         addresses = Addresses(addresses)
     except ValueError:
         raise UsageError(f"addresses {addresses!r} is not one of first, all") from None
+    ensure_descriptors(concurrency, aia=aia, revocation=revocation)
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     stores = load_named(
@@ -160,12 +162,18 @@ async def scan_async(
         results.append((result, dt.datetime.now(dt.UTC)))
 
     started = dt.datetime.now(dt.UTC)
-    await scan_stream(
-        (item for item in items if dedupe.is_new(item)),
-        config,
-        collect,
-        resolver=make_resolver(servers),
-    )
+    try:
+        await scan_stream(
+            (item for item in items if dedupe.is_new(item)),
+            config,
+            collect,
+            resolver=make_resolver(servers),
+        )
+    except BaseExceptionGroup as group:  # the machine ran out (ResourceError): raised as itself
+        error = environment_error(group)
+        if error is None:
+            raise
+        raise error from None
     meta = {
         "scanner_version": version(),
         "started": started.isoformat(),

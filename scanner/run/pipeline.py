@@ -15,6 +15,7 @@ from itertools import islice
 import anyio
 import anyio.to_thread
 
+from scanner.errors import ResourceError
 from scanner.model.types import (
     DIRECT_TLS,
     Addresses,
@@ -37,6 +38,7 @@ from scanner.net.capture import (
     limit_ssl_read_buffer,
     resolve_all,
 )
+from scanner.net.classify import exhausted
 from scanner.net.fetch import HttpFetcher, Once
 from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
@@ -216,6 +218,10 @@ async def scan_one(target: Target, shared: _Shared, address: str | None = None) 
 
 
 def _internal(target: Target, e: Exception, address: str | None = None) -> ScanFailed:
+    """The row of an exception no rule covers; running out of descriptors or memory is this
+    machine's failure, not the host's: it stops the scan (ResourceError) instead."""
+    if (cause := exhausted(e)) is not None:
+        raise ResourceError(resource_message(cause)) from None
     return ScanFailed(
         target=target,
         error=ErrorCode.INTERNAL,
@@ -247,6 +253,14 @@ async def scan_addresses(target: Target, shared: _Shared) -> list[ScanResult]:
         for i, address in enumerate(resolved):
             tg.start_soon(one, i, address)
     return backends.check([r for r in results if r is not None])
+
+
+def resource_message(cause: OSError) -> str:
+    return (
+        f"this machine ran out of resources mid-scan ({cause.strerror or cause}); no host was "
+        "marked failed for it. Lower --concurrency (or raise `ulimit -n`); --resume continues "
+        "from the last checkpoint"
+    )
 
 
 def invalid_result(item: InvalidTarget) -> ScanFailed:

@@ -36,12 +36,14 @@ from scanner.analysis.summary import (
     summarise,
     worst_hosts,
 )
-from scanner.errors import InputError, OutputError, ScannerError, UsageError
+from scanner.errors import InputError, OutputError, ResourceError, ScannerError, UsageError
 from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
+from scanner.net.classify import exhausted
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
+from scanner.run.limits import ensure_descriptors
 from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
-from scanner.run.pipeline import ScanConfig, scan_stream
+from scanner.run.pipeline import ScanConfig, resource_message, scan_stream
 from scanner.store import files, parts
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.location import Location
@@ -398,16 +400,20 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def environment_error(error: BaseException, out: Path | str) -> ScannerError | None:
+def environment_error(error: BaseException, out: Path | str | None = None) -> ScannerError | None:
     """What stopped a scan's task groups, as the one ScannerError to report: the library's own
-    error if one is inside, else an OSError (disk full, folder removed) as the output's
-    failure. None for anything else (a bug: it keeps its traceback)."""
+    error if one is inside, this machine running out of descriptors or memory, else an
+    OSError (disk full, folder removed) as the failure of the output `out`. None for anything
+    else (a bug: it keeps its traceback)."""
     leaves = _leaves(error)
     for leaf in leaves:
         if isinstance(leaf, ScannerError):
             return leaf
     for leaf in leaves:
-        if isinstance(leaf, OSError):
+        if (cause := exhausted(leaf)) is not None:
+            return ResourceError(resource_message(cause))
+    for leaf in leaves:
+        if isinstance(leaf, OSError) and out is not None:
             reason = leaf.strerror or leaf
             return OutputError(
                 f"writing to {out} failed: {reason}; --resume continues from the last checkpoint"
@@ -469,6 +475,7 @@ def run_scan(
     TrustStoreError, OutputError, UsageError) before writing anything when the input, the trust
     store or the output folder cannot be used. `progress` is called as hosts finish and every
     PROGRESS_TICK seconds; `notify` at once with what a first signal does."""
+    ensure_descriptors(options.concurrency, aia=options.aia, revocation=options.revocation)
     ready = _prepare(options)
     options = ready.options
     out = Location.of(options.out)
