@@ -346,6 +346,22 @@ def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: st
     resolve_labels(labels, header.extra_names)
 
 
+def check_writable(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written before scanning, not after: a folder, or
+    a place where no file can be made (the file is written atomically beside itself)."""
+    import tempfile
+
+    from scanner.errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a folder; give a file name")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{option} {path}: cannot write there: {e.strerror or e}") from None
+
+
 def _scan_on_dask(
     options: ScanOptions, address: str, shards: int, progress: ProgressFn | None, *, quiet: bool
 ) -> ScanReport:
@@ -449,6 +465,7 @@ def scan(
     if metrics_label and metrics is None:
         raise typer.BadParameter("--metrics-label needs --metrics FILE")
     if metrics is not None:
+        check_writable(metrics, "--metrics")
         _check_metrics_labels(path_or_url(input), metrics_label or (), encoding)
     from scanner.run.runner import run_scan
 

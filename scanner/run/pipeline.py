@@ -304,11 +304,13 @@ async def scan_stream(
     stop: anyio.Event | None = None,
     in_flight: dict[int, float] | None = None,
     on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
+    in_flight_hosts: dict[int, str] | None = None,
 ) -> bool:
     """Scan every item, awaiting `on_result` for each in completion order (a bounded stream's
     `send` gives back-pressure: workers wait while the writer is behind).
     `in_flight`, when given, holds worker -> when its current host started (monotonic), so an
-    interrupt can say what it waits for. With `--addresses all`, a target of several addresses
+    interrupt can say what it waits for (and `in_flight_hosts` worker -> its host, what a second
+    one abandons). With `--addresses all`, a target of several addresses
     goes to `on_group` at once (its rows are written together, so a checkpoint never splits
     it), or result by result when there is none.
 
@@ -337,7 +339,9 @@ async def scan_stream(
                 memo=Memo(),
                 probes=ProbeContexts.create() if config.protocols else None,
             )
-            completed = await _work(items, shared, on_result, stop, in_flight, on_group)
+            completed = await _work(
+                items, shared, on_result, stop, in_flight, on_group, in_flight_hosts
+            )
             background.cancel_scope.cancel()  # fetches no host waits for any more
     finally:
         with anyio.CancelScope(shield=True):
@@ -352,6 +356,7 @@ async def _work(
     stop: anyio.Event | None,
     in_flight: dict[int, float] | None,
     on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
+    hosts: dict[int, str] | None = None,
 ) -> bool:
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
@@ -369,6 +374,8 @@ async def _work(
                 continue
             if in_flight is not None:
                 in_flight[number] = time.monotonic()
+            if hosts is not None:
+                hosts[number] = item.host
             if shared.config.addresses is Addresses.FIRST:
                 group = [await scan_one(item, shared)]
             else:

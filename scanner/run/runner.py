@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -182,34 +182,99 @@ def _check_resumable(
         )
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def _watch_signals(
-    stop: anyio.Event, scope: anyio.CancelScope, on_first: Callable[[], None]
+    stop: anyio.Event,
+    scope: anyio.CancelScope,
+    on_first: Callable[[int], None],
+    on_second: Callable[[], None],
 ) -> None:
     """First SIGINT/SIGTERM: start no new host, let in-flight ones finish. Second: abandon them
     (they are scanned again on --resume)."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
+    with anyio.open_signal_receiver(*SIGNALS) as signals:
+        async for signum in signals:
             if stop.is_set():
+                on_second()
                 scope.cancel()
                 return
             stop.set()
-            on_first()
+            on_first(signum)
 
 
-def interrupt_message(in_flight: Mapping[int, float], timeout: float, now: float) -> str:
-    """What a first Ctrl-C does, said at once: the hosts still in flight (started at the
-    monotonic instants in `in_flight`), how long they may take, and how to abandon them."""
+def interrupt_message(
+    in_flight: Mapping[int, float], timeout: float, now: float, signum: int = signal.SIGINT
+) -> str:
+    """What a first Ctrl-C (or SIGTERM, `signum`) does, said at once: the hosts still in flight
+    (started at the monotonic instants in `in_flight`), how long they may take, and how to
+    abandon them."""
     if not in_flight:
         return "interrupted: no new host is started; writing the tables"
     ages = [now - t for t in in_flight.values()]
     # The host started last ends last: at most --timeout after it started.
     wait = max(0.0, timeout - min(ages))
+    again = (
+        "Press Ctrl-C again" if signum == signal.SIGINT else "Send SIGTERM again (or press Ctrl-C)"
+    )
     return (
         f"interrupted: no new host is started; waiting for {len(ages)} host(s) in flight "
         f"(the longest running for {max(ages):.1f} s) to finish within {wait:.0f} s "
-        "(--timeout), then writing the tables. Press Ctrl-C again to abandon them now "
+        f"(--timeout), then writing the tables. {again} to abandon them now "
         "(--resume scans them again)."
     )
+
+
+ABANDONED_SHOWN = 5
+
+
+def abandon_message(hosts: Sequence[str]) -> str:
+    """What a second signal did: which hosts in flight were abandoned."""
+    if not hosts:
+        return "interrupted again: no host was in flight; writing the tables"
+    shown = ", ".join(hosts[:ABANDONED_SHOWN])
+    more = len(hosts) - ABANDONED_SHOWN
+    return (
+        f"interrupted again: abandoned {len(hosts)} host(s) in flight ({shown}"
+        f"{f' and {more} more' if more > 0 else ''}); writing the tables of what completed "
+        "(--resume scans them again)"
+    )
+
+
+class _LateSignals:
+    """SIGINT/SIGTERM after the last host, while the tables are written: the scan is complete,
+    so it finishes and ends normally instead of dying with the tables written and scan.json
+    saying it was not interrupted. Said at once; installed only in the main thread."""
+
+    def __init__(self, notify: NotifyFn | None) -> None:
+        self.notify = notify
+        self.completed = True  # every host scanned (else stopped by a signal)
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in SIGNALS:
+            self.previous.setdefault(signum, signal.getsignal(signum))
+            signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.notify is None:
+            return
+        name = signal.Signals(signum).name
+        if self.completed:
+            self.notify(
+                f"{name}: every host is done; the tables are being written and the scan ends "
+                "normally in a moment"
+            )
+        else:
+            self.notify(
+                f"{name}: already stopping; writing the tables of what completed (scan.json "
+                "records the scan as interrupted)"
+            )
 
 
 def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[str]:
@@ -356,6 +421,8 @@ class _Writer:
                     item = results.receive_nowait()
                 except anyio.WouldBlock:
                     self.report()
+                    if self.parts.due:  # on the clock: a stalled scan still checkpoints
+                        await anyio.to_thread.run_sync(self.parts.checkpoint)
                     await anyio.sleep(WRITER_TICK)
                     continue
                 except anyio.EndOfStream:
@@ -428,20 +495,27 @@ async def _scan(
     writer: _Writer,
     notify: NotifyFn | None = None,
     expected: int = 0,
+    late: _LateSignals | None = None,
 ) -> bool:
     """Scan the input but the lines in `skip` (`expected` targets left); False when a signal
     stopped it early."""
     stop = anyio.Event()
     completed = False
     in_flight: dict[int, float] = {}  # worker -> when its host started (monotonic)
+    hosts: dict[int, str] = {}  # worker -> its host
 
-    def interrupted() -> None:
+    def interrupted(signum: int) -> None:
         if notify is not None:
-            notify(interrupt_message(in_flight, options.timeout, time.monotonic()))
+            notify(interrupt_message(in_flight, options.timeout, time.monotonic(), signum))
 
+    def abandoned() -> None:
+        if notify is not None:
+            notify(abandon_message([hosts[w] for w in sorted(in_flight) if w in hosts]))
+
+    watching = late is not None and threading.current_thread() is threading.main_thread()
     async with anyio.create_task_group() as tg:
-        if threading.current_thread() is threading.main_thread():
-            tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted)
+        if watching:
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted, abandoned)
         if writer.progress is not None:
             tg.start_soon(writer.tick)
         send, receive = anyio.create_memory_object_stream[Emitted](RESULT_BUFFER)
@@ -462,9 +536,16 @@ async def _scan(
                     resolver=make_resolver(options.nameservers),
                     stop=stop,
                     in_flight=in_flight,
+                    in_flight_hosts=hosts,
                     on_group=emit,
                 )
+        if watching:  # a signal from here on waits for the late handler (no default death)
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         tg.cancel_scope.cancel()
+    if watching and late is not None:
+        late.completed = completed
+        late.install()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     return completed
 
 
@@ -496,9 +577,12 @@ def run_scan(
     )
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
+    late = _LateSignals(notify)
     try:
         expected = ready.total - len(recovered.lines)
-        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify, expected)
+        completed = anyio.run(
+            _scan, options, config, recovered.lines, writer, notify, expected, late
+        )
         part_writer.checkpoint()
         table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(
@@ -517,6 +601,15 @@ def run_scan(
         if error is None:
             raise
         raise error from None
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            late.restore()
+
+
+def _store_record(name: str, trust: TrustStore) -> dict[str, object]:
+    """A trust store as scan.json records it, its path absolute like every other path."""
+    return {**describe(name, trust), "path": str(Path(trust.path).resolve())}
 
 
 def _finish(
@@ -577,8 +670,8 @@ def _finish(
         },
         # Every store judged (`trusted_by`), the default first, each loaded once for the scan.
         "trust_stores": [
-            describe(DEFAULT_STORE, trust),
-            *(describe(s.name, s.trust) for s in stores),
+            _store_record(DEFAULT_STORE, trust),
+            *(_store_record(s.name, s.trust) for s in stores),
         ],
         "counts": {
             "targets": per_name.targets,  # input rows (a name of three addresses counts once)
