@@ -372,7 +372,7 @@ def _scan_on_dask(
             return
         c = report.counts
         print(
-            f"shard {shard} done: {c['targets']} targets, {c['targets'] - c['ok']} failed",
+            f"shard {shard} done: {c['targets']} targets, {c['rows'] - c['ok']} failed rows",
             file=sys.stderr,
             flush=True,
         )

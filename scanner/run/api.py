@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
+from scanner.analysis.counts import scan_counts
 from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, read_targets
@@ -214,15 +215,23 @@ def from_results(
         finding_rows.extend(rows.finding_rows(result))
         for info in rows.result_certificates(result):
             cert_rows.setdefault(info.sha256, rows.certificate_row(info))
+    hosts_table = pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))
+    hosts = hosts_frame(hosts_table)
+    tally = scan_counts(hosts)  # targets are input lines, rows addresses: as scan.json says
     scan_meta = {
         **(meta or {}),
         "interrupted": False,
         "as_of": as_of.astimezone(dt.UTC).isoformat(),
-        "counts": {k: v for k, v in asdict(counts).items() if k != "internal_errors"},
+        "counts": {
+            **{k: v for k, v in asdict(counts).items() if k != "internal_errors"},
+            "targets": tally.targets,
+            "rows": tally.rows,
+            "ok": tally.ok,
+        },
         "internal_errors": counts.internal_errors,
     }
     return ScanTables(
-        hosts=hosts_frame(pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))),
+        hosts=hosts,
         findings=findings_frame(pa.Table.from_pylist(finding_rows, schema=tables.FINDINGS_SCHEMA)),
         certificates=certificates_frame(
             pa.Table.from_pylist(list(cert_rows.values()), schema=tables.CERTIFICATES_SCHEMA)

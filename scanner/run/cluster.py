@@ -199,7 +199,7 @@ def run_on_dask(
                 shard = pending.pop(future)
                 reports[shard] = report = _result(future, shard, options.out)
                 c = report.counts
-                seen[shard] = (c["targets"], c["targets"], c["targets"] - c["ok"])
+                seen[shard] = (c["targets"], c["targets"], c["rows"] - c["ok"])  # as progress
                 if on_shard is not None:
                     on_shard(shard, report)
             for shard, name in names.items():

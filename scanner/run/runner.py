@@ -26,6 +26,7 @@ import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
+from scanner.analysis.counts import CountFold
 from scanner.analysis.summary import (
     SKEW_INPUT_COLUMNS,
     SUMMARY_INPUT_COLUMNS,
@@ -399,8 +400,7 @@ class _Writer:
     parts: parts.PartWriter
     total: int
     progress: ProgressFn | None
-    done: int = 0
-    failed: int = 0
+    counts: CountFold = field(default_factory=CountFold)  # targets done, rows, ok
 
     async def tick(self) -> None:
         """On the clock, not only when a host finishes: a stalled scan still says where it is."""
@@ -410,7 +410,7 @@ class _Writer:
 
     def report(self) -> None:
         if self.progress is not None:
-            self.progress(self.done, self.total, self.failed)
+            self.progress(self.counts.targets, self.total, self.counts.errors)
 
     async def run(self, results: MemoryObjectReceiveStream[Emitted]) -> None:
         """Drains the results every WRITER_TICK. The rows of one target's addresses arrive
@@ -428,9 +428,11 @@ class _Writer:
                 except anyio.EndOfStream:
                     self.report()
                     return
-                self.done += 1
-                for result in item if isinstance(item, tuple) else (item,):
-                    self.failed += isinstance(result, ScanFailed)
+                group = item if isinstance(item, tuple) else (item,)
+                self.counts.add_target(
+                    ["error" if isinstance(r, ScanFailed) else "ok" for r in group]
+                )
+                for result in group:
                     self.parts.add(result, dt.datetime.now(dt.UTC))
                 if self.parts.due:
                     self.report()
@@ -572,8 +574,8 @@ def run_scan(
         parts=part_writer,
         total=ready.total,
         progress=progress,
-        done=len(recovered.lines),
-        failed=recovered.failed,  # counted as done is, across a resume
+        # what earlier runs recorded: their targets, and their failed rows (as errors)
+        counts=CountFold(targets=len(recovered.lines), rows=recovered.failed),
     )
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
@@ -636,9 +638,12 @@ def _finish(
     if clock:
         warnings = [*warnings, clock]
     per_name = NameCounts()
+    fold = CountFold()
     for batch in files.iter_table_pandas(out / "hosts.parquet", NAME_COLUMNS):
         per_name.add(batch)
+        fold.add(batch)
     per_name.finish()
+    tally = fold.result()
     summary = pd.concat([combine(slices), per_name.summary_rows()], ignore_index=True)
     top = worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
@@ -650,7 +655,6 @@ def _finish(
         rows = summary[(summary["kind"] == kind) & (summary["hosts"] > 0)]
         return {str(r.name): int(r.hosts) for r in rows.itertuples(index=False)}
 
-    status = counted("status")
     errors = counted("error")
     meta = {
         "scan_id": state["scan_id"],
@@ -674,9 +678,10 @@ def _finish(
             *(_store_record(s.name, s.trust) for s in stores),
         ],
         "counts": {
-            "targets": per_name.targets,  # input rows (a name of three addresses counts once)
-            "rows": sum(status.values()),  # hosts.parquet rows: one per address scanned
-            "ok": status.get("ok", 0),
+            # scanner.analysis.counts: distinct input lines; rows, one per address; ok rows
+            "targets": tally.targets,
+            "rows": tally.rows,
+            "ok": tally.ok,
             "errors": errors,
             "findings": counted("finding"),
             "severities": counted("severity"),
