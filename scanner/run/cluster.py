@@ -141,9 +141,10 @@ def _client(address: str, workers: int) -> Iterator[Any]:
             yield client
         return
     n = max(1, min(workers, os.cpu_count() or 1))
+    # The dashboard on a free port: 8787 may be another cluster's (None still takes 8787).
     with (
         dd.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         dd.Client(cluster) as client,
     ):
