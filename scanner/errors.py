@@ -11,7 +11,9 @@ ScannerError                  anything that stops a whole command (never one hos
  +-- TrustStoreError          a CA bundle or trust store cannot be read or holds no certificate
  +-- OutputError              the output folder cannot be written, or holds another scan
  +-- UsageError               options that contradict each other or the scan being resumed,
-                              a naive as-of, `scanner.scan` inside a running event loop
+ |                            a naive as-of, `scanner.scan` inside a running event loop
+ +-- ResourceError            this machine ran out of file descriptors, socket buffers or
+                              memory mid-scan (never recorded as a host's failure)
 
 A host's failure (DNS, refused, timeout, TLS...) is never an exception: it is a row with an
 error code (`scanner.net.classify`).
@@ -50,6 +52,10 @@ class OutputError(ScannerError):
 
 class UsageError(ScannerError):
     """Options that cannot be used together, or that differ from the scan being resumed."""
+
+
+class ResourceError(ScannerError):
+    """The machine, not a host, failed: EMFILE, ENFILE, ENOBUFS or ENOMEM during a scan."""
 
 
 class EventLoopRunning(UsageError, RuntimeError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scanner.analysis.addresses import NAME_COLUMNS, count_names
+from scanner.analysis.counts import scan_counts
 from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
 from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
@@ -118,9 +119,19 @@ def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 # --- breakdown by a carried column ----------------------------------------------------------
 
 
+def _count_rows(hosts: pd.DataFrame) -> pd.DataFrame:
+    """Rows of kind `count`: the group's targets and rows (`scanner.analysis.counts`)."""
+    c = scan_counts(hosts)
+    return pd.DataFrame(
+        [("count", "targets", c.targets, 1.0), ("count", "rows", c.rows, 1.0)],
+        columns=["kind", "name", "hosts", "share"],
+    )
+
+
 def summarise_by(hosts: pd.DataFrame, column: str, stores: Sequence[str] = ()) -> pd.DataFrame:
     """`summarise` for each value of `column` (owner, team, env...): columns `column`, kind,
-    name, hosts, share (of that group's targets). A blank or missing value is its own group."""
+    name, hosts, share (of that group's rows), and kind `count` (the group's targets and
+    rows). A blank or missing value is its own group."""
     if column not in hosts.columns:
         raise KeyError(column)
     keys = hosts[column].astype(object).where(hosts[column].notna(), None)
@@ -129,7 +140,7 @@ def summarise_by(hosts: pd.DataFrame, column: str, stores: Sequence[str] = ()) -
         [None] if any(k is None for k in keys) else []
     ):
         group = hosts[keys.isna()] if value is None else hosts[keys == value]
-        part = summarise(group, stores)
+        part = pd.concat([summarise(group, stores), _count_rows(group)], ignore_index=True)
         part.insert(0, column, value)
         parts.append(part)
     if not parts:
@@ -244,15 +255,6 @@ class FleetSummary:
     stores: tuple[str, ...] = ()  # the trust stores judged, the default first
 
 
-def count_targets(hosts: pd.DataFrame) -> int:
-    """Input targets among hosts rows: the rows of one target's addresses share its host,
-    port, ip and input line."""
-    keys = [c for c in ("host", "port", "ip", "input_line") if c in hosts.columns]
-    if "input_line" not in keys or hosts.empty:
-        return len(hosts)
-    return int(len(hosts[keys].astype(str).drop_duplicates()))
-
-
 def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
     """Hosts per finding code (each a root cause), worst severity first: code, severity,
     hosts, share, meaning. The verdict booleans are summaries; these say why."""
@@ -292,11 +294,12 @@ def fleet_summary(
     skew = clock_skew_warning(hosts, as_of)
     if skew:
         notes.append(skew)
+    tally = scan_counts(hosts)
     return FleetSummary(
         as_of=as_of,
-        targets=count_targets(hosts),
-        rows=len(hosts),
-        ok=int((hosts["status"] == "ok").sum()),
+        targets=tally.targets,
+        rows=tally.rows,
+        ok=tally.ok,
         counts=counts,
         causes=root_causes(counts),
         leaf_fixes=leaf_fixes(hosts),

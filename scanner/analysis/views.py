@@ -72,7 +72,7 @@ def by_view(s: FleetSummary) -> pd.DataFrame:
         rows.append(
             {
                 col: None if pd.isna(value) else value,
-                "targets": int(hosts.get(("status", "ok"), 0) + hosts.get(("status", "error"), 0)),
+                "targets": int(hosts.get(("count", "targets"), 0)),  # input lines, not rows
                 "not_trusted": int(hosts.get(("verdict", "not_trusted"), 0)),
                 "errors": int(hosts.get(("status", "error"), 0)),
                 "causes": ", ".join(f"{r.name} {r.hosts}" for r in causes.itertuples()),

@@ -117,6 +117,19 @@ class ScannerGroup(typer.core.TyperGroup):
         except ScannerError as e:
             print_error(str(e))
             raise typer.Exit(EXIT_USAGE) from None
+        except BaseExceptionGroup as group:
+            # A ScannerError raised inside a task group: still one line and exit 2.
+            match, _ = group.split(ScannerError)
+            if match is None:
+                raise
+            print_error(str(_first_leaf(match)))
+            raise typer.Exit(EXIT_USAGE) from None
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 _SETTINGS: dict[str, Any] = {

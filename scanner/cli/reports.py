@@ -227,10 +227,12 @@ def summary(
     }
     as_of = s.as_of.astimezone(dt.UTC).isoformat()
     folders = ", ".join(str(f) for f in tables.folders)
+    per_address = f", {s.rows} rows (one per address)" if s.rows != s.targets else ""
     doc = Document(
         title="TLS fleet summary",
         lines=(
-            f"{s.targets} targets ({s.ok} ok, {s.rows - s.ok} errors) as of {as_of} from {folders}",
+            f"{s.targets} targets{per_address} ({s.ok} ok, {s.rows - s.ok} errors) as of {as_of} "
+            f"from {folders}",
         ),
         warnings=s.warnings,
         sections=tuple(_summary_sections(s, limit, wide=fmt is OutputFormat.MARKDOWN)),

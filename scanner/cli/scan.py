@@ -271,9 +271,22 @@ ShardOption = Annotated[
     ),
 ]
 Resume = Annotated[
-    bool, typer.Option("--resume", help="Continue the interrupted or killed scan in --out.")
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the interrupted or killed scan in --out (at the as-of it started "
+        "with, unless "
+        "--as-of is given).",
+    ),
 ]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the scan already in --out.")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace the scan already in --out (only a folder holding a scan is cleared, and "
+        "only of the files a scan writes).",
+    ),
+]
 ProgressEvery = Annotated[
     float,
     typer.Option(
@@ -334,6 +347,22 @@ def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: st
     resolve_labels(labels, header.extra_names)
 
 
+def check_writable(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written before scanning, not after: a folder, or
+    a place where no file can be made (the file is written atomically beside itself)."""
+    import tempfile
+
+    from scanner.errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a folder; give a file name")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{option} {path}: cannot write there: {e.strerror or e}") from None
+
+
 def _scan_on_dask(
     options: ScanOptions, address: str, shards: int, progress: ProgressFn | None, *, quiet: bool
 ) -> ScanReport:
@@ -344,7 +373,7 @@ def _scan_on_dask(
             return
         c = report.counts
         print(
-            f"shard {shard} done: {c['targets']} targets, {c['targets'] - c['ok']} failed",
+            f"shard {shard} done: {c['targets']} targets, {c['rows'] - c['ok']} failed rows",
             file=sys.stderr,
             flush=True,
         )
@@ -411,6 +440,7 @@ def scan(
         input=path_or_url(input),
         out=path_or_url(out),
         as_of=as_of_option(as_of),
+        as_of_given=as_of is not None,
         ca_bundle=ca_bundle,
         timeout=timeout,
         concurrency=concurrency,
@@ -436,6 +466,7 @@ def scan(
     if metrics_label and metrics is None:
         raise typer.BadParameter("--metrics-label needs --metrics FILE")
     if metrics is not None:
+        check_writable(metrics, "--metrics")
         _check_metrics_labels(path_or_url(input), metrics_label or (), encoding)
     from scanner.run.runner import run_scan
 

@@ -8,6 +8,9 @@ stage starttls: the server does not speak the protocol, resets, EOF -> tls (its 
                 was expected; a refused upgrade is `starttls`, decided in capture)
 stage handshake: SSLError, resets, EOF, anyio errors  -> tls
 anything else                                         -> None: our bug, row `internal`
+
+EMFILE, ENFILE, ENOBUFS, ENOMEM (anywhere in the exception's causes) -> None, and `exhausted`
+says so: this machine ran out, not the host; the pipeline stops the scan (never a host's row).
 """
 
 from __future__ import annotations
@@ -34,6 +37,30 @@ _UNREACHABLE = frozenset(
         errno.EPERM,
     }
 )
+
+# This machine's resources ran out: the environment's failure, never a host's.
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def exhausted(exc: BaseException) -> OSError | None:
+    """The OSError for running out of descriptors, buffers or memory inside `exc` (itself,
+    its causes, or an exception group's members), or None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in RESOURCE_ERRNOS:
+            return e
+        if isinstance(e, MemoryError):
+            return OSError(errno.ENOMEM, "out of memory")
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        todo.extend((e.__cause__, e.__context__))
+    return None
+
 
 _TLS_HINTS = {
     "WRONG_VERSION_NUMBER": "the server does not speak TLS (it answered with something else)",
@@ -64,6 +91,8 @@ def classify(
 ) -> tuple[ErrorCode, str] | None:
     """The error code and a readable detail for an exception, or None when no rule covers it.
     `expecting`: what the STARTTLS exchange was waiting for."""
+    if exhausted(exc) is not None:
+        return None  # this machine's failure, not the host's: see `exhausted`
     if isinstance(exc, TimeoutError) and not isinstance(exc, ssl.SSLError):
         waiting = f": expected {expecting}" if expecting else ""
         return ErrorCode.TIMEOUT, f"no answer within {timeout:g} s (during {stage.value}{waiting})"

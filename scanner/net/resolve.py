@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import dns.asyncbackend
 import dns.asyncresolver
@@ -25,20 +29,75 @@ class Resolver(Protocol):
 
 
 class SystemResolver:
-    """getaddrinfo (so /etc/hosts and nsswitch apply) in worker threads, with a limiter of its
-    own so a slow resolver cannot starve anyio's default thread pool."""
+    """getaddrinfo (so /etc/hosts and nsswitch apply) in worker threads, at most `threads` at
+    once. A cancelled lookup's thread cannot be stopped: it keeps its slot until getaddrinfo
+    returns, so the bound holds for threads, not only for the tasks waiting on them."""
 
-    def __init__(self, threads: int = 64) -> None:
-        self._limiter = anyio.CapacityLimiter(threads)
+    def __init__(self, threads: int = 64, lookup: Any = socket.getaddrinfo) -> None:
+        self._slots = anyio.CapacityLimiter(threads)
+        # anyio's own token is freed on cancellation; the slots are what bound the threads.
+        self._threads = anyio.CapacityLimiter(threads)
+        self._lookup = lookup  # socket.getaddrinfo (a stand-in in tests of the bound)
 
     async def resolve(self, host: str, port: int, *, every_family: bool = False) -> list[str]:
         # getaddrinfo with AF_UNSPEC already gives both families.
-        infos = await anyio.to_thread.run_sync(
-            lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
-            abandon_on_cancel=True,
-            limiter=self._limiter,
-        )
+        lookup = _Lookup(self._slots, anyio.lowlevel.current_token())
+        await self._slots.acquire_on_behalf_of(lookup)
+        try:
+            infos = await anyio.to_thread.run_sync(
+                lookup.run,
+                lambda: self._lookup(host, port, 0, socket.SOCK_STREAM),
+                abandon_on_cancel=True,
+                limiter=self._threads,
+            )
+        except BaseException:
+            lookup.abandon()
+            raise
+        lookup.release()
         return _unique(str(info[4][0]) for info in infos)
+
+
+class _Lookup:
+    """One getaddrinfo and its slot of the resolver's bound: released by the task when it
+    gets the answer, or, once the task is cancelled, by the thread when getaddrinfo returns
+    (or at once if the thread never started it)."""
+
+    def __init__(self, slots: anyio.CapacityLimiter, token: Any) -> None:
+        self._slots = slots
+        self._token = token
+        self._lock = threading.Lock()
+        self._state = "queued"  # -> running -> done; or abandoned (before or while running)
+        self._released = False
+
+    def release(self) -> None:
+        """In the event loop's thread."""
+        if not self._released:
+            self._released = True
+            self._slots.release_on_behalf_of(self)
+
+    def abandon(self) -> None:
+        """The task was cancelled (in the loop's thread)."""
+        with self._lock:
+            running = self._state == "running"
+            self._state = "abandoned"
+        if not running:
+            self.release()  # the thread is done, or will not start the lookup
+
+    def run(self, call: Any) -> Any:
+        """In the worker thread."""
+        with self._lock:
+            if self._state == "abandoned":
+                return None
+            self._state = "running"
+        try:
+            return call()
+        finally:
+            with self._lock:
+                abandoned = self._state == "abandoned"
+                self._state = "done"
+            if abandoned:
+                with contextlib.suppress(RuntimeError):  # the loop has ended: nothing to free
+                    anyio.from_thread.run_sync(self.release, token=self._token)
 
 
 class DnsResolver:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from scanner.analysis.counts import ScanCounts, scan_counts
 from scanner.errors import UsageError
 from scanner.model.catalogue import CATALOGUE
 from scanner.model.columns import VERDICT_COLUMNS
@@ -231,9 +232,14 @@ def _scan_families(df: pd.DataFrame, status: list[str], scan: ScanInfo) -> list[
     shard = [("shard", scan.shard)] if scan.shard else []
     ok = [s == "ok" for s in status]
 
-    targets = _Family("scan_targets", "Targets of the scan (one per input target).", [])
-    targets.add(shard, len(df))
-    by_status = _Family("scan_hosts", "Targets per status: ok (a chain was captured), error.", [])
+    tally = scan_counts(df) if "status" in df.columns else ScanCounts()
+    targets = _Family(
+        "scan_targets", "Targets of the scan (distinct input lines; a name counts once).", []
+    )
+    targets.add(shard, tally.targets)
+    rows = _Family("scan_rows", "Rows of the scan (one per address scanned).", [])
+    rows.add(shard, tally.rows)
+    by_status = _Family("scan_hosts", "Rows per status: ok (a chain was captured), error.", [])
     for name in ("ok", "error"):
         by_status.add([*shard, ("status", name)], status.count(name))
 
@@ -281,7 +287,7 @@ def _scan_families(df: pd.DataFrame, status: list[str], scan: ScanInfo) -> list[
             scan.interrupted,
         ),
     ]
-    families = [targets, by_status, verdicts, errors, severities]
+    families = [targets, rows, by_status, verdicts, errors, severities]
     for name, text, value in timing:
         family = _Family(name, text, [])
         if value is not None:

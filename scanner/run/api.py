@@ -17,13 +17,15 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
+from scanner.analysis.counts import scan_counts
 from scanner.errors import EventLoopRunning, InputError, UsageError
 from scanner.inputs.options import parse_as_of, parse_nameserver
 from scanner.inputs.targets import Deduper, cell_text, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.types import DEFAULT_STORE, STARTTLS_CHOICES, Addresses, ScanCounts, ScanResult
+from scanner.run.limits import ensure_descriptors
 from scanner.run.pipeline import ScanConfig, scan_stream
-from scanner.run.runner import make_resolver, version
+from scanner.run.runner import environment_error, make_resolver, version
 from scanner.store import rows, tables
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
@@ -131,6 +133,7 @@ async def scan_async(
         addresses = Addresses(addresses)
     except ValueError:
         raise UsageError(f"addresses {addresses!r} is not one of first, all") from None
+    ensure_descriptors(concurrency, aia=aia, revocation=revocation)
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
     trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
     stores = load_named(
@@ -160,12 +163,18 @@ async def scan_async(
         results.append((result, dt.datetime.now(dt.UTC)))
 
     started = dt.datetime.now(dt.UTC)
-    await scan_stream(
-        (item for item in items if dedupe.is_new(item)),
-        config,
-        collect,
-        resolver=make_resolver(servers),
-    )
+    try:
+        await scan_stream(
+            (item for item in items if dedupe.is_new(item)),
+            config,
+            collect,
+            resolver=make_resolver(servers),
+        )
+    except BaseExceptionGroup as group:  # the machine ran out (ResourceError): raised as itself
+        error = environment_error(group)
+        if error is None:
+            raise
+        raise error from None
     meta = {
         "scanner_version": version(),
         "started": started.isoformat(),
@@ -206,15 +215,23 @@ def from_results(
         finding_rows.extend(rows.finding_rows(result))
         for info in rows.result_certificates(result):
             cert_rows.setdefault(info.sha256, rows.certificate_row(info))
+    hosts_table = pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))
+    hosts = hosts_frame(hosts_table)
+    tally = scan_counts(hosts)  # targets are input lines, rows addresses: as scan.json says
     scan_meta = {
         **(meta or {}),
         "interrupted": False,
         "as_of": as_of.astimezone(dt.UTC).isoformat(),
-        "counts": {k: v for k, v in asdict(counts).items() if k != "internal_errors"},
+        "counts": {
+            **{k: v for k, v in asdict(counts).items() if k != "internal_errors"},
+            "targets": tally.targets,
+            "rows": tally.rows,
+            "ok": tally.ok,
+        },
         "internal_errors": counts.internal_errors,
     }
     return ScanTables(
-        hosts=hosts_frame(pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))),
+        hosts=hosts,
         findings=findings_frame(pa.Table.from_pylist(finding_rows, schema=tables.FINDINGS_SCHEMA)),
         certificates=certificates_frame(
             pa.Table.from_pylist(list(cert_rows.values()), schema=tables.CERTIFICATES_SCHEMA)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from scanner.store.location import Location
 
 INSTALL_HINT = "--dask needs the dask extra: pip install 'tls-fleet-scanner[dask]'"
 POLL_SECONDS = 0.5
+CONNECT_TIMEOUT = 5.0  # seconds to reach a --dask scheduler
 ShardDone = Callable[[Shard, ScanReport], None]
 
 
@@ -82,6 +84,14 @@ def _prepare(options: ScanOptions, shards: int) -> None:
                 f"cannot resume {out} with --shards {shards}: it holds {', '.join(other)}"
             )
     elif present:
+        shard_scans = [
+            n for n in present if n.startswith("shard-") and files.is_scan_folder(out / n)
+        ]
+        if not shard_scans:
+            raise OutputError(
+                f"{out} is not empty and holds no sharded scan (no shard-K-of-N folder with a "
+                "scan), so nothing in it is replaced; choose another --out"
+            )
         if not options.overwrite:
             raise OutputError(
                 f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
@@ -89,22 +99,52 @@ def _prepare(options: ScanOptions, shards: int) -> None:
             )
         for k in range(1, shards + 1):
             folder = Location.of(shard_folder(options.out, Shard(k, shards)))
-            if folder.is_dir():
+            if folder.is_dir() and files.is_scan_folder(folder):
                 files.remove_scan(folder)
                 folder.rmdir()
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address that cannot work fails here at once, not after the client's 30 s:
+    another scheme (http:// is the dashboard's), or nothing listening."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls"):
+        raise UsageError(
+            f"--dask {address}: not a scheduler address; give tcp://HOST:PORT (usually port "
+            "8786; http:// is the dashboard's), tls://HOST:PORT or 'local'"
+        )
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not port.isdigit():
+        raise UsageError(f"--dask {address}: give the scheduler's port (tcp://HOST:8786)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as e:
+        raise UsageError(
+            f"--dask {address}: cannot reach the scheduler: {e.strerror or e or type(e).__name__}"
+        ) from None
 
 
 @contextmanager
 def _client(address: str, workers: int) -> Iterator[Any]:
     dd = _distributed()
     if address != "local":
-        with dd.Client(address) as client:
+        _check_address(address)
+        try:
+            client = dd.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:
+            raise UsageError(
+                f"--dask {address}: cannot connect to the scheduler: {type(e).__name__}: {e}"
+            ) from None
+        with client:
             yield client
         return
     n = max(1, min(workers, os.cpu_count() or 1))
+    # The dashboard on a free port: 8787 may be another cluster's (None still takes 8787).
     with (
         dd.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         dd.Client(cluster) as client,
     ):
@@ -160,7 +200,7 @@ def run_on_dask(
                 shard = pending.pop(future)
                 reports[shard] = report = _result(future, shard, options.out)
                 c = report.counts
-                seen[shard] = (c["targets"], c["targets"], c["targets"] - c["ok"])
+                seen[shard] = (c["targets"], c["targets"], c["rows"] - c["ok"])  # as progress
                 if on_shard is not None:
                     on_shard(shard, report)
             for shard, name in names.items():

@@ -20,6 +20,9 @@ class ScanOptions:
     input: Path | str  # a local path, or a URL (s3://, https://...)
     out: Path | str  # a local folder, or a URL of object storage (s3://bucket/prefix)
     as_of: dt.datetime
+    # False when as_of is the default ("now"): a resume then judges at the instant recorded
+    # when the scan started, and only an as_of given on purpose must equal it.
+    as_of_given: bool = True
     ca_bundle: Path | None = None
     timeout: float = 10.0
     concurrency: int = 100

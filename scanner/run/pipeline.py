@@ -15,6 +15,7 @@ from itertools import islice
 import anyio
 import anyio.to_thread
 
+from scanner.errors import ResourceError
 from scanner.model.types import (
     DIRECT_TLS,
     Addresses,
@@ -36,6 +37,7 @@ from scanner.net.capture import (
     client_context,
     resolve_all,
 )
+from scanner.net.classify import exhausted
 from scanner.net.fetch import HttpFetcher, Once
 from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
@@ -215,6 +217,10 @@ async def scan_one(target: Target, shared: _Shared, address: str | None = None) 
 
 
 def _internal(target: Target, e: Exception, address: str | None = None) -> ScanFailed:
+    """The row of an exception no rule covers; running out of descriptors or memory is this
+    machine's failure, not the host's: it stops the scan (ResourceError) instead."""
+    if (cause := exhausted(e)) is not None:
+        raise ResourceError(resource_message(cause)) from None
     return ScanFailed(
         target=target,
         error=ErrorCode.INTERNAL,
@@ -246,6 +252,14 @@ async def scan_addresses(target: Target, shared: _Shared) -> list[ScanResult]:
         for i, address in enumerate(resolved):
             tg.start_soon(one, i, address)
     return backends.check([r for r in results if r is not None])
+
+
+def resource_message(cause: OSError) -> str:
+    return (
+        f"this machine ran out of resources mid-scan ({cause.strerror or cause}); no host was "
+        "marked failed for it. Lower --concurrency (or raise `ulimit -n`); --resume continues "
+        "from the last checkpoint"
+    )
 
 
 def invalid_result(item: InvalidTarget) -> ScanFailed:
@@ -289,11 +303,13 @@ async def scan_stream(
     stop: anyio.Event | None = None,
     in_flight: dict[int, float] | None = None,
     on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
+    in_flight_hosts: dict[int, str] | None = None,
 ) -> bool:
     """Scan every item, awaiting `on_result` for each in completion order (a bounded stream's
     `send` gives back-pressure: workers wait while the writer is behind).
     `in_flight`, when given, holds worker -> when its current host started (monotonic), so an
-    interrupt can say what it waits for. With `--addresses all`, a target of several addresses
+    interrupt can say what it waits for (and `in_flight_hosts` worker -> its host, what a second
+    one abandons). With `--addresses all`, a target of several addresses
     goes to `on_group` at once (its rows are written together, so a checkpoint never splits
     it), or result by result when there is none.
 
@@ -321,7 +337,9 @@ async def scan_stream(
                 memo=Memo(),
                 probes=ProbeContexts.create() if config.protocols else None,
             )
-            completed = await _work(items, shared, on_result, stop, in_flight, on_group)
+            completed = await _work(
+                items, shared, on_result, stop, in_flight, on_group, in_flight_hosts
+            )
             background.cancel_scope.cancel()  # fetches no host waits for any more
     finally:
         with anyio.CancelScope(shield=True):
@@ -336,6 +354,7 @@ async def _work(
     stop: anyio.Event | None,
     in_flight: dict[int, float] | None,
     on_group: Callable[[tuple[ScanResult, ...]], Awaitable[object]] | None = None,
+    hosts: dict[int, str] | None = None,
 ) -> bool:
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
@@ -353,6 +372,8 @@ async def _work(
                 continue
             if in_flight is not None:
                 in_flight[number] = time.monotonic()
+            if hosts is not None:
+                hosts[number] = item.host
             if shared.config.addresses is Addresses.FIRST:
                 group = [await scan_one(item, shared)]
             else:

@@ -14,8 +14,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
+from scanner.analysis.counts import CountFold
 from scanner.analysis.summary import (
     SKEW_INPUT_COLUMNS,
     SUMMARY_INPUT_COLUMNS,
@@ -36,12 +37,14 @@ from scanner.analysis.summary import (
     summarise,
     worst_hosts,
 )
-from scanner.errors import InputError, OutputError, UsageError
+from scanner.errors import InputError, OutputError, ResourceError, ScannerError, UsageError
 from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
+from scanner.net.classify import exhausted
 from scanner.net.resolve import DnsResolver, Resolver, SystemResolver
+from scanner.run.limits import ensure_descriptors
 from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
-from scanner.run.pipeline import ScanConfig, scan_stream
+from scanner.run.pipeline import ScanConfig, resource_message, scan_stream
 from scanner.store import files, parts
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.location import Location
@@ -180,34 +183,99 @@ def _check_resumable(
         )
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def _watch_signals(
-    stop: anyio.Event, scope: anyio.CancelScope, on_first: Callable[[], None]
+    stop: anyio.Event,
+    scope: anyio.CancelScope,
+    on_first: Callable[[int], None],
+    on_second: Callable[[], None],
 ) -> None:
     """First SIGINT/SIGTERM: start no new host, let in-flight ones finish. Second: abandon them
     (they are scanned again on --resume)."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
+    with anyio.open_signal_receiver(*SIGNALS) as signals:
+        async for signum in signals:
             if stop.is_set():
+                on_second()
                 scope.cancel()
                 return
             stop.set()
-            on_first()
+            on_first(signum)
 
 
-def interrupt_message(in_flight: Mapping[int, float], timeout: float, now: float) -> str:
-    """What a first Ctrl-C does, said at once: the hosts still in flight (started at the
-    monotonic instants in `in_flight`), how long they may take, and how to abandon them."""
+def interrupt_message(
+    in_flight: Mapping[int, float], timeout: float, now: float, signum: int = signal.SIGINT
+) -> str:
+    """What a first Ctrl-C (or SIGTERM, `signum`) does, said at once: the hosts still in flight
+    (started at the monotonic instants in `in_flight`), how long they may take, and how to
+    abandon them."""
     if not in_flight:
         return "interrupted: no new host is started; writing the tables"
     ages = [now - t for t in in_flight.values()]
     # The host started last ends last: at most --timeout after it started.
     wait = max(0.0, timeout - min(ages))
+    again = (
+        "Press Ctrl-C again" if signum == signal.SIGINT else "Send SIGTERM again (or press Ctrl-C)"
+    )
     return (
         f"interrupted: no new host is started; waiting for {len(ages)} host(s) in flight "
         f"(the longest running for {max(ages):.1f} s) to finish within {wait:.0f} s "
-        "(--timeout), then writing the tables. Press Ctrl-C again to abandon them now "
+        f"(--timeout), then writing the tables. {again} to abandon them now "
         "(--resume scans them again)."
     )
+
+
+ABANDONED_SHOWN = 5
+
+
+def abandon_message(hosts: Sequence[str]) -> str:
+    """What a second signal did: which hosts in flight were abandoned."""
+    if not hosts:
+        return "interrupted again: no host was in flight; writing the tables"
+    shown = ", ".join(hosts[:ABANDONED_SHOWN])
+    more = len(hosts) - ABANDONED_SHOWN
+    return (
+        f"interrupted again: abandoned {len(hosts)} host(s) in flight ({shown}"
+        f"{f' and {more} more' if more > 0 else ''}); writing the tables of what completed "
+        "(--resume scans them again)"
+    )
+
+
+class _LateSignals:
+    """SIGINT/SIGTERM after the last host, while the tables are written: the scan is complete,
+    so it finishes and ends normally instead of dying with the tables written and scan.json
+    saying it was not interrupted. Said at once; installed only in the main thread."""
+
+    def __init__(self, notify: NotifyFn | None) -> None:
+        self.notify = notify
+        self.completed = True  # every host scanned (else stopped by a signal)
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in SIGNALS:
+            self.previous.setdefault(signum, signal.getsignal(signum))
+            signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.notify is None:
+            return
+        name = signal.Signals(signum).name
+        if self.completed:
+            self.notify(
+                f"{name}: every host is done; the tables are being written and the scan ends "
+                "normally in a moment"
+            )
+        else:
+            self.notify(
+                f"{name}: already stopping; writing the tables of what completed (scan.json "
+                "records the scan as interrupted)"
+            )
 
 
 def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[str]:
@@ -245,6 +313,7 @@ class _Prepared:
     """What is known before the first connection: the input read once, the trust store, the
     output folder ready and its state (new, or the one being resumed)."""
 
+    options: ScanOptions  # as given, but a resume without --as-of judges at the recorded as-of
     header: Header
     total: int  # targets of this shard, duplicates dropped
     dedupe: Deduper  # the duplicates dropped
@@ -268,8 +337,12 @@ def _prepare(options: ScanOptions) -> _Prepared:
     stores = load_named(options.trust_stores)
     crls = load_crl_files(options.crl_files) if options.revocation else ()
     out = Location.of(options.out)
-    state = files.prepare_output(out, overwrite=options.overwrite, resume=options.resume)
+    state = files.prepare_output(
+        out, overwrite=options.overwrite, resume=options.resume, input=options.input
+    )
     if state is not None:
+        if not options.as_of_given and state.get("as_of"):
+            options = replace(options, as_of=dt.datetime.fromisoformat(state["as_of"]))
         _check_resumable(state, options, input_sha256, trust, stores)
     else:
         record = _resume_record(options, trust, stores)
@@ -284,6 +357,7 @@ def _prepare(options: ScanOptions) -> _Prepared:
         }
         files.write_json_atomic(out / files.STATE_FILE, state)
     return _Prepared(
+        options=options,
         header=header,
         total=total,
         dedupe=dedupe,
@@ -328,8 +402,7 @@ class _Writer:
     parts: parts.PartWriter
     total: int
     progress: ProgressFn | None
-    done: int = 0
-    failed: int = 0
+    counts: CountFold = field(default_factory=CountFold)  # targets done, rows, ok
 
     async def tick(self) -> None:
         """On the clock, not only when a host finishes: a stalled scan still says where it is."""
@@ -339,7 +412,7 @@ class _Writer:
 
     def report(self) -> None:
         if self.progress is not None:
-            self.progress(self.done, self.total, self.failed)
+            self.progress(self.counts.targets, self.total, self.counts.errors)
 
     async def run(self, results: MemoryObjectReceiveStream[Emitted]) -> None:
         """Drains the results every WRITER_TICK. The rows of one target's addresses arrive
@@ -350,18 +423,73 @@ class _Writer:
                     item = results.receive_nowait()
                 except anyio.WouldBlock:
                     self.report()
+                    if self.parts.due:  # on the clock: a stalled scan still checkpoints
+                        await anyio.to_thread.run_sync(self.parts.checkpoint)
                     await anyio.sleep(WRITER_TICK)
                     continue
                 except anyio.EndOfStream:
                     self.report()
                     return
-                self.done += 1
-                for result in item if isinstance(item, tuple) else (item,):
-                    self.failed += isinstance(result, ScanFailed)
+                group = item if isinstance(item, tuple) else (item,)
+                self.counts.add_target(
+                    ["error" if isinstance(r, ScanFailed) else "ok" for r in group]
+                )
+                for result in group:
                     self.parts.add(result, dt.datetime.now(dt.UTC))
                 if self.parts.due:
                     self.report()
                     await anyio.to_thread.run_sync(self.parts.checkpoint)
+
+
+def _second_pass(options: ScanOptions, skip: set[int], expected: int) -> Iterator[Any]:
+    """The input read again as the scan goes. A file that vanishes, stops being readable or
+    holds other rows than the first pass counted is the environment's failure, named as such
+    (never "writing to OUT failed")."""
+    again = "it changed or vanished since it was first read; --resume continues once it is back"
+    read = 0
+    try:
+        for item in files.iter_input(options.input, options.shard, skip, options.encoding):
+            read += 1
+            yield item
+    except InputError as e:
+        raise InputError(f"{options.input}: {e} ({again})") from None
+    except OSError as e:
+        raise InputError(
+            f"{options.input}: reading it failed: {e.strerror or e} ({again})"
+        ) from None
+    if read != expected:
+        raise InputError(
+            f"{options.input}: {read} targets left to scan on the second reading, {expected} on "
+            f"the first ({again})"
+        )
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, or the exception itself."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for sub in error.exceptions for leaf in _leaves(sub)]
+    return [error]
+
+
+def environment_error(error: BaseException, out: Path | str | None = None) -> ScannerError | None:
+    """What stopped a scan's task groups, as the one ScannerError to report: the library's own
+    error if one is inside, this machine running out of descriptors or memory, else an
+    OSError (disk full, folder removed) as the failure of the output `out`. None for anything
+    else (a bug: it keeps its traceback)."""
+    leaves = _leaves(error)
+    for leaf in leaves:
+        if isinstance(leaf, ScannerError):
+            return leaf
+    for leaf in leaves:
+        if (cause := exhausted(leaf)) is not None:
+            return ResourceError(resource_message(cause))
+    for leaf in leaves:
+        if isinstance(leaf, OSError) and out is not None:
+            reason = leaf.strerror or leaf
+            return OutputError(
+                f"writing to {out} failed: {reason}; --resume continues from the last checkpoint"
+            )
+    return None
 
 
 async def _scan(
@@ -370,19 +498,28 @@ async def _scan(
     skip: set[int],
     writer: _Writer,
     notify: NotifyFn | None = None,
+    expected: int = 0,
+    late: _LateSignals | None = None,
 ) -> bool:
-    """Scan the input but the lines in `skip`; False when a signal stopped it early."""
+    """Scan the input but the lines in `skip` (`expected` targets left); False when a signal
+    stopped it early."""
     stop = anyio.Event()
     completed = False
     in_flight: dict[int, float] = {}  # worker -> when its host started (monotonic)
+    hosts: dict[int, str] = {}  # worker -> its host
 
-    def interrupted() -> None:
+    def interrupted(signum: int) -> None:
         if notify is not None:
-            notify(interrupt_message(in_flight, options.timeout, time.monotonic()))
+            notify(interrupt_message(in_flight, options.timeout, time.monotonic(), signum))
 
+    def abandoned() -> None:
+        if notify is not None:
+            notify(abandon_message([hosts[w] for w in sorted(in_flight) if w in hosts]))
+
+    watching = late is not None and threading.current_thread() is threading.main_thread()
     async with anyio.create_task_group() as tg:
-        if threading.current_thread() is threading.main_thread():
-            tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted)
+        if watching:
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope, interrupted, abandoned)
         if writer.progress is not None:
             tg.start_soon(writer.tick)
         send, receive = anyio.create_memory_object_stream[Emitted](RESULT_BUFFER)
@@ -397,15 +534,22 @@ async def _scan(
             scan.start_soon(writer.run, receive)
             async with send:
                 completed = await scan_stream(
-                    files.iter_input(options.input, options.shard, skip, options.encoding),
+                    _second_pass(options, skip, expected),
                     config,
                     emit,
                     resolver=make_resolver(options.nameservers),
                     stop=stop,
                     in_flight=in_flight,
+                    in_flight_hosts=hosts,
                     on_group=emit,
                 )
+        if watching:  # a signal from here on waits for the late handler (no default death)
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         tg.cancel_scope.cancel()
+    if watching and late is not None:
+        late.completed = completed
+        late.install()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     return completed
 
 
@@ -416,7 +560,9 @@ def run_scan(
     TrustStoreError, OutputError, UsageError) before writing anything when the input, the trust
     store or the output folder cannot be used. `progress` is called as hosts finish and every
     PROGRESS_TICK seconds; `notify` at once with what a first signal does."""
+    ensure_descriptors(options.concurrency, aia=options.aia, revocation=options.revocation)
     ready = _prepare(options)
+    options = ready.options
     out = Location.of(options.out)
     recovered = parts.recover(out)
     part_writer = parts.PartWriter(
@@ -430,13 +576,17 @@ def run_scan(
         parts=part_writer,
         total=ready.total,
         progress=progress,
-        done=len(recovered.lines),
-        failed=recovered.failed,  # counted as done is, across a resume
+        # what earlier runs recorded: their targets, and their failed rows (as errors)
+        counts=CountFold(targets=len(recovered.lines), rows=recovered.failed),
     )
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
+    late = _LateSignals(notify)
     try:
-        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
+        expected = ready.total - len(recovered.lines)
+        completed = anyio.run(
+            _scan, options, config, recovered.lines, writer, notify, expected, late
+        )
         part_writer.checkpoint()
         table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(
@@ -449,13 +599,21 @@ def run_scan(
             warnings=input_warnings(options, ready.total, ready.dedupe),
             stores=ready.stores,
         )
-    except* OSError as group:  # disk full, folder removed under us: the environment, not a host
-        first = group.exceptions[0]
-        reason = getattr(first, "strerror", None) or first
-        raise OutputError(
-            f"writing to {options.out} failed: {reason}; --resume continues from the last "
-            "checkpoint"
-        ) from None
+    except (OSError, ScannerError, BaseExceptionGroup) as e:
+        # disk full, folder removed, the input gone: the environment, never a host
+        error = environment_error(e, options.out)
+        if error is None:
+            raise
+        raise error from None
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            late.restore()
+
+
+def _store_record(name: str, trust: TrustStore) -> dict[str, object]:
+    """A trust store as scan.json records it, its path absolute like every other path."""
+    return {**describe(name, trust), "path": str(Path(trust.path).resolve())}
 
 
 def _internal_fetch_errors(out: Location) -> int:
@@ -492,9 +650,12 @@ def _finish(
     if clock:
         warnings = [*warnings, clock]
     per_name = NameCounts()
+    fold = CountFold()
     for batch in files.iter_table_pandas(out / "hosts.parquet", NAME_COLUMNS):
         per_name.add(batch)
+        fold.add(batch)
     per_name.finish()
+    tally = fold.result()
     summary = pd.concat([combine(slices), per_name.summary_rows()], ignore_index=True)
     top = worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
@@ -506,7 +667,6 @@ def _finish(
         rows = summary[(summary["kind"] == kind) & (summary["hosts"] > 0)]
         return {str(r.name): int(r.hosts) for r in rows.itertuples(index=False)}
 
-    status = counted("status")
     errors = counted("error")
     meta = {
         "scan_id": state["scan_id"],
@@ -526,13 +686,14 @@ def _finish(
         },
         # Every store judged (`trusted_by`), the default first, each loaded once for the scan.
         "trust_stores": [
-            describe(DEFAULT_STORE, trust),
-            *(describe(s.name, s.trust) for s in stores),
+            _store_record(DEFAULT_STORE, trust),
+            *(_store_record(s.name, s.trust) for s in stores),
         ],
         "counts": {
-            "targets": per_name.targets,  # input rows (a name of three addresses counts once)
-            "rows": sum(status.values()),  # hosts.parquet rows: one per address scanned
-            "ok": status.get("ok", 0),
+            # scanner.analysis.counts: distinct input lines; rows, one per address; ok rows
+            "targets": tally.targets,
+            "rows": tally.rows,
+            "ok": tally.ok,
             "errors": errors,
             "findings": counted("finding"),
             "severities": counted("severity"),

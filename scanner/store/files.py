@@ -136,27 +136,71 @@ def iter_input(
 
 
 STATE_FILE = ".scan-state.json"
+# What marks a folder as a scan's: only such a folder may be cleared by --overwrite.
+SCAN_MARKERS = (STATE_FILE, "scan.json")
 
 
-def prepare_output(out: Path | Location, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
-    """Make `out` ready. A non-empty folder is refused unless `overwrite` (its scan is removed)
-    or `resume` (its state, returned, must exist). Returns the state to resume, else None."""
+def is_scan_folder(out: Path | Location) -> bool:
+    """Whether `out` holds a scan this tool wrote (its state file or its scan.json)."""
+    out = Location.of(out)
+    return any((out / marker).is_file() for marker in SCAN_MARKERS)
+
+
+def _same_file(a: Location, b: Path | str) -> bool:
+    other = Location.of(b)
+    if a.local != other.local:
+        return False
+    if a.local:
+        return a.local_path.resolve() == other.local_path.resolve()
+    return bool(a.path == other.path and type(a.fs) is type(other.fs))
+
+
+def _check_input_apart(out: Location, input: Path | str | None) -> None:
+    """The input must not be a file the scan writes (or clears) in `out`."""
+    if input is None:
+        return
+    for name in (*OUTPUT_FILES, STATE_FILE):
+        if _same_file(out / name, input):
+            raise OutputError(
+                f"the input {input} is where the scan writes its {name} in {out}; move the "
+                "input or choose another --out"
+            )
+
+
+def prepare_output(
+    out: Path | Location,
+    *,
+    overwrite: bool,
+    resume: bool,
+    input: Path | str | None = None,
+) -> dict[str, Any] | None:
+    """Make `out` ready. A non-empty folder is refused unless `overwrite` and it holds a scan
+    (that scan's files are removed, nothing else) or `resume` (its state, returned, must
+    exist). The `input` is never among the files removed or written. Returns the state to
+    resume, else None."""
     out = Location.of(out)
     if out.is_file():
         raise OutputError(f"{out} exists and is not a folder")
     state = None
     nonempty = any(out.children())
     if resume:
+        _check_input_apart(out, input)
         try:
             state = json.loads((out / STATE_FILE).read_text())
         except (OSError, ValueError):
             raise OutputError(f"{out} holds no scan to resume (no readable {STATE_FILE})") from None
     elif nonempty:
+        if not is_scan_folder(out):
+            raise OutputError(
+                f"{out} is not empty and holds no scan (no {STATE_FILE} or scan.json), so "
+                "nothing in it is replaced; choose another --out (an empty or new folder)"
+            )
         if not overwrite:
             raise OutputError(
                 f"{out} is not empty; pass --resume to continue its scan, --overwrite to replace "
                 "it, or choose another --out"
             )
+        _check_input_apart(out, input)
         remove_scan(out)
     try:
         out.mkdir()

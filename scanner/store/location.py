@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from scanner.errors import UsageError
+from scanner.errors import InputError, OutputError, ScannerError, UsageError
 from scanner.store.atomic import write_atomic
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -100,6 +100,19 @@ class Location:
     def __str__(self) -> str:
         return self.text
 
+    @contextmanager
+    def _remote(self, *, writing: bool) -> Iterator[None]:
+        """An object store's failure (no credentials, endpoint down, access denied) as one
+        ScannerError naming the location; a missing file stays FileNotFoundError."""
+        try:
+            yield
+        except (FileNotFoundError, ScannerError):
+            raise
+        except Exception as e:
+            error = OutputError if writing else InputError
+            verb = "write to" if writing else "read"
+            raise error(f"cannot {verb} {self.text}: {type(e).__name__}: {e}") from None
+
     # --- reading ---------------------------------------------------------------------------
 
     def _fresh(self) -> None:
@@ -109,20 +122,23 @@ class Location:
     def exists(self) -> bool:
         if self.fs is None:
             return Path(self.path).exists()
-        self._fresh()
-        return bool(self.fs.exists(self.path))
+        with self._remote(writing=False):
+            self._fresh()
+            return bool(self.fs.exists(self.path))
 
     def is_dir(self) -> bool:
         if self.fs is None:
             return Path(self.path).is_dir()
-        self._fresh()
-        return bool(self.fs.isdir(self.path))
+        with self._remote(writing=False):
+            self._fresh()
+            return bool(self.fs.isdir(self.path))
 
     def is_file(self) -> bool:
         if self.fs is None:
             return Path(self.path).is_file()
-        self._fresh()
-        return bool(self.fs.isfile(self.path))
+        with self._remote(writing=False):
+            self._fresh()
+            return bool(self.fs.isfile(self.path))
 
     def children(self) -> Iterator[Location]:
         """What the folder holds (files and folders), none if it does not exist."""
@@ -131,9 +147,10 @@ class Location:
             if folder.is_dir():
                 yield from (self / p.name for p in folder.iterdir())
             return
-        self._fresh()
         try:
-            entries = self.fs.ls(self.path, detail=False)
+            with self._remote(writing=False):
+                self._fresh()
+                entries = self.fs.ls(self.path, detail=False)
         except FileNotFoundError:
             return
         for entry in sorted(entries):
@@ -144,7 +161,8 @@ class Location:
     def open_read(self) -> IO[bytes]:
         if self.fs is None:
             return open(self.path, "rb")  # noqa: SIM115
-        return self.fs.open(self.path, "rb")  # type: ignore[no-any-return]
+        with self._remote(writing=False):
+            return self.fs.open(self.path, "rb")  # type: ignore[no-any-return]
 
     @contextmanager
     def arrow_source(self) -> Iterator[str | IO[bytes]]:
@@ -176,7 +194,7 @@ class Location:
 
             write_atomic(Path(self.path), to_tmp)
             return
-        with self.fs.open(self.path, "wb") as f:
+        with self._remote(writing=True), self.fs.open(self.path, "wb") as f:
             write(f)
 
     def write_bytes(self, data: bytes) -> None:
@@ -190,7 +208,7 @@ class Location:
         if self.fs is None:
             Path(self.path).unlink(missing_ok=True)
             return
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), self._remote(writing=True):
             self.fs.rm_file(self.path)
 
     def mkdir(self) -> None:
@@ -199,7 +217,8 @@ class Location:
         if self.fs is None:
             Path(self.path).mkdir(parents=True, exist_ok=True)
         elif not set(_protocols(self.fs)) & OBJECT_STORES:
-            self.fs.makedirs(self.path, exist_ok=True)
+            with self._remote(writing=True):
+                self.fs.makedirs(self.path, exist_ok=True)
 
     def rmdir(self) -> None:
         """Remove an emptied folder (object stores have none to remove)."""

@@ -312,11 +312,41 @@ def test_non_empty_out_is_refused_without_overwrite(
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    result = cli(["scan", good_csv, "--out", out, *scan_lab_args()])
+    for overwrite in ((), ("--overwrite",)):
+        result = cli(["scan", good_csv, "--out", out, *overwrite, *scan_lab_args()])
+        assert result.exit_code == 2
+        line = one_error_line(result)
+        # A folder that holds no scan is never cleared, so --overwrite is not suggested.
+        assert "holds no scan" in line and "--overwrite" not in line
+        assert [p.name for p in out.iterdir()] == ["notes.txt"]
+        assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_of_the_inputs_folder_keeps_the_input(
+    tmp_path: Path,
+    good_csv: Path,
+    cli: Callable[..., Result],
+    scan_lab_args: Callable[..., list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`scan hosts.csv --out . --overwrite` in the input's folder once deleted hosts.csv, then
+    ended in a traceback."""
+    monkeypatch.chdir(good_csv.parent)
+    before = good_csv.read_bytes()
+    result = cli(["scan", "hosts.csv", "--out", ".", "--overwrite", *scan_lab_args()])
     assert result.exit_code == 2
-    assert "--overwrite" in one_error_line(result)
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
-    assert (out / "notes.txt").read_text() == "mine"
+    assert "holds no scan" in one_error_line(result)
+    assert good_csv.read_bytes() == before
+
+    # Even in a scan's folder, the input is never removed nor written over by an output.
+    out = tmp_path / "scan"
+    assert cli(["scan", good_csv, "--out", out, *scan_lab_args()]).exit_code == 0
+    inside = out / "hosts.csv"
+    inside.write_bytes(before)
+    result = cli(["scan", inside, "--out", out, "--overwrite", *scan_lab_args()])
+    assert result.exit_code == 2
+    assert "move the input" in one_error_line(result)
+    assert inside.read_bytes() == before and (out / "scan.json").exists()
 
 
 def test_overwrite_replaces_a_previous_scan(

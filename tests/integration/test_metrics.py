@@ -157,7 +157,8 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
         assert len(matches) == 1, (name, labels)
         return matches[0]
 
-    assert scan_value("scan_targets") == len(rows)
+    assert scan_value("scan_targets") == len({r["input_line"] for r in rows})  # input lines
+    assert scan_value("scan_rows") == len(rows)
     assert scan_value("scan_hosts", status="ok") == len(ok)
     assert scan_value("scan_hosts", status="error") == len(rows) - len(ok)
     for verdict in ("trusted", "expired", "self_signed", "incomplete_chain"):
@@ -251,4 +252,6 @@ def test_metrics_out_writes_the_file_without_carried_labels(
     assert result.exit_code == 0, result.output
     samples = parse(prom.read_text(encoding="utf-8"))
     assert {lab.get("owner") for lab, _ in samples[f"{P}certificate_trusted"]} == {None}
-    assert samples[f"{P}scan_targets"] == [({}, float(lab_scan.hosts.num_rows))]
+    lines = set(lab_scan.hosts.column("input_line").to_pylist())
+    assert samples[f"{P}scan_targets"] == [({}, float(len(lines)))]  # input lines, not rows
+    assert samples[f"{P}scan_rows"] == [({}, float(lab_scan.hosts.num_rows))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import json
 import signal
 import subprocess
 import sys
@@ -306,3 +307,30 @@ def test_per_ip_caps_connections_to_one_address(ca: Path, tmp_path: Path) -> Non
     # Waiting for a slot does not eat a host's deadline: all nine reach the server.
     assert hosts.column("error").to_pylist() == ["timeout"] * 9
     assert counting.peak == 3
+
+
+def test_resume_without_as_of_judges_at_the_recorded_instant(
+    ca: Path, tmp_path: Path, lab: Lab
+) -> None:
+    """A nightly job's retry repeats its command line, often without --as-of: the resume
+    judges at the instant recorded at the start; only an explicit different --as-of is
+    refused."""
+    inp = tmp_path / "small.csv"
+    write_fleet(inp, lab, fast=6, slow=0)
+    out = tmp_path / "out"
+    assert run_cli(*scan_args(inp, out, ca)).exit_code == 0
+    (out / "scan.json").unlink()  # as if killed before the end
+
+    args = scan_args(inp, out, ca, "--resume")
+    i = args.index("--as-of")
+    without = args[:i] + args[i + 2 :]
+    result = run_cli(*without)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "scan.json").read_text())
+    assert meta["as_of"] == AS_OF_TEXT
+    assert pq.read_table(out / "hosts.parquet").num_rows == 7
+
+    other = (AS_OF + dt.timedelta(days=1)).isoformat()
+    refused = run_cli(*[*without, "--as-of", other])
+    assert refused.exit_code == 2
+    assert "--as-of was" in refused.output
