@@ -420,7 +420,25 @@ def check_scts(
     as_of: dt.datetime,
 ) -> tuple[CheckedSct, ...]:
     """Each SCT's status: embedded SCTs are checked over the precertificate entry (issuer key
-    hash + TBS without the SCT list), TLS and OCSP ones over the leaf's DER (x509 entry)."""
+    hash + TBS without the SCT list), TLS and OCSP ones over the leaf's DER (x509 entry).
+    `issuer` is the certificate that signed the leaf (the built path's second certificate);
+    None when the path has none, and embedded SCTs are then NO_ISSUER."""
+    entries: dict[EntryType, bytes | None] = {}
+
+    def entry_for(kind: EntryType) -> bytes | None:
+        # Computed once per leaf; None: this leaf has no such entry (an embedded SCT given
+        # for a leaf without the SCT list cannot be for it).
+        if kind not in entries:
+            if kind is EntryType.X509:
+                entries[kind] = _uint24_vector(leaf.public_bytes(serialization.Encoding.DER))
+            else:
+                assert issuer is not None
+                try:
+                    entries[kind] = precert_entry(leaf, issuer)
+                except ValueError:
+                    entries[kind] = None
+        return entries[kind]
+
     out: list[CheckedSct] = []
     for sct in scts:
         log = logs.logs.get(sct.log_id) if logs is not None else None
@@ -432,12 +450,8 @@ def check_scts(
         elif sct.entry_type is EntryType.PRECERT and issuer is None:
             status = SctStatus.NO_ISSUER
         else:
-            if sct.entry_type is EntryType.PRECERT:
-                assert issuer is not None
-                entry = precert_entry(leaf, issuer)
-            else:
-                entry = _uint24_vector(leaf.public_bytes(serialization.Encoding.DER))
-            if not signature_valid(sct, entry, log.key):
+            entry = entry_for(sct.entry_type)
+            if entry is None or not signature_valid(sct, entry, log.key):
                 status = SctStatus.INVALID_SIGNATURE
             elif sct.timestamp > as_of:
                 status = SctStatus.FUTURE

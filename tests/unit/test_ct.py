@@ -502,3 +502,57 @@ def test_chrome_ct_policy(
     assert summary.sct_operators == len(set(valid_ops))
     assert summary.ct_compliant is compliant, summary.reason
     assert summary.invalid == ()
+
+
+# --- hostile certificates -------------------------------------------------------------------
+
+
+def _with_sct_extension(ca: pki.Issued, value: bytes) -> x509.Certificate:
+    key = pki.ec_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(pki.name("hostile.test"))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(AS_OF - DAY)
+        .not_valid_after(AS_OF + DAY)
+        .add_extension(x509.UnrecognizedExtension(ctlab.SCT_LIST_OID, value), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x05\x00",  # not an OCTET STRING
+        b"\x04\x03\x00\x05\x00",  # an SCT list that ends early
+    ],
+    ids=["not-octet-string", "truncated"],
+)
+def test_a_malformed_embedded_list_is_an_sct_error(ca: pki.Issued, value: bytes) -> None:
+    cert = _with_sct_extension(ca, value)
+    with pytest.raises(ct.SctError):
+        ct.embedded_scts(cert)
+
+
+def test_an_empty_embedded_list_is_no_sct(ca: pki.Issued) -> None:
+    # RFC 6962 wants at least one; cryptography reads an empty list, and so it counts none.
+    assert ct.embedded_scts(_with_sct_extension(ca, b"\x04\x02\x00\x00")) == ()
+
+
+def test_embedded_scts_checked_against_a_leaf_without_the_list(
+    logs: tuple[ctlab.LabLog, ...], ca: pki.Issued
+) -> None:
+    leaf = ctlab.issue(
+        ca, [(logs[0], AS_OF - DAY)], dns_names=["a.test"], not_before=AS_OF, not_after=AS_OF
+    )
+    plain = pki.make_leaf(ca, dns_names=["a.test"], not_before=AS_OF, not_after=AS_OF + DAY)
+    (checked,) = ct.check_scts(
+        ct.embedded_scts(leaf.cert),
+        leaf=plain.cert,
+        issuer=ca.cert,
+        logs=log_list(logs),
+        as_of=AS_OF,
+    )
+    assert checked.status is ct.SctStatus.INVALID_SIGNATURE
