@@ -70,10 +70,52 @@ class MozillaRoot:
     label: str
     server_auth: str = "CKT_NSS_TRUSTED_DELEGATOR"  # or CKT_NSS_MUST_VERIFY_TRUST, ...
     server_distrust_after: dt.datetime | None = None
+    # PKCS#11 3.2's trust object (CKO_TRUST naming the certificate by its SHA-256) instead of
+    # NSS's CKO_NSS_TRUST (by issuer and serial).
+    pkcs11_v32: bool = False
+
+
+def _label(text: str) -> str:
+    """certdata.txt's UTF8 values: non-ASCII as \\xNN escapes of its UTF-8 bytes."""
+    return "".join(c if ord(c) < 128 else "".join(f"\\x{b:02x}" for b in c.encode()) for c in text)
 
 
 def _utctime(when: dt.datetime) -> bytes:
     return when.astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ").encode()
+
+
+def _trust_object(root: MozillaRoot, der: bytes, issuer: bytes, serial: bytes) -> str:
+    label = _label(root.label)
+    if root.pkcs11_v32:
+        return f"""CKA_CLASS CK_OBJECT_CLASS CKO_TRUST
+CKA_TOKEN CK_BBOOL CK_TRUE
+CKA_PRIVATE CK_BBOOL CK_FALSE
+CKA_MODIFIABLE CK_BBOOL CK_FALSE
+CKA_LABEL UTF8 "{label}"
+CKA_HASH_OF_CERTIFICATE MULTILINE_OCTAL
+{octal(hashlib.sha256(der).digest())}
+CKA_NAME_HASH_ALGORITHM CK_MECHANISM_TYPE CKM_SHA256
+CKA_TRUST_SERVER_AUTH CK_TRUST {root.server_auth}
+CKA_TRUST_EMAIL_PROTECTION CK_TRUST CKT_TRUST_MUST_VERIFY_TRUST
+"""
+    return f"""CKA_CLASS CK_OBJECT_CLASS CKO_NSS_TRUST
+CKA_TOKEN CK_BBOOL CK_TRUE
+CKA_PRIVATE CK_BBOOL CK_FALSE
+CKA_MODIFIABLE CK_BBOOL CK_FALSE
+CKA_LABEL UTF8 "{label}"
+CKA_CERT_SHA1_HASH MULTILINE_OCTAL
+{octal(hashlib.sha1(der).digest())}
+CKA_CERT_MD5_HASH MULTILINE_OCTAL
+{octal(hashlib.md5(der).digest())}
+CKA_ISSUER MULTILINE_OCTAL
+{octal(issuer)}
+CKA_SERIAL_NUMBER MULTILINE_OCTAL
+{octal(serial)}
+CKA_TRUST_SERVER_AUTH CK_TRUST {root.server_auth}
+CKA_TRUST_EMAIL_PROTECTION CK_TRUST CKT_NSS_MUST_VERIFY_TRUST
+CKA_TRUST_CODE_SIGNING CK_TRUST CKT_NSS_MUST_VERIFY_TRUST
+CKA_TRUST_STEP_UP_APPROVED CK_BBOOL CK_FALSE
+"""
 
 
 def certdata_entry(root: MozillaRoot) -> str:
@@ -102,14 +144,14 @@ def certdata_entry(root: MozillaRoot) -> str:
         )
     return f"""
 #
-# Certificate "{root.label}"
+# Certificate "{_label(root.label)}"
 #
 {comment}
 CKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE
 CKA_TOKEN CK_BBOOL CK_TRUE
 CKA_PRIVATE CK_BBOOL CK_FALSE
 CKA_MODIFIABLE CK_BBOOL CK_FALSE
-CKA_LABEL UTF8 "{root.label}"
+CKA_LABEL UTF8 "{_label(root.label)}"
 CKA_CERTIFICATE_TYPE CK_CERTIFICATE_TYPE CKC_X_509
 CKA_SUBJECT MULTILINE_OCTAL
 {octal(cert.subject.public_bytes())}
@@ -124,26 +166,9 @@ CKA_NSS_MOZILLA_CA_POLICY CK_BBOOL CK_TRUE
 {distrust}
 CKA_NSS_EMAIL_DISTRUST_AFTER CK_BBOOL CK_FALSE
 
-# Trust for "{root.label}"
+# Trust for "{_label(root.label)}"
 {comment}
-CKA_CLASS CK_OBJECT_CLASS CKO_NSS_TRUST
-CKA_TOKEN CK_BBOOL CK_TRUE
-CKA_PRIVATE CK_BBOOL CK_FALSE
-CKA_MODIFIABLE CK_BBOOL CK_FALSE
-CKA_LABEL UTF8 "{root.label}"
-CKA_CERT_SHA1_HASH MULTILINE_OCTAL
-{octal(hashlib.sha1(der).digest())}
-CKA_CERT_MD5_HASH MULTILINE_OCTAL
-{octal(hashlib.md5(der).digest())}
-CKA_ISSUER MULTILINE_OCTAL
-{octal(issuer)}
-CKA_SERIAL_NUMBER MULTILINE_OCTAL
-{octal(serial)}
-CKA_TRUST_SERVER_AUTH CK_TRUST {root.server_auth}
-CKA_TRUST_EMAIL_PROTECTION CK_TRUST CKT_NSS_MUST_VERIFY_TRUST
-CKA_TRUST_CODE_SIGNING CK_TRUST CKT_NSS_MUST_VERIFY_TRUST
-CKA_TRUST_STEP_UP_APPROVED CK_BBOOL CK_FALSE
-"""
+{_trust_object(root, der, issuer, serial)}"""
 
 
 def certdata_txt(roots: Sequence[MozillaRoot]) -> bytes:

@@ -96,13 +96,18 @@ def test_mozilla_excerpt(certifi_roots: dict[str, bytes]) -> None:
     assert program.kind is ProgramKind.MOZILLA
     assert program.sha256 == sha256(data)
     x2 = certifi_roots["ISRG Root X2"]
-    (anchor,) = program.anchors.values()
-    assert anchor.sha256 == sha256(x2) and anchor.der == x2
-    assert anchor.label == "ISRG Root X2" and anchor.server_distrust_after is None
-    assert program.newest_date == x2_not_before(x2)
+    netlock_name = "NetLock Arany (Class Gold) Főtanúsítvány"
+    netlock = certifi_roots[netlock_name]
+    assert set(program.anchors) == {sha256(x2), sha256(netlock)}
+    anchor = program.anchors[sha256(x2)]
+    assert anchor.der == x2 and anchor.label == "ISRG Root X2"
+    assert anchor.server_distrust_after is None
+    # The label's \xNN escapes are UTF-8 bytes.
+    assert program.anchors[sha256(netlock)].label == netlock_name
+    assert program.newest_date == max(not_before(x2), not_before(netlock))
 
 
-def x2_not_before(der: bytes) -> dt.datetime:
+def not_before(der: bytes) -> dt.datetime:
     return x509.load_der_x509_certificate(der).not_valid_before_utc
 
 
@@ -264,6 +269,27 @@ def test_certdata_pairs_trust_by_issuer_and_serial(lab: Lab) -> None:
     )
     program = read_program(data, source="x")
     assert set(program.anchors) == {sha256(lab.root.der)}
+    # PKCS#11 3.2 trust objects name the certificate by its SHA-256 instead.
+    v32 = certdata_txt(
+        [
+            MozillaRoot(
+                cert=lab.root.cert,
+                label="Program Root",
+                server_auth="CKT_TRUST_ANCHOR",
+                pkcs11_v32=True,
+                server_distrust_after=CUTOFF,
+            ),
+            MozillaRoot(
+                cert=twin.cert,
+                label="Twin",
+                server_auth="CKT_TRUST_MUST_VERIFY_TRUST",
+                pkcs11_v32=True,
+            ),
+        ]
+    )
+    assert b"CKO_TRUST\n" in v32 and b"CK_OBJECT_CLASS CKO_NSS_TRUST" not in v32
+    (anchor,) = read_program(v32, source="x").anchors.values()
+    assert anchor.sha256 == sha256(lab.root.der) and anchor.server_distrust_after == CUTOFF
     # Swap the trust objects' order: the pairing is by key, not by position.
     text = data.decode()
     head, *entries = text.split("\n#\n# Certificate ")

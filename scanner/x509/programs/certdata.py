@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from scanner.x509 import certs as certs_
 from scanner.x509.programs.model import Anchor, ProgramKind, RootProgram, RootProgramError
 
 # CKA_TRUST_SERVER_AUTH values that make an anchor (NSS's and PKCS#11 3.2's names).
@@ -37,6 +38,12 @@ class _Object:
     def octets(self, name: str) -> bytes | None:
         v = self.attrs.get(name)
         return v[1] if v is not None and isinstance(v[1], bytes) else None
+
+
+def _utf8(body: str) -> str:
+    """A UTF8 value as certdata.txt writes it: non-ASCII bytes as \\xNN escapes."""
+    raw = re.sub(rb"\\x([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), body.encode())
+    return raw.decode("utf-8", "replace")
 
 
 def _fail(source: str, line: int, why: str) -> RootProgramError:
@@ -77,7 +84,7 @@ def _objects(text: str, source: str) -> list[_Object]:
         elif kind == "UTF8":
             if len(rest) < 2 or rest[0] != '"' or rest[-1] != '"':
                 raise _fail(source, lineno, f"{name}: UTF8 value not in quotes")
-            value = rest[1:-1]
+            value = _utf8(rest[1:-1])
         else:
             value = rest
         if name == "CKA_CLASS":
@@ -104,33 +111,52 @@ def _asn1_time(raw: bytes, source: str, line: int) -> dt.datetime:
     raise _fail(source, line, f"CKA_NSS_SERVER_DISTRUST_AFTER is not a UTCTime: {text!r}")
 
 
+def _trust_key(obj: _Object) -> tuple[bytes, ...] | None:
+    """How a trust object names its certificate: issuer + serial (CKO_NSS_TRUST, CKO_TRUST),
+    else PKCS#11 3.2's CKA_HASH_OF_CERTIFICATE under CKM_SHA256."""
+    issuer, serial = obj.octets("CKA_ISSUER"), obj.octets("CKA_SERIAL_NUMBER")
+    if issuer is not None and serial is not None:
+        return (issuer, serial)
+    digest = obj.octets("CKA_HASH_OF_CERTIFICATE")
+    if digest is not None and obj.text("CKA_NAME_HASH_ALGORITHM") == "CKM_SHA256":
+        return (digest,)
+    return None
+
+
 def read(text: str, *, source: str, sha256: str) -> RootProgram:
     objects = _objects(text, source)
-    certs: dict[tuple[bytes, bytes], _Object] = {}
-    server_trust: dict[tuple[bytes, bytes], str] = {}
+    certs: list[_Object] = []
+    server_trust: dict[tuple[bytes, ...], str] = {}
     for obj in objects:
         cls = obj.text("CKA_CLASS")
-        issuer, serial = obj.octets("CKA_ISSUER"), obj.octets("CKA_SERIAL_NUMBER")
-        if cls not in ("CKO_CERTIFICATE", "CKO_NSS_TRUST", "CKO_TRUST"):
-            continue  # CKO_NSS_BUILTIN_ROOT_LIST and the like
-        if issuer is None or serial is None:
-            raise _fail(source, obj.line, f"{cls} without CKA_ISSUER and CKA_SERIAL_NUMBER")
         if cls == "CKO_CERTIFICATE":
-            certs[(issuer, serial)] = obj
-        else:
-            server_trust[(issuer, serial)] = obj.text("CKA_TRUST_SERVER_AUTH") or ""
+            if obj.octets("CKA_ISSUER") is None or obj.octets("CKA_SERIAL_NUMBER") is None:
+                raise _fail(source, obj.line, "a certificate without CKA_ISSUER/CKA_SERIAL_NUMBER")
+            certs.append(obj)
+        elif cls in ("CKO_NSS_TRUST", "CKO_TRUST"):
+            key = _trust_key(obj)
+            if key is None:
+                raise _fail(source, obj.line, f"{cls} that names no certificate")
+            server_trust[key] = obj.text("CKA_TRUST_SERVER_AUTH") or ""
+        # Other classes (CKO_NSS_BUILTIN_ROOT_LIST...) say nothing about TLS trust.
     anchors: dict[str, Anchor] = {}
     dates: list[dt.datetime] = []
-    for key, obj in certs.items():
-        if server_trust.get(key) not in _TRUSTED:
-            continue  # no trust object, or trusted for e-mail only, or distrusted
+    for obj in certs:
         der = obj.octets("CKA_VALUE")
         label = obj.text("CKA_LABEL") or ""
         if der is None:
             raise _fail(source, obj.line, f"certificate {label!r} without CKA_VALUE")
+        issuer, serial = obj.octets("CKA_ISSUER"), obj.octets("CKA_SERIAL_NUMBER")
+        assert issuer is not None and serial is not None
+        trust = server_trust.get((issuer, serial))
+        if trust is None:
+            trust = server_trust.get((hashlib.sha256(der).digest(),))
+        if trust not in _TRUSTED:
+            continue  # no trust object, or trusted for e-mail only, or distrusted
         try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError as e:
+            with certs_.quiet():
+                cert = x509.load_der_x509_certificate(der)
+        except certs_.MALFORMED as e:
             raise _fail(source, obj.line, f"certificate {label!r} cannot be read: {e}") from e
         distrust: dt.datetime | None = None
         raw = obj.attrs.get("CKA_NSS_SERVER_DISTRUST_AFTER")
