@@ -461,6 +461,18 @@ def check_scts(
     return tuple(out)
 
 
+def earliest_sct(checked: Sequence[CheckedSct]) -> dt.datetime | None:
+    """The leaf's date for a root program's SCT constraints (Chrome's sct_not_after_sec):
+    the earliest verified SCT. Without a log list nothing can be verified, and the earliest
+    SCT found stands in for it; None when there is none to use (the caller falls back on
+    the notBefore)."""
+    valid = [c.sct.timestamp for c in checked if c.status is SctStatus.VALID]
+    if valid:
+        return min(valid)
+    unverified = [c.sct.timestamp for c in checked if c.status is SctStatus.NOT_CHECKED]
+    return min(unverified, default=None)
+
+
 # --- Chrome's CT policy ---------------------------------------------------------------------
 
 SHORT_LIFETIME = dt.timedelta(days=180)

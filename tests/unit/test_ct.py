@@ -556,3 +556,33 @@ def test_embedded_scts_checked_against_a_leaf_without_the_list(
         as_of=AS_OF,
     )
     assert checked.status is ct.SctStatus.INVALID_SIGNATURE
+
+
+def test_earliest_sct_prefers_verified(logs: tuple[ctlab.LabLog, ...], ca: pki.Issued) -> None:
+    early, late = AS_OF - 9 * DAY, AS_OF - 2 * DAY
+    good = ctlab.issue(
+        ca,
+        [(logs[2], late), (logs[0], AS_OF - 4 * DAY)],
+        dns_names=["a.test"],
+        not_before=AS_OF - 10 * DAY,
+        not_after=AS_OF + 80 * DAY,
+    )
+    scts = ct.embedded_scts(good.cert)
+    lst = log_list(logs)
+    checked = ct.check_scts(scts, leaf=good.cert, issuer=ca.cert, logs=lst, as_of=AS_OF)
+    assert ct.earliest_sct(checked) == AS_OF - 4 * DAY
+    unverified = ct.check_scts(scts, leaf=good.cert, issuer=ca.cert, logs=None, as_of=AS_OF)
+    assert ct.earliest_sct(unverified) == AS_OF - 4 * DAY
+    forged = ctlab.issue(
+        ca,
+        [(logs[0], early)],
+        dns_names=["a.test"],
+        not_before=early,
+        not_after=AS_OF,
+        forge=True,
+    )
+    checked = ct.check_scts(
+        ct.embedded_scts(forged.cert), leaf=forged.cert, issuer=ca.cert, logs=lst, as_of=AS_OF
+    )
+    assert ct.earliest_sct(checked) is None  # a forged SCT's date is no evidence
+    assert ct.earliest_sct([]) is None
