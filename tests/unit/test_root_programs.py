@@ -13,6 +13,8 @@ import certifi
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.errors import ScannerError, TrustStoreError
 from scanner.testing import pki
@@ -320,6 +322,9 @@ REFUSED = {
     "certdata no objects": b"BEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_NSS_BUILTIN_ROOT_LIST\n",
     "certdata no END": b"BEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE\n"
     b"CKA_VALUE MULTILINE_OCTAL\n\\060\\001\n",
+    "certdata octal over a byte": b"BEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE\n"
+    b"CKA_VALUE MULTILINE_OCTAL\n\\777\nEND\n",
+    "too large": b"#" * (16 * 1024 * 1024 + 1),
     "certdata garbage line": b"BEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE\nhello\n",
 }
 
@@ -344,6 +349,32 @@ def test_certdata_bad_certificate_and_distrust_date(lab: Lab) -> None:
     )
     with pytest.raises(RootProgramError, match="not a UTCTime"):
         read_program(bad_date.encode(), source="x")
+
+
+def test_chrome_anchor_given_as_der(lab: Lab) -> None:
+    escaped = "".join(f"\\{b:03o}" for b in lab.root.der)
+    program = read_program(f'trust_anchors {{ der: "{escaped}" }}'.encode(), source="x")
+    (anchor,) = program.anchors.values()
+    assert anchor.sha256 == sha256(lab.root.der) and anchor.der == lab.root.der
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(alphabet='trust_anchors{}:"<>[],;#0x9 \n\\sha256_hex', max_size=200).map(
+            str.encode
+        ),
+        st.text(
+            alphabet="BEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE\\0123END", max_size=300
+        ).map(lambda t: ("BEGINDATA\nCKA_CLASS " + t).encode()),
+    )
+)
+def test_any_content_reads_or_is_refused(data: bytes) -> None:
+    try:
+        read_program(data, source="fuzz")
+    except RootProgramError as e:
+        assert str(e).startswith("fuzz: ")
 
 
 # --- the text format reader -------------------------------------------------------------

@@ -14,6 +14,9 @@ from scanner.x509.programs.model import (
     RootProgramError,
 )
 
+# The published files are about 0.1 MB (Chrome) and 1.5 MB (Mozilla).
+MAX_BYTES = 16 * 1024 * 1024
+
 __all__ = [
     "Anchor",
     "ConstraintSet",
@@ -27,6 +30,8 @@ __all__ = [
 def read_program(data: bytes, *, source: str) -> RootProgram:
     """The root program in `data`, its format detected from the content. RootProgramError (a
     TrustStoreError) naming `source` for anything else."""
+    if len(data) > MAX_BYTES:
+        raise RootProgramError(f"{source}: not a root program: larger than {MAX_BYTES} bytes")
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")

@@ -18,7 +18,7 @@ from scanner.x509.programs.model import Anchor, ProgramKind, RootProgram, RootPr
 
 # CKA_TRUST_SERVER_AUTH values that make an anchor (NSS's and PKCS#11 3.2's names).
 _TRUSTED = {"CKT_NSS_TRUSTED_DELEGATOR", "CKT_TRUST_ANCHOR"}
-_OCTAL_LINE = re.compile(r"(?:\\[0-7]{3})+")
+_OCTAL_LINE = re.compile(r"(?:\\[0-3][0-7]{2})+")  # a byte each: \000 to \377
 _ATTR = re.compile(r"(CKA_[A-Z0-9_]+)\s+([A-Z0-9_]+)(?:\s+(.*))?")
 
 
