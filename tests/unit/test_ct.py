@@ -586,3 +586,42 @@ def test_earliest_sct_prefers_verified(logs: tuple[ctlab.LabLog, ...], ca: pki.I
     )
     assert ct.earliest_sct(checked) is None  # a forged SCT's date is no evidence
     assert ct.earliest_sct([]) is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "operators",
+                    "name",
+                    "logs",
+                    "tiled_logs",
+                    "log_id",
+                    "key",
+                    "state",
+                    "usable",
+                    "timestamp",
+                    "temporal_interval",
+                    "start_inclusive",
+                    "end_exclusive",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_any_json_reads_or_is_refused(doc: object) -> None:
+    try:
+        ct.read_log_list(json.dumps(doc).encode(), source="fuzz.json")
+    except ct.LogListError as e:
+        assert str(e).startswith("fuzz.json: ")
