@@ -509,7 +509,11 @@ def chrome_ct_policy(checked: Sequence[CheckedSct], *, lifetime: dt.timedelta) -
     the SCT is older than that state, and (3) among those, at least two log operators.
     SCTs delivered by TLS extension or stapled OCSP comply when at least two, from distinct
     logs Qualified, Usable or ReadOnly (ReadOnly: older than that state), come from at least
-    two operators. `lifetime` is notAfter - notBefore, as Chrome computes it."""
+    two operators. `lifetime` is notAfter - notBefore, as Chrome computes it.
+
+    Departures from the page: an SCT of a ReadOnly log counts only when older than the
+    ReadOnly timestamp (issue 20's rule; a ReadOnly log issues no new SCTs), and "at the time
+    of check" is the list's current state, as log_list.json keeps no history."""
     embedded = [c for c in checked if c.sct.source is SctSource.EMBEDDED]
     delivered = [c for c in checked if c.sct.source is not SctSource.EMBEDDED]
     required = 2 if lifetime <= SHORT_LIFETIME else 3
