@@ -1,0 +1,164 @@
+"""The pieces of issue 20 together, as the scan will use them: a lab hierarchy whose leaves
+carry SCTs from the lab's logs, the path built by the scanner's own path builder, the earliest
+verified SCT fed to a lab Chrome root store and Mozilla certdata with a cutoff between two
+leaves of one root. Expected verdicts come from the leaves' construction, and the SCT that
+decides is verified here with cryptography directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import struct
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from scanner.testing import ctlab, pki
+from scanner.testing.programlab import (
+    ChromeRoot,
+    MozillaRoot,
+    certdata_txt,
+    root_store_textproto,
+)
+from scanner.x509 import certs, ct, lifetime, paths
+from scanner.x509.memo import Memo
+from scanner.x509.programs import RootProgram, read_program
+from scanner.x509.programs.check import (
+    LeafDate,
+    ProgramDistrusted,
+    ProgramTrusted,
+    Rule,
+    Verdict,
+    check,
+)
+
+AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+CUTOFF = dt.datetime(2026, 3, 31, 23, 59, 59, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+S = dt.timedelta(seconds=1)
+
+
+class World:
+    def __init__(self) -> None:
+        start = AS_OF - 2000 * DAY
+        self.root = pki.make_ca("Distrusted Root", not_before=start, not_after=AS_OF + 3000 * DAY)
+        self.ca = pki.make_ca(
+            "Distrusted CA", issuer=self.root, not_before=start, not_after=AS_OF + 3000 * DAY
+        )
+        self.logs = ctlab.lab_logs()
+        self.log_list = ct.read_log_list(
+            ctlab.log_list_json(self.logs, timestamp=AS_OF), source="lab-logs.json"
+        )
+        self.trust = certs.load_trust_store(self.root.pem, "lab-roots.pem")
+        self.chrome = read_program(
+            root_store_textproto(
+                [ChromeRoot(cert=self.root.cert, label="Distrusted Root", sct_not_after=CUTOFF)]
+            ),
+            source="lab-root_store.textproto",
+        )
+        self.mozilla = read_program(
+            certdata_txt(
+                [
+                    MozillaRoot(
+                        cert=self.root.cert,
+                        label="Distrusted Root",
+                        server_distrust_after=CUTOFF,
+                    )
+                ]
+            ),
+            source="lab-certdata.txt",
+        )
+
+    def leaf(
+        self, issued: dt.datetime, sct_at: dt.datetime, *, forge: bool = False
+    ) -> ctlab.CtLeaf:
+        return ctlab.issue(
+            self.ca,
+            [(self.logs[0], sct_at), (self.logs[2], sct_at + 2 * S)],
+            dns_names=["www.distrusted.test"],
+            not_before=issued,
+            not_after=issued + 90 * DAY,
+            forge=forge,
+        )
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+def judged(world: World, leaf: ctlab.CtLeaf, program: RootProgram) -> tuple[Verdict, ct.CtSummary]:
+    memo = Memo()
+    chain = paths.parse_chain([leaf.issued.der, world.ca.der], memo)
+    path = paths.build_path(chain, world.trust, {}, memo)
+    assert path.end is paths.End.ANCHORED
+    scts = ct.embedded_scts(path.certs[0])
+    checked = ct.check_scts(
+        scts, leaf=path.certs[0], issuer=path.certs[1], logs=world.log_list, as_of=AS_OF
+    )
+    span = path.certs[0].not_valid_after_utc - path.certs[0].not_valid_before_utc
+    summary = ct.summarize(checked, lifetime=span, have_log_list=True)
+    return check(program, path.certs, earliest_sct=ct.earliest_sct(checked)), summary
+
+
+def test_chrome_cutoff_between_two_leaves_of_one_root(world: World) -> None:
+    before = world.leaf(CUTOFF - 2 * DAY, CUTOFF - 2 * S)  # SCTs at cutoff-2s and cutoff
+    after = world.leaf(CUTOFF - 2 * DAY, CUTOFF + S)  # the same day, one second late
+    verdict, summary = judged(world, before, world.chrome)
+    assert isinstance(verdict, ProgramTrusted)
+    assert summary.ct_compliant is True and summary.sct_valid == 2
+    verdict, summary = judged(world, after, world.chrome)
+    assert isinstance(verdict, ProgramDistrusted)
+    assert verdict.rule is Rule.SCT_NOT_AFTER
+    assert verdict.leaf_date == CUTOFF + S and verdict.leaf_date_source is LeafDate.EARLIEST_SCT
+    assert verdict.root_sha256 == hashlib.sha256(world.root.der).hexdigest()
+    assert summary.ct_compliant is True  # CT compliant, and distrusted all the same
+    # The deciding SCT, verified here without the scanner.
+    first = after.scts[0]
+    timestamp_ms = struct.unpack(">Q", first[33:41])[0]
+    assert timestamp_ms == ctlab.ms(CUTOFF + S)
+    sig_len = struct.unpack(">H", first[45:47])[0]
+    signature = first[47 : 47 + sig_len]
+    spki = world.ca.cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    tbs = after.cert.tbs_precertificate_bytes
+    data = (
+        struct.pack(">BBQH", 0, 0, timestamp_ms, 1)
+        + hashlib.sha256(spki).digest()
+        + len(tbs).to_bytes(3, "big")
+        + tbs
+        + b"\x00\x00"
+    )
+    key = world.logs[0].key.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+def test_a_forged_early_sct_does_not_buy_trust(world: World) -> None:
+    # SCTs dated before the cutoff, but not signed by the logs they name: not verified, so
+    # they cannot stand for the leaf's date; the notBefore (after the cutoff) does.
+    forged = world.leaf(CUTOFF + DAY, CUTOFF - 30 * DAY, forge=True)
+    verdict, summary = judged(world, forged, world.chrome)
+    assert summary.sct_valid == 0 and len(summary.invalid) == 2
+    assert summary.ct_compliant is False
+    assert isinstance(verdict, ProgramDistrusted)
+    assert verdict.leaf_date_source is LeafDate.NOT_BEFORE and verdict.leaf_date == CUTOFF + DAY
+
+
+def test_mozilla_cutoff_between_two_leaves_of_one_root(world: World) -> None:
+    at_cutoff = world.leaf(CUTOFF, CUTOFF - DAY)
+    late = world.leaf(CUTOFF + S, CUTOFF - DAY)  # early SCTs do not matter to Mozilla
+    assert isinstance(judged(world, at_cutoff, world.mozilla)[0], ProgramTrusted)
+    verdict = judged(world, late, world.mozilla)[0]
+    assert isinstance(verdict, ProgramDistrusted)
+    assert verdict.rule is Rule.SERVER_DISTRUST_AFTER and verdict.leaf_date == CUTOFF + S
+
+
+def test_lifetime_of_the_lab_leaves(world: World) -> None:
+    leaf = world.leaf(AS_OF - DAY, AS_OF - DAY)
+    nb, na = leaf.cert.not_valid_before_utc, leaf.cert.not_valid_after_utc
+    # notAfter = notBefore + 90 days: 90 days and one second as the BR count.
+    assert lifetime.lifetime_days(nb, na) == pytest.approx(90 + 1 / 86400)
+    assert lifetime.judge(nb, na, publicly_trusted=True) == ()
