@@ -367,6 +367,7 @@ async def _scan(
     config: ScanConfig,
     skip: set[int],
     writer: _Writer,
+    dedupe: Deduper,
     notify: NotifyFn | None = None,
 ) -> bool:
     """Scan the input but the lines in `skip`; False when a signal stopped it early."""
@@ -395,7 +396,9 @@ async def _scan(
             scan.start_soon(writer.run, receive)
             async with send:
                 completed = await scan_stream(
-                    files.iter_input(options.input, options.shard, skip, options.encoding),
+                    files.iter_input(
+                        options.input, options.shard, skip, options.encoding, dedupe.replay()
+                    ),
                     config,
                     emit,
                     resolver=make_resolver(options.nameservers),
@@ -434,7 +437,9 @@ def run_scan(
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
     try:
-        completed = anyio.run(_scan, options, config, recovered.lines, writer, notify)
+        completed = anyio.run(
+            _scan, options, config, recovered.lines, writer, ready.dedupe, notify
+        )
         part_writer.checkpoint()
         table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(

@@ -124,12 +124,14 @@ def iter_input(
     shard: Shard = WHOLE,
     skip_lines: Container[int] = frozenset(),
     encoding: str = "utf-8",
+    dedupe: Deduper | None = None,
 ) -> Iterator[Any]:
     """Second pass: the targets of this shard, de-duplicated, without the lines already
-    recorded by an earlier run, read lazily."""
+    recorded by an earlier run, read lazily. `dedupe` is the first pass's `replay()` (which
+    keeps nothing per target), else a new one."""
     with open_input(path, encoding) as f:
         _, items = read_targets(f, HOST_COLUMNS)
-        for item in _selected(items, shard, Deduper()):
+        for item in _selected(items, shard, dedupe or Deduper()):
             if item.row not in skip_lines:
                 yield item
 
