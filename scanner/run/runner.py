@@ -8,6 +8,7 @@ tables for what completed, and a killed one can be resumed with nothing lost or 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import signal
@@ -18,24 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
-from scanner.analysis.summary import (
-    SKEW_INPUT_COLUMNS,
-    SUMMARY_INPUT_COLUMNS,
-    SkewCounts,
-    combine,
-    skew_counts,
-    skew_message,
-    summarise,
-    worst_hosts,
-)
 from scanner.errors import InputError, OutputError, UsageError
 from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
@@ -49,6 +38,9 @@ from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
 from scanner.x509.revocation import Crl
 from scanner.x509.stores import NamedStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WORST_HOSTS = 40
 PROGRESS_TICK = 1.0  # seconds between progress calls while no host finishes
@@ -436,10 +428,9 @@ def run_scan(
     )
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
+    threading.Thread(target=_preload, name="scanner-preload", daemon=True).start()
     try:
-        completed = anyio.run(
-            _scan, options, config, recovered.lines, writer, ready.dedupe, notify
-        )
+        completed = anyio.run(_scan, options, config, recovered.lines, writer, ready.dedupe, notify)
         part_writer.checkpoint()
         table_rows = parts.merge(out, ready.header.extra_names)
         return _finish(
@@ -461,6 +452,19 @@ def run_scan(
         ) from None
 
 
+def _preload() -> None:
+    """Import what only the end of the scan uses (pandas and the summary: a quarter of a
+    second) while the first connections are made, not before them. Where the process froze
+    its start-up objects (`cli.app.settle`), these are frozen too, as they would have been:
+    with them a bounded set of in-flight hosts' objects, once."""
+    try:
+        import scanner.analysis.summary  # noqa: F401
+    except Exception:  # _finish imports it again and reports any failure there
+        return
+    if gc.get_freeze_count():
+        gc.freeze()
+
+
 def _finish(
     options: ScanOptions,
     state: dict[str, Any],
@@ -472,6 +476,20 @@ def _finish(
     warnings: list[str],
     stores: tuple[NamedStore, ...] = (),
 ) -> ScanReport:
+    import pandas as pd
+
+    from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
+    from scanner.analysis.summary import (
+        SKEW_INPUT_COLUMNS,
+        SUMMARY_INPUT_COLUMNS,
+        SkewCounts,
+        combine,
+        skew_counts,
+        skew_message,
+        summarise,
+        worst_hosts,
+    )
+
     out = Location.of(options.out)
     slices, worst = [], []
     skew = SkewCounts()

@@ -250,12 +250,9 @@ def _csv_quote(cells: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, cells)
 
 
-_FORMULA_FIRST = pa.array(FORMULA_START)
-
-
 def _escape_formulas(strings: pa.Array) -> pa.Array:
     """csv_cell's apostrophe before text a spreadsheet would run as a formula."""
-    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=_FORMULA_FIRST)
+    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=pa.array(FORMULA_START))
     return pc.if_else(risky, pc.binary_join_element_wise("'", strings, ""), strings)
 
 
