@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -357,7 +357,7 @@ class _Writer:
 async def _scan(
     options: ScanOptions,
     config: ScanConfig,
-    skip: set[int],
+    skip: Container[int],
     writer: _Writer,
     dedupe: Deduper,
     notify: NotifyFn | None = None,

@@ -15,11 +15,13 @@ back into a part).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,11 +60,56 @@ def _parts(folder: Path | Location) -> dict[int, set[str]]:
     return found
 
 
+class Lines:
+    """A set of input lines in 8 bytes a line (a resumed scan of a million hosts skips most of
+    them, and a set of ints costs about 70 bytes each): gathered in an array, then sorted
+    and de-duplicated once, looked up by bisection."""
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value like a set
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        self._values = array("q", values)
+        self._settled = False
+
+    def update(self, values: Iterable[int]) -> None:
+        self._values.extend(values)
+        self._settled = False
+
+    def _settle(self) -> array[int]:
+        if not self._settled:
+            self._values = array("q", sorted(set(self._values)))
+            self._settled = True
+        return self._values
+
+    def __contains__(self, line: object) -> bool:
+        values = self._settle()
+        if not isinstance(line, int):
+            return False
+        i = bisect.bisect_left(values, line)
+        return i < len(values) and values[i] == line
+
+    def __len__(self) -> int:
+        return len(self._settle())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._settle())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Lines):
+            return self._settle() == other._settle()
+        if isinstance(other, (set, frozenset)):
+            return len(self) == len(other) and all(x in self for x in other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Lines({list(self._settle())!r})"
+
+
 @dataclass(slots=True)
 class Recovered:
     """What earlier runs already recorded in a folder's parts."""
 
-    lines: set[int] = field(default_factory=set)  # input_line of every recorded host row
+    lines: Lines = field(default_factory=Lines)  # input_line of every recorded host row
     failed: int = 0  # of those, rows with status=error (so progress counts them as failed)
     certificates: set[str] = field(default_factory=set)
     next_seq: int = 1
