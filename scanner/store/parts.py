@@ -275,9 +275,31 @@ def _merge_into(stream: IO[bytes] | Path, folder: Location, name: str, schema: p
         for part in _part_files(folder, name):
             with part.arrow_source() as source:
                 table = pq.read_table(source, schema=schema)
-            writer.write_table(table, row_group_size=64 * 1024)
+            writer.write_table(table, row_group_size=MERGE_ROW_GROUP)
             n += table.num_rows
     return n
+
+
+MERGE_ROW_GROUP = 64 * 1024
+
+
+def _link_single(tmp: Path, folder: Location, name: str, schema: pa.Schema) -> int | None:
+    """A table of one part of at most one row group is that part as `_merge_into` would
+    write it: hard-link it as the partial final table (the part stays until the commit point,
+    as a copy would) instead of reading and compressing it again. The row count, or None."""
+    found = list(_part_files(folder, name))
+    if len(found) != 1 or not found[0].local:
+        return None
+    part = found[0].local_path
+    try:
+        meta = pq.read_metadata(part)
+        if meta.num_rows > MERGE_ROW_GROUP or not meta.schema.to_arrow_schema().equals(schema):
+            return None
+        tmp.unlink(missing_ok=True)
+        os.link(part, tmp)
+    except OSError:  # no hard links here: merge as for several parts
+        return None
+    return int(meta.num_rows)
 
 
 def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
@@ -304,7 +326,10 @@ def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
     out = loc.local_path
     for name in TABLES:
         tmp = partial_path(out / f"{name}.parquet")
-        counts[name] = _merge_into(tmp, folder, name, schemas[name])
+        single = _link_single(tmp, folder, name, schemas[name])
+        counts[name] = (
+            single if single is not None else _merge_into(tmp, folder, name, schemas[name])
+        )
     (out / PARTS_DIR).mkdir(exist_ok=True)
     os.replace(
         out / PARTS_DIR, out / MERGED_DIR
