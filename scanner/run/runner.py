@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import gc
 import hashlib
 import json
 import signal
@@ -429,7 +428,6 @@ def run_scan(
     )
     writer.report()
     config = _config(options, ready.trust, ready.stores, ready.crls)
-    threading.Thread(target=_preload, name="scanner-preload", daemon=True).start()
     try:
         completed = anyio.run(_scan, options, config, recovered.lines, writer, ready.dedupe, notify)
         part_writer.checkpoint()
@@ -463,19 +461,6 @@ def _release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         return
-
-
-def _preload() -> None:
-    """Import what only the end of the scan uses (pandas and the summary: a quarter of a
-    second) while the first connections are made, not before them. Where the process froze
-    its start-up objects (`cli.app.settle`), these are frozen too, as they would have been:
-    with them a bounded set of in-flight hosts' objects, once."""
-    try:
-        import scanner.analysis.summary  # noqa: F401
-    except Exception:  # _finish imports it again and reports any failure there
-        return
-    if gc.get_freeze_count():
-        gc.freeze()
 
 
 def _finish(
