@@ -3,11 +3,13 @@ pass-through columns and de-duplication. Pure: it reads text lines it is given."
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import itertools
 import math
 import numbers
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -350,14 +352,21 @@ class Duplicate:
 
 
 class Deduper:
-    """Drops repeated (host, port, ip, starttls cell) targets. Keeps an 8-byte digest per
-    target seen (about 70 bytes each with the set's overhead: 7 MB per 100,000 targets). With
-    `track` (the first pass over the input, before the scan) it also remembers each target's
-    line and carried columns, to say which line a duplicate was dropped in favour of."""
+    """Drops repeated (host, port, ip, starttls cell) targets, by an 8-byte digest of each
+    target seen.
+
+    With `track` (the first pass over the input, before the scan) it also remembers each
+    target's line and carried columns, to say which line a duplicate was dropped in favour of,
+    and the line of every duplicate dropped. `replay` then hands the second pass (the scan) a
+    Deduper that drops those same lines and keeps nothing per target: the first pass's table
+    (about 100 bytes a target) is let go before the first connection, so a scan's memory does
+    not grow with its input."""
 
     def __init__(self, *, track: bool = False) -> None:
         self._seen: set[bytes] = set()
         self._first: dict[bytes, tuple[int, int]] | None = {} if track else None
+        self._dropped_lines: array[int] | None = array("q") if track else None
+        self._replayed: array[int] | None = None  # lines to drop, ascending (see `replay`)
         self.duplicates = 0
         self.differing = 0  # duplicates whose carried columns differ from the kept row's
         self.dropped: list[Duplicate] = []  # the first DUPLICATES_LISTED, when tracking
@@ -365,6 +374,13 @@ class Deduper:
 
     def is_new(self, item: Target | InvalidTarget) -> bool:
         if isinstance(item, InvalidTarget):
+            return True
+        if self._replayed is not None:
+            lines = self._replayed
+            i = bisect.bisect_left(lines, item.row)
+            if i < len(lines) and lines[i] == item.row:
+                self.duplicates += 1
+                return False
             return True
         # The row's starttls cell is part of the target: `smtp` and `none` on one port are two
         # different scans.
@@ -378,6 +394,8 @@ class Deduper:
             differ = first[1] != hash(item.extra)
             self.duplicates += 1
             self.differing += differ
+            if self._dropped_lines is not None:
+                self._dropped_lines.append(item.row)
             if len(self.dropped) < DUPLICATES_LISTED:
                 self.dropped.append(Duplicate(item.row, first[0], differ))
             return False
@@ -386,6 +404,20 @@ class Deduper:
             return False
         self._seen.add(digest)
         return True
+
+    def replay(self) -> Deduper:
+        """For a second pass over the same input (a tracking Deduper that has seen all of it):
+        a Deduper that drops exactly the lines this one dropped, holding only those lines.
+        This one forgets its per-target table and keeps its counts and `dropped` list."""
+        if self._first is None or self._dropped_lines is None:
+            raise ValueError("replay needs a tracking Deduper")
+        again = Deduper()
+        lines = self._dropped_lines
+        if any(a >= b for a, b in zip(lines, itertools.islice(lines, 1, None), strict=False)):
+            lines = array("q", sorted(lines))  # lines arrive in file order: ascending already
+        again._replayed = lines
+        self._first = {}  # the table is needed no more; the counts stay
+        return again
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ tables for what completed, and a killed one can be resumed with nothing lost or 
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -14,29 +15,17 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-import pandas as pd
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
 from scanner.analysis.counts import CountFold
-from scanner.analysis.summary import (
-    SKEW_INPUT_COLUMNS,
-    SUMMARY_INPUT_COLUMNS,
-    SkewCounts,
-    combine,
-    skew_counts,
-    skew_message,
-    summarise,
-    worst_hosts,
-)
 from scanner.errors import InputError, OutputError, ResourceError, ScannerError, UsageError
 from scanner.inputs.targets import Deduper, Header
 from scanner.model.types import DEFAULT_STORE, ScanFailed, ScanResult
@@ -52,6 +41,9 @@ from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
 from scanner.x509.revocation import Crl
 from scanner.x509.stores import NamedStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WORST_HOSTS = 40
 PROGRESS_TICK = 1.0  # seconds between progress calls while no host finishes
@@ -441,14 +433,17 @@ class _Writer:
                     await anyio.to_thread.run_sync(self.parts.checkpoint)
 
 
-def _second_pass(options: ScanOptions, skip: set[int], expected: int) -> Iterator[Any]:
+def _second_pass(
+    options: ScanOptions, skip: Container[int], expected: int, dedupe: Deduper
+) -> Iterator[Any]:
     """The input read again as the scan goes. A file that vanishes, stops being readable or
     holds other rows than the first pass counted is the environment's failure, named as such
     (never "writing to OUT failed")."""
     again = "it changed or vanished since it was first read; --resume continues once it is back"
     read = 0
     try:
-        for item in files.iter_input(options.input, options.shard, skip, options.encoding):
+        replay = dedupe.replay()
+        for item in files.iter_input(options.input, options.shard, skip, options.encoding, replay):
             read += 1
             yield item
     except InputError as e:
@@ -495,8 +490,9 @@ def environment_error(error: BaseException, out: Path | str | None = None) -> Sc
 async def _scan(
     options: ScanOptions,
     config: ScanConfig,
-    skip: set[int],
+    skip: Container[int],
     writer: _Writer,
+    dedupe: Deduper,
     notify: NotifyFn | None = None,
     expected: int = 0,
     late: _LateSignals | None = None,
@@ -534,7 +530,7 @@ async def _scan(
             scan.start_soon(writer.run, receive)
             async with send:
                 completed = await scan_stream(
-                    _second_pass(options, skip, expected),
+                    _second_pass(options, skip, expected, dedupe),
                     config,
                     emit,
                     resolver=make_resolver(options.nameservers),
@@ -585,10 +581,12 @@ def run_scan(
     try:
         expected = ready.total - len(recovered.lines)
         completed = anyio.run(
-            _scan, options, config, recovered.lines, writer, notify, expected, late
+            _scan, options, config, recovered.lines, writer, ready.dedupe, notify, expected, late
         )
         part_writer.checkpoint()
+        _release_free_memory()
         table_rows = parts.merge(out, ready.header.extra_names)
+        _release_free_memory()
         return _finish(
             options,
             ready.state,
@@ -626,6 +624,16 @@ def _internal_fetch_errors(out: Location) -> int:
     )
 
 
+def _release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim) between the scan
+    and the end-of-scan work, so that the latter's peak does not stack on what the scan
+    freed but malloc kept (issue 17). Elsewhere nothing happens."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _finish(
     options: ScanOptions,
     state: dict[str, Any],
@@ -637,6 +645,20 @@ def _finish(
     warnings: list[str],
     stores: tuple[NamedStore, ...] = (),
 ) -> ScanReport:
+    import pandas as pd
+
+    from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
+    from scanner.analysis.summary import (
+        SKEW_INPUT_COLUMNS,
+        SUMMARY_INPUT_COLUMNS,
+        SkewCounts,
+        combine,
+        skew_counts,
+        skew_message,
+        summarise,
+        worst_hosts,
+    )
+
     out = Location.of(options.out)
     slices, worst = [], []
     skew = SkewCounts()

@@ -125,12 +125,14 @@ def iter_input(
     shard: Shard = WHOLE,
     skip_lines: Container[int] = frozenset(),
     encoding: str = "utf-8",
+    dedupe: Deduper | None = None,
 ) -> Iterator[Any]:
     """Second pass: the targets of this shard, de-duplicated, without the lines already
-    recorded by an earlier run, read lazily."""
+    recorded by an earlier run, read lazily. `dedupe` is the first pass's `replay()` (which
+    keeps nothing per target), else a new one."""
     with open_input(path, encoding) as f:
         _, items = read_targets(f, HOST_COLUMNS)
-        for item in _selected(items, shard, Deduper()):
+        for item in _selected(items, shard, dedupe or Deduper()):
             if item.row not in skip_lines:
                 yield item
 
@@ -293,12 +295,9 @@ def _csv_quote(cells: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, cells)
 
 
-_FORMULA_FIRST = pa.array(FORMULA_START)
-
-
 def _escape_formulas(strings: pa.Array) -> pa.Array:
     """csv_cell's apostrophe before text a spreadsheet would run as a formula."""
-    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=_FORMULA_FIRST)
+    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=pa.array(FORMULA_START))
     return pc.if_else(risky, pc.binary_join_element_wise("'", strings, ""), strings)
 
 

@@ -15,11 +15,13 @@ back into a part).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,11 +60,56 @@ def _parts(folder: Path | Location) -> dict[int, set[str]]:
     return found
 
 
+class Lines:
+    """A set of input lines in 8 bytes a line (a resumed scan of a million hosts skips most of
+    them, and a set of ints costs about 70 bytes each): gathered in an array, then sorted
+    and de-duplicated once, looked up by bisection."""
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value like a set
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        self._values = array("q", values)
+        self._settled = False
+
+    def update(self, values: Iterable[int]) -> None:
+        self._values.extend(values)
+        self._settled = False
+
+    def _settle(self) -> array[int]:
+        if not self._settled:
+            self._values = array("q", sorted(set(self._values)))
+            self._settled = True
+        return self._values
+
+    def __contains__(self, line: object) -> bool:
+        values = self._settle()
+        if not isinstance(line, int):
+            return False
+        i = bisect.bisect_left(values, line)
+        return i < len(values) and values[i] == line
+
+    def __len__(self) -> int:
+        return len(self._settle())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._settle())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Lines):
+            return self._settle() == other._settle()
+        if isinstance(other, (set, frozenset)):
+            return len(self) == len(other) and all(x in self for x in other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Lines({list(self._settle())!r})"
+
+
 @dataclass(slots=True)
 class Recovered:
     """What earlier runs already recorded in a folder's parts."""
 
-    lines: set[int] = field(default_factory=set)  # input_line of every recorded host row
+    lines: Lines = field(default_factory=Lines)  # input_line of every recorded host row
     failed: int = 0  # of those, rows with status=error (so progress counts them as failed)
     certificates: set[str] = field(default_factory=set)
     next_seq: int = 1
@@ -228,9 +275,31 @@ def _merge_into(stream: IO[bytes] | Path, folder: Location, name: str, schema: p
         for part in _part_files(folder, name):
             with part.arrow_source() as source:
                 table = pq.read_table(source, schema=schema)
-            writer.write_table(table, row_group_size=64 * 1024)
+            writer.write_table(table, row_group_size=MERGE_ROW_GROUP)
             n += table.num_rows
     return n
+
+
+MERGE_ROW_GROUP = 64 * 1024
+
+
+def _link_single(tmp: Path, folder: Location, name: str, schema: pa.Schema) -> int | None:
+    """A table of one part of at most one row group is that part as `_merge_into` would
+    write it: hard-link it as the partial final table (the part stays until the commit point,
+    as a copy would) instead of reading and compressing it again. The row count, or None."""
+    found = list(_part_files(folder, name))
+    if len(found) != 1 or not found[0].local:
+        return None
+    part = found[0].local_path
+    try:
+        meta = pq.read_metadata(part)
+        if meta.num_rows > MERGE_ROW_GROUP or not meta.schema.to_arrow_schema().equals(schema):
+            return None
+        tmp.unlink(missing_ok=True)
+        os.link(part, tmp)
+    except OSError:  # no hard links here: merge as for several parts
+        return None
+    return int(meta.num_rows)
 
 
 def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
@@ -257,7 +326,10 @@ def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
     out = loc.local_path
     for name in TABLES:
         tmp = partial_path(out / f"{name}.parquet")
-        counts[name] = _merge_into(tmp, folder, name, schemas[name])
+        single = _link_single(tmp, folder, name, schemas[name])
+        counts[name] = (
+            single if single is not None else _merge_into(tmp, folder, name, schemas[name])
+        )
     (out / PARTS_DIR).mkdir(exist_ok=True)
     os.replace(
         out / PARTS_DIR, out / MERGED_DIR

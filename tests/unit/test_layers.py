@@ -197,3 +197,13 @@ def test_settle_freezes_only_in_the_scanner_process(monkeypatch: pytest.MonkeyPa
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_scan_runner_defers_pandas_past_the_first_connection() -> None:
+    """A scan imports pandas (a quarter of a second) for its end-of-scan summary, not before
+    its first connection: importing the runner and the store must not load it."""
+    code = "import sys, scanner.run.runner; print('pandas' in sys.modules)"
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert run.stdout.strip() == "False"

@@ -197,6 +197,28 @@ def test_duplicates_dropped_and_counted() -> None:
     assert sum(isinstance(i, InvalidTarget) for i in kept) == 2
 
 
+def test_replay_drops_the_same_lines_and_keeps_no_table() -> None:
+    _, items = parse(
+        "host,port,ip,owner\n"
+        "a.example,443,,x\n"
+        "b.example,443,,x\n"
+        "A.EXAMPLE.,,,y\n"  # a duplicate of line 2 with another owner
+        "bad host,443,,x\n"
+        "b.example:443,,,x\n"  # a duplicate of line 3
+        "c.example,443,,x\n"
+    )
+    first = Deduper(track=True)
+    kept = [i.row for i in items if first.is_new(i)]
+    again = first.replay()
+    assert [i.row for i in items if again.is_new(i)] == kept == [2, 3, 5, 7]
+    assert again.duplicates == first.duplicates == 2
+    # The first pass's per-target table is gone; what scan.json reports stays.
+    assert first._first == {} and not again._seen
+    assert (first.differing, [(d.line, d.kept) for d in first.dropped]) == (1, [(4, 2), (6, 3)])
+    with pytest.raises(ValueError):
+        Deduper().replay()
+
+
 def lines_of(data: bytes) -> Iterable[str]:
     """How storage opens the input: UTF-8 (BOM allowed), strict, universal newlines off."""
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
