@@ -190,3 +190,28 @@ def forbids_finding(
         f'Add a CAA record {found_at}. CAA 0 {tag} "{sorted(ca.domains)[0]}" (or change CA) '
         "before the next renewal.",
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaaJudgement:
+    """What a host's row says about CAA: the records (as text), whether they permit the
+    issuing CA (None when no CA of the path is in the report), and the finding if not."""
+
+    caa: tuple[str, ...]
+    permits_issuer: bool | None
+    finding: Finding | None
+
+
+def judge(
+    name: str, found_at: str | None, records: Sequence[CaaRecord], ca: CaEntry | None
+) -> CaaJudgement:
+    """The columns `caa` and `caa_permits_issuer` and `caa_forbids_current_ca` for one name
+    (a wildcard as `*.example.com`) given its relevant record set."""
+    texts = tuple(r.text() for r in records)
+    if ca is None:
+        return CaaJudgement(caa=texts, permits_issuer=None, finding=None)
+    verdict = permits(records, ca.domains, wildcard=name.startswith("*."))
+    finding = None
+    if not verdict.permits:
+        finding = forbids_finding(name, found_at or name, records, ca, verdict)
+    return CaaJudgement(caa=texts, permits_issuer=verdict.permits, finding=finding)

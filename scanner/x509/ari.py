@@ -9,6 +9,7 @@ import datetime as dt
 import email.utils
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -59,9 +60,8 @@ def identifier(aki_key_id: bytes, serial: int) -> str:
     return f"{_b64url(aki_key_id)}.{_b64url(serial_der_bytes(serial))}"
 
 
-def cert_identifier(cert: x509.Certificate) -> str | Invalid:
-    """The certificate's ARI identifier; Invalid when it has no AKI keyIdentifier (RFC 9773
-    4.1 builds the identifier from it, so such a certificate has none)."""
+def _key_identifier(cert: x509.Certificate) -> bytes | Invalid:
+    """The keyIdentifier of the certificate's Authority Key Identifier."""
     try:
         aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     except x509.ExtensionNotFound:
@@ -70,14 +70,62 @@ def cert_identifier(cert: x509.Certificate) -> str | Invalid:
         return Invalid(f"the authority key identifier cannot be read: {e}")
     if not aki.key_identifier:
         return Invalid("the authority key identifier has no keyIdentifier")
+    return aki.key_identifier
+
+
+def cert_identifier(cert: x509.Certificate) -> str | Invalid:
+    """The certificate's ARI identifier; Invalid when it has no AKI keyIdentifier (RFC 9773
+    4.1 builds the identifier from it, so such a certificate has none)."""
+    key_id = _key_identifier(cert)
+    if isinstance(key_id, Invalid):
+        return key_id
     with certs.quiet():
         serial = cert.serial_number
-    return identifier(aki.key_identifier, serial)
+    return identifier(key_id, serial)
 
 
 def renewal_info_url(base: str, cert_id: str) -> str:
     """RFC 9773 4.1: the client appends "/" and the identifier to the renewalInfo URL."""
     return f"{base.rstrip('/')}/{cert_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryRule:
+    """One `--acme-directory ISSUER=URL`: ISSUER is the issuer's CN or its key identifier
+    (the leaf's AKI) in hex."""
+
+    issuer: str
+    url: str
+
+
+def parse_directory_rule(text: str) -> DirectoryRule:
+    """`ISSUER=URL`; raises ValueError with the reason (for the option's error)."""
+    issuer, sep, url = text.partition("=")
+    if not sep or not issuer.strip():
+        raise ValueError(f"expected ISSUER=URL, got {text[:100]!r}")
+    checked = _url(url.strip(), "the ACME directory URL")
+    if isinstance(checked, Invalid):
+        raise ValueError(checked.reason)
+    return DirectoryRule(issuer.strip(), checked)
+
+
+def _hex_id(text: str) -> str:
+    return re.sub(r"[\s:]", "", text).lower()
+
+
+def directory_for(cert: x509.Certificate, rules: Sequence[DirectoryRule]) -> str | None:
+    """The directory URL of the first rule naming the leaf's issuer by CN (case-insensitive)
+    or by the leaf's AKI keyIdentifier in hex (colons and case ignored)."""
+    cns = {
+        str(a.value).casefold()
+        for a in cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    }
+    found = _key_identifier(cert)
+    key_id = None if isinstance(found, Invalid) else found.hex()
+    for rule in rules:
+        if rule.issuer.casefold() in cns or (key_id and _hex_id(rule.issuer) == key_id):
+            return rule.url
+    return None
 
 
 def _json_object(body: bytes, what: str) -> dict[str, object] | Invalid:

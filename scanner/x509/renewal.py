@@ -9,9 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from cryptography import x509
+
 from scanner.model.catalogue import Code
 from scanner.model.timefmt import utc_z as ts
 from scanner.model.types import Finding
+from scanner.x509 import certs
 from scanner.x509 import findings as F
 from scanner.x509.rules import span
 
@@ -124,6 +127,17 @@ def assess(
         renew_by=due,
         findings=tuple(found),
     )
+
+
+def assess_leaf(
+    leaf: x509.Certificate, as_of: dt.datetime, renew_at: float | Fraction = DEFAULT_RENEW_AT
+) -> Renewal | None:
+    """`assess` on the leaf's own dates; None when one cannot be read (the leaf's validity
+    finding says so)."""
+    not_before, not_after, _ = certs.validity(leaf)
+    if not_before is None or not_after is None:
+        return None
+    return assess(not_before, not_after, as_of, renew_at)
 
 
 def expiring_soon_applies(renewal: Renewal) -> bool:

@@ -232,3 +232,31 @@ def test_renew_now_from_the_window_start() -> None:
     assert f.url == "https://ca.test/incident"
     late = ari.renew_now(WINDOW, T0 + 2 * DAY + S)
     assert late is not None and "has ended" in late.message
+
+
+# --- --acme-directory ISSUER=URL ------------------------------------------------------------
+
+
+def test_directory_rules() -> None:
+    le = ari.parse_directory_rule("R11=https://acme-v02.api.letsencrypt.org/directory")
+    by_key = ari.parse_directory_rule(
+        " 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4 = https://ca.test/dir"
+    )
+    assert by_key == ari.DirectoryRule(
+        "69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4", "https://ca.test/dir"
+    )
+    cert = cert_with(x509.AuthorityKeyIdentifier(RFC_AKI, None, None), RFC_SERIAL)
+    # The issuer of cert_with is "ARI Test CA": no CN rule matches, the key rule does.
+    assert ari.directory_for(cert, [le, by_key]) == "https://ca.test/dir"
+    by_cn = ari.parse_directory_rule("ari test ca=https://other.test/dir")
+    assert ari.directory_for(cert, [by_cn, by_key]) == "https://other.test/dir"
+    assert ari.directory_for(cert, [le]) is None
+    assert ari.directory_for(cert_with(None, 5), [by_key]) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["R11", "=https://ca.test/dir", "R11=", "R11=ftp://ca.test/dir", "R11=not a url"]
+)
+def test_bad_directory_rules(text: str) -> None:
+    with pytest.raises(ValueError):
+        ari.parse_directory_rule(text)

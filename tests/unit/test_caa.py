@@ -15,6 +15,7 @@ from scanner.analysis.caa import (
     forbids_finding,
     issuer_domain,
     issuing_ca,
+    judge,
     key_ids_up_path,
     permits,
     read_report,
@@ -178,3 +179,25 @@ def test_the_finding_names_records_and_identifiers(chain: Chain) -> None:
         "identifiers lab-ca-2.test, lab-ca.test, labca.example): issue allows only other.test"
     )
     assert f.remedy.startswith('Add a CAA record shop.test. CAA 0 issue "lab-ca-2.test"')
+
+
+def test_judge_gives_the_row_and_the_finding(chain: Chain) -> None:
+    report = read_report(report_for(chain))
+    ca = issuing_ca(key_ids_up_path(chain.path), report)
+    allow = [rec("0 issue lab-ca.test")]
+    wild_only = [rec("0 issue other.test"), rec("0 issuewild lab-ca.test")]
+    assert judge("shop.test", "shop.test", allow, ca).permits_issuer is True
+    assert judge("shop.test", "shop.test", allow, ca).caa == ('0 issue "lab-ca.test"',)
+    plain = judge("shop.test", "shop.test", wild_only, ca)
+    assert plain.permits_issuer is False and plain.finding is not None
+    assert plain.finding.remedy.startswith('Add a CAA record shop.test. CAA 0 issue "')
+    wild = judge("*.shop.test", "shop.test", wild_only, ca)
+    assert (wild.permits_issuer, wild.finding) == (True, None)
+    nobody = judge("*.shop.test", "shop.test", [rec("0 issuewild ;")], ca)
+    assert nobody.finding is not None and "CAA 0 issuewild" in nobody.finding.remedy
+    # No CA of the path in the report: unknown, never a finding.
+    assert judge("shop.test", "shop.test", allow, None) == type(plain)(
+        caa=('0 issue "lab-ca.test"',), permits_issuer=None, finding=None
+    )
+    # No CAA anywhere: any CA may issue.
+    assert judge("shop.test", None, [], ca).permits_issuer is True

@@ -11,8 +11,9 @@ import pytest
 
 from scanner.model.catalogue import Code
 from scanner.model.types import Finding, Severity
+from scanner.testing.pki import make_ca, make_leaf
 from scanner.x509 import findings as F
-from scanner.x509 import renewal
+from scanner.x509 import renewal, rules
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -154,3 +155,42 @@ def test_a_45_day_leaf_keeps_everything() -> None:
     r = renewal.assess(T0, T0 + 45 * DAY, T0 + 20 * DAY)
     assert r.short_lived is False
     assert renewal.keep(_some_findings(), r, LEAF) == tuple(_some_findings())
+
+
+# --- leaves of 6, 45, 90 and 398 days at several points of their life -----------------------
+
+# (lifetime in days, days since notBefore) -> (short_lived, renewal_overdue, the leaf's
+# date findings after `keep`), with --expiry-warn-days 30. Written from the definitions: short
+# at <= 7 days (notBefore after 2026-03-15), overdue past 2/3 and not expired.
+LIFE = {
+    (6, 1): (True, False, []),  # "within 30 days" from birth: no expiring_soon
+    (6, 4): (True, False, []),  # exactly 2/3: not yet overdue
+    (6, 5): (True, True, ["expiring_soon", "renewal_overdue"]),
+    (6, 7): (True, False, ["expired"]),
+    (45, 10): (False, False, []),
+    (45, 20): (False, False, ["expiring_soon"]),  # 25 days left: the fixed window fires
+    (45, 31): (False, True, ["expiring_soon", "renewal_overdue"]),
+    (90, 30): (False, False, []),
+    (90, 61): (False, True, ["expiring_soon", "renewal_overdue"]),  # 29 days left: both
+    (90, 59): (False, False, []),
+    (398, 200): (False, False, []),
+    (398, 300): (False, True, ["renewal_overdue"]),
+    (398, 380): (False, True, ["expiring_soon", "renewal_overdue"]),
+    (398, 399): (False, False, ["expired"]),
+}
+
+
+@pytest.mark.parametrize(("life", "age"), LIFE.keys(), ids=[f"{a}d-at-{b}d" for a, b in LIFE])
+def test_leaves_through_their_life(life: int, age: int) -> None:
+    short, overdue, expected = LIFE[(life, age)]
+    nb = T0
+    ca = make_ca("Renewal CA", not_before=nb - 10 * DAY, not_after=nb + 900 * DAY)
+    leaf = make_leaf(ca, dns_names=["r.test"], not_before=nb, not_after=nb + life * DAY)
+    as_of = nb + age * DAY
+    r = renewal.assess_leaf(leaf.cert, as_of)
+    assert r is not None
+    assert (r.short_lived, r.renewal_overdue) == (short, overdue)
+    assert r.lifetime_used == pytest.approx(age / life)
+    v = rules.validity(leaf.cert, as_of, warn_days=30)
+    kept = renewal.keep([*v.findings, *r.findings], r, "leaf-sha")
+    assert sorted(f.code for f in kept) == expected
