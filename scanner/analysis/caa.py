@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from scanner.errors import InputError
 from scanner.model.catalogue import Code
 from scanner.model.types import Finding
 from scanner.x509 import certs
@@ -38,8 +39,9 @@ _LABEL = r"[A-Za-z0-9](?:-*[A-Za-z0-9])*"
 _ISSUER_VALUE = re.compile(rf"[ \t]*({_LABEL}(?:\.{_LABEL})*)?[ \t]*(?:;.*)?", re.DOTALL)
 
 
-class ReportError(ValueError):
-    """The CAA identifiers file is not CCADB's report (an input file: an environment error)."""
+class ReportError(InputError, ValueError):
+    """The CAA identifiers file is not CCADB's report (an input file: an environment error,
+    exit 2)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

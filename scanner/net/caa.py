@@ -18,6 +18,7 @@ import dns.rdatatype
 import dns.resolver
 
 from scanner.analysis.caa import CaaRecord
+from scanner.errors import UsageError
 from scanner.net.fetch import INTERNAL_ERROR, Once
 from scanner.net.resolve import on_asyncio
 
@@ -71,7 +72,12 @@ class CaaLookup:
                 r.port = port
                 self._resolvers.append(r)
         else:
-            self._resolvers = [dns.asyncresolver.Resolver()]
+            try:
+                self._resolvers = [dns.asyncresolver.Resolver()]
+            except dns.resolver.NoResolverConfiguration:
+                raise UsageError(
+                    "no name server in /etc/resolv.conf for CAA lookups: give --nameserver"
+                ) from None
         for r in self._resolvers:
             r.lifetime = r.timeout = lifetime
         self._names: Once[CaaResult] = Once(

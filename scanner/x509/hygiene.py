@@ -16,7 +16,7 @@ from scanner.model.types import Finding
 from scanner.x509 import certs
 from scanner.x509 import findings as F
 from scanner.x509.memo import Memo
-from scanner.x509.paths import Chain, Path, Source
+from scanner.x509.paths import Chain, Path
 
 # Served certificates examined: a hostile server may send hundreds, and relating them costs
 # a signature check per pair. Beyond this many, the rest are left unjudged.
@@ -185,13 +185,14 @@ def check(chain: Chain, path: Path | None, as_of: dt.datetime, memo: Memo) -> Hy
         )
 
     # Expired CA certificates the path does not use: clients that build through them fail.
-    on_path = [c for c, src in zip(path.certs, path.sources, strict=True) if src is Source.SENT]
+    # (On the path, a served one is `intermediate_expired`; `==` compares DER, so a served copy
+    # of the store's root is on the path too.)
     expired = tuple(
         s.position
         for s in rest
         if s.not_after is not None
         and as_of > s.not_after
-        and not any(s.cert is c for c in on_path)
+        and not any(s.cert is c or s.cert == c for c in path.certs)
         and s.position not in unrelated
     )
     for s in rest:

@@ -20,6 +20,7 @@ from scanner.analysis.caa import (
     permits,
     read_report,
 )
+from scanner.errors import ScannerError
 from scanner.model.types import Severity
 from scanner.testing.pki import DAY, make_ca, make_leaf
 from scanner.x509 import certs
@@ -201,3 +202,7 @@ def test_judge_gives_the_row_and_the_finding(chain: Chain) -> None:
     )
     # No CAA anywhere: any CA may issue.
     assert judge("shop.test", None, [], ca).permits_issuer is True
+
+
+def test_a_bad_report_is_an_environment_error() -> None:
+    assert issubclass(ReportError, ScannerError)  # one `error:` line and exit 2 in the CLI
