@@ -6,6 +6,7 @@ bounded in time and size; a failure is a result."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,12 @@ class CaaLookup:
 
     async def _climb(self, name: str) -> CaaResult:
         base = name.removeprefix("*.")
+        try:
+            ipaddress.ip_address(base)
+        except ValueError:
+            pass
+        else:
+            return CaaFailed(name=name, reason="an IP address has no CAA records")
         try:
             labels = dns.name.from_text(base).labels[:-1]  # without the root
         except dns.exception.DNSException as e:

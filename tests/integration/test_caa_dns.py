@@ -156,5 +156,20 @@ def test_each_name_once_per_scan_parents_shared(dns_server: Any) -> None:
 
 
 def test_not_a_name(dns_server: Any) -> None:
-    (result,) = lookup_all(dns_server[0], "a..b")
-    assert isinstance(result, CaaFailed) and "not a DNS name" in result.reason
+    port, log = dns_server
+    before = len(log)
+    bad, ip = lookup_all(port, "a..b", "127.0.0.1")
+    assert isinstance(bad, CaaFailed) and "not a DNS name" in bad.reason
+    assert isinstance(ip, CaaFailed) and ip.reason == "an IP address has no CAA records"
+    assert len(log) == before  # nothing asked
+
+
+def test_no_query_leaves_the_machine(dns_server: Any, network_audit: Any) -> None:
+    port, _ = dns_server
+    mark = network_audit.mark()
+    lookup_all(port, "x.y.z.parent.test", "*.wild.caa.test")
+    network = network_audit.since(mark)
+    sent = [a for e, a in network if e in ("socket.sendto", "socket.sendmsg", "socket.connect")]
+    # Queries to the server's port, its answers to ours: all on loopback, none to port 53.
+    assert (LOOPBACK, port) in sent and all(network_audit.is_local(a) for a in sent), sent
+    assert not [a for a in sent if isinstance(a, tuple) and a[1] == 53]
