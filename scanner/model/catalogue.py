@@ -38,6 +38,16 @@ class Code(StrEnum):
     REVOKED = "revoked"
     REVOCATION_UNKNOWN = "revocation_unknown"
     INCONSISTENT_BACKENDS = "inconsistent_backends"
+    # The date each host breaks (issue 21): the served chain, renewal, ARI and CAA.
+    CHAIN_ORDER = "chain_order"
+    DUPLICATE_IN_CHAIN = "duplicate_in_chain"
+    ROOT_IN_CHAIN = "root_in_chain"
+    UNRELATED_IN_CHAIN = "unrelated_in_chain"
+    EXPIRED_IN_CHAIN = "expired_in_chain"
+    INTERMEDIATE_EXPIRES_FIRST = "intermediate_expires_first"
+    RENEWAL_OVERDUE = "renewal_overdue"
+    ARI_RENEW_NOW = "ari_renew_now"
+    CAA_FORBIDS_CURRENT_CA = "caa_forbids_current_ca"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,5 +190,60 @@ CATALOGUE: dict[Code, Spec] = {
         Severity.HIGH,
         "The addresses of one name serve different leaf certificates (`--addresses all`).",
         "Deploy the same certificate on every backend.",
+    ),
+    Code.CHAIN_ORDER: Spec(
+        Severity.LOW,
+        "The served chain is not leaf-then-issuers: a certificate comes before the one it "
+        "certifies (RFC 5246 7.4.2; RFC 8446 4.4.2 says each SHOULD certify the one before).",
+        "Send the leaf first, then its issuer, then that issuer's issuer.",
+    ),
+    Code.DUPLICATE_IN_CHAIN: Spec(
+        Severity.LOW,
+        "The server sends the same certificate more than once.",
+        "Remove the repeated certificate from the chain file.",
+    ),
+    Code.ROOT_IN_CHAIN: Spec(
+        Severity.INFO,
+        "The server sends a self-signed root: clients use their own copy, so it only adds "
+        "bytes to every handshake.",
+        "Remove the root from the chain file (keep leaf and intermediates).",
+    ),
+    Code.UNRELATED_IN_CHAIN: Spec(
+        Severity.MEDIUM,
+        "The server sends a certificate that is in no path from the leaf to a root.",
+        "Remove the unrelated certificate from the chain file (it is usually a leftover of a "
+        "previous certificate or CA).",
+    ),
+    Code.EXPIRED_IN_CHAIN: Spec(
+        Severity.HIGH,
+        "The server sends a CA certificate that has expired and is not on the built path: "
+        "clients that build through it (older OpenSSL, GnuTLS, Java) reject the chain, as in "
+        "the AddTrust outage of 2020.",
+        "Remove the expired certificate from the chain file; send the CA's current one.",
+    ),
+    Code.INTERMEDIATE_EXPIRES_FIRST: Spec(
+        Severity.MEDIUM,
+        "A CA certificate of the built path expires before the leaf: the host breaks on that "
+        "date, whatever the leaf's own date.",
+        "Get the CA's current intermediate (or a chain that avoids the expiring certificate) "
+        "and deploy it before that date.",
+    ),
+    Code.RENEWAL_OVERDUE: Spec(
+        Severity.MEDIUM,
+        "More than the renew-at fraction (default two thirds, as ACME clients renew) of the "
+        "leaf's lifetime has passed and it is not yet expired: its renewal has likely stopped.",
+        "Check the renewal job (ACME client logs, timer or cron) and renew now.",
+    ),
+    Code.ARI_RENEW_NOW: Spec(
+        Severity.HIGH,
+        "The issuing CA's ACME Renewal Information (RFC 9773) window has started: the CA asks "
+        "for renewal now, usually ahead of a revocation.",
+        "Renew the certificate now (an ARI-aware ACME client does it by itself).",
+    ),
+    Code.CAA_FORBIDS_CURRENT_CA: Spec(
+        Severity.HIGH,
+        "The name's CAA records (RFC 8659) do not allow the CA that issued the certificate in "
+        "service, so the next renewal from that CA will fail.",
+        "Add an `issue` (or, for wildcard names, `issuewild`) record for the CA, or change CA.",
     ),
 }

@@ -33,9 +33,12 @@ class FetchRefused(Exception):
     a quick failure another try may not meet (connection refused or reset, a resolver's
     failure, HTTP 5xx or 429); never a refusal, a wrong answer or a timeout."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(
+        self, message: str, *, transient: bool = False, retry_after: str | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
+        self.retry_after = retry_after  # the Retry-After header of a refusing answer, if any
 
 
 def refused_address(address: str) -> str | None:
@@ -152,6 +155,10 @@ class HttpFetcher:
     async def get(self, url: str, *, max_bytes: int) -> bytes:
         return await self.request("GET", url, max_bytes=max_bytes)
 
+    async def get_with_headers(self, url: str, *, max_bytes: int) -> tuple[bytes, httpx.Headers]:
+        """`get`, with the final answer's headers (ACME's Retry-After)."""
+        return await self._limited("GET", url, max_bytes, None, None)
+
     async def request(
         self,
         method: str,
@@ -163,6 +170,12 @@ class HttpFetcher:
     ) -> bytes:
         """The body of a 200 answer; raises FetchRefused (with the reason) for anything else,
         timeouts included (`timeout` covers resolution, redirects and the whole body)."""
+        data, _ = await self._limited(method, url, max_bytes, body, content_type)
+        return data
+
+    async def _limited(
+        self, method: str, url: str, max_bytes: int, body: bytes | None, content_type: str | None
+    ) -> tuple[bytes, httpx.Headers]:
         try:
             with anyio.fail_after(self.timeout):
                 return await self._follow(method, url, max_bytes, body, content_type)
@@ -196,7 +209,7 @@ class HttpFetcher:
 
     async def _follow(
         self, method: str, url: str, max_bytes: int, body: bytes | None, ctype: str | None
-    ) -> bytes:
+    ) -> tuple[bytes, httpx.Headers]:
         client = self._http()
         scheme = _scheme(url)
         for _ in range(self.max_redirects + 1):
@@ -223,7 +236,11 @@ class HttpFetcher:
                     continue
                 if response.status_code != 200:
                     code = response.status_code
-                    raise FetchRefused(f"HTTP {code}", transient=code >= 500 or code == 429)
+                    raise FetchRefused(
+                        f"HTTP {code}",
+                        transient=code >= 500 or code == 429,
+                        retry_after=response.headers.get("retry-after"),
+                    )
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchRefused(f"response larger than {max_bytes} bytes")
@@ -232,7 +249,7 @@ class HttpFetcher:
                     data += chunk
                     if len(data) > max_bytes:
                         raise FetchRefused(f"response larger than {max_bytes} bytes")
-                return bytes(data)
+                return bytes(data), response.headers
             finally:
                 await response.aclose()
         raise FetchRefused(f"more than {self.max_redirects} redirects")

@@ -20,6 +20,7 @@ from typing import Any
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
@@ -118,7 +119,10 @@ def reply_then_close(payload: bytes) -> Handler:
 
 class DnsProtocol(asyncio.DatagramProtocol):
     """A tiny authoritative server: A and AAAA records from a table (one address or several
-    per name), NXDOMAIN for anything else."""
+    per name), NXDOMAIN for anything else. A name whose entry is a dict holds records by type
+    in zone-file text (`{"CAA": ['0 issue "ca.test"'], "CNAME": "other.test"}`, or an error:
+    `{"RCODE": "SERVFAIL"}`); a CNAME is followed within the table, as a recursive resolver
+    answers."""
 
     def __init__(self, records: dict[str, Any], log: list[tuple[str, str]]) -> None:
         self.records = records
@@ -141,6 +145,8 @@ class DnsProtocol(asyncio.DatagramProtocol):
         value = self.records.get(qname)
         if value is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
+        elif isinstance(value, dict):
+            self._typed(response, qname, dns.rdatatype.to_text(question.rdtype))
         else:
             addresses = [value] if isinstance(value, str) else list(value)
             rdtype = {dns.rdatatype.A: ("A", 4), dns.rdatatype.AAAA: ("AAAA", 6)}.get(
@@ -154,6 +160,27 @@ class DnsProtocol(asyncio.DatagramProtocol):
                     dns.rrset.from_text_list(question.name, 60, "IN", rdtype[0], wanted)
                 )
         self.transport.sendto(response.to_wire(), addr)
+
+    def _typed(self, response: dns.message.Message, name: str, rdtype: str) -> None:
+        for _ in range(8):  # a CNAME loop in the table ends here
+            entry = self.records.get(name)
+            if not isinstance(entry, dict):
+                return
+            if "RCODE" in entry:  # a failing server: {"RCODE": "SERVFAIL"}
+                response.set_rcode(dns.rcode.from_text(entry["RCODE"]))
+                return
+            for kind in (rdtype, "CNAME"):
+                if kind in entry:
+                    values = entry[kind]
+                    values = [values] if isinstance(values, str) else list(values)
+                    if kind == "CNAME":  # a target written without the root's dot
+                        values = [v if v.endswith(".") else v + "." for v in values]
+                    owner = dns.name.from_text(name)  # absolute: the root is the origin
+                    response.answer.append(dns.rrset.from_text_list(owner, 60, "IN", kind, values))
+                    break
+            if rdtype in entry or "CNAME" not in entry:
+                return
+            name = str(entry["CNAME"]).lower().rstrip(".")
 
 
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
