@@ -64,12 +64,12 @@ def pki() -> tuple[Issued, Issued]:
     return ca, leaf
 
 
-def _probe(port: int, probe: Probe) -> Outcome:
+def _probe(port: int, probe: Probe, backend: str = "asyncio") -> Outcome:
     async def go() -> Outcome:
         deadline = Deadline(anyio.current_time() + SECONDS)
         return await send_probe("127.0.0.1", port, probe, deadline=deadline)
 
-    return anyio.run(go)
+    return anyio.run(go, backend=backend)
 
 
 def _run(port: int, cfg: PlanConfig, per_ip: PerIpLimiter | None = None) -> tuple[HelloFacts, int]:
@@ -135,7 +135,8 @@ def test_tls12_flight_with_certificate_and_stapled_ocsp(
     assert isinstance(unstapled, Accepted) and unstapled.ocsp_response is None
 
 
-def test_tls13_server_hello(pki: tuple[Issued, Issued], tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_tls13_server_hello(pki: tuple[Issued, Issued], tmp_path: Path, backend: str) -> None:
     _, leaf = pki
     options = ["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]
     with s_server(leaf, options, tmp_path) as port:
@@ -150,6 +151,7 @@ def test_tls13_server_hello(pki: tuple[Issued, Issued], tmp_path: Path) -> None:
                     key_shares=(X25519,),
                 ),
             ),
+            backend,
         )
     assert outcome == Accepted(version=Protocol.TLS1_3, suite=0x1303, group=X25519)
 
