@@ -43,7 +43,7 @@ from scanner.net.hello.codec import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hello"
-CAPTURED = sorted(FIXTURES.glob("*.bin"))
+CAPTURED = sorted(p for p in FIXTURES.glob("*.bin") if not p.name.endswith(".server.bin"))
 
 
 def _fixture(name: str) -> ClientHello:
@@ -486,3 +486,60 @@ def test_suite_table_has_the_registry_codes() -> None:
     assert SUITES[0xC02F].name == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
     assert SUITES[0x1301].first is Protocol.TLS1_3
     assert GROUPS[0x11EC].name == "X25519MLKEM768" and GROUPS[0x11EC].share_len == 1216
+
+
+# --- first flights of a real server (openssl s_server 3.0), captured to fixed hellos ---------
+
+
+def _flight(name: str) -> tuple[ClientHello, list[Event]]:
+    hello_bytes = (FIXTURES / f"flight_{name}.hello.bin").read_bytes()
+    hello = parse_client_hello(hello_bytes)
+    assert encode(hello) == hello_bytes
+    answer = (FIXTURES / f"flight_{name}.server.bin").read_bytes()
+    whole = FlightReader(hello).receive_data(answer)
+    assert _feed(FlightReader(hello), answer, chunk=1) == whole  # split anywhere: same events
+    return hello, whole
+
+
+def test_captured_tls12_flight() -> None:
+    """s_server -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256: ServerHello, the leaf, the
+    X25519 ServerKeyExchange, ServerHelloDone."""
+    _, events = _flight("tls12_certificate")
+    assert [type(e) for e in events] == [
+        ServerHello,
+        Certificate,
+        ServerKeyExchange,
+        ServerHelloDone,
+    ]
+    hello, cert, ske = events[0], events[1], events[2]
+    assert isinstance(hello, ServerHello) and hello.cipher_suite == 0xC02F
+    assert hello.version == Protocol.TLS1_2
+    assert isinstance(cert, Certificate)
+    assert cert.chain == ((FIXTURES / "capture_leaf.der").read_bytes(),)
+    assert ske == ServerKeyExchange(named_group=0x1D, dh_bits=None)
+
+
+def test_captured_static_rsa_flight_has_no_key_exchange_message() -> None:
+    _, events = _flight("tls12_static_rsa")
+    assert [type(e) for e in events] == [ServerHello, Certificate, ServerHelloDone]
+    assert isinstance(events[0], ServerHello) and events[0].cipher_suite == 0x002F
+
+
+def test_captured_tls13_server_hello() -> None:
+    _, events = _flight("tls13")
+    hello = events[0]
+    assert isinstance(hello, ServerHello)
+    assert (hello.version, hello.cipher_suite, hello.selected_group) == (0x0304, 0x1302, 0x1D)
+    assert hello.session_id == bytes(32)  # echoed (RFC 8446 4.1.3)
+    assert events[1:] == [Encrypted()] * (len(events) - 1) and len(events) > 1
+
+
+def test_captured_hello_retry_request() -> None:
+    _, events = _flight("tls13_hrr")
+    (hrr,) = [e for e in events if isinstance(e, HelloRetryRequest)]
+    assert (hrr.version, hrr.cipher_suite, hrr.selected_group) == (0x0304, 0x1301, 0x18)
+
+
+def test_captured_protocol_version_alert() -> None:
+    _, events = _flight("alert_protocol_version")
+    assert events == [Alert(level=2, description=70)]
