@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from scanner.model.suites import SUITES, Protocol, WeakClass
-from scanner.net.capture import PerIpLimiter
+from scanner.net.handshake import PerIpLimiter
 from scanner.net.hello.codec import Offer
 from scanner.net.hello.outcome import (
     Accepted,

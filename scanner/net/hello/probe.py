@@ -5,21 +5,15 @@ they mean is the codec's (codec.py), what to send next is the plan's (plan.py)."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import socket
 import struct
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
 
 import anyio
-import anyio.abc
-from anyio.abc import SocketAttribute
 
 from scanner.model.types import Stage
-from scanner.net.capture import PerIpLimiter
 from scanner.net.classify import classify
+from scanner.net.handshake import Connection, Deadline, PerIpLimiter, connect, hung_up
 from scanner.net.hello.codec import (
     ClientHello,
     Event,
@@ -32,110 +26,13 @@ from scanner.net.hello.codec import (
 )
 from scanner.net.hello.outcome import Failed, Outcome, decide
 from scanner.net.hello.plan import HelloFacts, Plan, PlanConfig, Probe, plan
-from scanner.net.resolve import on_asyncio
 
 READ_CHUNK = 16 * 1024
-
-
-class Deadline:
-    """The host's deadline (anyio.current_time()) shared by its probes; time spent waiting for
-    a --per-ip slot moves it (waiting for a slot does not count against --timeout)."""
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def left(self) -> float:
-        return self.at - anyio.current_time()
-
-    @contextlib.asynccontextmanager
-    async def slot(self, address: str, per_ip: PerIpLimiter | None) -> AsyncIterator[float]:
-        waiting = anyio.current_time()
-        async with per_ip.slot(address) if per_ip else contextlib.nullcontext():
-            self.at += anyio.current_time() - waiting
-            yield self.left()
-
-
-class _Conn(Protocol):
-    async def send(self, data: bytes) -> None: ...
-    async def receive(self, max_bytes: int) -> bytes: ...
-    def nodelay(self) -> None: ...
-    def abort(self) -> None: ...
 
 
 # Closed with a reset (SO_LINGER 0): the answer is in, and a fleet's probes must not leave
 # tens of thousands of client ports in TIME_WAIT.
 _LINGER_RESET = struct.pack("ii", 1, 0)
-
-
-@functools.lru_cache(maxsize=4096)  # numeric: no lookup, same answer
-def _sockaddr(address: str, port: int) -> tuple[int, Any]:
-    info = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    return info[0][0], info[0][4]
-
-
-class _AsyncioConn:
-    """asyncio's own socket calls: several times cheaper per connection than anyio's streams
-    (the prober makes a dozen connections per host)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-        self._loop, self._sock = loop, sock
-
-    async def send(self, data: bytes) -> None:
-        await self._loop.sock_sendall(self._sock, data)
-
-    async def receive(self, max_bytes: int) -> bytes:
-        return await self._loop.sock_recv(self._sock, max_bytes)
-
-    def nodelay(self) -> None:
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        self._sock.close()
-
-
-class _AnyioConn:
-    def __init__(self, stream: anyio.abc.SocketStream) -> None:
-        self._stream = stream
-        self._sock: socket.socket = stream.extra(SocketAttribute.raw_socket)
-
-    async def send(self, data: bytes) -> None:
-        await self._stream.send(data)
-
-    async def receive(self, max_bytes: int) -> bytes:
-        try:
-            return await self._stream.receive(max_bytes)
-        except anyio.EndOfStream:
-            return b""
-
-    def nodelay(self) -> None:
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        self._sock.close()
-
-
-async def _connect(address: str, port: int) -> _Conn:
-    if on_asyncio():
-        loop = asyncio.get_running_loop()
-        family, sockaddr = _sockaddr(address, port)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, sockaddr)
-        except BaseException:
-            sock.close()
-            raise
-        return _AsyncioConn(loop, sock)
-    try:
-        return _AnyioConn(await anyio.connect_tcp(address, port))
-    except OSError as e:  # anyio keeps the reason as the cause
-        if e.errno is None and isinstance(e.__cause__, OSError):
-            raise e.__cause__ from None
-        raise
 
 
 def hello_bytes(probe: Probe) -> tuple[ClientHello | SSL2ClientHello, bytes]:
@@ -146,21 +43,32 @@ def hello_bytes(probe: Probe) -> tuple[ClientHello | SSL2ClientHello, bytes]:
 
 
 async def _exchange(
-    conn: _Conn, probe: Probe, hello: ClientHello | SSL2ClientHello, data: bytes
+    conn: Connection, probe: Probe, hello: ClientHello | SSL2ClientHello, data: bytes
 ) -> Outcome:
     reader = FlightReader(hello)
     events: list[Event] = []
-    if probe.segment:
-        # Each piece its own TCP segment, as a browser's hello larger than the path's MSS.
-        conn.nodelay()
-        for i in range(0, len(data), probe.segment):
-            await conn.send(data[i : i + probe.segment])
-    else:
-        await conn.send(data)
+    try:
+        if probe.segment:
+            # Each piece its own TCP segment, as a browser's hello larger than the path's MSS.
+            conn.set_option(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(0, len(data), probe.segment):
+                await conn.send(data[i : i + probe.segment])
+        else:
+            await conn.send(data)
+    except Exception as e:
+        if not (hung_up(e) or isinstance(e, BrokenPipeError)):
+            raise
+        # Reset while the hello was still going out: the server hung up on it.
+        events += reader.receive_data(b"")
+        return decide(hello, events, read_flight=probe.read_flight) or Failed(
+            detail="the server closed the connection while the hello was sent"
+        )
     while True:
         try:
             chunk = await conn.receive(max(1, min(reader.room, READ_CHUNK)))
-        except (anyio.BrokenResourceError, ConnectionResetError):
+        except Exception as e:
+            if not hung_up(e):
+                raise
             chunk = b""  # a reset or close: the reader says whether it was inside a record
         events += reader.receive_data(chunk)
         outcome = decide(hello, events, read_flight=probe.read_flight)
@@ -188,12 +96,13 @@ async def send_probe(
     try:
         async with deadline.slot(address, per_ip) as seconds:
             with anyio.fail_after(seconds):
-                conn = await _connect(address, port)
-                stage = Stage.HANDSHAKE
-                try:
-                    return await _exchange(conn, probe, hello, data)
-                finally:
-                    conn.abort()
+                async with await connect(address, port) as conn:
+                    stage = Stage.HANDSHAKE
+                    try:
+                        return await _exchange(conn, probe, hello, data)
+                    finally:
+                        with contextlib.suppress(OSError):
+                            conn.set_option(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     except Exception as e:
         mapped = classify(e, stage, seconds)
         if mapped is None:
