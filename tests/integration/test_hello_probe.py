@@ -35,6 +35,7 @@ from scanner.net.hello.outcome import (
 )
 from scanner.net.hello.plan import HelloFacts, PlanConfig, Probe, ordered_suites
 from scanner.net.hello.probe import Deadline, run, send_probe
+from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
 from scanner.testing.pki import Issued, make_ca, make_leaf, rsa_key
 
@@ -471,3 +472,51 @@ def test_hrr_loop_over_the_network_ends() -> None:
     assert facts.groups is None
     assert any(f.startswith("groups:") and "never offered" in f for f in facts.failures)
     assert sent < 20
+
+
+# --- what no local server speaks any more: SSL 2.0, SSL 3.0, export, RC4, DES, 3DES ---------
+
+LEGACY_SUITES = (0x0005, 0x000A, 0x0009, 0x0003, 0x0035)  # RC4, 3DES, DES, export RC4, AES-CBC
+SSL2_KINDS = (0x010080, 0x0700C0, 0x020080)  # RC4-MD5, DES-CBC3-MD5, EXP-RC4-MD5
+
+
+@pytest.mark.parametrize("ciphers", [False, True], ids=["protocols", "ciphers"])
+def test_legacy_peer(pki: tuple[Issued, Issued], ciphers: bool) -> None:
+    _, leaf = pki
+    policy = LegacyPolicy(
+        certificate=leaf.der,
+        versions=frozenset({Protocol.SSL3, Protocol.TLS1_0}),
+        suites=LEGACY_SUITES,
+        ssl2_kinds=SSL2_KINDS,
+    )
+    with legacy_server(policy) as port:
+        facts, sent = _run(port, PlanConfig(sni=NAME, ciphers=ciphers))
+    assert facts.versions == {
+        Protocol.SSL2: True,
+        Protocol.SSL3: True,
+        Protocol.TLS1_0: True,
+        Protocol.TLS1_1: False,
+        Protocol.TLS1_2: False,
+        Protocol.TLS1_3: False,
+    }
+    expected = frozenset().union(*(SUITES[c].classes for c in LEGACY_SUITES))
+    assert expected == {
+        WeakClass.RC4,
+        WeakClass.TRIPLE_DES,
+        WeakClass.DES,
+        WeakClass.EXPORT,
+        WeakClass.CBC,
+        WeakClass.NO_FS,
+    }
+    assert facts.classes[Protocol.SSL3] == expected
+    assert facts.classes[Protocol.TLS1_0] == expected
+    assert set(facts.ssl2_kinds) == set(SSL2_KINDS)
+    assert WeakClass.EXPORT in (facts.classes[Protocol.SSL2] or ())
+    assert facts.server_preference is True
+    assert facts.chain == (leaf.der,) and facts.groups == ()
+    assert facts.pq_kex is None and facts.large_hello_ok is None
+    if ciphers:
+        assert facts.suites is not None
+        assert facts.suites[Protocol.TLS1_0] == LEGACY_SUITES
+        assert facts.suites[Protocol.SSL3] == LEGACY_SUITES
+    assert facts.failures == ()
