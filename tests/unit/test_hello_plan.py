@@ -246,3 +246,16 @@ def test_pq_offer_is_a_browser_sized_split_hello() -> None:
     (pq,) = [p for p in policy.probes if p.purpose == "pq_kex"]
     assert isinstance(pq.hello, Offer)
     assert pq.hello.groups == PQ_GROUPS and pq.hello.pad_to == 1900 and pq.segment == 1000
+
+
+def test_lean_plan_asks_fewer_questions_and_says_what_it_did_not_ask() -> None:
+    suites = {Protocol.TLS1_3: TLS13, Protocol.TLS1_2: MODERN12, Protocol.TLS1_0: LEGACY10}
+    full, full_sent = drive(plan(PlanConfig(sni=None)), Policy(suites=suites))
+    lean_cfg = PlanConfig(sni=None, classes_every_version=False, groups=False)
+    lean, lean_sent = drive(plan(lean_cfg), Policy(suites=suites))
+    assert lean.groups is None and full.groups == (X25519, P256, P384)
+    assert lean.classes[Protocol.TLS1_2] == full.classes[Protocol.TLS1_2] == {WeakClass.CBC}
+    assert lean.classes[Protocol.TLS1_0] is None
+    assert WeakClass.RC4 in (full.classes[Protocol.TLS1_0] or ())
+    assert lean.versions == full.versions and lean.pq_kex == full.pq_kex
+    assert lean_sent < full_sent - 4

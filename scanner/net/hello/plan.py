@@ -111,6 +111,11 @@ class PlanConfig:
     ciphers: bool = False  # enumerate every accepted suite (`--ciphers`)
     large_hello: int = 1800  # bytes: Chrome's X25519MLKEM768 hello is about this size
     segment: int = 1200  # bytes per TCP segment for the large hello (under a 1280-byte MTU)
+    # Cheaper plans (each hello costs about a third of a full TLS handshake in client CPU):
+    # weak classes at the highest version below TLS 1.3 only (lower versions: None), and
+    # no group enumeration (groups None).
+    classes_every_version: bool = True
+    groups: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,6 +279,9 @@ def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in ord
         if v is Protocol.TLS1_3:
             classes[v] = frozenset()  # TLS 1.3 defines no suite of a weak class
             continue
+        if not cfg.classes_every_version and v is not next(x for x in LEGACY if versions.get(x)):
+            classes[v] = None  # asked at one version only
+            continue
         known: set[WeakClass] = set(SUITES[first[v]].classes) if v in first else set()
         unknown = set(WeakClass) - known
         result: frozenset[WeakClass] | None = None
@@ -301,9 +309,9 @@ def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in ord
 
     # 4. groups
     groups: tuple[int, ...] | None = None
-    if versions.get(Protocol.TLS1_3):
+    if cfg.groups and versions.get(Protocol.TLS1_3):
         groups = yield from _groups(Protocol.TLS1_3, sni, failures)
-    elif any(versions.get(v) for v in LEGACY if v is not Protocol.SSL3):
+    elif cfg.groups and any(versions.get(v) for v in LEGACY if v is not Protocol.SSL3):
         groups = yield from _groups(next(v for v in LEGACY if versions.get(v)), sni, failures)
 
     # 5. post-quantum key exchange and large-hello tolerance
