@@ -543,3 +543,41 @@ def test_captured_hello_retry_request() -> None:
 def test_captured_protocol_version_alert() -> None:
     _, events = _flight("alert_protocol_version")
     assert events == [Alert(level=2, description=70)]
+
+
+# --- properties: any bytes, any split -------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(1, 400), max_size=20))
+def test_any_bytes_any_split_never_raise_and_stay_bounded(data: bytes, cuts: list[int]) -> None:
+    reader = FlightReader(TLS12_OFFER)
+    pos = 0
+    for n in [*cuts, len(data)]:
+        chunk = data[pos : pos + min(n, reader.room or 1)]
+        pos += len(chunk)
+        if not chunk:
+            continue  # b"" is the end of the stream
+        for event in reader.receive_data(chunk):
+            assert not isinstance(event, Closed)
+        assert reader.room >= 0
+    events = reader.receive_data(b"")
+    assert all(isinstance(e, Closed) for e in events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cuts=st.lists(st.integers(1, 64), min_size=1, max_size=60))
+def test_a_real_flight_gives_the_same_events_however_it_is_split(cuts: list[int]) -> None:
+    hello, whole = _flight("tls12_certificate")
+    answer = (FIXTURES / "flight_tls12_certificate.server.bin").read_bytes()
+    reader = FlightReader(hello)
+    events: list[Event] = []
+    pos, i = 0, 0
+    while pos < len(answer):
+        n = cuts[i % len(cuts)]
+        events += reader.receive_data(answer[pos : pos + n])
+        pos, i = pos + n, i + 1
+    assert events == whole
