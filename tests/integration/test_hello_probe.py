@@ -6,6 +6,7 @@ reference being real handshakes of Python's ssl module (the same OpenSSL) per su
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import socket
@@ -24,7 +25,7 @@ from cryptography.x509 import ocsp
 
 from scanner.model.suites import SUITES, Protocol, WeakClass
 from scanner.net.handshake import PerIpLimiter
-from scanner.net.hello.codec import Offer
+from scanner.net.hello.codec import Offer, sct_list
 from scanner.net.hello.outcome import (
     Accepted,
     Failed,
@@ -134,6 +135,31 @@ def test_tls12_flight_with_certificate_and_stapled_ocsp(
     assert outcome.chain == (leaf.der,)
     assert outcome.ocsp_response == der
     assert isinstance(unstapled, Accepted) and unstapled.ocsp_response is None
+
+
+def test_scts_from_the_tls_extension(pki: tuple[Issued, Issued], tmp_path: Path) -> None:
+    """s_server -serverinfo answers the signed_certificate_timestamp extension (RFC 6962
+    3.3) with the list it is given; the prober reads it from the ServerHello."""
+    _, leaf = pki
+    scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
+    body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
+    ext = len(body).to_bytes(2, "big") + body
+    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
+    pem = (
+        b"-----BEGIN SERVERINFO FOR CT-----\n"
+        + base64.encodebytes(block)
+        + b"-----END SERVERINFO FOR CT-----\n"
+    )
+    (tmp_path / "serverinfo.pem").write_bytes(pem)
+    options = ["-tls1_2", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    with s_server(leaf, options, tmp_path) as port:
+        asked = _probe(port, Probe(purpose="t", hello=_tls(Protocol.TLS1_2, (0xC02F,))))
+        unasked = _probe(
+            port, Probe(purpose="t", hello=_tls(Protocol.TLS1_2, (0xC02F,), sct=False))
+        )
+    assert isinstance(asked, Accepted) and asked.sct_extension == ext
+    assert sct_list(asked.sct_extension) == scts
+    assert isinstance(unasked, Accepted) and unasked.sct_extension is None
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])

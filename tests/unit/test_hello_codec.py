@@ -40,6 +40,7 @@ from scanner.net.hello.codec import (
     encode,
     encode_sslv2,
     parse_client_hello,
+    sct_list,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hello"
@@ -581,3 +582,16 @@ def test_a_real_flight_gives_the_same_events_however_it_is_split(cuts: list[int]
         events += reader.receive_data(answer[pos : pos + n])
         pos, i = pos + n, i + 1
     assert events == whole
+
+
+def test_sct_list() -> None:
+    assert sct_list(b"\x00\x06\x00\x01\xaa\x00\x01\xbb") == (b"\xaa", b"\xbb")
+    for bad in (
+        b"",
+        b"\x00\x00",
+        b"\x00\x02\x00\x00",
+        b"\x00\x03\x00\x05\xaa",
+        b"\x00\x01\x00\x00",
+    ):
+        with pytest.raises(DecodeError):
+            sct_list(bad)

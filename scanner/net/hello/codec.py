@@ -414,6 +414,22 @@ def parse_client_hello(data: bytes) -> ClientHello:
     )
 
 
+def sct_list(data: bytes) -> tuple[bytes, ...]:
+    """The SerializedSCTs of a signed_certificate_timestamp extension (RFC 6962 3.3: a
+    2-byte-length list of 2-byte-length entries, neither empty)."""
+    c = _Cursor(data)
+    entries = _Cursor(c.vector(2))
+    if c.left or not entries.left:
+        raise DecodeError("not a SignedCertificateTimestampList")
+    out = []
+    while entries.left:
+        sct = entries.vector(2)
+        if not sct:
+            raise DecodeError("an empty SerializedSCT")
+        out.append(sct)
+    return tuple(out)
+
+
 # --- events of the server's first flight ---------------------------------------------------
 
 
