@@ -546,3 +546,38 @@ def test_legacy_peer(pki: tuple[Issued, Issued], ciphers: bool) -> None:
         assert facts.suites[Protocol.TLS1_0] == LEGACY_SUITES
         assert facts.suites[Protocol.SSL3] == LEGACY_SUITES
     assert facts.failures == ()
+
+
+def _hello_only(suite: int) -> bytes:
+    body = b"\x03\x03" + b"\x22" * 32 + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
+    msg = b"\x02" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
+
+
+FLIGHT = Probe(purpose="t", hello=TLS12.hello, read_flight=True)
+
+
+@pytest.mark.parametrize(
+    ("case", "behaviour", "why"),
+    [
+        ("stall", lambda c: (c.sendall(_hello_only(0xC02F)), time.sleep(1.0)), "no answer within"),
+        (
+            "huge-certificate-length",
+            lambda c: c.sendall(_hello_only(0xC02F) + b"\x16\x03\x03\x00\x04\x0b\xff\xff\xff"),
+            "16777215",
+        ),
+    ],
+    ids=["stall", "huge-certificate-length"],
+)
+def test_a_server_hello_read_still_answers_when_the_rest_fails(
+    case: str, behaviour: Callable[[socket.socket], None], why: str
+) -> None:
+    with raw_server(behaviour) as port:
+
+        async def go() -> Outcome:
+            deadline = Deadline(anyio.current_time() + 0.5)
+            return await send_probe("127.0.0.1", port, FLIGHT, deadline=deadline)
+
+        outcome = anyio.run(go)
+    assert isinstance(outcome, Accepted) and outcome.suite == 0xC02F
+    assert outcome.chain is None and outcome.incomplete and why in outcome.incomplete

@@ -259,3 +259,18 @@ def test_lean_plan_asks_fewer_questions_and_says_what_it_did_not_ask() -> None:
     assert WeakClass.RC4 in (full.classes[Protocol.TLS1_0] or ())
     assert lean.versions == full.versions and lean.pq_kex == full.pq_kex
     assert lean_sent < full_sent - 4
+
+
+def test_version_stands_when_its_certificate_was_not_read() -> None:
+    policy = modern()
+
+    def answer(probe: Probe) -> Outcome:
+        o = policy(probe)
+        if probe.read_flight and isinstance(o, Accepted):
+            return Accepted(version=o.version, suite=o.suite, group=o.group, incomplete="stalled")
+        return o
+
+    facts, _ = drive(plan(PlanConfig(sni="a.example")), answer)
+    assert facts.versions[Protocol.TLS1_2] is True
+    assert facts.chain is None and not facts.flight_read
+    assert "tls1_2: the certificate was not read: stalled" in facts.failures

@@ -49,6 +49,9 @@ class Accepted:
     chain: tuple[bytes, ...] | None = None  # TLS 1.2 and earlier, when the flight was read
     ocsp_response: bytes | None = None
     sct_extension: bytes | None = None  # the ServerHello's signed_certificate_timestamp list
+    # Why the rest of a flight that was to be read was not (a stall, garbage or an over-long
+    # message after the ServerHello): the version and suite stand, the certificate is unknown.
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +105,8 @@ def decide(
     for e in events:
         match e:
             case ProtocolError(detail=detail):
+                if server_hello is not None:
+                    return _accepted(server_hello, group, chain, ocsp, incomplete=detail)
                 return Failed(detail=detail)
             case Alert(level=level, description=description):
                 # A warning before the ServerHello (OpenSSL 1.0's unrecognized_name) is no
@@ -143,8 +148,22 @@ def decide(
     return None
 
 
+def after_failure(
+    hello: ClientHello | SSL2ClientHello, events: Sequence[Event], detail: str
+) -> Outcome:
+    """The outcome when reading stopped early (a timeout, a reset) with `detail`: what the
+    events already settle (a ServerHello read), else Failed."""
+    decided = decide(hello, [*events, ProtocolError(detail=detail)], read_flight=True)
+    return decided if decided is not None else Failed(detail=detail)
+
+
 def _accepted(
-    sh: ServerHello, group: int | None, chain: tuple[bytes, ...] | None, ocsp: bytes | None
+    sh: ServerHello,
+    group: int | None,
+    chain: tuple[bytes, ...] | None,
+    ocsp: bytes | None,
+    *,
+    incomplete: str | None = None,
 ) -> Accepted:
     return Accepted(
         version=sh.version,
@@ -153,4 +172,5 @@ def _accepted(
         chain=chain,
         ocsp_response=ocsp,
         sct_extension=sh.extension(EXT_SCT),
+        incomplete=incomplete,
     )

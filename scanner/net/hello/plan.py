@@ -231,7 +231,9 @@ def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in ord
         if suite is not None and isinstance(o, Accepted):
             first[v] = suite
             note(v, suite)
-            if read:
+            if read and o.incomplete:
+                failures.append(f"{v.column}: the certificate was not read: {o.incomplete}")
+            elif read:
                 flight_read = True
                 chain, ocsp, sct = o.chain, o.ocsp_response, o.sct_extension
     kinds = tuple(SSL2_CIPHER_KINDS)
@@ -385,7 +387,9 @@ def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in ord
     if sni and flight_read:
         v = next(v for v in LEGACY if versions.get(v))
         o = yield Probe(purpose="nosni", hello=_offer(v, _ORDERED[v], None), read_flight=True)
-        if isinstance(o, Accepted):
+        if isinstance(o, Accepted) and o.incomplete:
+            failures.append(f"nosni: the certificate was not read: {o.incomplete}")
+        elif isinstance(o, Accepted):
             nosni_chain = o.chain
         elif isinstance(o, Failed):
             fail("nosni", o)

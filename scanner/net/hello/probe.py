@@ -24,7 +24,7 @@ from scanner.net.hello.codec import (
     encode,
     encode_sslv2,
 )
-from scanner.net.hello.outcome import Failed, Outcome, decide
+from scanner.net.hello.outcome import Failed, Outcome, after_failure, decide
 from scanner.net.hello.plan import HelloFacts, Plan, PlanConfig, Probe, plan
 
 READ_CHUNK = 16 * 1024
@@ -43,10 +43,14 @@ def hello_bytes(probe: Probe) -> tuple[ClientHello | SSL2ClientHello, bytes]:
 
 
 async def _exchange(
-    conn: Connection, probe: Probe, hello: ClientHello | SSL2ClientHello, data: bytes
+    conn: Connection,
+    probe: Probe,
+    hello: ClientHello | SSL2ClientHello,
+    data: bytes,
+    events: list[Event],
 ) -> Outcome:
+    """Write the hello, read events (into `events`, kept by the caller) until decided."""
     reader = FlightReader(hello)
-    events: list[Event] = []
     try:
         if probe.segment:
             # Each piece its own TCP segment, as a browser's hello larger than the path's MSS.
@@ -93,13 +97,14 @@ async def send_probe(
     hello, data = hello_bytes(probe)
     stage = Stage.CONNECT
     seconds = 0.0
+    events: list[Event] = []
     try:
         async with deadline.slot(address, per_ip) as seconds:
             with anyio.fail_after(seconds):
                 async with await connect(address, port) as conn:
                     stage = Stage.HANDSHAKE
                     try:
-                        return await _exchange(conn, probe, hello, data)
+                        return await _exchange(conn, probe, hello, data, events)
                     finally:
                         with contextlib.suppress(OSError):
                             conn.set_option(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
@@ -107,7 +112,8 @@ async def send_probe(
         mapped = classify(e, stage, seconds)
         if mapped is None:
             raise
-        return Failed(detail=mapped[1])
+        # A ServerHello already read still answers the probe (the rest of the flight is lost).
+        return after_failure(hello, events, mapped[1])
 
 
 async def run(
