@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from scanner.model.hello import HelloFacts
 from scanner.model.suites import SUITES, Protocol, WeakClass
 from scanner.net.handshake import PerIpLimiter
 from scanner.net.hello.codec import Offer, sct_list
@@ -34,7 +35,7 @@ from scanner.net.hello.outcome import (
     Refused,
     Retried,
 )
-from scanner.net.hello.plan import HelloFacts, PlanConfig, Probe, ordered_suites
+from scanner.net.hello.plan import PlanConfig, Probe, ordered_suites
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim

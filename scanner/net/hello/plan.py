@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+from scanner.model.hello import HelloFacts
 from scanner.model.suites import (
     GROUPS,
     SSL2_CIPHER_KINDS,
@@ -116,33 +117,6 @@ class PlanConfig:
     # no group enumeration (groups None).
     classes_every_version: bool = True
     groups: bool = True
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HelloFacts:
-    """What the probes established; None wherever a probe failed (see `failures`)."""
-
-    versions: dict[Protocol, bool | None]
-    classes: dict[Protocol, frozenset[WeakClass] | None]  # weak classes accepted per version
-    groups: tuple[int, ...] | None
-    pq_kex: bool | None
-    large_hello_ok: bool | None
-    server_preference: bool | None
-    suites: dict[Protocol, tuple[int, ...] | None] | None  # with `ciphers`: accepted, in order
-    ssl2_kinds: tuple[int, ...]
-    chain: tuple[bytes, ...] | None  # the TLS 1.2-or-earlier chain sent with SNI
-    nosni_chain: tuple[bytes, ...] | None  # ... and without
-    ocsp_response: bytes | None  # stapled with SNI (None: none stapled, or not read)
-    sct_extension: bytes | None
-    flight_read: bool  # a TLS 1.2-or-earlier flight was read (stapling is known)
-    failures: tuple[str, ...]
-
-    @property
-    def cipher_classes(self) -> frozenset[WeakClass]:
-        out: frozenset[WeakClass] = frozenset()
-        for found in self.classes.values():
-            out |= found or frozenset()
-        return out
 
 
 def _offer(

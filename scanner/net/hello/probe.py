@@ -11,6 +11,7 @@ import struct
 
 import anyio
 
+from scanner.model.hello import HelloFacts
 from scanner.model.types import Stage
 from scanner.net.classify import classify
 from scanner.net.handshake import Connection, Deadline, PerIpLimiter, connect, hung_up
@@ -25,7 +26,7 @@ from scanner.net.hello.codec import (
     encode_sslv2,
 )
 from scanner.net.hello.outcome import Failed, Outcome, after_failure, decide
-from scanner.net.hello.plan import HelloFacts, Plan, PlanConfig, Probe, plan
+from scanner.net.hello.plan import Plan, PlanConfig, Probe, plan
 
 READ_CHUNK = 16 * 1024
 
