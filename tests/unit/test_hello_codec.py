@@ -595,3 +595,15 @@ def test_sct_list() -> None:
     ):
         with pytest.raises(DecodeError):
             sct_list(bad)
+
+
+def test_hellos_of_256_to_511_bytes_are_padded_to_512() -> None:
+    """RFC 7685 1: the ClientHello message length a few TLS terminators mishandle."""
+    sizes = []
+    for n in range(1, 200, 7):
+        suites = suites_for(Protocol.TLS1_2)[:n]
+        hello = build(Offer(versions=(Protocol.TLS1_2,), suites=suites, sni="a.example"))
+        size = len(encode(hello)) - 5
+        assert not 0xFF < size < 0x200, (n, size)
+        sizes.append(size)
+    assert 512 in sizes  # some were padded

@@ -314,7 +314,15 @@ def build(
         extensions=exts,
         record_version=min(legacy, Protocol.TLS1_0),
     )
-    return pad(hello, offer.pad_to) if offer.pad_to and exts is not None else hello
+    if exts is None:
+        return hello
+    if offer.pad_to:
+        return pad(hello, offer.pad_to)
+    # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
+    # bytes; clients pad those to 512 (RFC 7685 1, as BoringSSL and NSS do).
+    size = len(encode(hello)) - 5
+    # (a padding extension has a 4-byte header: at least 5 bytes more, as BoringSSL adds)
+    return pad(hello, max(512, size + 5) + 5) if 0xFF < size < 0x200 else hello
 
 
 def pad(hello: ClientHello, target: int) -> ClientHello:
