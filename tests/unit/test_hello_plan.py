@@ -274,3 +274,12 @@ def test_version_stands_when_its_certificate_was_not_read() -> None:
     assert facts.versions[Protocol.TLS1_2] is True
     assert facts.chain is None and not facts.flight_read
     assert "tls1_2: the certificate was not read: stalled" in facts.failures
+
+
+def test_a_post_quantum_only_tls13_server_is_seen() -> None:
+    """The TLS 1.3 probe names every group, so a server with none of the classic ones still
+    answers (a HelloRetryRequest for its hybrid group) instead of refusing."""
+    policy = Policy(suites={Protocol.TLS1_3: TLS13}, groups=(X25519MLKEM768,))
+    facts, _ = drive(plan(PlanConfig(sni=None)), policy)
+    assert facts.versions[Protocol.TLS1_3] is True
+    assert facts.groups == (X25519MLKEM768,) and facts.pq_kex is True

@@ -131,7 +131,7 @@ def _offer(
         return Offer(
             versions=(Protocol.TLS1_3,),
             suites=suites,
-            groups=CLASSIC_GROUPS if groups is None else groups,
+            groups=TLS13_GROUPS if groups is None else groups,
             key_shares=key_shares,
             sni=sni,
         )
