@@ -113,7 +113,8 @@ def decide(
                 # answer; a warning after it is read past too.
                 if level == 2:
                     if server_hello is not None and read_flight:
-                        return _accepted(server_hello, group, chain, ocsp)
+                        why = f"fatal alert {description} after the ServerHello"
+                        return _accepted(server_hello, group, chain, ocsp, incomplete=why)
                     return Refused(kind=RefusalKind.ALERT, alert=description)
             case HelloRetryRequest(cipher_suite=suite, selected_group=g):
                 return Retried(suite=suite, group=g)
