@@ -283,3 +283,15 @@ def test_a_post_quantum_only_tls13_server_is_seen() -> None:
     facts, _ = drive(plan(PlanConfig(sni=None)), policy)
     assert facts.versions[Protocol.TLS1_3] is True
     assert facts.groups == (X25519MLKEM768,) and facts.pq_kex is True
+
+
+def test_a_tls10_only_server_still_gives_its_chain() -> None:
+    """Its ServerHello for TLS 1.0 answers the TLS 1.2 and 1.1 probes; the TLS 1.0 probe is
+    still sent, to read the certificate and the suite chosen from everything."""
+    policy = Policy(suites={Protocol.TLS1_0: LEGACY10})
+    facts, _ = drive(plan(PlanConfig(sni="old.example")), policy)
+    assert facts.versions[Protocol.TLS1_0] is True
+    assert facts.versions[Protocol.TLS1_2] is False and facts.versions[Protocol.TLS1_1] is False
+    assert facts.chain == (LEAF,) and facts.flight_read
+    assert facts.server_preference is True
+    assert [p.purpose for p in policy.probes].count("tls1_0") == 1

@@ -188,12 +188,14 @@ def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in ord
             first[Protocol.TLS1_3] = suite
             note(Protocol.TLS1_3, suite)
     for v in LEGACY:
-        if v in versions:
-            continue  # answered by a lower-version ServerHello
+        # Answered already by a ServerHello for it to a higher probe: asked again only when
+        # no chain has been read yet (it is then the highest version below TLS 1.3).
+        if v in versions and flight_read:
+            continue
         read = not flight_read
         o = yield Probe(purpose=v.column, hello=_offer(v, _ORDERED[v], sni), read_flight=read)
         if isinstance(o, Failed):
-            versions[v] = None
+            versions[v] = versions.get(v) or None
             fail(v.column, o)
             continue
         if isinstance(o, Refused) and o.kind is RefusalKind.VERSION and o.version:
