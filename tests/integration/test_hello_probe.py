@@ -286,7 +286,11 @@ def test_cipher_enumeration_matches_what_the_server_accepts(
     options = ["-cipher", ALL_CIPHERS] + (["-serverpref"] if serverpref else [])
     with s_server(leaf, options, tmp_path) as port:
         facts, sent = _run(port, PlanConfig(sni=NAME, ciphers=True))
+        eliminated, _ = _run(port, PlanConfig(sni=NAME))
         reference = {v: _reference(port, v) for v in (Protocol.TLS1_0, Protocol.TLS1_2)}
+    # weak classes by elimination (no --ciphers) agree with the full enumeration, per version
+    assert eliminated.classes == facts.classes
+    assert eliminated.server_preference is facts.server_preference
     assert facts.versions == {
         Protocol.SSL2: False,
         Protocol.SSL3: False,
