@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 
 from scanner.net.resolve import on_asyncio
@@ -70,6 +71,10 @@ class Connection:
     async def start_tls(self, ctx: ssl.SSLContext, sni: str | None) -> ssl.SSLObject:
         """The TLS handshake as a client; the session, readable until the connection closes.
         A close by the server during the handshake is an exception `hung_up` recognises."""
+        raise NotImplementedError
+
+    def set_option(self, level: int, option: int, value: int | bytes) -> None:
+        """setsockopt on the TCP socket (the ClientHello prober: TCP_NODELAY, SO_LINGER)."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -126,6 +131,9 @@ class _AsyncioConnection(Connection):
     async def send(self, data: bytes) -> None:
         await self._loop.sock_sendall(self._sock, data)
 
+    def set_option(self, level: int, option: int, value: int | bytes) -> None:
+        self._sock.setsockopt(level, option, value)
+
     async def start_tls(self, ctx: ssl.SSLContext, sni: str | None) -> ssl.SSLObject:
         # What loop.create_connection(ssl=ctx) does, with our SSL protocol class.
         waiter = self._loop.create_future()
@@ -181,6 +189,10 @@ class _AnyioConnection(Connection):
 
     async def send(self, data: bytes) -> None:
         await self._stream.send(data)
+
+    def set_option(self, level: int, option: int, value: int | bytes) -> None:
+        sock: socket.socket = self._stream.extra(SocketAttribute.raw_socket)
+        sock.setsockopt(level, option, value)
 
     async def start_tls(self, ctx: ssl.SSLContext, sni: str | None) -> ssl.SSLObject:
         tls = await TLSStream.wrap(

@@ -1,0 +1,1 @@
+"""The ClientHello prober: codec (sans I/O), plan (which hellos, pure), probe (sockets)."""
