@@ -46,6 +46,7 @@ COMMANDS = {
     "summary": "scanner.cli.reports",
     "diff": "scanner.cli.reports",
     "report": "scanner.cli.reports",
+    "trend": "scanner.cli.trend",
 }
 _apps: dict[str, typer.Typer] = {}  # filled by @command as the modules are imported
 
