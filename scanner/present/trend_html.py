@@ -7,10 +7,10 @@ environment (`templates/trend.html.j2`), so every value is HTML-escaped."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from scanner.analysis.trend import BREAKING_DAYS, Kind, Trend, labels, series
+from scanner.analysis.trend import BREAKING_DAYS, BREAKING_NAME, Kind, Trend, labels, series
 from scanner.present import trend as text
 from scanner.present.html import _assets, _environment
 
@@ -24,7 +24,7 @@ COLOURS = {
     "A-": "#66a63a",
     "resolved_finding": "#2e7d32",
     "expiring_soon": "#d9640b",
-    "within_30_days": "#b58a00",
+    BREAKING_NAME: "#b58a00",
     "B": "#b58a00",
     "C": "#d9640b",
     "medium": "#b58a00",
@@ -41,6 +41,7 @@ COLOURS = {
     "M": "#8e2a6b",
     "T": "#7a1d16",
 }
+OVERVIEW = ("trusted", "not_trusted", "error", BREAKING_NAME)
 OTHERS = ("#1565c0", "#00838f", "#5d4037", "#ad1457", "#283593", "#558b2f", "#4e342e")
 
 
@@ -88,7 +89,7 @@ def line_chart(
     names: Sequence[str],
     lines: Sequence[tuple[str, Sequence[int | None]]],
     *,
-    width: int = 720,
+    width: int = 600,
     height: int = 260,
 ) -> LineChart:
     """A line per (name, counts over the nights); a night without a count (the first night's
@@ -106,7 +107,6 @@ def line_chart(
         return top + plot_h - plot_h * v / biggest
 
     out: list[Line] = []
-    ends: list[float] = []
     palette = iter(OTHERS * 4)
     for name, counts in lines:
         points = tuple(
@@ -116,10 +116,6 @@ def line_chart(
         )
         if not points:
             continue
-        end = float(points[-1].y) + 4
-        while any(abs(end - e) < 13 for e in ends):  # keep the names a line apart
-            end += 13
-        ends.append(end)
         out.append(
             Line(
                 name=name,
@@ -127,11 +123,15 @@ def line_chart(
                 points=points,
                 path=" ".join(f"{p.x},{p.y}" for p in points),
                 end_x=f"{float(points[-1].x) + 8:.1f}",
-                end_y=f"{end:.1f}",
-                dashed=name in ("error", "within_30_days"),
+                end_y="",
+                dashed=name in ("error", BREAKING_NAME),
             )
         )
-    step = max(1, -(-n // 10))  # at most about ten night labels under the axis
+    ends = _spread([float(line.points[-1].y) + 4 for line in out], top + 10, top + plot_h + 4)
+    out = [replace(line, end_y=f"{e:.1f}") for line, e in zip(out, ends, strict=True)]
+    # As many night labels under the axis as fit side by side (about 7 px a character).
+    room = max(1, plot_w // (7 * max([len(s) for s in names] + [1]) + 12))
+    step = max(1, -(-n // room))
     x_ticks = tuple(
         Tick(pos=f"{x(i):.1f}", text=names[i]) for i in range(n) if i % step == 0 or i == n - 1
     )
@@ -150,6 +150,24 @@ def line_chart(
         x_ticks=x_ticks,
         y_ticks=y_ticks,
     )
+
+
+LABEL_GAP = 13  # px between the baselines of two names at the lines' ends
+
+
+def _spread(wanted: Sequence[float], low: float, high: float) -> list[float]:
+    """Baselines for the names at the lines' ends: each as near its line as can be with
+    LABEL_GAP between any two, kept within [low, high] while there is room (they go above
+    the plot only when there is not)."""
+    order = sorted(range(len(wanted)), key=lambda i: wanted[i])
+    placed = [0.0] * len(wanted)
+    previous = -1e9
+    for i in order:  # top down, each at least a gap below the one above
+        previous = placed[i] = max(wanted[i], previous + LABEL_GAP, low)
+    following = 1e9
+    for i in reversed(order):  # bottom up, none below `high`
+        following = placed[i] = min(placed[i], following - LABEL_GAP, high)
+    return placed
 
 
 def _chart(
@@ -180,10 +198,15 @@ def render(t: Trend, *, limit: int = MAX_ROWS) -> str:
     css, _ = _assets()
     names = labels([n.as_of for n in t.nights])
     charts = [
-        # Trusted, not trusted, each problem verdict, errors, and the hosts breaking soon.
+        # The whole fleet, then the problems on their own scale (a few hosts each).
         _chart(
-            t, "Hosts per verdict", (Kind.VERDICT, Kind.BREAKING, Kind.STATUS), names, skip=("ok",)
+            t,
+            "Hosts per verdict: trusted, not trusted, errors, breaking soon",
+            (Kind.VERDICT, Kind.BREAKING, Kind.STATUS),
+            names,
+            only=OVERVIEW,
         ),
+        _chart(t, "Hosts per problem verdict", (Kind.VERDICT,), names, skip=OVERVIEW),
         _chart(t, "Hosts per grade", (Kind.GRADE,), names),
         _chart(t, "Hosts per severity (worst finding)", (Kind.SEVERITY,), names),
         _chart(
