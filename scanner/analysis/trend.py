@@ -77,10 +77,10 @@ def breaking_hosts(
 ) -> pd.DataFrame:
     """Hosts trusted at `as_of` whose leaf's notAfter falls within the next `days` days (the
     hosts that break unless someone renews them), soonest first."""
-    start = pd.Timestamp(as_of).tz_convert("UTC")
-    end = start + pd.Timedelta(days=days)
+    end = pd.Timestamp(as_of).tz_convert("UTC") + pd.Timedelta(days=days)
+    # Trusted means valid at as-of (notAfter included, RFC 5280 4.1.2.5): no lower bound.
     ok = hosts[(hosts["status"] == "ok") & (hosts["trusted"] == True)]  # noqa: E712
-    soon = ok[(ok["not_after"] > start) & (ok["not_after"] <= end)]
+    soon = ok[ok["not_after"] <= end]
     return soon.sort_values(["not_after", "host"]).reset_index(drop=True)
 
 
