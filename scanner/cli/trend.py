@@ -63,12 +63,10 @@ def trend(
 
     Example: scanner trend reports/ --html reports/trend.html
     """
-    from scanner.analysis.trend import trend as count
     from scanner.present import trend as text
-    from scanner.store.nights import group_nights, read_nights
+    from scanner.store.nights import load_trend
 
-    groups = group_nights([path_or_url(d) for d in dirs])
-    t = count(read_nights(groups))
+    t = load_trend([path_or_url(d) for d in dirs])
     doc = text.document(t, nights=nights, limit=limit, short=fmt is OutputFormat.TABLE)
     render(doc, fmt, sys.stdout, out_console(), err_console())
     if html is not None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scanner.analysis.trend import Night
+from scanner.analysis.trend import Night, Trend, trend
 from scanner.errors import ScanFolderError
 from scanner.store.load import SHARD_AS_OF_SPREAD, _read_meta, load
 from scanner.store.location import Location
@@ -101,3 +101,12 @@ def read_nights(groups: Iterable[Sequence[Path | str]]) -> Iterator[Night]:
                 if meta.get("interrupted")
             ),
         )
+
+
+def load_trend(paths: Iterable[Path | str]) -> Trend:
+    """The trend of the nights under `paths` (`scanner trend` as a library call), two nights
+    in memory at a time.
+
+    Example: load_trend(["reports"]).counts.query("kind == 'verdict' and name == 'trusted'")
+    """
+    return trend(read_nights(group_nights(paths)))

@@ -398,3 +398,26 @@ def test_help_and_readme_name_the_same_options() -> None:
     assert documented == actual
     result = run(["trend", "--help"])
     assert result.exit_code == 0 and "Example: scanner trend" in result.stdout
+
+
+def test_library_call_and_nights_without_a_full_record(fleet: Fleet, tmp_path: Path) -> None:
+    from scanner.store.nights import load_trend
+
+    t = load_trend([fleet.reports, fleet.shards])
+    data = trend_json(fleet.reports, fleet.shards)
+    assert len(t.counts) == sum(len(v) for n in data["nights"] for v in n["counts"].values())
+    # An interrupted night is counted, with a warning; a night without scan.json is dated by
+    # its last host's scan time.
+    interrupted, bare = tmp_path / "interrupted", tmp_path / "bare"
+    shutil.copytree(fleet.reports / f"night={NIGHTS[1].date()}", interrupted)
+    meta = json.loads((interrupted / "scan.json").read_text())
+    (interrupted / "scan.json").write_text(json.dumps({**meta, "interrupted": True}))
+    shutil.copytree(fleet.reports / f"night={NIGHTS[2].date()}", bare)
+    (bare / "scan.json").unlink()
+    result = run(["trend", interrupted, bare, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "interrupted; some hosts are missing" in result.stderr
+    nights = json.loads(result.stdout)["nights"]
+    assert nights[0]["as_of"] == NIGHTS[1].isoformat()
+    last = max(r["scanned_at"] for r in tables([bare], "hosts.parquet"))
+    assert nights[1]["as_of"] == last.isoformat()
