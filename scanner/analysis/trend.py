@@ -15,6 +15,7 @@ import pandas as pd
 
 from scanner.analysis import diff as diffs
 from scanner.analysis.summary import summarise
+from scanner.errors import ScanFolderError
 
 BREAKING_DAYS = 30
 COLUMNS = ["night", "kind", "name", "hosts"]
@@ -113,8 +114,9 @@ def night_counts(
 
 
 def trend(nights: Iterable[Night]) -> Trend:
-    """The counts of every night, oldest first. `nights` must come oldest first (each as-of
-    later than the one before); they are read one at a time and let go after the next."""
+    """The counts of every night, oldest first. `nights` must come oldest first, each as-of
+    later than the one before (else ScanFolderError); they are read one at a time and let go
+    after the next."""
     parts: list[pd.DataFrame] = []
     infos: list[NightInfo] = []
     warnings: list[str] = []
@@ -122,7 +124,11 @@ def trend(nights: Iterable[Night]) -> Trend:
     changes = pd.DataFrame(columns=diffs.BASE_COLUMNS)
     for night in nights:
         if before is not None and night.as_of <= before.as_of:
-            raise ValueError("nights must come oldest first, one per as-of instant")
+            raise ScanFolderError(
+                f"nights out of order: {', '.join(night.sources)} (as of "
+                f"{night.as_of.isoformat()}) is not later than {', '.join(before.sources)} "
+                f"(as of {before.as_of.isoformat()}); give each night's folders once"
+            )
         counts, changes, note = night_counts(night, before)
         parts.append(counts)
         when = night.as_of.astimezone(dt.UTC).isoformat()

@@ -63,17 +63,33 @@ def _as_of(folder: Path | str, meta: dict[str, Any]) -> dt.datetime:
     return load([folder]).as_of  # no scan.json: when its last host finished
 
 
+def _run(meta: dict[str, Any]) -> tuple[object, object] | None:
+    """What no two folders of one night share: the scan and the shard (`--shard K/N`)."""
+    group = meta.get("scan_group")
+    return (group, meta.get("options", {}).get("shard")) if group else None
+
+
 def group_nights(paths: Iterable[Path | str]) -> list[tuple[Path | str, ...]]:
-    """The scan folders grouped into nights, oldest first: folders whose as-of instants lie
-    within SHARD_AS_OF_SPREAD of the night's first are one night (its shards)."""
+    """The scan folders grouped into nights, oldest first. Folders whose as-of instants lie
+    within SHARD_AS_OF_SPREAD of the night's first are one night (its shards), unless one
+    repeats a shard of that night at another instant: a later run (several scans a day).
+    A copy (the same shard at the same instant) stays in the night, for `load` to refuse."""
     folders = scan_folders(paths)
-    dated = sorted(((_as_of(f, _read_meta(f)), str(f), f) for f in folders), key=lambda d: d[:2])
+    dated = []
+    for f in folders:
+        meta = _read_meta(f)
+        dated.append((_as_of(f, meta), str(f), f, _run(meta)))
+    dated.sort(key=lambda d: d[:2])
     nights: list[list[Path | str]] = []
     start: dt.datetime | None = None
-    for as_of, _, folder in dated:
-        if start is None or as_of - start > SHARD_AS_OF_SPREAD:
+    seen: dict[object, dt.datetime] = {}
+    for as_of, _, folder, run in dated:
+        repeated = run is not None and run in seen and seen[run] != as_of
+        if start is None or as_of - start > SHARD_AS_OF_SPREAD or repeated:
             nights.append([])
-            start = as_of
+            start, seen = as_of, {}
+        if run is not None:
+            seen[run] = as_of
         nights[-1].append(folder)
     return [tuple(n) for n in nights]
 

@@ -421,3 +421,23 @@ def test_library_call_and_nights_without_a_full_record(fleet: Fleet, tmp_path: P
     assert nights[0]["as_of"] == NIGHTS[1].isoformat()
     last = max(r["scanned_at"] for r in tables([bare], "hosts.parquet"))
     assert nights[1]["as_of"] == last.isoformat()
+
+
+def test_two_scans_of_one_day_are_two_nights(
+    fleet: Fleet, scan_lab_args: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    """The same input scanned again six hours later is a later run, not a shard of the
+    earlier one: shards are told apart by their shard number, runs by their as-of."""
+    again = tmp_path / "again"
+    as_of = NIGHTS[2] + dt.timedelta(hours=6)
+    result = run(["scan", fleet.root / "later.csv", "--out", again, *scan_lab_args(as_of=as_of)])
+    assert result.exit_code == 0, result.output
+    data = trend_json(fleet.reports, again)
+    assert [n["as_of"] for n in data["nights"]] == [
+        NIGHTS[1].isoformat(),
+        NIGHTS[2].isoformat(),
+        as_of.isoformat(),
+    ]
+    result = run(["trend", fleet.reports, again, "--format", "markdown"])
+    header = markdown_table(result.stdout, "Hosts per verdict")[0]
+    assert header[1:] == ["2026-06-06 00:00", "2026-06-13 00:00", "2026-06-13 06:00"]

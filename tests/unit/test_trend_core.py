@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from scanner.analysis.trend import Kind, Night, breaking_hosts, labels, series, trend, wide
+from scanner.errors import ScanFolderError
 from scanner.model.types import ErrorCode, Handshake, ScanFailed, ScanOk, ScanResult, Target
 from scanner.present.trend_html import LABEL_GAP, _spread, line_chart
 from scanner.run.api import from_results
@@ -102,7 +103,7 @@ def test_counts_per_night_and_changes_from_the_night_before(
     assert pd.isna(row["2026-06-01"]) and row["2026-06-15"] == 1
     assert "added" not in set(changes["hosts"])  # zero every night: left out
     assert list(wide(t, [Kind.VERDICT], last=2).columns) == ["hosts", "2026-06-08", "2026-06-15"]
-    with pytest.raises(ValueError, match="oldest first"):
+    with pytest.raises(ScanFolderError, match="out of order"):
         trend([nights[1], nights[0]])
 
 
