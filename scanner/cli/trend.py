@@ -42,7 +42,7 @@ def trend(
     ] = 7,
     limit: Annotated[
         int,
-        typer.Option(min=1, help="Hosts listed (new findings, breaking) in table and markdown."),
+        typer.Option(min=1, help="Hosts listed (changes, breaking) in table and markdown output."),
     ] = 20,
     html: Annotated[
         str | None,
@@ -57,7 +57,7 @@ def trend(
     as-of; the shards of a night are one scan), hosts per verdict, error, grade, severity,
     finding and trust store, the findings new and resolved since the night before (as
     `scanner diff` finds them), and the hosts trusted that night whose certificate expires
-    within 30 days; then the latest night's new findings and breaking hosts. CSV is long (one
+    within 30 days; then the latest night's new changes and breaking hosts. CSV is long (one
     row per night, kind and name); JSON has every night. `--html` writes a page with a line
     per verdict, grade and severity over the nights (no network needed to open it).
 

@@ -5,7 +5,6 @@ hosts breaking soon. Pure: a Trend in, a Document out."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ import pandas as pd
 
 from scanner.analysis.fixlist import target_labels
 from scanner.analysis.trend import BREAKING_DAYS, Kind, Trend, labels, wide
-from scanner.present.formats import Document, Section
+from scanner.present.formats import Document, Section, records
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +112,11 @@ def json_data(t: Trend) -> dict[str, Any]:
     return {
         "nights": nights,
         "latest": {
-            "changes": _records(changes(t)),
-            "breaking": _records(breaking_list(t)),
+            "changes": records(changes(t)),
+            "breaking": records(breaking_list(t)),
         },
         "warnings": list(t.warnings),
     }
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    from scanner.present.formats import records
-
-    return records(df)
 
 
 def heading(t: Trend) -> tuple[str, ...]:
@@ -177,7 +170,3 @@ def document(t: Trend, *, nights: int, limit: int, short: bool) -> Document:
         data=json_data(t),
         csv=csv_frame(t),
     )
-
-
-def sources(t: Trend) -> Sequence[str]:
-    return [s for n in t.nights for s in n.sources]
