@@ -241,4 +241,10 @@ def render(t: Trend, *, limit: int = MAX_ROWS) -> str:
 
 
 def _rows(df: Any) -> list[list[Any]]:
-    return [list(values) for values in df.itertuples(index=False)]
+    """Cells as the template tests them: a missing value (None, NaN, NA) is None."""
+    import pandas as pd
+
+    return [
+        [None if not isinstance(v, list | tuple) and pd.isna(v) else v for v in values]
+        for values in df.itertuples(index=False)
+    ]
