@@ -57,7 +57,7 @@ def trend(
     as-of; the shards of a night are one scan), hosts per verdict, error, grade, severity,
     finding and trust store, the findings new and resolved since the night before (as
     `scanner diff` finds them), and the hosts trusted that night whose certificate expires
-    within 30 days; then the latest night's new changes and breaking hosts. CSV is long (one
+    within 30 days; then the latest night's changes and breaking hosts. CSV is long (one
     row per night, kind and name); JSON has every night. `--html` writes a page with a line
     per verdict, grade and severity over the nights (no network needed to open it).
 

@@ -1,5 +1,5 @@
 """`scanner trend` as a `Document` (terminal, CSV, JSON, Markdown; scanner.present.formats):
-one table per kind of count with a column per night, the latest night's new findings and the
+one table per kind of count with a column per night, the latest night's changes and its
 hosts breaking soon. Pure: a Trend in, a Document out."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from scanner.analysis.trend import BREAKING_DAYS, Kind, Trend, labels, wide
 from scanner.present.formats import Document, Section, records
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Table:
     """One table of counts: its title, the kinds of count it shows and its first column."""
 
@@ -27,16 +27,18 @@ class Table:
 
 TABLES = (
     Table(
-        f"Hosts per verdict (breaking: trusted, expiring within {BREAKING_DAYS} days)",
-        (Kind.STATUS, Kind.VERDICT, Kind.BREAKING),
-        "verdict",
+        title=f"Hosts per verdict (breaking: trusted, expiring within {BREAKING_DAYS} days)",
+        kinds=(Kind.STATUS, Kind.VERDICT, Kind.BREAKING),
+        label="verdict",
     ),
-    Table("Hosts per error", (Kind.ERROR,), "error", nonzero=True),
-    Table("Hosts per grade", (Kind.GRADE,), "grade"),
-    Table("Hosts per severity (worst finding)", (Kind.SEVERITY,), "severity"),
-    Table("Changes from the night before (scanner diff)", (Kind.CHANGE,), "change"),
-    Table("Hosts per finding", (Kind.FINDING,), "finding", nonzero=True),
-    Table("Hosts each trust store trusts", (Kind.TRUST_STORE,), "store"),
+    Table(title="Hosts per error", kinds=(Kind.ERROR,), label="error", nonzero=True),
+    Table(title="Hosts per grade", kinds=(Kind.GRADE,), label="grade"),
+    Table(title="Hosts per severity (worst finding)", kinds=(Kind.SEVERITY,), label="severity"),
+    Table(
+        title="Changes from the night before (scanner diff)", kinds=(Kind.CHANGE,), label="change"
+    ),
+    Table(title="Hosts per finding", kinds=(Kind.FINDING,), label="finding", nonzero=True),
+    Table(title="Hosts each trust store trusts", kinds=(Kind.TRUST_STORE,), label="store"),
 )
 
 
@@ -123,7 +125,10 @@ def heading(t: Trend) -> tuple[str, ...]:
     """Lines under the title, each under 80 columns: the nights' as-of and the latest size."""
     if not t.nights:
         return ("no nights",)
-    first, last = (n.as_of.astimezone(dt.UTC).isoformat() for n in (t.nights[0], t.nights[-1]))
+    first, last = (
+        n.as_of.astimezone(dt.UTC).isoformat(timespec="seconds")
+        for n in (t.nights[0], t.nights[-1])
+    )
     span = f"{first} to {last}" if len(t.nights) > 1 else first
     return (
         f"{len(t.nights)} night(s), as of {span}",
