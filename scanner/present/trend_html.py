@@ -226,10 +226,7 @@ def render(t: Trend, *, limit: int = MAX_ROWS) -> str:
         warnings=list(t.warnings),
         nights=[{"label": label, "info": n} for label, n in zip(names, t.nights, strict=True)],
         charts=charts,
-        tables=[
-            {"title": spec.title, "columns": list(df.columns), "rows": _rows(df)}
-            for spec, df in text.tables(t)
-        ],
+        tables=[_night_rows(spec.title, spec.label, df) for spec, df in text.tables(t)],
         latest=names[-1] if names else "",
         changes=_rows(new.head(limit)),
         changes_more=max(len(new) - limit, 0),
@@ -240,11 +237,21 @@ def render(t: Trend, *, limit: int = MAX_ROWS) -> str:
     )
 
 
+def _night_rows(title: str, label: str, df: Any) -> dict[str, Any]:
+    """A count table with a row per night (a year of nights reads down the page, not across
+    it) and a column per name."""
+    names = [str(n) for n in df[label]]
+    nights = [c for c in df.columns if c != label]
+    rows = [[night, *df[night].tolist()] for night in nights]
+    return {"title": title, "columns": ["night", *names], "rows": _rows(rows)}
+
+
 def _rows(df: Any) -> list[list[Any]]:
     """Cells as the template tests them: a missing value (None, NaN, NA) is None."""
     import pandas as pd
 
+    rows = df if isinstance(df, list) else df.itertuples(index=False)
     return [
         [None if not isinstance(v, list | tuple) and pd.isna(v) else v for v in values]
-        for values in df.itertuples(index=False)
+        for values in rows
     ]
