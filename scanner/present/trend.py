@@ -75,15 +75,16 @@ def changes(t: Trend) -> pd.DataFrame:
 
 
 def breaking_list(t: Trend) -> pd.DataFrame:
-    """The latest night's hosts breaking soon: target, notAfter, days left."""
+    """The latest night's hosts breaking soon: target, not_after (UTC, to the minute), days
+    (whole days left, as in hosts.parquet)."""
     b = t.breaking
     if b.empty:
-        return pd.DataFrame(columns=["target", "not_after", "days_remaining"])
+        return pd.DataFrame(columns=["target", "not_after", "days"])
     return pd.DataFrame(
         {
             "target": target_labels(b),
-            "not_after": b["not_after"],
-            "days_remaining": b["days_remaining"],
+            "not_after": [pd.Timestamp(v).strftime("%Y-%m-%d %H:%M") for v in b["not_after"]],
+            "days": b["days_remaining"],
         }
     ).reset_index(drop=True)
 
@@ -164,6 +165,7 @@ def document(t: Trend, *, nights: int, limit: int, short: bool) -> Document:
             title=f"Breaking within {BREAKING_DAYS} days, as of {latest}",
             frame=breaking_list(t),
             limit=limit,
+            drop=("not_after",),
             whole=("target",),
         )
     )

@@ -143,3 +143,34 @@ def test_end_labels_are_spread_apart_within_the_plot() -> None:
     assert all(b - a >= LABEL_GAP for a, b in zip(ordered, ordered[1:], strict=False))
     assert max(placed) <= 300 and min(placed) >= 10
     assert placed[0] == 100  # the first stays at its line
+
+
+def test_terminal_at_80_columns_leaves_out_the_oldest_nights(
+    pki: lab.Pki, trust: certs.TrustStore
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from scanner.present.formats import OutputFormat, render
+    from scanner.present.trend import document
+
+    name = "a-rather-long-host-name-of-the-payments-fleet.example.test"
+    chain = [pki.leaf([name], not_after=FIXED + 20 * DAY), pki.intermediate]
+    t = trend(night(trust, FIXED + k * DAY, [(name, chain)]) for k in range(10))
+
+    def shown(width: int, nights: int) -> str:
+        out = io.StringIO()
+        console = Console(file=out, width=width, highlight=False)
+        doc = document(t, nights=nights, limit=20, short=True)
+        render(doc, OutputFormat.TABLE, io.StringIO(), console, console)
+        text = out.getvalue()
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert f"{name}:443" in text  # the breaking host, its name whole
+        assert "06-10" in text  # the latest night, always
+        return text
+
+    assert "06-03" not in shown(80, 7)  # older than --nights 7
+    narrow, wide_ = shown(80, 10), shown(120, 10)
+    assert "not shown at this width: 06-01, 06-02" in narrow  # the oldest first
+    assert "06-01" in wide_ and "not shown at this width: 06" not in wide_
