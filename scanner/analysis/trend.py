@@ -64,6 +64,8 @@ class NightInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Trend:
+    """The nights, their counts, and the latest night's lists."""
+
     nights: tuple[NightInfo, ...]
     counts: pd.DataFrame  # COLUMNS: one row per (night, kind, name), oldest night first
     # The latest night's changes from the night before (`diff.diff`; empty with one night)
@@ -163,15 +165,16 @@ def trend(nights: Iterable[Night]) -> Trend:
 
 
 def labels(instants: Sequence[dt.datetime], *, short: bool = False) -> list[str]:
-    """A column label per night: its as-of date (`2026-12-06`), or date and time where two
-    nights share a date; `short` leaves the year out when every night is in one year (the
-    terminal's 80 columns)."""
+    """A distinct column label per night: its as-of date (`2026-12-06`), or date and time
+    (to the minute, else the second, else the microsecond) where two nights share a date;
+    `short` leaves the year out when every night is in one year (the terminal's 80 columns)."""
     utc = [i.astimezone(dt.UTC) for i in instants]
-    days = [u.date() for u in utc]
-    if len(set(days)) < len(days):
-        return [u.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M") for u in utc]
-    one_year = len({d.year for d in days}) <= 1
-    return [d.strftime("%m-%d" if short and one_year else "%Y-%m-%d") for d in days]
+    year = "%m-%d" if short and len({u.year for u in utc}) <= 1 else "%Y-%m-%d"
+    for time in ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f"):
+        out = [u.strftime(year + time) for u in utc]
+        if len(set(out)) == len(out):
+            return out
+    return [u.isoformat() for u in utc]  # the same instant twice: `trend` refuses that
 
 
 def wide(

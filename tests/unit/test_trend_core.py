@@ -116,6 +116,8 @@ def test_labels() -> None:
         "2026-06-01 00:00",
         "2026-06-01 13:00",
     ]
+    close = [FIXED, FIXED + SECOND, FIXED + DAY]  # two runs within one minute
+    assert labels(close, short=True) == ["06-01 00:00:00", "06-01 00:00:01", "06-02 00:00:00"]
     # Across a new year the short labels keep the year.
     assert labels([FIXED, FIXED + 365 * DAY], short=True) == ["2026-06-01", "2027-06-01"]
 
