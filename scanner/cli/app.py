@@ -48,6 +48,7 @@ COMMANDS = {
     "summary": "scanner.cli.reports",
     "diff": "scanner.cli.reports",
     "report": "scanner.cli.reports",
+    "trend": "scanner.cli.trend",
 }
 _apps: dict[str, typer.Typer] = {}  # filled by @command as the modules are imported
 

@@ -22,7 +22,16 @@ COMMANDS = command_callbacks()
 
 
 def test_every_command_is_registered() -> None:
-    assert set(COMMANDS) == {"scan", "check", "summary", "diff", "report", "metrics", "demo"}
+    assert set(COMMANDS) == {
+        "scan",
+        "check",
+        "summary",
+        "diff",
+        "report",
+        "trend",
+        "metrics",
+        "demo",
+    }
 
 
 def _blocks(text: str) -> list[list[str]]:
