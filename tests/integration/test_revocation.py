@@ -376,10 +376,18 @@ def test_one_fetch_per_url_shared_by_all_hosts(scan: Scan) -> None:
 
 
 def test_slow_fetches_cost_at_most_the_fetch_timeout(scan: Scan) -> None:
+    slow = ("crl_slow", "ocsp_timeout")
     first = min(r["scanned_at"] for r in scan.rows.values())  # start-up costs excluded
-    for name in ("crl_slow", "ocsp_timeout"):
+    # What this run's machine costs the hosts whose fetches answer at once: the slow ones may
+    # take that plus the fetch timeout, not the host's whole deadline (a loaded machine slows
+    # both alike).
+    fast = max(r["scanned_at"] for n, r in scan.rows.items() if n not in slow) - first
+    for name in slow:
         took = (scan.rows[name]["scanned_at"] - first).total_seconds()
-        assert FETCH_TIMEOUT * 0.5 <= took < FETCH_TIMEOUT + SLACK, name
+        assert took < fast.total_seconds() + FETCH_TIMEOUT + SLACK, name
+        # ...and it was the fetch timeout that cut them, not the host's deadline.
+        (f,) = [x for x in scan.findings_of(name) if x["code"] == "revocation_unknown"]
+        assert f"no complete answer within {FETCH_TIMEOUT:g} s" in f["message"], f["message"]
 
 
 @pytest.mark.parametrize("name", OFFLINE)
