@@ -210,13 +210,6 @@ def as_of_option(text: str | None) -> dt.datetime:
         raise typer.BadParameter(str(e).removeprefix("as_of: ")) from None
 
 
-def nameserver_option(text: str) -> tuple[str, int]:
-    try:
-        return parse.parse_nameserver(text)
-    except UsageError as e:
-        raise typer.BadParameter(str(e)) from None
-
-
 FailOn = Annotated[
     Severity | None,
     typer.Option(
@@ -260,7 +253,7 @@ def option_parameters(cls: type) -> list[inspect.Parameter]:
     on the command line; the declarations' `parse` validates them (`parse_options`)."""
     from dataclasses import MISSING
 
-    from scanner.run.options import declared, surface_default
+    from scanner.run.schema import declared, surface_default
 
     params = []
     for f, o in declared(cls):

@@ -18,6 +18,7 @@ from scanner.analysis.severity import any_at_or_above
 from scanner.cli.app import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
+    FailOn,
     command,
     err_console,
     out_console,
@@ -29,9 +30,8 @@ from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
 from scanner.model.types import Severity
 from scanner.present.escape import terminal
-from scanner.run.options import (
-    ProgressFn,
-    ScanOptions,
+from scanner.run.options import ProgressFn, ScanOptions
+from scanner.run.schema import (
     choice,
     declared,
     option,
@@ -212,7 +212,7 @@ class ScanCommand:
     )
     fail_on: Severity | None = option(
         None,
-        help="Exit 1 when any host has a finding at or above this severity.",
+        help=get_args(FailOn)[1].help,  # as `scanner summary --fail-on`
         verdict=False,
         parse=_severity,
         cli_type=str | None,
