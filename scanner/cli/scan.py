@@ -187,78 +187,62 @@ def _severity(value: object) -> Severity | None:
     return Severity(choice([s.value for s in Severity])(value))
 
 
+def _command_option(default: Any, *, help: str, **more: Any) -> Any:
+    """An option of the command alone: not a keyword of `scanner.scan`, not in scan.json."""
+    return option(default, help=help, verdict=False, api=False, record=None, **more)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanCommand:
     """The options of `scanner scan` that are not options of the scan (`ScanOptions`): how
     the command reports it and where it runs. Declared as scan options are; after them in
     `--help` and the README."""
 
-    progress_every: float = option(
+    progress_every: float = _command_option(
         30.0,
         help="Seconds between progress lines when stdout is not a terminal (0: none).",
-        verdict=False,
         parse=seconds(0),
-        api=False,
-        record=None,
     )
-    quiet: bool = option(
+    quiet: bool = _command_option(
         False,
         help="No progress, no summary.",
-        verdict=False,
         parse=switch,
         flags=("--quiet", "-q"),
-        api=False,
-        record=None,
     )
-    fail_on: Severity | None = option(
+    fail_on: Severity | None = _command_option(
         None,
         help=get_args(FailOn)[1].help,  # as `scanner summary --fail-on`
-        verdict=False,
         parse=_severity,
         cli_type=str | None,
         metavar="<" + "|".join(s.value for s in Severity) + ">",
-        api=False,
-        record=None,
     )
-    metrics: Path | None = option(
+    metrics: Path | None = _command_option(
         None,
         help="Also write the scan as Prometheus metrics to this file (atomically), for "
         "node_exporter's textfile collector.",
-        verdict=False,
         parse=to_path_or_none,
         cli_type=Path | None,
-        api=False,
-        record=None,
     )
-    metrics_label: tuple[str, ...] = option(
+    metrics_label: tuple[str, ...] = _command_option(
         (),
         help=get_args(MetricsLabel)[1].help,  # as `scanner metrics --metrics-label`
-        verdict=False,
         parse=lambda v: tuple(text(x) for x in v or ()),
         flags=("--metrics-label",),
         cli_type=str,
         repeatable=True,
-        api=False,
-        record=None,
     )
-    dask: str | None = option(
+    dask: str | None = _command_option(
         None,
         help="Run the scan on the Dask cluster at this scheduler address (tcp://host:8786), "
         "or 'local' for a LocalCluster here: one task per shard (needs the dask extra).",
-        verdict=False,
         parse=lambda v: None if v is None else text(v),
         cli_type=str | None,
-        api=False,
-        record=None,
     )
-    shards: int | None = option(
+    shards: int | None = _command_option(
         None,
         help="With --dask: the number of shards (tasks), each written to --out/shard-K-of-N/.",
-        verdict=False,
         parse=whole(1, optional=True),
         cli_type=int | None,
-        api=False,
-        record=None,
     )
 
     def __post_init__(self) -> None:
@@ -266,8 +250,8 @@ class ScanCommand:
             raise UsageError("--metrics-label needs --metrics FILE")
 
 
-def _check_dask(options: ScanOptions, command: ScanCommand) -> None:
-    if command.dask is not None and (options.shard != Shard(1, 1) or command.shards is None):
+def _check_dask(command: ScanCommand, *, shard_given: bool) -> None:
+    if command.dask is not None and (shard_given or command.shards is None):
         raise UsageError("--dask splits the input itself: give --shards N (and no --shard)")
     if command.shards is not None and command.dask is None:
         raise UsageError("--shards needs --dask (for one machine's slice use --shard K/N)")
@@ -336,7 +320,7 @@ def scan(**given: Any) -> None:
     ours = {f.name for f, _ in declared(ScanCommand)}
     options = ScanOptions.parse({k: v for k, v in given.items() if k not in ours})
     command = ScanCommand(**parse_options(ScanCommand, {k: given[k] for k in ours}, "cli"))
-    _check_dask(options, command)
+    _check_dask(command, shard_given=given["shard"] is not None)
     quiet, dask, shards = command.quiet, command.dask, command.shards
     if command.metrics is not None:
         check_writable(command.metrics, "--metrics")

@@ -194,7 +194,7 @@ def scan(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords]) -> ScanTabl
 def _declare(fn: Callable[..., Any]) -> None:
     """The signature IDEs and Jupyter show: `rows`, then the declared options as keyword-only
     parameters (the function itself takes `**options`)."""
-    rows = next(iter(inspect.signature(fn).parameters.values()))
+    rows = next(iter(inspect.signature(fn, eval_str=True).parameters.values()))
     params = [rows, *api_parameters()]
     fn.__signature__ = inspect.Signature(params, return_annotation=ScanTables)  # type: ignore[attr-defined]
 

@@ -55,9 +55,11 @@ class Option:
     refused_as: str | None = None  # how a refused resume names it, when not `--record-key`
 
 
-def option(default: Any = MISSING, **declared: Any) -> Any:
-    """A field of an options dataclass with its declaration (`Option`'s fields as keywords)."""
-    return field(default=default, metadata={"option": Option(**declared)})
+def option(default: Any = MISSING, *, help: str, verdict: bool, **more: Any) -> Any:
+    """A field of an options dataclass with its declaration: `Option`'s fields as keywords
+    (an unknown one fails at import). Every option says whether it changes verdicts."""
+    declaration = Option(help=help, verdict=verdict, **more)
+    return field(default=default, metadata={"option": declaration})
 
 
 def declared(cls: type) -> tuple[tuple[Field[Any], Option], ...]:
@@ -195,7 +197,7 @@ def _many(value: Any) -> Iterable[Any]:
     """A repeatable option's values: None none, one text one, else an iterable of them."""
     if value is None:
         return ()
-    if isinstance(value, str | os.PathLike | tuple):
+    if isinstance(value, str | os.PathLike):
         return (value,)
     if isinstance(value, Mapping) or not isinstance(value, Iterable):
         raise UsageError(f"expected a list, not {value!r}")
@@ -215,8 +217,7 @@ def to_instant(value: Any) -> dt.datetime:
 
 def to_nameservers(value: Any) -> tuple[tuple[str, int], ...]:
     """`IP[:PORT]` texts or (ip, port) pairs."""
-    many = (value,) if isinstance(value, tuple) and len(value) == 2 else _many(value)
-    return tuple(values.parse_nameserver(v) for v in many)
+    return tuple(values.parse_nameserver(v) for v in _many(value))
 
 
 def to_trust_stores(value: Any) -> tuple[tuple[str, Path], ...]:

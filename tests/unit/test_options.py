@@ -191,17 +191,18 @@ def test_python_takes_the_cli_forms() -> None:
     settings = schema.api_settings(
         {
             "as_of": "2026-06-01",
-            "nameservers": "127.0.0.1:5353",
+            "nameservers": ("127.0.0.1:5353", ("::1", 53)),
             "trust_stores": {"old": "old.pem"},
             "addresses": "ALL",
-            "crl_files": ["a.crl"],
+            "crl_files": (Path("a.crl"), "b.crl"),
         }
     )
     assert settings["as_of"] == FIXED
-    assert settings["nameservers"] == (("127.0.0.1", 5353),)
+    assert settings["nameservers"] == (("127.0.0.1", 5353), ("::1", 53))
     assert settings["trust_stores"] == (("old", Path("old.pem")),)
     assert settings["addresses"] is Addresses.ALL
-    assert settings["crl_files"] == (Path("a.crl"),)
+    assert settings["crl_files"] == (Path("a.crl"), Path("b.crl"))
+    assert schema.api_settings({"nameservers": "127.0.0.1"})["nameservers"] == (("127.0.0.1", 53),)
     assert settings["per_ip"] is None and settings["shard"] == Shard(1, 1)  # not on this surface
 
 
