@@ -41,6 +41,8 @@ from scanner.run.schema import (
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 NotifyFn = Callable[[str], None]  # a message for the person running the scan, at once
+
+
 # --- the options -----------------------------------------------------------------------------
 
 
