@@ -210,13 +210,6 @@ def as_of_option(text: str | None) -> dt.datetime:
         raise typer.BadParameter(str(e).removeprefix("as_of: ")) from None
 
 
-def nameserver_option(text: str) -> tuple[str, int]:
-    try:
-        return parse.parse_nameserver(text)
-    except UsageError as e:
-        raise typer.BadParameter(str(e)) from None
-
-
 FailOn = Annotated[
     Severity | None,
     typer.Option(
@@ -252,3 +245,49 @@ def trust_store_options(values: list[str] | None) -> tuple[tuple[str, Path], ...
         return tuple(parse_trust_store(v) for v in values or ())
     except UsageError as e:
         raise typer.BadParameter(str(e)) from None
+
+
+def option_parameters(cls: type) -> list[inspect.Parameter]:
+    """The typer parameters of the options declared in `cls` (scanner.run.options), in order:
+    name, type, default, help and spelling all from the declarations. Values arrive as given
+    on the command line; the declarations' `parse` validates them (`parse_options`)."""
+    from dataclasses import MISSING
+
+    from scanner.run.schema import declared, surface_default
+
+    params = []
+    for f, o in declared(cls):
+        if not o.cli:
+            continue
+        kind = o.cli_type if o.cli_type is not None else type(f.default)
+        info: Any
+        if o.argument:
+            info = typer.Argument(help=o.help, metavar=o.metavar, show_default=False)
+        else:
+            switch = isinstance(f.default, bool) and o.negatable and not o.flags
+            names = () if switch else o.flags or ("--" + f.name.replace("_", "-"),)
+            bounds = getattr(o.parse, "bounds", None)  # as click shows a range: [x>=1]
+            help = f"{o.help}  [{bounds}]" if bounds else o.help
+            info = typer.Option(*names, help=help, metavar=o.metavar, hidden=o.hidden)
+        default = surface_default(f, o)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if default is MISSING else default,
+                annotation=Annotated[list[kind] | None if o.repeatable else kind, info],  # type: ignore[valid-type]
+            )
+        )
+    return params
+
+
+def with_options(*classes: type) -> Callable[[F], F]:
+    """Gives a command taking `**given` the parameters of the options declared in `classes`
+    (typer reads a function's `__signature__`)."""
+
+    def attach(fn: F) -> F:
+        params = [p for cls in classes for p in option_parameters(cls)]
+        fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return fn
+
+    return attach

@@ -8,8 +8,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any, get_args
 
 import typer
 
@@ -17,25 +18,30 @@ from scanner.analysis.severity import any_at_or_above
 from scanner.cli.app import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
-    AsOf,
     FailOn,
-    TrustStores,
-    WarnDays,
-    as_of_option,
     command,
     err_console,
-    nameserver_option,
     out_console,
     settle,
-    trust_store_options,
+    with_options,
 )
 from scanner.cli.metrics import MetricsLabel, metrics_text, write_metrics_file
 from scanner.errors import UsageError
 from scanner.inputs.targets import Shard
-from scanner.model.types import STARTTLS_CHOICES, Addresses
+from scanner.model.types import Severity
 from scanner.present.escape import terminal
 from scanner.run.options import ProgressFn, ScanOptions
-from scanner.store.location import path_or_url
+from scanner.run.schema import (
+    choice,
+    declared,
+    option,
+    parse_options,
+    seconds,
+    switch,
+    text,
+    to_path_or_none,
+    whole,
+)
 
 if TYPE_CHECKING:
     from scanner.run.runner import ScanReport
@@ -175,160 +181,80 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
         )
 
 
-# The options of `scanner scan`, one alias each (the README's options table lists them all).
-Input = Annotated[
-    str,
-    typer.Argument(
-        help="CSV with a 'host' column (optional 'port', 'ip', 'starttls'): a path or a URL "
-        "(s3://bucket/hosts.csv, https://...).",
-        show_default=False,
-    ),
-]
-Out = Annotated[
-    str,
-    typer.Option(
-        "--out",
-        "-o",
-        help="Output folder for the tables: a path, or object storage (s3://bucket/prefix with "
-        "the s3 extra; other fsspec URLs such as gs://).",
-        show_default=False,
-    ),
-]
-Concurrency = Annotated[int, typer.Option(min=1, max=10000, help="Hosts in flight.")]
-Timeout = Annotated[
-    float,
-    typer.Option(
-        min=0.1,
-        help="Seconds per host (per address with --addresses all) for DNS, connect, STARTTLS, "
-        "handshake and AIA fetching.",
-    ),
-]
-CaBundle = Annotated[
-    Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
-]
-Aia = Annotated[bool, typer.Option(help="Fetch missing intermediates from caIssuers URLs.")]
-AiaTimeout = Annotated[float, typer.Option(min=0.1, help="Seconds per AIA, CRL or OCSP fetch.")]
-RevocationOption = Annotated[
-    bool,
-    typer.Option(
-        help="Check every certificate of the path below the root against its CA's CRL, or OCSP "
-        "when it has no usable CRL."
-    ),
-]
-CrlFiles = Annotated[
-    list[Path] | None,
-    typer.Option("--crl", help="A CRL file (DER or PEM), used before any fetch (repeatable)."),
-]
-CrlMaxBytes = Annotated[
-    int,
-    typer.Option(
-        min=1, help="Largest CRL to fetch, in bytes; a bigger one leaves revocation unknown."
-    ),
-]
-AllowPrivateFetch = Annotated[
-    bool,
-    typer.Option(
-        "--allow-private-fetch",
-        help="Let AIA, CRL and OCSP URLs reach loopback, link-local, multicast, unspecified, "
-        "CGNAT (100.64.0.0/10) or IPv6 unique local (fc00::/7) addresses, or IPv6 forms "
-        "carrying such an IPv4 address (private RFC 1918 ranges are always allowed).",
-    ),
-]
-Nameserver = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Resolve through this DNS server IP[:PORT] (repeatable) instead of the system "
-        "resolver; /etc/hosts then does not apply."
-    ),
-]
-PerIp = Annotated[
-    int | None,
-    typer.Option(min=1, help="At most this many connections in flight to one address."),
-]
-AddressesOption = Annotated[
-    Addresses,
-    typer.Option(
-        help="first: one row per target, from the first address that connects. all: every "
-        "address of a name (A and AAAA) is its own row, and a name whose addresses serve "
-        "different leaves gets the finding inconsistent_backends.",
-        case_sensitive=False,
-    ),
-]
-StartTlsOption = Annotated[
-    str,
-    typer.Option(
-        help="Speak this protocol before TLS: auto (by port: 25/587 smtp, 143 imap, 110 pop3, "
-        "21 ftp, 389 ldap, 5222 xmpp, 5432 postgres; others direct TLS), none (always direct "
-        "TLS), or smtp|imap|pop3|ftp|ldap|xmpp|postgres. A row's 'starttls' cell overrides it.",
-        metavar="auto|none|PROTO",
-    ),
-]
-ShardOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Scan only the K-th of N slices (K/N, K from 1), by a stable hash of host and "
-        "port; each shard writes its own --out."
-    ),
-]
-Resume = Annotated[
-    bool,
-    typer.Option(
-        "--resume",
-        help="Continue the interrupted or killed scan in --out (at the as-of it started "
-        "with, unless "
-        "--as-of is given).",
-    ),
-]
-Overwrite = Annotated[
-    bool,
-    typer.Option(
-        "--overwrite",
-        help="Replace the scan already in --out (only a folder holding a scan is cleared, and "
-        "only of the files a scan writes).",
-    ),
-]
-ProgressEvery = Annotated[
-    float,
-    typer.Option(
-        min=0, help="Seconds between progress lines when stdout is not a terminal (0: none)."
-    ),
-]
-CheckpointRows = Annotated[
-    int, typer.Option(min=1, help="Hosts per checkpoint written to --out.", hidden=True)
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
-Encoding = Annotated[str, typer.Option(help="The input file's text encoding (cp1252, latin-1...).")]
-Protocols = Annotated[
-    bool,
-    typer.Option(
-        "--protocols",
-        help="Also probe each answering host for TLS 1.0, 1.1, 1.2 and 1.3 and static-RSA key "
-        "exchange (one handshake after another, within a --timeout of their own, counted by "
-        "--per-ip).",
-    ),
-]
-Metrics = Annotated[
-    Path | None,
-    typer.Option(
-        help="Also write the scan as Prometheus metrics to this file (atomically), for "
-        "node_exporter's textfile collector."
-    ),
-]
+def _severity(value: object) -> Severity | None:
+    if value is None or isinstance(value, Severity):
+        return value
+    return Severity(choice([s.value for s in Severity])(value))
 
-Dask = Annotated[
-    str | None,
-    typer.Option(
+
+def _command_option(default: Any, *, help: str, **more: Any) -> Any:
+    """An option of the command alone: not a keyword of `scanner.scan`, not in scan.json."""
+    return option(default, help=help, verdict=False, api=False, record=None, **more)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanCommand:
+    """The options of `scanner scan` that are not options of the scan (`ScanOptions`): how
+    the command reports it and where it runs. Declared as scan options are; after them in
+    `--help` and the README."""
+
+    progress_every: float = _command_option(
+        30.0,
+        help="Seconds between progress lines when stdout is not a terminal (0: none).",
+        parse=seconds(0),
+    )
+    quiet: bool = _command_option(
+        False,
+        help="No progress, no summary.",
+        parse=switch,
+        flags=("--quiet", "-q"),
+    )
+    fail_on: Severity | None = _command_option(
+        None,
+        help=get_args(FailOn)[1].help,  # as `scanner summary --fail-on`
+        parse=_severity,
+        cli_type=str | None,
+        metavar="<" + "|".join(s.value for s in Severity) + ">",
+    )
+    metrics: Path | None = _command_option(
+        None,
+        help="Also write the scan as Prometheus metrics to this file (atomically), for "
+        "node_exporter's textfile collector.",
+        parse=to_path_or_none,
+        cli_type=Path | None,
+    )
+    metrics_label: tuple[str, ...] = _command_option(
+        (),
+        help=get_args(MetricsLabel)[1].help,  # as `scanner metrics --metrics-label`
+        parse=lambda v: tuple(text(x) for x in v or ()),
+        flags=("--metrics-label",),
+        cli_type=str,
+        repeatable=True,
+    )
+    dask: str | None = _command_option(
+        None,
         help="Run the scan on the Dask cluster at this scheduler address (tcp://host:8786), "
-        "or 'local' for a LocalCluster here: one task per shard (needs the dask extra)."
-    ),
-]
-Shards = Annotated[
-    int | None,
-    typer.Option(
-        min=1,
+        "or 'local' for a LocalCluster here: one task per shard (needs the dask extra).",
+        parse=lambda v: None if v is None else text(v),
+        cli_type=str | None,
+    )
+    shards: int | None = _command_option(
+        None,
         help="With --dask: the number of shards (tasks), each written to --out/shard-K-of-N/.",
-    ),
-]
+        parse=whole(1, optional=True),
+        cli_type=int | None,
+    )
+
+    def __post_init__(self) -> None:
+        if self.metrics_label and self.metrics is None:
+            raise UsageError("--metrics-label needs --metrics FILE")
+
+
+def _check_dask(command: ScanCommand, *, shard_given: bool) -> None:
+    if command.dask is not None and (shard_given or command.shards is None):
+        raise UsageError("--dask splits the input itself: give --shards N (and no --shard)")
+    if command.shards is not None and command.dask is None:
+        raise UsageError("--shards needs --dask (for one machine's slice use --shard K/N)")
 
 
 def _check_metrics_labels(input: Path | str, labels: Sequence[str], encoding: str) -> None:
@@ -382,39 +308,8 @@ def _scan_on_dask(
 
 
 @command("scan")
-def scan(
-    input: Input,
-    out: Out,
-    concurrency: Concurrency = 100,
-    timeout: Timeout = 10.0,
-    as_of: AsOf = None,
-    ca_bundle: CaBundle = None,
-    expiry_warn_days: WarnDays = 30,
-    aia: Aia = True,
-    aia_timeout: AiaTimeout = 5.0,
-    revocation: RevocationOption = True,
-    crl: CrlFiles = None,
-    crl_max_bytes: CrlMaxBytes = 20 * 1024 * 1024,
-    allow_private_fetch: AllowPrivateFetch = False,
-    nameserver: Nameserver = None,
-    per_ip: PerIp = None,
-    protocols: Protocols = False,
-    trust_store: TrustStores = None,
-    addresses: AddressesOption = Addresses.FIRST,
-    starttls: StartTlsOption = "auto",
-    shard: ShardOption = None,
-    resume: Resume = False,
-    overwrite: Overwrite = False,
-    encoding: Encoding = "utf-8",
-    progress_every: ProgressEvery = 30.0,
-    checkpoint_rows: CheckpointRows = 2000,
-    quiet: Quiet = False,
-    fail_on: FailOn = None,
-    metrics: Metrics = None,
-    metrics_label: MetricsLabel = None,
-    dask: Dask = None,
-    shards: Shards = None,
-) -> None:
+@with_options(ScanOptions, ScanCommand)
+def scan(**given: Any) -> None:
     """Scan every host of INPUT and write hosts, findings and certificates tables to --out.
 
     Results are checkpointed as hosts finish. Ctrl-C or SIGTERM stops new connections, lets
@@ -422,52 +317,14 @@ def scan(
 
     Example: scanner scan inputs/hosts.csv --out reports/2026-11-26
     """
-    if resume and overwrite:
-        raise typer.BadParameter("--resume and --overwrite exclude each other")
-    if dask is not None and (shard is not None or shards is None):
-        raise typer.BadParameter("--dask splits the input itself: give --shards N (and no --shard)")
-    if shards is not None and dask is None:
-        raise typer.BadParameter("--shards needs --dask (for one machine's slice use --shard K/N)")
-    if starttls.lower() not in STARTTLS_CHOICES:
-        raise typer.BadParameter(
-            f"{starttls!r} is not one of {', '.join(STARTTLS_CHOICES)}", param_hint="--starttls"
-        )
-    try:
-        shard_value = Shard.parse(shard) if shard else Shard(1, 1)
-    except UsageError as e:
-        raise typer.BadParameter(str(e)) from None
-    options = ScanOptions(
-        input=path_or_url(input),
-        out=path_or_url(out),
-        as_of=as_of_option(as_of),
-        as_of_given=as_of is not None,
-        ca_bundle=ca_bundle,
-        timeout=timeout,
-        concurrency=concurrency,
-        warn_days=expiry_warn_days,
-        aia=aia,
-        aia_timeout=aia_timeout,
-        revocation=revocation,
-        crl_files=tuple(crl or ()),
-        crl_max_bytes=crl_max_bytes,
-        allow_private_fetch=allow_private_fetch,
-        nameservers=tuple(nameserver_option(n) for n in nameserver or ()),
-        per_ip=per_ip,
-        addresses=addresses,
-        starttls=starttls.lower(),
-        shard=shard_value,
-        overwrite=overwrite,
-        resume=resume,
-        checkpoint_rows=checkpoint_rows,
-        encoding=encoding,
-        protocols=protocols,
-        trust_stores=trust_store_options(trust_store),
-    )
-    if metrics_label and metrics is None:
-        raise typer.BadParameter("--metrics-label needs --metrics FILE")
-    if metrics is not None:
-        check_writable(metrics, "--metrics")
-        _check_metrics_labels(path_or_url(input), metrics_label or (), encoding)
+    ours = {f.name for f, _ in declared(ScanCommand)}
+    options = ScanOptions.parse({k: v for k, v in given.items() if k not in ours})
+    command = ScanCommand(**parse_options(ScanCommand, {k: given[k] for k in ours}, "cli"))
+    _check_dask(command, shard_given=given["shard"] is not None)
+    quiet, dask, shards = command.quiet, command.dask, command.shards
+    if command.metrics is not None:
+        check_writable(command.metrics, "--metrics")
+        _check_metrics_labels(options.input, command.metrics_label, options.encoding)
     from scanner.run.runner import run_scan
 
     settle()
@@ -475,7 +332,7 @@ def scan(
     def notify(message: str) -> None:
         err_console().print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
 
-    with progress_bar(not quiet, progress_every) as progress:
+    with progress_bar(not quiet, command.progress_every) as progress:
         if dask is not None and shards is not None:
             report = _scan_on_dask(options, dask, shards, progress, quiet=quiet)
         else:
@@ -488,10 +345,10 @@ def scan(
         write_report([str(report.out)])
     for w in report.warnings:  # after the report, where a cron log's reader looks last
         err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
-    if metrics is not None:
-        write_metrics_file(metrics, metrics_text([report.out], metrics_label or ()))
+    if command.metrics is not None:
+        write_metrics_file(command.metrics, metrics_text([report.out], command.metrics_label))
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     severities = [k for k, n in report.counts.get("severities", {}).items() if n]
-    if fail_on is not None and any_at_or_above(severities, fail_on):
+    if command.fail_on is not None and any_at_or_above(severities, command.fail_on):
         raise typer.Exit(EXIT_FINDINGS)

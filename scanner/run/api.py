@@ -9,27 +9,27 @@ import datetime as dt
 import functools
 import inspect
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 import pyarrow as pa
 
 from scanner.analysis.counts import scan_counts
-from scanner.errors import EventLoopRunning, InputError, UsageError
-from scanner.inputs.options import parse_as_of, parse_nameserver
+from scanner.errors import EventLoopRunning, InputError
 from scanner.inputs.targets import Deduper, cell_text, read_targets
 from scanner.model.columns import HOST_COLUMNS
-from scanner.model.types import DEFAULT_STORE, STARTTLS_CHOICES, Addresses, ScanCounts, ScanResult
+from scanner.model.types import DEFAULT_STORE, ScanCounts, ScanResult
+from scanner.run.driver import make_resolver
 from scanner.run.limits import ensure_descriptors
+from scanner.run.options import ScanKeywords, api_parameters, api_settings
 from scanner.run.pipeline import ScanConfig, scan_stream
-from scanner.run.runner import environment_error, make_resolver, version
+from scanner.run.report import version
+from scanner.run.runner import environment_error
 from scanner.store import rows, tables
-from scanner.store.crlfiles import load_crl_files
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
-from scanner.store.trust import describe, load_named, load_trust, parse_trust_store
+from scanner.store.trust import describe
 
 # --- scanning from Python -------------------------------------------------------------------
 
@@ -67,47 +67,12 @@ def _rows_as_csv(rows: Iterable[Row] | str) -> str:
     return buffer.getvalue()
 
 
-def _check_numbers(**values: object) -> None:
-    """The numeric options, as the CLI bounds them: counts are whole numbers (at least 1, days
-    at least 0), seconds positive."""
-    for name, value in values.items():
-        whole = name in ("concurrency", "warn_days")
-        low = 0 if name == "warn_days" else 1
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            fits = False
-        elif whole:
-            fits = isinstance(value, int) and value >= low
-        else:
-            fits = value > 0
-        if not fits:
-            kind = f"a whole number >= {low}" if whole else "a number of seconds > 0"
-            raise UsageError(f"{name}: expected {kind}, not {value!r}")
-
-
-async def scan_async(
-    rows: Iterable[Row] | str,
-    *,
-    as_of: dt.datetime | str | None = None,
-    ca_bundle: Path | str | None = None,
-    timeout: float = 10.0,  # noqa: ASYNC109 - per host, as `scanner scan --timeout`
-    concurrency: int = 100,
-    warn_days: int = 30,
-    aia: bool = True,
-    aia_timeout: float = 5.0,
-    nameservers: Sequence[str | tuple[str, int]] | str = (),
-    protocols: bool = False,
-    trust_stores: Mapping[str, Path | str] | None = None,
-    revocation: bool = True,
-    crl_files: Sequence[Path | str] = (),
-    crl_max_bytes: int = 20 * 1024 * 1024,
-    allow_private_fetch: bool = False,
-    addresses: Addresses | str = Addresses.FIRST,
-    starttls: str = "auto",
-) -> ScanTables:
+async def scan_async(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords]) -> ScanTables:
     """Scan `rows` (a host name, host names, or mappings with 'host' and optional 'port', 'ip',
     'starttls' and any carried columns) and return the tables in memory, with the dtypes of
-    `load`. `protocols` and `trust_stores` ({name: PEM path}) are `--protocols` and
-    `--trust-store`; `addresses` and `starttls` are `--addresses` and `--starttls`.
+    `load`. The options are those of `scanner scan` (scanner.run.options declares them):
+    `warn_days`, `nameservers`, `crl_files` and `trust_stores` ({name: PEM path}) are
+    `--expiry-warn-days`, `--nameserver`, `--crl` and `--trust-store`.
 
     Rows are parsed exactly like an input CSV; options take what the CLI takes: `as_of` an
     aware datetime or ISO 8601 text (UTC unless an offset is given), `nameservers` "IP[:PORT]"
@@ -116,46 +81,12 @@ async def scan_async(
 
     Example: tables = await scanner.scan_async([{"host": "example.org", "owner": "web"}])
     """
-    _check_numbers(
-        timeout=timeout, concurrency=concurrency, warn_days=warn_days, aia_timeout=aia_timeout
+    settings = api_settings(options)
+    ensure_descriptors(
+        settings["concurrency"], aia=settings["aia"], revocation=settings["revocation"]
     )
-    if not isinstance(aia, bool):
-        raise UsageError(f"aia: expected True or False, not {aia!r}")
-    if isinstance(as_of, dt.datetime) and as_of.tzinfo is None:
-        raise UsageError("as_of must be timezone-aware (or ISO 8601 text, read as UTC)")
-    when = parse_as_of(as_of, now=dt.datetime.now(dt.UTC))
-    if isinstance(nameservers, str):
-        nameservers = [nameservers]
-    servers = tuple(parse_nameserver(n) for n in nameservers)
-    if starttls not in STARTTLS_CHOICES:
-        raise UsageError(f"starttls {starttls!r} is not one of {', '.join(STARTTLS_CHOICES)}")
-    try:
-        addresses = Addresses(addresses)
-    except ValueError:
-        raise UsageError(f"addresses {addresses!r} is not one of first, all") from None
-    ensure_descriptors(concurrency, aia=aia, revocation=revocation)
     header, items = read_targets(io.StringIO(_rows_as_csv(rows)), HOST_COLUMNS)
-    trust = load_trust(Path(ca_bundle) if ca_bundle is not None else None)
-    stores = load_named(
-        [parse_trust_store(f"{name}={path}") for name, path in (trust_stores or {}).items()]
-    )
-    config = ScanConfig(
-        trust=trust,
-        as_of=when,
-        timeout=timeout,
-        concurrency=concurrency,
-        warn_days=warn_days,
-        aia=aia,
-        aia_timeout=aia_timeout,
-        protocols=protocols,
-        stores=stores,
-        revocation=revocation,
-        crl_files=load_crl_files([Path(p) for p in crl_files]) if revocation else (),
-        crl_max_bytes=crl_max_bytes,
-        allow_private_fetch=allow_private_fetch,
-        addresses=Addresses(addresses),
-        starttls=starttls,
-    )
+    config = ScanConfig.load(settings)
     dedupe = Deduper()
     results: list[tuple[ScanResult, dt.datetime]] = []
 
@@ -168,13 +99,14 @@ async def scan_async(
             (item for item in items if dedupe.is_new(item)),
             config,
             collect,
-            resolver=make_resolver(servers),
+            resolver=make_resolver(settings["nameservers"]),
         )
     except BaseExceptionGroup as group:  # the machine ran out (ResourceError): raised as itself
         error = environment_error(group)
         if error is None:
             raise
         raise error from None
+    trust = config.trust
     meta = {
         "scanner_version": version(),
         "started": started.isoformat(),
@@ -183,12 +115,12 @@ async def scan_async(
         "trust_store": {"path": trust.path, "sha256": trust.sha256, "roots": len(trust.roots)},
         "trust_stores": [
             describe(DEFAULT_STORE, trust),
-            *(describe(s.name, s.trust) for s in stores),
+            *(describe(s.name, s.trust) for s in config.stores),
         ],
     }
     return from_results(
         results,
-        as_of=when,
+        as_of=config.as_of,
         extra_names=header.extra_names,
         duplicates=dedupe.duplicates,
         meta=meta,
@@ -240,18 +172,13 @@ def from_results(
     )
 
 
-def scan(rows: Iterable[Row] | str, **options: Any) -> ScanTables:
+def scan(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords]) -> ScanTables:
     """`scan_async` for plain scripts: runs its own event loop. Inside a running loop (a
     Jupyter notebook, async code) it refuses: use `await scanner.scan_async(...)` there.
 
     Example: scanner.scan(["example.org", "example.net:8443"]).hosts
     """
-    known = set(inspect.signature(scan_async).parameters) - {"rows"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(
-            f"unknown option(s) {', '.join(unknown)}; scanner.scan takes {', '.join(sorted(known))}"
-        )
+    api_settings(options)  # a wrong option is refused before the event loop is looked at
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -262,3 +189,15 @@ def scan(rows: Iterable[Row] | str, **options: Any) -> ScanTables:
             "code); use `await scanner.scan_async(rows, ...)` instead"
         )
     return anyio.run(functools.partial(scan_async, rows, **options))
+
+
+def _declare(fn: Callable[..., Any]) -> None:
+    """The signature IDEs and Jupyter show: `rows`, then the declared options as keyword-only
+    parameters (the function itself takes `**options`)."""
+    rows = next(iter(inspect.signature(fn, eval_str=True).parameters.values()))
+    params = [rows, *api_parameters()]
+    fn.__signature__ = inspect.Signature(params, return_annotation=ScanTables)  # type: ignore[attr-defined]
+
+
+_declare(scan)
+_declare(scan_async)

@@ -8,9 +8,10 @@ import datetime as dt
 import ssl
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from itertools import islice
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -41,9 +42,11 @@ from scanner.net.classify import exhausted
 from scanner.net.fetch import HttpFetcher, Once
 from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
-from scanner.net.revocation import CRL_MAX_BYTES, RevocationFetcher
-from scanner.net.starttls import AUTO, choose
+from scanner.net.revocation import RevocationFetcher
+from scanner.net.starttls import choose
 from scanner.run.clients import probe_protocols
+from scanner.store.crlfiles import load_crl_files
+from scanner.store.trust import load_named, load_trust
 from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
@@ -57,22 +60,39 @@ REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanConfig:
-    trust: TrustStore
+    """What the workers need: the options of `scanner.run.options.ScanOptions` of the same
+    names as given (their defaults and validation live there), and the trust stores and CRL
+    files loaded."""
+
+    trust: TrustStore  # --ca-bundle, loaded
+    stores: tuple[NamedStore, ...]  # --trust-store, judged beside `trust`
+    crl_files: tuple[rv.Crl, ...]  # --crl, parsed; used before any fetch
     as_of: dt.datetime
-    timeout: float = 10.0
-    concurrency: int = 100
-    warn_days: int = 30
-    aia: bool = True
-    aia_timeout: float = 5.0
-    per_ip: int | None = None  # at most this many connections in flight to one address
-    protocols: bool = False  # probe TLS 1.0-1.3 and static-RSA key exchange
-    stores: tuple[NamedStore, ...] = ()  # --trust-store, judged beside `trust`
-    revocation: bool = True
-    crl_files: tuple[rv.Crl, ...] = ()  # --crl, used before any fetch
-    crl_max_bytes: int = CRL_MAX_BYTES
-    allow_private_fetch: bool = False  # AIA/CRL/OCSP URLs may reach loopback, link-local...
-    addresses: Addresses = Addresses.FIRST
-    starttls: str = AUTO  # `auto`, `none` or a StartTls value; a row's cell overrides it
+    timeout: float
+    concurrency: int
+    warn_days: int
+    aia: bool
+    aia_timeout: float
+    per_ip: int | None  # at most this many connections in flight to one address
+    protocols: bool  # probe TLS 1.0-1.3 and static-RSA key exchange
+    revocation: bool
+    crl_max_bytes: int
+    allow_private_fetch: bool  # AIA/CRL/OCSP URLs may reach loopback, link-local...
+    addresses: Addresses
+    starttls: str  # `auto`, `none` or a StartTls value; a row's cell overrides it
+
+    @classmethod
+    def load(cls, options: Mapping[str, Any]) -> ScanConfig:
+        """The config of the options by field name (`scanner.run.options.settings`): the trust
+        stores and CRL files read once, every other field taken as it is. Raises a
+        TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
+        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files"}
+        return cls(
+            trust=load_trust(options["ca_bundle"]),
+            stores=load_named(options["trust_stores"]),
+            crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
+            **{name: options[name] for name in taken},
+        )
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from scanner.inputs.hostnames import ip_text, parse_ip, unicode_name
 from scanner.inputs.targets import Deduper, read_targets
 from scanner.model.types import Target
 from scanner.present.formats import Section, rich_table
-from scanner.run import runner
+from scanner.run import driver, resume
 from scanner.run.options import ScanOptions
 from scanner.store import tables
 from scanner.store.load import check_one_scan
@@ -42,7 +42,7 @@ def options(**changes: Any) -> ScanOptions:
 
 
 def state_for(o: ScanOptions, trust: Any) -> dict[str, Any]:
-    record = runner._resume_record(o, trust)
+    record = resume.resume_record(o, trust)
     return {
         "input_sha256": "abc",
         "as_of": record.pop("as_of"),
@@ -52,23 +52,23 @@ def state_for(o: ScanOptions, trust: Any) -> dict[str, Any]:
 
 def test_resume_compares_every_option_it_is_not_told_to_ignore(trust: Any) -> None:
     state = state_for(options(), trust)
-    runner._check_resumable(state, options(timeout=3, concurrency=7), "abc", trust)  # speed
+    resume.check_resumable(state, options(timeout=3, concurrency=7), "abc", trust)  # speed
     # An option another feature adds to the record (revocation, say) is compared at once.
     state["options"]["revocation"] = "hard"
     with pytest.raises(UsageError, match=r"--revocation was 'hard', now True"):
-        runner._check_resumable(state, options(), "abc", trust)
+        resume.check_resumable(state, options(), "abc", trust)
 
 
 def test_resume_names_the_trust_store_by_contents(trust: Any) -> None:
     state = state_for(options(), trust)
     state["options"]["trust_store_sha256"] = "0" * 64
     with pytest.raises(UsageError, match=r"--ca-bundle \(the trust store's contents"):
-        runner._check_resumable(state, options(), "abc", trust)
+        resume.check_resumable(state, options(), "abc", trust)
 
 
 def test_shards_of_one_run_share_a_scan_group_and_other_runs_do_not(trust: Any) -> None:
     def group(**changes: Any) -> str:
-        return runner.scan_group("abc", runner._resume_record(options(**changes), trust))
+        return resume.scan_group("abc", resume.resume_record(options(**changes), trust))
 
     from scanner.inputs.targets import Shard
 
@@ -77,7 +77,7 @@ def test_shards_of_one_run_share_a_scan_group_and_other_runs_do_not(trust: Any) 
     assert one == group(shard=Shard(1, 4), timeout=99)  # speed is not identity
     assert one != group(shard=Shard(1, 2))
     assert one != group(shard=Shard(1, 4), warn_days=10)
-    assert one != runner.scan_group("other", runner._resume_record(options(), trust))
+    assert one != resume.scan_group("other", resume.resume_record(options(), trust))
 
 
 # --- folders are one scan only as distinct shards of one run ---------------------------------
@@ -170,10 +170,10 @@ def test_unicode_name_for_people() -> None:
 
 
 def test_interrupt_message_says_what_it_waits_for() -> None:
-    text = runner.interrupt_message({0: 100.0, 1: 104.0, 2: 106.5}, 10.0, now=107.0)
+    text = driver.interrupt_message({0: 100.0, 1: 104.0, 2: 106.5}, 10.0, now=107.0)
     assert "3 host(s) in flight" in text and "longest running for 7.0 s" in text
     assert "within 10 s" in text and "Ctrl-C again" in text and "abandon" in text
-    assert "writing the tables" in runner.interrupt_message({}, 10.0, now=1.0)
+    assert "writing the tables" in driver.interrupt_message({}, 10.0, now=1.0)
 
 
 # --- terminal tables keep words whole ----------------------------------------------------------

@@ -1,0 +1,227 @@
+"""The end of a scan: the merged tables summarised, hosts.csv and summary.csv written, and
+scan.json, the record of what was scanned how and what was found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.analysis.counts import CountFold, ScanCounts
+from scanner.inputs.targets import Deduper
+from scanner.model.types import DEFAULT_STORE
+from scanner.run.options import ScanOptions, options_record
+from scanner.run.pipeline import ScanConfig
+from scanner.run.resume import input_name
+from scanner.store import files
+from scanner.store.location import Location
+from scanner.store.trust import describe
+from scanner.x509.certs import TrustStore
+
+if TYPE_CHECKING:  # pandas and the summary are imported at the end of a scan, not before it
+    import pandas as pd
+
+    from scanner.analysis.addresses import NameCounts
+
+WORST_HOSTS = 40
+
+
+@dataclass(slots=True, kw_only=True)
+class ScanReport:
+    out: Path | str
+    scan_id: str
+    interrupted: bool
+    summary: pd.DataFrame
+    worst: pd.DataFrame | None = None  # the worst hosts, for the printed report
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # for stderr: duplicates, no targets, the clock check
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self.meta["counts"])
+
+
+def version() -> str:
+    try:
+        return metadata.version("tls-fleet-scanner")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[str]:
+    """Warnings about the input for stderr: duplicate rows dropped (and whose carried columns
+    are lost), and a file with nothing to scan."""
+    notes = []
+    if total == 0:
+        notes.append(
+            f"{options.input}: no targets to scan (a header row and no host rows?)"
+            if options.shard.count == 1
+            else f"{options.input}: shard {options.shard} holds none of its targets"
+        )
+    if dedupe.duplicates:
+        shown = ", ".join(f"{d.line} (same target as line {d.kept})" for d in dedupe.dropped[:10])
+        more = dedupe.duplicates - min(10, len(dedupe.dropped))
+        notes.append(
+            f"{options.input}: {dedupe.duplicates} duplicate row(s) of a target already listed "
+            f"dropped: line {shown}{f' and {more} more' if more > 0 else ''} (scan.json "
+            "lists them as duplicates)"
+        )
+    if skipped := dedupe.skipped.warning(options.input):
+        notes.append(skipped)
+    if dedupe.differing:
+        differ = [f"{d.line} (kept line {d.kept})" for d in dedupe.dropped if d.carried_differ][:10]
+        notes.append(
+            f"{options.input}: {dedupe.differing} dropped duplicate row(s) had other values in "
+            f"the carried columns than the row kept, and those values are lost: line "
+            f"{', '.join(differ)}"
+        )
+    return notes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Summary:
+    table: pd.DataFrame  # summary.csv
+    worst: pd.DataFrame | None
+    names: NameCounts
+    tally: ScanCounts  # scanner.analysis.counts: distinct input lines; rows, one per address; ok
+    clock: str | None  # the clock-skew warning, if the hosts' clocks suggest one
+
+    def counted(self, kind: str) -> dict[str, int]:
+        rows = self.table[(self.table["kind"] == kind) & (self.table["hosts"] > 0)]
+        return {str(r.name): int(r.hosts) for r in rows.itertuples(index=False)}
+
+
+def _summarise(out: Location, config: ScanConfig) -> _Summary:
+    """hosts.parquet read in batches: the summary, the worst hosts, per-name counts, skew."""
+    import pandas as pd
+
+    from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
+    from scanner.analysis.summary import (
+        SKEW_INPUT_COLUMNS,
+        SUMMARY_INPUT_COLUMNS,
+        SkewCounts,
+        combine,
+        skew_counts,
+        skew_message,
+        summarise,
+        worst_hosts,
+    )
+
+    slices, worst = [], []
+    skew = SkewCounts()
+    columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
+    names = [DEFAULT_STORE, *(s.name for s in config.stores)]
+    for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
+        slices.append(summarise(batch, names))
+        worst.append(worst_hosts(batch, WORST_HOSTS))
+        skew += skew_counts(batch)
+    per_name = NameCounts()
+    fold = CountFold()
+    for batch in files.iter_table_pandas(out / "hosts.parquet", NAME_COLUMNS):
+        per_name.add(batch)
+        fold.add(batch)
+    per_name.finish()
+    return _Summary(
+        table=pd.concat([combine(slices), per_name.summary_rows()], ignore_index=True),
+        worst=worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None,
+        names=per_name,
+        tally=fold.result(),
+        clock=skew_message(skew, config.as_of),
+    )
+
+
+def _counts(s: _Summary, dedupe: Deduper, table_rows: dict[str, int]) -> dict[str, Any]:
+    return {
+        "targets": s.tally.targets,
+        "rows": s.tally.rows,
+        "ok": s.tally.ok,
+        "errors": s.counted("error"),
+        "findings": s.counted("finding"),
+        "severities": s.counted("severity"),
+        "duplicates": dedupe.duplicates,
+        "skipped_lines": dedupe.skipped.count,  # blank and `#` comment lines
+        "certificates": table_rows["certificates"],
+        "findings_rows": table_rows["findings"],
+        "names_inconsistent_backends": s.names.inconsistent_backends,
+        "names_some_addresses_down": s.names.some_addresses_down,
+    }
+
+
+def _internal_fetch_errors(out: Location) -> int:
+    """Findings whose message holds an internal error caught in an AIA, CRL or OCSP fetch."""
+    from scanner.net.fetch import INTERNAL_ERROR
+
+    return sum(
+        int(batch["message"].str.contains(INTERNAL_ERROR, regex=False).sum())
+        for batch in files.iter_table_pandas(out / "findings.parquet", ["message"])
+    )
+
+
+def _store_record(name: str, trust: TrustStore) -> dict[str, object]:
+    """A trust store as scan.json records it, its path absolute like every other path."""
+    return {**describe(name, trust), "path": str(Path(trust.path).resolve())}
+
+
+def finish(
+    options: ScanOptions,
+    state: dict[str, Any],
+    config: ScanConfig,
+    dedupe: Deduper,
+    table_rows: dict[str, int],
+    *,
+    interrupted: bool,
+    warnings: list[str],
+) -> ScanReport:
+    """The merged tables summarised, hosts.csv, summary.csv and scan.json written."""
+    out = Location.of(options.out)
+    s = _summarise(out, config)
+    if s.clock:
+        warnings = [*warnings, s.clock]
+    files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
+    files.write_csv_atomic(
+        out / "summary.csv", list(s.table.columns), s.table.itertuples(index=False)
+    )
+    trust = config.trust
+    meta = {
+        "scan_id": state["scan_id"],
+        "scan_group": state.get("scan_group"),
+        "scanner_version": version(),
+        "started": state["started"],
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+        "interrupted": interrupted,
+        "as_of": options.as_of.isoformat(),
+        "input": input_name(options.input),
+        "input_sha256": state["input_sha256"],
+        "options": options_record(options),
+        "trust_store": {
+            "path": str(Path(trust.path).resolve()),
+            "sha256": trust.sha256,
+            "roots": len(trust.roots),
+        },
+        # Every store judged (`trusted_by`), the default first, each loaded once for the scan.
+        "trust_stores": [
+            _store_record(DEFAULT_STORE, trust),
+            *(_store_record(st.name, st.trust) for st in config.stores),
+        ],
+        "counts": _counts(s, dedupe, table_rows),
+        # Host rows with error=internal, and findings holding a fetch's internal error.
+        "internal_errors": s.counted("error").get("internal", 0) + _internal_fetch_errors(out),
+        # Which input lines were dropped in favour of which (the first DUPLICATES_LISTED).
+        "duplicates": [
+            {"line": d.line, "kept": d.kept, "carried_columns_differ": d.carried_differ}
+            for d in dedupe.dropped
+        ],
+        "warnings": warnings,
+    }
+    files.write_json_atomic(out / "scan.json", meta)
+    return ScanReport(
+        out=options.out,
+        scan_id=state["scan_id"],
+        interrupted=interrupted,
+        summary=s.table,
+        worst=s.worst,
+        meta=meta,
+        warnings=tuple(warnings),
+    )
