@@ -21,10 +21,12 @@ from cryptography.x509 import verification
 
 from bench.server import BenchPki, hostname
 from scanner.inputs.hostnames import matches
-from scanner.model.types import Handshake, ScanOk, Target
+from scanner.model.types import Handshake, Target
+from scanner.run.assemble import Answer, assemble
 from scanner.store import rows
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
 from scanner.x509.paths import build_path as build_path_
 from scanner.x509.paths import parse_chain as parse_chain_
@@ -78,10 +80,7 @@ def _stages(
                 chain,
                 host=host,
                 is_ip=False,
-                trust=trust,
-                as_of=AS_OF,
-                warn_days=30,
-                memo=_Scan.memo,
+                ctx=DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30, memo=_Scan.memo),
             )
 
     def parse_chain() -> None:
@@ -118,12 +117,17 @@ def _stages(
 
     results = []
     for chain, host in pairs:
-        d = dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
+        d = dx.diagnose(
+            chain,
+            host=host,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30),
+        )
         t = Target(row=1, host=host, port=443, ip="127.0.0.1", is_ip=False)
         hs = Handshake(
             chain=chain, tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", address="127.0.0.1"
         )
-        results.append(ScanOk(target=t, handshake=hs, diagnosis=d))
+        results.append(assemble(Answer(target=t, handshake=hs, diagnosis=d)))
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
     def table_rows() -> None:
@@ -190,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     chains[0],
                     host=names[0],
                     is_ip=False,
-                    trust=trust,
-                    as_of=AS_OF,
-                    warn_days=30,
-                    memo=_Scan.memo,
+                    ctx=DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30, memo=_Scan.memo),
                 )
 
         cases[label] = {k: _best(fn, n, a.repeat, reset) for k, fn in stages.items()}
