@@ -1,7 +1,8 @@
 """CSV as every output writes it (hosts.csv, summary.csv, `--format csv`): one writer, column
 by column with pyarrow compute. Cells are `csv_cell`'s text (lists joined with '; ', timestamps
 ISO 8601 UTC, formulas neutralised; on stdout `csv_stdout`'s, control characters replaced),
-quoted as the csv module's QUOTE_MINIMAL, and lines end in CRLF (RFC 4180 2.1)."""
+quoted as the csv module's QUOTE_MINIMAL, and lines end in LF, as pyarrow's own CSV writer ends
+them (no CR reaches a terminal from stdout)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from scanner.present.escape import FORMULA_START, csv_cell, plain, stdout_cell
 if TYPE_CHECKING:
     import pandas as pd
 
-LINE_END = "\r\n"
+LINE_END = "\n"
 _UNCONVERTIBLE = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 

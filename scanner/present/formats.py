@@ -61,7 +61,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_csv(df: pd.DataFrame, stream: TextIO) -> None:
     """CSV for stdout, written as the output files are (scanner.present.csvtext: cells
-    through `csv_cell`, formulas neutralised, lists joined, CRLF line ends), and control
+    through `csv_cell`, formulas neutralised, lists joined, LF line ends), and control
     characters replaced as `csv_stdout` does."""
     from scanner.present import csvtext
 

@@ -1,5 +1,5 @@
 """The one CSV writer (scanner.present.csvtext): the text the csv module gives for `csv_cell`'s
-cells, with CRLF line ends, whatever the columns hold (Arrow batches, Python rows, pandas
+cells, with LF line ends, whatever the columns hold (Arrow batches, Python rows, pandas
 frames of mixed values), formulas neutralised."""
 
 from __future__ import annotations
@@ -31,13 +31,17 @@ ROWS: list[tuple[Any, ...]] = [
 def reference(
     names: list[str], rows: list[tuple[Any, ...]], cell: Callable[[Any], str] = csv_cell
 ) -> str:
-    """What the csv module writes for the same cells (the writers this one replaced)."""
-    buffer = io.StringIO()
-    w = csv.writer(buffer, lineterminator="\r\n")
-    w.writerow([cell(n) for n in names])
-    for row in rows:
-        w.writerow([cell(plain(v)) for v in row])
-    return buffer.getvalue()
+    """What the csv module writes for the same cells (the writers this one replaced), lines
+    ended by LF; a cell holding CR or LF is quoted, as the csv module does for CRLF lines."""
+
+    def line(cells: list[str]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+        return buffer.getvalue().removesuffix("\r\n") + "\n"
+
+    return line([cell(n) for n in names]) + "".join(
+        line([cell(plain(v)) for v in row]) for row in rows
+    )
 
 
 def test_python_rows_match_the_csv_module() -> None:
@@ -45,7 +49,7 @@ def test_python_rows_match_the_csv_module() -> None:
     csvtext.write_rows(out, COLUMNS, ROWS)
     assert out.getvalue() == reference(COLUMNS, ROWS)
     assert out.getvalue().startswith(
-        'name,n,share,ok,when,sans,mixed\r\n"\'=HYPERLINK(""x"")",1,0.25,true,'
+        'name,n,share,ok,when,sans,mixed\n"\'=HYPERLINK(""x"")",1,0.25,true,'
     )
     assert ",2026-06-01T12:30:05Z," in out.getvalue()  # floored to the second, UTC, a T
 
@@ -77,10 +81,10 @@ def test_arrow_batches_and_an_empty_table() -> None:
     table = pa.table({"host": ["-x.test", "ok.test"], "findings": [["=a", "b"], None]})
     out = io.StringIO()
     csvtext.write_csv(out, table.column_names, table.to_batches(max_chunksize=1))
-    assert out.getvalue() == "host,findings\r\n'-x.test,'=a; b\r\nok.test,\r\n"
+    assert out.getvalue() == "host,findings\n'-x.test,'=a; b\nok.test,\n"
     empty = io.StringIO()
     csvtext.write_rows(empty, ["a", "b"], [])
-    assert empty.getvalue() == "a,b\r\n"
+    assert empty.getvalue() == "a,b\n"
 
 
 @given(st.lists(st.tuples(st.text(), st.integers(-(2**63), 2**63 - 1) | st.none()), max_size=5))
