@@ -21,10 +21,12 @@ from cryptography.x509 import verification
 
 from bench.server import BenchPki, hostname
 from scanner.inputs.hostnames import matches
-from scanner.model.types import Handshake, ScanOk, Target
+from scanner.model.types import Handshake, Target
+from scanner.run.assemble import Answer, assemble
 from scanner.store import rows
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
 from scanner.x509.paths import build_path as build_path_
 from scanner.x509.paths import parse_chain as parse_chain_
@@ -73,16 +75,10 @@ def _stages(
             v.verify(cs[0], cs[1:])
 
     def diagnose() -> None:
+        # One context per scan, as the pipeline makes it.
+        ctx = DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30, memo=_Scan.memo)
         for chain, host in pairs:
-            dx.diagnose(
-                chain,
-                host=host,
-                is_ip=False,
-                trust=trust,
-                as_of=AS_OF,
-                warn_days=30,
-                memo=_Scan.memo,
-            )
+            dx.diagnose(chain, host=host, is_ip=False, ctx=ctx)
 
     def parse_chain() -> None:
         for chain, _ in pairs:
@@ -116,15 +112,21 @@ def _stages(
             for c in (chain.leaf, *chain.intermediates):
                 _Scan.memo.weakness.one(c, weakness_of)
 
-    results = []
+    answers = []
+    ctx = DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30)
     for chain, host in pairs:
-        d = dx.diagnose(chain, host=host, is_ip=False, trust=trust, as_of=AS_OF, warn_days=30)
+        d = dx.diagnose(chain, host=host, is_ip=False, ctx=ctx)
         t = Target(row=1, host=host, port=443, ip="127.0.0.1", is_ip=False)
         hs = Handshake(
             chain=chain, tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", address="127.0.0.1"
         )
-        results.append(ScanOk(target=t, handshake=hs, diagnosis=d))
+        answers.append(Answer(target=t, handshake=hs, diagnosis=d))
+    results = [assemble(a) for a in answers]
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+    def assembled() -> None:
+        for a in answers:
+            assemble(a)
 
     def table_rows() -> None:
         for r in results:
@@ -142,6 +144,7 @@ def _stages(
         "  build_path": build_path,
         "  strict_verify": strict_verify,
         "  weakness x chain": weakness,
+        "scanner: assemble (grade)": assembled,
         "scanner: table rows": table_rows,
     }
 
@@ -190,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     chains[0],
                     host=names[0],
                     is_ip=False,
-                    trust=trust,
-                    as_of=AS_OF,
-                    warn_days=30,
-                    memo=_Scan.memo,
+                    ctx=DiagnosisContext(trust=trust, as_of=AS_OF, warn_days=30, memo=_Scan.memo),
                 )
 
         cases[label] = {k: _best(fn, n, a.repeat, reset) for k, fn in stages.items()}

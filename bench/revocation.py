@@ -20,7 +20,9 @@ from scanner.net.fetch import HttpFetcher
 from scanner.net.revocation import RevocationFetcher
 from scanner.testing.lab import DAY, Pki
 from scanner.testing.responders import RevocationServer, der_crl, der_entry
+from scanner.x509 import certs
 from scanner.x509 import revocation as rv
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -74,12 +76,14 @@ def main() -> None:
                 root = await fetcher.crl(server.url("/crl/root.crl"))
                 started = time.perf_counter()
                 memo = Memo()  # the scan's, as the pipeline passes it
+                trust = certs.load_trust_store(pki.root.pem, "lab.pem")
+                ctx = DiagnosisContext(trust=trust, as_of=AS_OF, memo=memo)
                 good = 0
                 for i in range(a.hosts):  # every host asks the shared fetcher, then judges
                     leaf = leaves[i % len(leaves)]
                     crls = {url: await fetcher.crl(url), server.url("/crl/root.crl"): root}
                     path = (leaf.der, pki.intermediate.der, pki.root.der)
-                    j = rv.judge(path, as_of=AS_OF, evidence=rv.Evidence(crls=crls), memo=memo)
+                    j = rv.judge(path, evidence=rv.Evidence(crls=crls), ctx=ctx)
                     good += j.status is rv.Status.GOOD
                 timings["judge"] = time.perf_counter() - started
                 assert good == a.hosts, good

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scanner.analysis.cells import has
 from scanner.model.catalogue import Code
 
 NAME_COLUMNS = ("input_line", "status", "findings")
@@ -37,7 +38,7 @@ class NameCounts:
                 rows + 1,
                 ok or status == "ok",
                 error or status != "ok",
-                inconsistent or _has(codes, Code.INCONSISTENT_BACKENDS),
+                inconsistent or has(codes, Code.INCONSISTENT_BACKENDS),
             )
 
     def finish(self) -> NameCounts:
@@ -66,12 +67,6 @@ class NameCounts:
         df = pd.DataFrame(rows, columns=["kind", "name", "hosts"])
         df["share"] = (df["hosts"] / self.targets).round(4) if self.targets else 0.0
         return df
-
-
-def _has(codes: object, code: str) -> bool:
-    if codes is None or isinstance(codes, float):  # null list (an error row)
-        return False
-    return code in list(codes)  # type: ignore[call-overload]
 
 
 def count_names(hosts: pd.DataFrame) -> NameCounts:

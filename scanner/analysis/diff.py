@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from scanner.analysis.cells import has
 from scanner.analysis.grade import dropped
 from scanner.analysis.severity import any_at_or_above, rank
 from scanner.model.columns import HOST_COLUMNS
@@ -172,7 +173,7 @@ def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
             )
         o_trust, n_trust = _flag(o["trusted"]), _flag(n["trusted"])
         # A host revoked since OLD regressed even when OLD already had another problem.
-        newly_revoked = _has(n["findings"], "revoked") and not _has(o["findings"], "revoked")
+        newly_revoked = has(n["findings"], "revoked") and not has(o["findings"], "revoked")
         if (o_trust is True and n_trust is False) or newly_revoked:
             yield (
                 Change.REGRESSED,
@@ -361,8 +362,3 @@ def changes_table(changes: pd.DataFrame) -> pa.Table:
         {k: _clean(v) for k, v in r.items()} for r in changes.to_dict(orient="records")
     )
     return pa.Table.from_pylist(list(records), schema=schema)
-
-
-def _has(findings: Any, code: str) -> bool:
-    """Whether a hosts row's findings list (None on error rows) holds `code`."""
-    return findings is not None and not isinstance(findings, float) and code in list(findings)

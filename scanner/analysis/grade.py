@@ -5,24 +5,23 @@ Pure: a diagnosis and the probe results in, a grade out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from scanner.model.grade import Grade, GradeBasis
 from scanner.model.types import Diagnosis, ProtocolSupport, TlsVersion
 
-
-class Grade(StrEnum):
-    A = "A"
-    A_MINUS = "A-"
-    B = "B"
-    C = "C"
-    F = "F"
-    M = "M"  # certificate name mismatch
-    T = "T"  # certificate not trusted
-
-
-class GradeBasis(StrEnum):
-    CERTIFICATE = "certificate"
-    CERTIFICATE_PROTOCOLS = "certificate+protocols"
+__all__ = [
+    "F_KEY_BITS",
+    "M_CODES",
+    "ORDER",
+    "T_CODES",
+    "Grade",
+    "GradeBasis",
+    "GradeFacts",
+    "dropped",
+    "facts",
+    "grade",
+    "grade_of",
+]
 
 
 # Best first; a drop is a move to the right (M and T are equally bad). `scanner diff` reads it.

@@ -18,6 +18,7 @@ from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.errors import UsageError
 from scanner.model.catalogue import CATALOGUE, Code
 from scanner.model.columns import VERDICT_COLUMNS
+from scanner.model.timefmt import utc_iso
 from scanner.model.types import ErrorCode
 
 # Verdicts reported as "problems": every verdict column but `trusted`, plus not trusted.
@@ -226,7 +227,7 @@ def skew_message(c: SkewCounts, as_of: dt.datetime) -> str | None:
     return (
         f"{c.expired + c.future} of {c.total} hosts with a certificate look expired "
         f"({c.expired}) or not yet valid ({c.future}) as of "
-        f"{as_of.astimezone(dt.UTC).isoformat()}: check the scanning machine's clock (it may "
+        f"{utc_iso(as_of)}: check the scanning machine's clock (it may "
         f"be {direction}) and --as-of before blaming the fleet"
     )
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scanner.analysis import diff as diffs
 from scanner.analysis.summary import summarise
 from scanner.errors import ScanFolderError
+from scanner.model.timefmt import utc_iso
 
 BREAKING_DAYS = 30
 COLUMNS = ["night", "kind", "name", "hosts"]
@@ -133,7 +134,7 @@ def trend(nights: Iterable[Night]) -> Trend:
             )
         counts, changes, note = night_counts(night, before)
         parts.append(counts)
-        when = night.as_of.astimezone(dt.UTC).isoformat()
+        when = utc_iso(night.as_of)
         warnings += [f"night of {when}: {w}" for w in night.warnings]
         if note:
             warnings.append(f"night of {when}: {note}")

@@ -6,7 +6,6 @@ Exit codes: 0 done, 1 `--fail-on` matched, 2 usage or environment error.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -23,6 +22,7 @@ from scanner.cli.app import (
     fail,
     out_console,
 )
+from scanner.model.timefmt import utc_iso
 from scanner.model.types import Severity
 from scanner.present.escape import terminal
 from scanner.present.formats import Document, OutputFormat, Section, records, render
@@ -79,6 +79,24 @@ def _load(paths: Sequence[str]) -> tuple[ScanTables, list[str]]:
     return tables, notes
 
 
+def _summarise(dirs: Sequence[str], by: str | None) -> tuple[ScanTables, FleetSummary]:
+    """The prologue of `summary` and `report`: the scan read (with its warnings), `--by`
+    resolved, the fleet summarised."""
+    from scanner.analysis.summary import fleet_summary
+
+    tables, notes = _load(dirs)
+    column = _resolve_column(tables, by) if by is not None else None
+    s = fleet_summary(
+        tables.hosts,
+        tables.findings,
+        tables.as_of,
+        by=column,
+        warnings=notes,
+        stores=tables.trust_store_names,
+    )
+    return tables, s
+
+
 def _fail_on(hosts: pd.DataFrame, threshold: Severity | None) -> None:
     if threshold is not None and hosts_at_or_above(hosts, threshold):
         raise typer.Exit(EXIT_FINDINGS)
@@ -109,7 +127,7 @@ def _resolve_column(tables: ScanTables, by: str) -> str:
 
 def _summary_json(s: FleetSummary, tables: ScanTables) -> dict[str, Any]:
     return {
-        "as_of": s.as_of.astimezone(dt.UTC).isoformat(),
+        "as_of": utc_iso(s.as_of),
         "folders": [str(f) for f in tables.folders],
         "targets": s.targets,
         "rows": s.rows,
@@ -206,18 +224,7 @@ def summary(
 
     Example: scanner summary reports/2026-11-26 --by owner --fail-on high
     """
-    from scanner.analysis.summary import fleet_summary
-
-    tables, notes = _load(dirs)
-    column = _resolve_column(tables, by) if by is not None else None
-    s = fleet_summary(
-        tables.hosts,
-        tables.findings,
-        tables.as_of,
-        by=column,
-        warnings=notes,
-        stores=tables.trust_store_names,
-    )
+    tables, s = _summarise(dirs, by)
     csv_tables = {
         SummaryTable.COUNTS: s.by if s.by is not None else s.counts,
         SummaryTable.CAUSES: s.causes,
@@ -225,7 +232,7 @@ def summary(
         SummaryTable.INTERMEDIATES: s.intermediates,
         SummaryTable.CALENDAR: s.calendar,
     }
-    as_of = s.as_of.astimezone(dt.UTC).isoformat()
+    as_of = utc_iso(s.as_of)
     folders = ", ".join(str(f) for f in tables.folders)
     per_address = f", {s.rows} rows (one per address)" if s.rows != s.targets else ""
     doc = Document(
@@ -382,21 +389,11 @@ def report(
 
     Example: scanner report reports/2026-11-26
     """
-    from scanner.analysis.summary import fleet_summary
     from scanner.present import html
 
     if out is None and len(dirs) != 1:
         raise fail("several folders: say where the report goes with --out FILE")
-    tables, notes = _load(dirs)
-    column = _resolve_column(tables, by) if by is not None else None
-    s = fleet_summary(
-        tables.hosts,
-        tables.findings,
-        tables.as_of,
-        by=column,
-        warnings=notes,
-        stores=tables.trust_store_names,
-    )
+    tables, s = _summarise(dirs, by)
     for w in s.warnings:
         err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     page = html.render(

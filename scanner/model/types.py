@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scanner.model.grade import Grade, GradeBasis
+
 
 class ErrorCode(StrEnum):
     DNS = "dns"
@@ -236,11 +238,16 @@ def worst(severities: object) -> Severity | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanOk:
+    """An answering host, assembled once by the run (scanner.run.assemble): the diagnosis with
+    every finding (revocation, stores, probes, backends), and the grade computed from it."""
+
     target: Target
     handshake: Handshake
     diagnosis: Diagnosis
     protocols: ProtocolSupport | None = None  # with --protocols
     stores: tuple[StoreVerdict, ...] = ()  # the --trust-store stores, in option order
+    grade: Grade
+    grade_basis: GradeBasis
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -121,7 +121,13 @@ def csv_stdout(value: Any) -> str:
     """A CSV cell printed to stdout (a terminal, maybe): `csv_cell`, and every control
     character but line feed and tab (which CSV quotes) replaced, so no escape sequence of a
     certificate's text reaches the terminal."""
-    return _replaced(csv_cell(value), keep="\n\t")
+    return stdout_cell(csv_cell(value))
+
+
+def stdout_cell(text: str) -> str:
+    """A CSV cell's text as `csv_stdout` prints it: every control character but line feed and
+    tab replaced."""
+    return _replaced(text, keep="\n\t")
 
 
 def json_text(data: Any, **options: Any) -> str:

@@ -6,12 +6,11 @@ Every cell goes through `scanner.present.escape` for its destination."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner.present.escape import csv_stdout, joined, json_text, markdown, plain, terminal
+from scanner.present.escape import joined, json_text, markdown, plain, terminal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,12 +60,12 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def write_csv(df: pd.DataFrame, stream: TextIO) -> None:
-    """CSV for stdout with every cell through `csv_stdout` (formulas neutralised, lists
-    joined, control characters replaced)."""
-    w = csv.writer(stream, lineterminator="\n")
-    w.writerow([csv_stdout(str(c)) for c in df.columns])
-    for row in records(df):
-        w.writerow([csv_stdout(v) for v in row.values()])
+    """CSV for stdout, written as the output files are (scanner.present.csvtext: cells
+    through `csv_cell`, formulas neutralised, lists joined, LF line ends), and control
+    characters replaced as `csv_stdout` does."""
+    from scanner.present import csvtext
+
+    csvtext.write_frame(stream, df, terminal=True)
 
 
 def markdown_table(df: pd.DataFrame, limit: int | None = None) -> str:

@@ -25,6 +25,7 @@ from scanner.analysis.severity import rank
 from scanner.analysis.summary import FleetSummary
 from scanner.model.catalogue import CATALOGUE, Code
 from scanner.model.columns import HOST_COLUMNS
+from scanner.model.timefmt import utc_iso
 
 if TYPE_CHECKING:
     import jinja2
@@ -352,7 +353,7 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
         causes.append(bar_chart(grades, title="Hosts per grade"))
         causes.append(bar_chart(stores, title="Hosts each trust store trusts"))
     return {
-        "as_of": summary.as_of.astimezone(dt.UTC).isoformat(),
+        "as_of": utc_iso(summary.as_of),
         "cards": {
             "targets": summary.targets,
             "trusted": summary.ok - not_trusted,

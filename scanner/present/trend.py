@@ -12,6 +12,7 @@ import pandas as pd
 
 from scanner.analysis.fixlist import target_labels
 from scanner.analysis.trend import BREAKING_DAYS, Kind, Trend, labels, wide
+from scanner.model.timefmt import utc_iso
 from scanner.present.formats import Document, Section, records
 
 
@@ -106,7 +107,7 @@ def json_data(t: Trend) -> dict[str, Any]:
             counts.setdefault(str(kind), {})[str(name)] = int(hosts)
         nights.append(
             {
-                "as_of": info.as_of.astimezone(dt.UTC).isoformat(),
+                "as_of": utc_iso(info.as_of),
                 "folders": list(info.sources),
                 "rows": info.rows,
                 "counts": counts,

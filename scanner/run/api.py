@@ -20,6 +20,7 @@ from scanner.analysis.counts import scan_counts
 from scanner.errors import EventLoopRunning, InputError
 from scanner.inputs.targets import Deduper, cell_text, read_targets
 from scanner.model.columns import HOST_COLUMNS
+from scanner.model.timefmt import utc_iso
 from scanner.model.types import DEFAULT_STORE, ScanCounts, ScanResult
 from scanner.run.driver import make_resolver
 from scanner.run.limits import ensure_descriptors
@@ -153,7 +154,7 @@ def from_results(
     scan_meta = {
         **(meta or {}),
         "interrupted": False,
-        "as_of": as_of.astimezone(dt.UTC).isoformat(),
+        "as_of": utc_iso(as_of),
         "counts": {
             **{k: v for k, v in asdict(counts).items() if k != "internal_errors"},
             "targets": tally.targets,

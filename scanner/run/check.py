@@ -13,12 +13,15 @@ from scanner.errors import ChainFileError, HostError
 from scanner.inputs.hostnames import normalise_host
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.timefmt import utc_z
-from scanner.model.types import Diagnosis, Handshake, ScanOk, Target
+from scanner.model.types import Diagnosis, Handshake, Target
+from scanner.run.assemble import Answer, assemble
 from scanner.store import rows
 from scanner.x509 import diagnose as dx
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
-from scanner.x509.stores import NamedStore, with_stores
+from scanner.x509.context import DiagnosisContext
+from scanner.x509.stores import NamedStore
+from scanner.x509.stores import judge as judge_stores
 
 if TYPE_CHECKING:
     from scanner.x509.revocation import Crl
@@ -51,28 +54,21 @@ def check(
     if not chain:
         raise ChainFileError("no certificate to check")
     name, is_ip = normalise_host(host)
-    diagnosis = dx.diagnose(
-        chain,
-        host=name,
-        is_ip=is_ip,
-        trust=trust,
-        as_of=as_of,
-        warn_days=warn_days,
-        offline=True,
-    )
-    if crls:  # the supplied CRLs are the only source: check never fetches
+    ctx = DiagnosisContext(trust=trust, as_of=as_of, warn_days=warn_days, offline=True)
+    diagnosis = dx.diagnose(chain, host=name, is_ip=is_ip, ctx=ctx)
+    if crls:  # the supplied CRLs are the only source (check never fetches); without them
+        # nothing is revoked
         from scanner.x509 import revocation as rv
 
         evidence = rv.Evidence(files=crls, online=False)
-        judgement = rv.judge(diagnosis.path, as_of=as_of, evidence=evidence)
-        diagnosis = rv.apply(diagnosis, judgement)
+        diagnosis = rv.apply(diagnosis, rv.judge(diagnosis.path, ctx=ctx, evidence=evidence))
     target = Target(row=0, host=name, port=0, ip=None, is_ip=is_ip)
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")
-    result = ScanOk(target=target, handshake=handshake, diagnosis=diagnosis)
     # The named stores judge the chain as the default store did (no AIA fetching offline).
-    result = with_stores(result, stores=stores, as_of=as_of, warn_days=warn_days, offline=True)
-    if crls:  # without them nothing is revoked
-        result = rv.untrusted_if_revoked(result)
+    verdicts = judge_stores(chain, host=name, is_ip=is_ip, stores=stores, ctx=ctx)
+    result = assemble(
+        Answer(target=target, handshake=handshake, diagnosis=diagnosis, stores=verdicts)
+    )
     diagnosis = result.diagnosis
     row = rows.host_row(result, (), checked_at)
     row.update(dict.fromkeys(NETWORK_COLUMNS))

@@ -24,10 +24,10 @@ from scanner.model.types import (
     CaptureFailure,
     Diagnosis,
     ErrorCode,
+    Finding,
     Handshake,
     InvalidTarget,
     ScanFailed,
-    ScanOk,
     ScanResult,
     Target,
 )
@@ -44,6 +44,7 @@ from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
 from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
+from scanner.run.assemble import Answer, assemble
 from scanner.run.clients import probe_protocols
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.trust import load_named, load_trust
@@ -51,8 +52,10 @@ from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
-from scanner.x509.stores import NamedStore, with_stores
+from scanner.x509.stores import NamedStore
+from scanner.x509.stores import judge as judge_stores
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
 REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
@@ -97,7 +100,8 @@ class ScanConfig:
 
 @dataclass(slots=True)
 class _Shared:
-    """What every host task shares: the client context, the resolver, the AIA cache, the memo."""
+    """What every host task shares: the client context, the resolver, the AIA cache, the
+    diagnosis context."""
 
     config: ScanConfig
     ctx: ssl.SSLContext
@@ -105,29 +109,28 @@ class _Shared:
     fetcher: AiaFetcher
     revocation: RevocationFetcher
     per_ip: PerIpLimiter | None
-    memo: Memo  # certificate work repeated across hosts, remembered for this scan
+    # Trust store, as-of, warning days, and the scan's memory of certificate work repeated
+    # across hosts (a host that fetched AIA judges with a copy holding its answers).
+    context: DiagnosisContext
     probes: ProbeContexts | None = None
 
 
-async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
+async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
+    """Diagnosis (with AIA fetching), revocation, the named stores and the probes of one
+    answering host: what `assemble` turns into its result."""
     cfg = shared.config
-    fetched: dict[str, AiaResult] = {}
-
-    def run() -> Diagnosis:
-        return dx.diagnose(
-            hs.chain,
-            host=target.host,
-            is_ip=target.is_ip,
-            trust=cfg.trust,
-            as_of=cfg.as_of,
-            warn_days=cfg.warn_days,
-            fetched=fetched,
-            memo=shared.memo,
-        )
-
-    diagnosis = run()
+    ctx = shared.context
+    diagnosis = dx.diagnose(hs.chain, host=target.host, is_ip=target.is_ip, ctx=ctx)
     deadline = anyio.current_time() + hs.budget_left
     if cfg.aia and diagnosis.aia_wanted:
+        # This host's AIA answers, filled in between diagnoses (the common host fetches none
+        # and keeps the scan's context).
+        fetched: dict[str, AiaResult] = {}
+        ctx = ctx.with_fetched(fetched)
+
+        def run() -> Diagnosis:
+            return dx.diagnose(hs.chain, host=target.host, is_ip=target.is_ip, ctx=ctx)
+
         # AIA fetching spends what is left of the host's deadline, each fetch capped on its own
         # by --aia-timeout: one host never holds its slot longer than --timeout.
         with anyio.move_on_at(deadline):
@@ -144,28 +147,27 @@ async def _diagnose(target: Target, hs: Handshake, shared: _Shared) -> ScanOk:
             diagnosis = run()  # the deadline cut a round short: judge with what was fetched
     if cfg.revocation:
         diagnosis = await _revocation(diagnosis, shared, deadline)
-    result = ScanOk(target=target, handshake=hs, diagnosis=diagnosis)
-    result = with_stores(
-        result,
-        stores=cfg.stores,
-        as_of=cfg.as_of,
-        warn_days=cfg.warn_days,
-        fetched=fetched,
-        memo=shared.memo,
+    stores = (
+        judge_stores(hs.chain, host=target.host, is_ip=target.is_ip, stores=cfg.stores, ctx=ctx)
+        if cfg.stores
+        else ()
     )
-    result = rv.untrusted_if_revoked(result)
+    support = None
     if shared.probes is not None and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
         # null). The probes, one after another, within a --timeout of their own: a slow handshake or
         # AIA fetch must not leave them no time (with --protocols a host holds its worker
         # at most twice --timeout).
-        result = await probe_protocols(
-            result,
+        support = await probe_protocols(
+            target,
+            hs,
             contexts=shared.probes,
             deadline=anyio.current_time() + cfg.timeout,
             per_ip=shared.per_ip,
         )
-    return result
+    return Answer(
+        target=target, handshake=hs, diagnosis=diagnosis, stores=stores, protocols=support
+    )
 
 
 async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) -> Diagnosis:
@@ -184,9 +186,9 @@ async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) ->
 
     # The first judgement (nothing fetched for this host yet) is the same for every host with
     # this path: the scan's CRL files are fixed.
-    judgement: rv.Judgement = shared.memo.judgements.get(
-        (diagnosis.path, cfg.as_of),
-        lambda: rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo),
+    ctx = shared.context
+    judgement: rv.Judgement = ctx.memo.judgements.get(
+        (diagnosis.path, ctx.as_of), lambda: rv.judge(diagnosis.path, ctx=ctx, evidence=evidence)
     )
     if not (judgement.wanted_crls or judgement.wanted_ocsp):
         return rv.apply(diagnosis, judgement)  # nothing to fetch: no deadline scope needed
@@ -199,20 +201,18 @@ async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) ->
                     tg.start_soon(crl, url)
                 for url, request in judgement.wanted_ocsp:
                     tg.start_soon(ocsp, url, request)
-            judgement = rv.judge(
-                diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo
-            )
+            judgement = rv.judge(diagnosis.path, ctx=ctx, evidence=evidence)
     late = f"no answer in time: no time left within the host's {cfg.timeout:g} s"
     while judgement.wanted_crls or judgement.wanted_ocsp:
         for url in judgement.wanted_crls:  # what came in before the deadline stays
             crls.setdefault(url, late)
         for key in judgement.wanted_ocsp:
             answers.setdefault(key, late)
-        judgement = rv.judge(diagnosis.path, as_of=cfg.as_of, evidence=evidence, memo=shared.memo)
+        judgement = rv.judge(diagnosis.path, ctx=ctx, evidence=evidence)
     return rv.apply(diagnosis, judgement)
 
 
-async def scan_one(target: Target, shared: _Shared, address: str | None = None) -> ScanResult:
+async def _scan(target: Target, shared: _Shared, address: str | None = None) -> Answer | ScanFailed:
     """Never raises (but for cancellation): any exception is our bug and becomes `internal`.
     With `address`, that address of the target only."""
     try:
@@ -231,9 +231,24 @@ async def scan_one(target: Target, shared: _Shared, address: str | None = None) 
                     target=target, error=error, detail=detail, address=failed_at, protocol=proto
                 )
             case Handshake():
-                return await _diagnose(target, outcome, shared)
+                return await _answer(target, outcome, shared)
     except Exception as e:  # the per-host boundary: an escaping exception would cancel siblings
         return _internal(target, e, address)
+
+
+def _result(answer: Answer | ScanFailed, extra: tuple[Finding, ...] = ()) -> ScanResult:
+    """The host's result, assembled once (never raises, as `_scan`)."""
+    if isinstance(answer, ScanFailed):
+        return answer
+    try:
+        return assemble(answer, extra)
+    except Exception as e:  # noqa: BLE001 - the per-host boundary, as in _scan
+        return _internal(answer.target, e, answer.handshake.address)
+
+
+async def scan_one(target: Target, shared: _Shared, address: str | None = None) -> ScanResult:
+    """One target (with `address`, that address of it): never raises but for cancellation."""
+    return _result(await _scan(target, shared, address))
 
 
 def _internal(target: Target, e: Exception, address: str | None = None) -> ScanFailed:
@@ -263,15 +278,24 @@ async def scan_addresses(target: Target, shared: _Shared) -> list[ScanResult]:
         return [ScanFailed(target=target, error=resolved.error, detail=resolved.detail)]
     if len(resolved) == 1:
         return [await scan_one(target, shared, resolved[0])]
-    results: list[ScanResult | None] = [None] * len(resolved)
+    answers: list[Answer | ScanFailed | None] = [None] * len(resolved)
 
     async def one(i: int, address: str) -> None:
-        results[i] = await scan_one(target, shared, address)
+        answers[i] = await _scan(target, shared, address)
 
     async with anyio.create_task_group() as tg:
         for i, address in enumerate(resolved):
             tg.start_soon(one, i, address)
-    return backends.check([r for r in results if r is not None])
+    done = [a for a in answers if a is not None]
+    # The backends finding goes on every answering row of the name; failed rows keep their own
+    # error and are not counted as a leaf.
+    finding = backends.check(
+        target.host,
+        target.port,
+        [(a.handshake, a.diagnosis) for a in done if isinstance(a, Answer)],
+    )
+    extra = (finding,) if finding is not None else ()
+    return [_result(a, extra) for a in done]
 
 
 def resource_message(cause: OSError) -> str:
@@ -354,7 +378,9 @@ async def scan_stream(
                     http, crl_max_bytes=config.crl_max_bytes, background=background
                 ),
                 per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
-                memo=Memo(),
+                context=DiagnosisContext(
+                    trust=config.trust, as_of=config.as_of, warn_days=config.warn_days, memo=Memo()
+                ),
                 probes=ProbeContexts.create() if config.protocols else None,
             )
             completed = await _work(

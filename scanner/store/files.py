@@ -5,7 +5,6 @@ checkpointed by `parts`. Paths may be local or URLs (`scanner.store.location`)."
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import io
 import json
@@ -14,14 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scanner.errors import InputError, OutputError
 from scanner.inputs.targets import Deduper, Header, Shard, read_targets
 from scanner.model.columns import HOST_COLUMNS
-from scanner.present.escape import FORMULA_START, csv_cell
+from scanner.present import csvtext
 from scanner.store import tables
 from scanner.store.atomic import partial_path
 from scanner.store.location import Location
@@ -243,7 +240,7 @@ def iter_table_pandas(
 
 @contextmanager
 def _text(stream: IO[bytes]) -> Iterator[IO[str]]:
-    """UTF-8 text over a binary stream, for the csv module (newline="" as it asks)."""
+    """UTF-8 text over a binary stream, line ends written as given (newline="")."""
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     try:
         yield text
@@ -257,10 +254,7 @@ def write_csv_atomic(
 ) -> None:
     def write(stream: IO[bytes]) -> None:
         with _text(stream) as f:
-            w = csv.writer(f)
-            w.writerow([csv_cell(h) for h in header])
-            for row in rows:
-                w.writerow([csv_cell(v) for v in row])
+            csvtext.write_rows(f, header, rows)
 
     Location.of(path).write(write)
 
@@ -271,63 +265,16 @@ def parquet_to_csv(
     *,
     skip: Callable[[str], bool] = lambda _: False,
 ) -> None:
-    """A CSV copy of a Parquet table, streamed batch by batch; the same text as csv_cell gives
-    cell by cell, computed a column at a time with pyarrow (a tenth of the time)."""
+    """A CSV copy of a Parquet table, streamed batch by batch (scanner.present.csvtext)."""
     with Location.of(parquet).arrow_source() as source:
         pf = pq.ParquetFile(source)
         names = [n for n in pf.schema_arrow.names if not skip(n)]
 
         def write(stream: IO[bytes]) -> None:
             with _text(stream) as f:
-                csv.writer(f).writerow([csv_cell(h) for h in names])
-                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
-                    cells = [_csv_column(batch.column(i)) for i in range(batch.num_columns)]
-                    lines = pc.binary_join_element_wise(*cells, ",")
-                    f.write("".join(line + "\r\n" for line in lines.to_pylist()))
+                csvtext.write_csv(f, names, pf.iter_batches(batch_size=BATCH_ROWS, columns=names))
 
         Location.of(path).write(write)
-
-
-def _csv_quote(cells: pa.Array) -> pa.Array:
-    """The csv module's QUOTE_MINIMAL: quote a cell holding a comma, a quote, CR or LF."""
-    needs = pc.match_substring_regex(cells, '[,"\r\n]')
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
-    return pc.if_else(needs, quoted, cells)
-
-
-def _escape_formulas(strings: pa.Array) -> pa.Array:
-    """csv_cell's apostrophe before text a spreadsheet would run as a formula."""
-    risky = pc.is_in(pc.utf8_slice_codeunits(strings, 0, 1), value_set=pa.array(FORMULA_START))
-    return pc.if_else(risky, pc.binary_join_element_wise("'", strings, ""), strings)
-
-
-def _csv_column(col: pa.Array) -> pa.Array:
-    """csv_cell over a whole column, quoted for CSV: a string array with no nulls."""
-    t = col.type
-    if pa.types.is_boolean(t):
-        return pc.fill_null(pc.if_else(col, "true", "false"), "")
-    if pa.types.is_integer(t):
-        return pc.fill_null(pc.cast(col, pa.string()), "")
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        out = _escape_formulas(col)
-    elif (
-        pa.types.is_timestamp(t)
-        and t.tz is not None
-        and not pc.any(
-            pc.less(pc.year(col), 1000)  # datetime.strftime does not pad such years; Arrow does
-        ).as_py()
-    ):
-        # Whole seconds (floored, as strftime drops microseconds) in UTC, ISO 8601 with a T.
-        seconds = pc.cast(pc.floor_temporal(col, unit="second"), pa.timestamp("s", tz="UTC"))
-        out = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T", max_replacements=1)
-    elif pa.types.is_list(t) and pa.types.is_string(t.value_type):
-        items = _escape_formulas(pc.fill_null(col.values, ""))
-        lists = pa.ListArray.from_arrays(col.offsets, items)
-        joined = pc.binary_join(lists, "; ")
-        out = pc.if_else(pc.is_null(col), None, _escape_formulas(joined))
-    else:  # anything else (floats, binary...): cell by cell, as before
-        out = pa.array([csv_cell(v) for v in col.to_pylist()], pa.string())
-    return _csv_quote(pc.fill_null(out, ""))
 
 
 def write_json_atomic(path: Path | Location, data: dict[str, Any]) -> None:

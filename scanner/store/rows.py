@@ -1,5 +1,6 @@
 """The rows of the output tables, as plain dicts keyed by column (no pyarrow needed: the
-offline check builds one without loading it). Pure."""
+offline check builds one without loading it). Pure: it serialises a result as assembled by the
+run (grade included), judging nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any, assert_never
 
-from scanner.analysis.grade import grade_of
 from scanner.inputs.hostnames import unicode_name
 from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
 from scanner.model.types import (
@@ -70,11 +70,10 @@ def host_row(
             if p is not None:
                 row.update({t.value: p.get(t) for t in TlsVersion})
                 row["forward_secrecy_only"] = p.forward_secrecy_only
-            grade, basis = grade_of(d, p)
             row.update(
                 trusted_by=trusted_by(v.trusted, result.stores),
-                grade=grade.value,
-                grade_basis=basis.value,
+                grade=result.grade.value,
+                grade_basis=result.grade_basis.value,
                 # revoked is known only when revocation is good or revoked; null when it is
                 # unknown or not checked, and `revocation` says why (RFC 5280, RFC 6960).
                 revoked=_REVOKED.get(d.revocation),

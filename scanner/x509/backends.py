@@ -1,28 +1,27 @@
 """Whether the addresses of one (host, port) serve the same leaf certificate: the finding
-`inconsistent_backends` on every answering row when they do not. Pure."""
+`inconsistent_backends` (which the run puts on every answering row) when they do not. Pure."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import ipaddress
 from collections.abc import Sequence
 
 from scanner.model.catalogue import Code
-from scanner.model.types import ScanOk, ScanResult
+from scanner.model.types import Diagnosis, Finding, Handshake
 from scanner.x509.findings import make
 
 SHOWN_LEAVES = 8  # leaves named in the message (a name with many backends stays readable)
 SHOWN_ADDRESSES = 8  # addresses named per leaf
 
 
-def _leaf_key(result: ScanOk) -> tuple[str, str]:
+def _leaf_key(hs: Handshake, d: Diagnosis) -> tuple[str, str]:
     """(SHA-256 of the leaf, its notAfter as text)."""
-    leaf = result.diagnosis.leaf
+    leaf = d.leaf
     if leaf is not None:
         not_after = leaf.not_after.isoformat() if leaf.not_after else "unknown"
         return leaf.sha256, not_after
-    return hashlib.sha256(result.handshake.chain[0]).hexdigest(), "unknown (unparseable)"
+    return hashlib.sha256(hs.chain[0]).hexdigest(), "unknown (unparseable)"
 
 
 def _address_order(address: str) -> tuple[int, int]:
@@ -30,17 +29,14 @@ def _address_order(address: str) -> tuple[int, int]:
     return ip.version, int(ip)
 
 
-def check(results: Sequence[ScanResult]) -> list[ScanResult]:
-    """The results of one target's addresses, with `inconsistent_backends` added to each
-    answering row when they answered with more than one distinct leaf. Failed rows keep
-    their own error and are not counted as a leaf."""
+def check(host: str, port: int, answers: Sequence[tuple[Handshake, Diagnosis]]) -> Finding | None:
+    """`inconsistent_backends` when the addresses of `host:port` that answered (each one's
+    handshake and diagnosis) served more than one distinct leaf, else None."""
     by_leaf: dict[tuple[str, str], list[str]] = {}
-    for r in results:
-        if isinstance(r, ScanOk):
-            by_leaf.setdefault(_leaf_key(r), []).append(r.handshake.address)
+    for hs, d in answers:
+        by_leaf.setdefault(_leaf_key(hs, d), []).append(hs.address)
     if len(by_leaf) < 2:
-        return list(results)
-    target = results[0].target
+        return None
     parts = []
     for addresses in by_leaf.values():
         addresses.sort(key=_address_order)
@@ -59,17 +55,8 @@ def check(results: Sequence[ScanResult]) -> list[ScanResult]:
         )
     hidden = len(parts) - SHOWN_LEAVES
     message = (
-        f"{len(by_leaf)} distinct leaf certificates behind {target.host}:{target.port}: "
+        f"{len(by_leaf)} distinct leaf certificates behind {host}:{port}: "
         + "; ".join(parts[:SHOWN_LEAVES])
         + (f"; and {hidden} more leaves" if hidden > 0 else "")
     )
-    finding = make(Code.INCONSISTENT_BACKENDS, message)
-    out: list[ScanResult] = []
-    for r in results:
-        if isinstance(r, ScanOk):
-            d = r.diagnosis
-            r = dataclasses.replace(
-                r, diagnosis=dataclasses.replace(d, findings=(*d.findings, finding))
-            )
-        out.append(r)
-    return out
+    return make(Code.INCONSISTENT_BACKENDS, message)

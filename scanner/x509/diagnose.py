@@ -1,5 +1,5 @@
-"""Diagnosis: (chain as sent, host, trust store, as-of, AIA results) -> verdicts and findings,
-as named steps (scanner.x509.rules) over the built path (scanner.x509.paths).
+"""Diagnosis: (chain as sent, host, context: trust store, as-of, AIA results...) -> verdicts
+and findings, as named steps (scanner.x509.rules) over the built path (scanner.x509.paths).
 
 A pure function of its inputs: no clock, no sockets. The only outside knowledge it can want is
 a missing issuer, which `Diagnosis.aia_wanted` names as URLs for the caller to fetch and hand
@@ -8,16 +8,14 @@ back in another call.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from scanner.errors import UsageError
-from scanner.model.types import AiaResult, CertInfo, Diagnosis, Finding, Verdicts
-from scanner.x509 import certs, rules
-from scanner.x509.memo import Memo
+from scanner.model.types import CertInfo, Diagnosis, Finding, Verdicts
+from scanner.x509 import rules
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.paths import (
     MAX_AIA_URLS,
     MAX_DEPTH,
@@ -28,7 +26,14 @@ from scanner.x509.paths import (
 )
 from scanner.x509.verify import chain_verdict
 
-__all__ = ["MAX_AIA_URLS", "MAX_DEPTH", "ChainFacts", "chain_facts", "diagnose"]
+__all__ = [
+    "MAX_AIA_URLS",
+    "MAX_DEPTH",
+    "ChainFacts",
+    "DiagnosisContext",
+    "chain_facts",
+    "diagnose",
+]
 
 _UNKNOWN = Verdicts(
     trusted=False,
@@ -63,48 +68,27 @@ class ChainFacts:
     path_der: tuple[bytes, ...] = ()
 
 
-def chain_facts(
-    chain_der: Sequence[bytes],
-    *,
-    trust: certs.TrustStore,
-    as_of: dt.datetime,
-    warn_days: int,
-    fetched: Mapping[str, AiaResult],
-    memo: Memo,
-    offline: bool,
-) -> ChainFacts:
+def chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFacts:
     """The host-independent steps of diagnosis, remembered per (chain, trust store, as-of,
     warning days) while nothing was fetched for the host (the common case)."""
-
-    def compute() -> ChainFacts:
-        return _chain_facts(chain_der, trust, as_of, warn_days, fetched, memo, offline)
-
-    if fetched:
-        return compute()
-    facts: ChainFacts = memo.chains.get(
-        (tuple(chain_der), trust.sha256, as_of, warn_days, offline), compute
-    )
+    if ctx.fetched:
+        return _chain_facts(chain_der, ctx)
+    key = (tuple(chain_der), ctx.trust.sha256, ctx.as_of, ctx.warn_days, ctx.offline)
+    facts: ChainFacts = ctx.memo.chains.get(key, lambda: _chain_facts(chain_der, ctx))
     return facts
 
 
-def _chain_facts(
-    chain_der: Sequence[bytes],
-    trust: certs.TrustStore,
-    as_of: dt.datetime,
-    warn_days: int,
-    fetched: Mapping[str, AiaResult],
-    memo: Memo,
-    offline: bool,
-) -> ChainFacts:
+def _chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFacts:
+    trust, as_of, fetched, memo = ctx.trust, ctx.as_of, ctx.fetched, ctx.memo
     chain = parse_chain(chain_der, memo)
     sent = tuple(memo.info(d) for d in chain.der)
     broken = rules.unparseable(chain.unparseable, sent)
     if chain.leaf is None:
         return ChainFacts(chain=chain, sent=sent, findings=tuple(broken), certificates=sent)
     leaf, subject = chain.leaf, sent[0].subject
-    valid = rules.validity(leaf, as_of, warn_days)
+    valid = rules.validity(leaf, as_of, ctx.warn_days)
     path = build_path(chain, trust, fetched, memo)
-    route = rules.path_verdicts(path, leaf, subject, trust, fetched, offline=offline)
+    route = rules.path_verdicts(path, leaf, subject, trust, fetched, offline=ctx.offline)
     served = rules.served_intermediates(path, as_of, memo)
     weak = rules.weakness(path, trust, memo)
     return ChainFacts(
@@ -123,36 +107,11 @@ def _chain_facts(
 
 
 def diagnose(
-    chain_der: Sequence[bytes],
-    *,
-    host: str,
-    is_ip: bool,
-    trust: certs.TrustStore,
-    as_of: dt.datetime,
-    warn_days: int,
-    fetched: Mapping[str, AiaResult] | None = None,
-    memo: Memo | None = None,
-    offline: bool = False,
+    chain_der: Sequence[bytes], *, host: str, is_ip: bool, ctx: DiagnosisContext
 ) -> Diagnosis:
-    """Diagnose one host's chain. `as_of` must be timezone-aware; `fetched` holds the AIA
-    results for the URLs an earlier call's `aia_wanted` asked for (missing ones count as not
-    fetched); `memo` is the scan's memory of repeated work (a fresh one when None); `offline`
-    words findings for a chain read from a file rather than sent by a server."""
-    if as_of.tzinfo is None:
-        raise UsageError("as_of must be timezone-aware")
-    # Validity has one-second granularity (RFC 5280 4.1.2.5): notAfter 00:00:00Z covers all of
-    # that second, as cryptography's verifier reads it (x509-limbo notafter-fractional).
-    as_of = as_of.replace(microsecond=0)
-    memo = memo or Memo()
-    facts = chain_facts(
-        chain_der,
-        trust=trust,
-        as_of=as_of,
-        warn_days=warn_days,
-        fetched=fetched or {},
-        memo=memo,
-        offline=offline,
-    )
+    """Diagnose one host's chain against `ctx` (trust store, as-of, warning days, the AIA
+    results fetched so far, the scan's memo, offline wording)."""
+    facts = chain_facts(chain_der, ctx)
     chain, valid, route = facts.chain, facts.valid, facts.route
     if chain.leaf is None or valid is None or route is None:
         return Diagnosis(
@@ -164,7 +123,7 @@ def diagnose(
         )
     named = rules.names(chain.leaf, facts.sent[0].subject, host, is_ip)
     found = [*facts.findings, *named.findings, *facts.path_findings]
-    rejection = chain_verdict(chain, host, is_ip, named.dns, trust, as_of, memo)
+    rejection = chain_verdict(chain, host, is_ip, named.dns, ctx.trust, ctx.as_of, ctx.memo)
     trusted = rules.trusted(
         rejection,
         weak=facts.weak,

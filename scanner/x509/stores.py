@@ -1,21 +1,20 @@
 """Several trust stores (`--trust-store NAME=PEM`): each named store's verdict on a host's
 chain, by the same diagnosis as the default store, and `not_trusted_by` when the default trusts
-a chain that a named store does not. Pure: chains, stores and the as-of instant in."""
+a chain that a named store does not. Pure: chains, stores and the context in; verdicts and
+findings out (the run puts them on the host's result)."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scanner.model.catalogue import Code
 from scanner.model.types import DEFAULT_STORE as DEFAULT
-from scanner.model.types import AiaResult, Diagnosis, Finding, ScanOk, StoreVerdict
+from scanner.model.types import Finding, StoreVerdict
 from scanner.x509 import certs, paths
 from scanner.x509 import findings as F
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
-from scanner.x509.memo import Memo
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +26,15 @@ class NamedStore:
 def _why_not(
     chain_der: Sequence[bytes],
     store: NamedStore,
-    fetched: Mapping[str, AiaResult],
+    ctx: DiagnosisContext,
     findings: Sequence[Finding],
-    memo: Memo,
 ) -> str:
     """Why `store` rejects the chain: the root it lacks and what the path reached, else the
     finding diagnosis gave with that store."""
-    chain = paths.parse_chain(chain_der, memo)
+    chain = paths.parse_chain(chain_der, ctx.memo)
     if chain.leaf is None:
         return "the leaf cannot be parsed"
-    path = paths.build_path(chain, store.trust, fetched, memo)
+    path = paths.build_path(chain, store.trust, ctx.fetched, ctx.memo)
     last = certs.name_text(path.certs[-1].subject)
     if path.end is paths.End.UNTRUSTED_ROOT or path.end is paths.End.SELF_SIGNED_LEAF:
         return f"root absent: the path reached {last}, which is not in {store.name}"
@@ -56,32 +54,17 @@ def judge(
     host: str,
     is_ip: bool,
     stores: Sequence[NamedStore],
-    as_of: dt.datetime,
-    warn_days: int,
-    fetched: Mapping[str, AiaResult] | None = None,
-    memo: Memo | None = None,
-    offline: bool = False,
+    ctx: DiagnosisContext,
 ) -> tuple[StoreVerdict, ...]:
     """Each store's verdict, in the order given: the `trusted` verdict diagnosis gives with that
-    store as the trust store, using the AIA answers fetched for the default store (no fetching
-    of its own)."""
-    fetched = fetched or {}
-    memo = memo or Memo()
+    store in place of `ctx`'s trust store, using the AIA answers fetched for the default store
+    (no fetching of its own)."""
     out = []
     for store in stores:
-        d = diagnose(
-            chain_der,
-            host=host,
-            is_ip=is_ip,
-            trust=store.trust,
-            as_of=as_of,
-            warn_days=warn_days,
-            fetched=fetched,
-            memo=memo,
-            offline=offline,
-        )
+        judged = ctx.with_trust(store.trust)
+        d = diagnose(chain_der, host=host, is_ip=is_ip, ctx=judged)
         trusted = d.verdicts.trusted
-        reason = None if trusted else _why_not(chain_der, store, fetched, d.findings, memo)
+        reason = None if trusted else _why_not(chain_der, store, ctx, d.findings)
         out.append(StoreVerdict(name=store.name, trusted=trusted, reason=reason))
     return tuple(out)
 
@@ -104,37 +87,3 @@ def store_findings(default_trusted: bool, verdicts: Sequence[StoreVerdict]) -> t
             f"{names}), or add the root to {names}.",
         ),
     )
-
-
-def with_findings(d: Diagnosis, extra: Sequence[Finding]) -> Diagnosis:
-    return dataclasses.replace(d, findings=d.findings + tuple(extra)) if extra else d
-
-
-def with_stores(
-    result: ScanOk,
-    *,
-    stores: Sequence[NamedStore],
-    as_of: dt.datetime,
-    warn_days: int,
-    fetched: Mapping[str, AiaResult] | None = None,
-    memo: Memo | None = None,
-    offline: bool = False,
-) -> ScanOk:
-    """`result` with the named stores' verdicts and its `not_trusted_by` finding."""
-    if not stores:
-        return result
-    t = result.target
-    verdicts = judge(
-        result.handshake.chain,
-        host=t.host,
-        is_ip=t.is_ip,
-        stores=stores,
-        as_of=as_of,
-        warn_days=warn_days,
-        fetched=fetched,
-        memo=memo,
-        offline=offline,
-    )
-    d = result.diagnosis
-    extra = store_findings(d.verdicts.trusted, verdicts)
-    return dataclasses.replace(result, diagnosis=with_findings(d, extra), stores=verdicts)

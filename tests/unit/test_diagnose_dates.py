@@ -11,6 +11,7 @@ from scanner.errors import UsageError
 from scanner.model.types import Diagnosis
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -40,7 +41,12 @@ def chain(pki: lab.Pki) -> list[bytes]:
 def judge(
     chain: list[bytes], trust: certs.TrustStore, as_of: dt.datetime, warn_days: int = 30
 ) -> Diagnosis:
-    return diagnose(chain, host=HOST, is_ip=False, trust=trust, as_of=as_of, warn_days=warn_days)
+    return diagnose(
+        chain,
+        host=HOST,
+        is_ip=False,
+        ctx=DiagnosisContext(trust=trust, as_of=as_of, warn_days=warn_days),
+    )
 
 
 def codes(d: Diagnosis) -> set[str]:

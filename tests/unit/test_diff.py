@@ -31,9 +31,11 @@ from scanner.model.types import (
     Target,
 )
 from scanner.run.api import from_results
+from scanner.run.assemble import Answer, assemble
 from scanner.store.load import ScanTables
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -78,10 +80,15 @@ class Night:
         address: str = "127.0.0.1",
     ) -> None:
         der = [c.der for c in chain]
-        d = diagnose(der, host=host, is_ip=False, trust=self.trust, as_of=self.as_of, warn_days=30)
+        d = diagnose(
+            der,
+            host=host,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=self.trust, as_of=self.as_of, warn_days=30),
+        )
         hs = Handshake(chain=tuple(der), tls_version="TLSv1.3", cipher="X", address=address)
         self.results.append(
-            ScanOk(target=self._target(host, port, ip, owner), handshake=hs, diagnosis=d)
+            assemble(Answer(target=self._target(host, port, ip, owner), handshake=hs, diagnosis=d))
         )
 
     def failed(self, host: str, error: ErrorCode, *, port: int = 443, owner: str = "web") -> None:
@@ -270,8 +277,6 @@ def test_a_newly_revoked_host_has_regressed_even_if_already_untrusted(
 ) -> None:
     """Issue 11: `diff` reports a host revoked since OLD as `regressed` with the finding, also
     when OLD already distrusted it for another reason (here a name mismatch)."""
-    from dataclasses import replace
-
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -297,8 +302,13 @@ def test_a_newly_revoked_host_has_regressed_even_if_already_untrusted(
     for i, r in enumerate(new.results):  # the next night, both are on their CA's CRL
         assert isinstance(r, ScanOk)
         evidence = rv.Evidence(files=[crl, root_crl], online=False)
-        judged = rv.judge(r.diagnosis.path, as_of=new.as_of, evidence=evidence)
-        new.results[i] = replace(r, diagnosis=rv.apply(r.diagnosis, judged))
+        judged = rv.judge(
+            r.diagnosis.path,
+            evidence=evidence,
+            ctx=DiagnosisContext(trust=new.trust, as_of=new.as_of),
+        )
+        revoked = rv.apply(r.diagnosis, judged)
+        new.results[i] = assemble(Answer(target=r.target, handshake=r.handshake, diagnosis=revoked))
     o, n = old.tables(), new.tables()
     changes = diff(o.hosts, o.findings, n.hosts, n.findings)
     assert of(changes, "was-fine.example.test") == {("new_finding", "revoked"), ("regressed", None)}

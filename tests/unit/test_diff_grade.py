@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from scanner.analysis.diff import diff
-from scanner.model.types import Handshake, ProtocolSupport, ScanOk, Target, TlsVersion
+from scanner.model.types import Handshake, ProtocolSupport, Target, TlsVersion
 from scanner.run.api import from_results
+from scanner.run.assemble import Answer, assemble
 from scanner.store.load import ScanTables
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
-from scanner.x509.protocols import protocol_findings
-from scanner.x509.stores import with_findings
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 HOST = "g.example.test"
@@ -41,15 +41,20 @@ class Host:
     def night(self, protocols: ProtocolSupport | None) -> ScanTables:
         """One night's tables for this host, probed with `protocols` (None: not probed)."""
         d = diagnose(
-            self.chain, host=HOST, is_ip=False, trust=self.trust, as_of=FIXED, warn_days=30
+            self.chain,
+            host=HOST,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=self.trust, as_of=FIXED, warn_days=30),
         )
-        if protocols is not None:
-            d = with_findings(d, protocol_findings(protocols))
-        result = ScanOk(
-            target=Target(row=2, host=HOST, port=443, ip=None, is_ip=False),
-            handshake=Handshake(chain=self.chain, tls_version="TLSv1.3", cipher="X", address="::1"),
-            diagnosis=d,
-            protocols=protocols,
+        result = assemble(
+            Answer(
+                target=Target(row=2, host=HOST, port=443, ip=None, is_ip=False),
+                handshake=Handshake(
+                    chain=self.chain, tls_version="TLSv1.3", cipher="X", address="::1"
+                ),
+                diagnosis=d,
+                protocols=protocols,
+            )
         )
         return from_results([(result, FIXED)], as_of=FIXED)
 

@@ -14,6 +14,7 @@ from scanner.analysis.grade import GradeFacts, dropped, facts, grade
 from scanner.model.types import Diagnosis, ProtocolSupport, TlsVersion, Verdicts
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -90,7 +91,10 @@ def pki() -> lab.Pki:
 def judged(pki: lab.Pki, chain: list[lab.Issued], host: str = "g.example.test") -> GradeFacts:
     trust = certs.load_trust_store(pki.root.pem, "root.pem")
     d = diagnose(
-        [c.der for c in chain], host=host, is_ip=False, trust=trust, as_of=FIXED, warn_days=30
+        [c.der for c in chain],
+        host=host,
+        is_ip=False,
+        ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=30),
     )
     return facts(d)
 

@@ -16,7 +16,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from scanner.testing.lab import DAY, Issued, Pki, ec_key, make_ca, make_leaf, name
 from scanner.testing.responders import der_crl, der_entry, ocsp_response
+from scanner.x509 import certs
 from scanner.x509 import revocation as rv
+from scanner.x509.context import DiagnosisContext
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -204,6 +206,12 @@ def test_short_lived_per_the_baseline_requirements(
     assert rv.short_lived(leaf.cert) is short
 
 
+def lab_trust(pki: Pki) -> certs.TrustStore:
+    """A trust store for the context (revocation judges the path it is given, whatever the
+    store)."""
+    return certs.load_trust_store(pki.root.pem, "lab.pem")
+
+
 def path(*chain: Issued) -> list[bytes]:
     return [c.der for c in chain]
 
@@ -211,7 +219,9 @@ def path(*chain: Issued) -> list[bytes]:
 def test_judge_a_path_wants_the_crls_then_judges(pki: Pki) -> None:
     leaf = pki.leaf(["a.test"])
     chain = path(leaf, pki.intermediate, pki.root)
-    first = rv.judge(chain, as_of=FIXED, evidence=rv.Evidence())
+    first = rv.judge(
+        chain, evidence=rv.Evidence(), ctx=DiagnosisContext(trust=lab_trust(pki), as_of=FIXED)
+    )
     assert set(first.wanted_crls) == {
         "http://crl.example/intermediate.crl",
         "http://crl.example/root.crl",
@@ -222,7 +232,7 @@ def test_judge_a_path_wants_the_crls_then_judges(pki: Pki) -> None:
             "http://crl.example/root.crl": crl_of(pki, issuer=pki.root),
         }
     )
-    j = rv.judge(chain, as_of=FIXED, evidence=evidence)
+    j = rv.judge(chain, evidence=evidence, ctx=DiagnosisContext(trust=lab_trust(pki), as_of=FIXED))
     assert (j.status, j.source) == (rv.Status.REVOKED, rv.Source.CRL)
     assert [f.code for f in j.findings] == ["revoked"]
     assert j.findings[0].url == "http://crl.example/intermediate.crl"
@@ -232,21 +242,31 @@ def test_a_certificate_without_pointers_is_unknown_unless_short_lived(pki: Pki) 
     bare = Pki.create(FIXED)  # no CRL distribution points at all
     long_lived = bare.leaf(["a.test"])
     j = rv.judge(
-        path(long_lived, bare.intermediate, bare.root), as_of=FIXED, evidence=rv.Evidence()
+        path(long_lived, bare.intermediate, bare.root),
+        evidence=rv.Evidence(),
+        ctx=DiagnosisContext(trust=lab_trust(pki), as_of=FIXED),
     )
     assert j.status is rv.Status.UNKNOWN
     assert [f.code for f in j.findings] == ["revocation_unknown", "revocation_unknown"]
     assert "names no CRL distribution point and no OCSP URL" in j.findings[0].message
     short = bare.leaf(["s.test"], not_before=FIXED - DAY, not_after=FIXED + 5 * DAY)
     evidence = rv.Evidence(crls={})
-    j = rv.judge(path(short, bare.intermediate, bare.root), as_of=FIXED, evidence=evidence)
+    j = rv.judge(
+        path(short, bare.intermediate, bare.root),
+        evidence=evidence,
+        ctx=DiagnosisContext(trust=lab_trust(pki), as_of=FIXED),
+    )
     assert [f.certificate_subject for f in j.findings] == [
         "CN=Scanner Lab Intermediate CA,O=Scanner Lab"
     ]  # the short-lived leaf: no finding
 
 
 def test_a_path_with_no_issuer_is_not_checked(pki: Pki) -> None:
-    j = rv.judge(path(pki.leaf(["a.test"])), as_of=FIXED, evidence=rv.Evidence())
+    j = rv.judge(
+        path(pki.leaf(["a.test"])),
+        evidence=rv.Evidence(),
+        ctx=DiagnosisContext(trust=lab_trust(pki), as_of=FIXED),
+    )
     assert j == rv.NOT_CHECKED
 
 

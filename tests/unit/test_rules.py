@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from scanner.analysis.summary import summarise
-from scanner.model.types import Finding, Handshake, ScanOk, Target
+from scanner.model.types import Finding, Handshake, Target
+from scanner.run.assemble import Answer, assemble
 from scanner.store import rows
 from scanner.testing.lab import DAY, Issued, Pki, make_ca, make_leaf, resign_sha1, rsa_key
 from scanner.x509 import certs, rules
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 from scanner.x509.memo import Memo
 from scanner.x509.paths import End, Source, build_path, parse_chain
@@ -200,13 +202,16 @@ def test_two_sha1_certificates_count_one_host_once() -> None:
     leaf = resign_sha1(leaf, inter)
     trust = certs.load_trust_store(root.pem, "sha1-root.pem")
     d = diagnose(
-        [leaf.der, inter.der], host=HOST, is_ip=False, trust=trust, as_of=FIXED, warn_days=30
+        [leaf.der, inter.der],
+        host=HOST,
+        is_ip=False,
+        ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=30),
     )
     assert [f.code for f in d.findings] == ["weak_signature", "weak_signature"]  # one per cert
     assert d.codes == ("weak_signature",)
     target = Target(row=2, host=HOST, port=443, ip=None, is_ip=False)
     hs = Handshake(chain=(leaf.der, inter.der), tls_version="TLSv1.3", cipher="x", address="::1")
-    row = rows.host_row(ScanOk(target=target, handshake=hs, diagnosis=d), (), FIXED)
+    row = rows.host_row(assemble(Answer(target=target, handshake=hs, diagnosis=d)), (), FIXED)
     assert row["findings"] == ["weak_signature"]
     # A summary of rows that still list a code twice counts the host once, share at most 1.
     counts = summarise(pd.DataFrame([{**row, "findings": ["weak_signature", "weak_signature"]}]))
@@ -232,13 +237,26 @@ def test_a_remembered_chain_gives_each_host_its_own_diagnosis(
         # Fresh bytes per host, as each handshake hands over its own.
         sent = tuple(bytes(bytearray(d)) for d in chain)
         remembered = diagnose(
-            sent, host=host, is_ip=False, trust=trust, as_of=FIXED, warn_days=30, memo=memo
+            sent,
+            host=host,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=30, memo=memo),
         )
-        fresh = diagnose(chain, host=host, is_ip=False, trust=trust, as_of=FIXED, warn_days=30)
+        fresh = diagnose(
+            chain,
+            host=host,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=30),
+        )
         assert remembered == fresh, host
     assert (memo.chains.stats.misses, memo.chains.stats.hits) == (1, len(hosts) - 1)
     by_host = {
-        h: diagnose(chain, host=h, is_ip=False, trust=trust, as_of=FIXED, warn_days=30, memo=memo)
+        h: diagnose(
+            chain,
+            host=h,
+            is_ip=False,
+            ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=30, memo=memo),
+        )
         for h in ("a.fleet.test", "other.test")
     }
     assert by_host["a.fleet.test"].verdicts.trusted is True
@@ -251,10 +269,7 @@ def test_a_remembered_chain_gives_each_host_its_own_diagnosis(
         chain,
         host="a.fleet.test",
         is_ip=False,
-        trust=trust,
-        as_of=FIXED + 20 * DAY,
-        warn_days=30,
-        memo=memo,
+        ctx=DiagnosisContext(trust=trust, as_of=FIXED + 20 * DAY, warn_days=30, memo=memo),
     )
     assert later.verdicts.expired is True
     assert memo.chains.stats.misses == 2

@@ -4,6 +4,7 @@ through `scanner check --trust-store`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
@@ -13,13 +14,20 @@ import pytest
 from typer.testing import Result
 
 from scanner.errors import UsageError
-from scanner.model.types import Handshake, ScanOk, StoreVerdict, Target
+from scanner.model.catalogue import Code
+from scanner.model.grade import Grade, GradeBasis
+from scanner.model.types import Handshake, StoreVerdict, Target
+from scanner.run.assemble import Answer, assemble
+from scanner.store import rows
 from scanner.store.rows import trusted_by
 from scanner.store.trust import load_named, parse_trust_store
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509 import findings as F
+from scanner.x509 import revocation as rv
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
-from scanner.x509.stores import NamedStore, judge, store_findings, with_stores
+from scanner.x509.stores import NamedStore, judge, store_findings
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 HOST = "two.example.test"
@@ -44,7 +52,13 @@ def store(name: str, *roots: lab.Issued) -> NamedStore:
 def test_a_leaf_trusted_by_one_of_two_stores(pki: lab.Pki, chain: list[bytes]) -> None:
     both = store("both", pki.root, pki.new_root)
     old = store("old", pki.root)
-    verdicts = judge(chain, host=HOST, is_ip=False, stores=[old, both], as_of=FIXED, warn_days=30)
+    verdicts = judge(
+        chain,
+        host=HOST,
+        is_ip=False,
+        stores=[old, both],
+        ctx=DiagnosisContext(trust=old.trust, as_of=FIXED, warn_days=30),
+    )
     assert [(v.name, v.trusted) for v in verdicts] == [("old", False), ("both", True)]
     (rejected,) = [v for v in verdicts if not v.trusted]
     assert rejected.reason is not None
@@ -76,25 +90,53 @@ def test_untrusted_root_reached_is_named(pki: lab.Pki) -> None:
     rogue = pki.leaf([HOST], issuer=pki.rogue_root)
     chain = [rogue.der, pki.rogue_root.der]
     (v,) = judge(
-        chain, host=HOST, is_ip=False, stores=[store("s", pki.root)], as_of=FIXED, warn_days=30
+        chain,
+        host=HOST,
+        is_ip=False,
+        stores=[store("s", pki.root)],
+        ctx=DiagnosisContext(trust=store("d", pki.root).trust, as_of=FIXED, warn_days=30),
     )
     assert not v.trusted and v.reason is not None
     assert "Untrusted Root CA" in v.reason and "not in s" in v.reason
 
 
-def test_with_stores_adds_the_finding_and_verdicts(pki: lab.Pki, chain: list[bytes]) -> None:
+def test_the_run_assembles_the_store_verdicts_and_finding(pki: lab.Pki, chain: list[bytes]) -> None:
+    """x509 gives verdicts and findings; the run's assembly puts them, and the grade computed
+    from the whole diagnosis, on the host's result."""
     default = certs.load_trust_store(pki.root.pem + pki.new_root.pem, "default.pem")
-    d = diagnose(chain, host=HOST, is_ip=False, trust=default, as_of=FIXED, warn_days=30)
+    ctx = DiagnosisContext(trust=default, as_of=FIXED, warn_days=30)
+    d = diagnose(chain, host=HOST, is_ip=False, ctx=ctx)
     assert d.verdicts.trusted and d.codes == ()
-    result = ScanOk(
+    verdicts = judge(chain, host=HOST, is_ip=False, stores=[store("old", pki.root)], ctx=ctx)
+    answer = Answer(
         target=Target(row=2, host=HOST, port=443, ip=None, is_ip=False),
         handshake=Handshake(chain=tuple(chain), tls_version="TLSv1.3", cipher="X", address="::1"),
         diagnosis=d,
+        stores=verdicts,
     )
-    judged = with_stores(result, stores=[store("old", pki.root)], as_of=FIXED, warn_days=30)
+    judged = assemble(answer)
     assert judged.diagnosis.codes == ("not_trusted_by",)
-    assert [v.name for v in judged.stores] == ["old"]
-    assert with_stores(result, stores=(), as_of=FIXED, warn_days=30) is result
+    assert [(v.name, v.trusted) for v in judged.stores] == [("old", False)]
+    assert (judged.grade, judged.grade_basis) == (Grade.A, GradeBasis.CERTIFICATE)
+    assert rows.host_row(judged, (), FIXED)["trusted_by"] == ["default"]
+    plain = assemble(dataclasses.replace(answer, stores=()))
+    assert plain.diagnosis.codes == () and plain.stores == ()
+    # Revoked is revoked whichever root a client trusts: every named store distrusts it, and
+    # the grade (computed once, here) is T.
+    both = judge(
+        chain, host=HOST, is_ip=False, stores=[store("both", pki.root, pki.new_root)], ctx=ctx
+    )
+    assert both[0].trusted
+    revoked = rv.apply(
+        d, rv.Judgement(status=rv.Status.REVOKED, findings=(F.make(Code.REVOKED, "revoked"),))
+    )
+    result = assemble(dataclasses.replace(answer, diagnosis=revoked, stores=both))
+    assert [(v.trusted, v.reason) for v in result.stores] == [
+        (False, "a certificate of the path is revoked")
+    ]
+    assert result.diagnosis.codes == ("revoked",)  # no not_trusted_by: the default distrusts
+    assert (result.grade, rows.host_row(result, (), FIXED)["grade"]) == (Grade.T, "T")
+    assert rows.host_row(result, (), FIXED)["trusted_by"] == []
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,11 @@ from scanner.present.escape import terminal as safe
 from scanner.present.formats import write_csv
 from scanner.present.html import render
 from scanner.run.api import from_results
+from scanner.run.assemble import Answer, assemble
 from scanner.store.load import ScanTables
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -96,17 +98,16 @@ class Fleet:
             der,
             host=host,
             is_ip=False,
-            trust=self.trust,
-            as_of=self.as_of,
-            warn_days=30,
-            fetched=fetched,
+            ctx=DiagnosisContext(trust=self.trust, as_of=self.as_of, warn_days=30, fetched=fetched),
         )
-        result = ScanOk(
-            target=self._target(host, port, owner),
-            handshake=Handshake(
-                chain=tuple(der), tls_version="TLSv1.3", cipher="X", address="127.0.0.1"
-            ),
-            diagnosis=d,
+        result = assemble(
+            Answer(
+                target=self._target(host, port, owner),
+                handshake=Handshake(
+                    chain=tuple(der), tls_version="TLSv1.3", cipher="X", address="127.0.0.1"
+                ),
+                diagnosis=d,
+            )
         )
         self.results.append(result)
         return result

@@ -13,11 +13,13 @@ import pytest
 
 from scanner.analysis.trend import Kind, Night, breaking_hosts, labels, series, trend, wide
 from scanner.errors import ScanFolderError
-from scanner.model.types import ErrorCode, Handshake, ScanFailed, ScanOk, ScanResult, Target
+from scanner.model.types import ErrorCode, Handshake, ScanFailed, ScanResult, Target
 from scanner.present.trend_html import LABEL_GAP, _spread, line_chart
 from scanner.run.api import from_results
+from scanner.run.assemble import Answer, assemble
 from scanner.testing import lab
 from scanner.x509 import certs
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import diagnose
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -48,9 +50,10 @@ def night(
             results.append(ScanFailed(target=target, error=ErrorCode.REFUSED, detail="refused"))
             continue
         der = [c.der for c in chain]
-        d = diagnose(der, host=host, is_ip=False, trust=trust, as_of=as_of, warn_days=30)
+        ctx = DiagnosisContext(trust=trust, as_of=as_of, warn_days=30)
+        d = diagnose(der, host=host, is_ip=False, ctx=ctx)
         shake = Handshake(chain=tuple(der), tls_version="TLSv1.3", cipher="X", address="127.0.0.1")
-        results.append(ScanOk(target=target, handshake=shake, diagnosis=d))
+        results.append(assemble(Answer(target=target, handshake=shake, diagnosis=d)))
     t = from_results([(r, as_of) for r in results], as_of=as_of)
     return Night(as_of=as_of, hosts=t.hosts, findings=t.findings)
 

@@ -21,6 +21,7 @@ from scanner.run.check import ChainFileError, CheckReport, check, load_chain
 from scanner.testing.lab import DAY, Issued, Pki, make_leaf, name
 from scanner.x509 import certs
 from scanner.x509 import diagnose as dx
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -134,7 +135,10 @@ def test_path_building_is_bounded_on_a_cross_signed_mesh() -> None:
     trust = certs.load_trust_store(pki.root.pem, "lab")
     memo = Memo()
     d = dx.diagnose(
-        chain, host="mesh.test", is_ip=False, trust=trust, as_of=FIXED, warn_days=0, memo=memo
+        chain,
+        host="mesh.test",
+        is_ip=False,
+        ctx=DiagnosisContext(trust=trust, as_of=FIXED, warn_days=0, memo=memo),
     )
     assert d.verdicts.trusted is False and d.verdicts.untrusted_root is True
     assert [f.code for f in d.findings] == ["issuer_not_found"]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from scanner.model.timefmt import utc_z as _iso
 from scanner.x509.programs.model import Anchor, ConstraintSet, RootProgram
 
 
@@ -64,10 +65,6 @@ Verdict = NotAnchored | ProgramTrusted | ProgramDistrusted
 
 def _sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _dns_names(leaf: x509.Certificate) -> list[str]:

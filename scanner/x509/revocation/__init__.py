@@ -16,7 +16,6 @@ from scanner.x509.revocation.judge import (
     judge,
     pairs,
     short_lived,
-    untrusted_if_revoked,
 )
 from scanner.x509.revocation.ocsp import (
     MAX_OCSP_URLS,
@@ -52,5 +51,4 @@ __all__ = [
     "pairs",
     "parse_crl",
     "short_lived",
-    "untrusted_if_revoked",
 ]

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from cryptography import x509
 
 from scanner.model.catalogue import Code
-from scanner.model.types import Diagnosis, Finding, ScanOk
+from scanner.model.types import Diagnosis, Finding
 from scanner.x509 import certs
 from scanner.x509 import findings as F
+from scanner.x509.context import DiagnosisContext
 from scanner.x509.memo import Memo
 from scanner.x509.revocation.crl import MAX_CRL_URLS, Crl, check_crl, crl_urls
 from scanner.x509.revocation.ocsp import MAX_OCSP_URLS, check_ocsp, ocsp_request, ocsp_urls
@@ -77,16 +78,11 @@ def pairs(
     return [(c, i) for c, i in zip(path, path[1:], strict=False) if c is not None and i is not None]
 
 
-def judge(
-    path_der: Sequence[bytes],
-    *,
-    as_of: dt.datetime,
-    evidence: Evidence,
-    memo: Memo | None = None,
-) -> Judgement:
-    """The path's revocation status with a finding per certificate that is revoked or could
-    not be checked; or the URLs still wanted. `memo`: the scan's parsed certificates."""
-    as_of = as_of.replace(microsecond=0)  # CRL and OCSP times have one-second granularity
+def judge(path_der: Sequence[bytes], *, ctx: DiagnosisContext, evidence: Evidence) -> Judgement:
+    """The path's revocation status at `ctx.as_of` with a finding per certificate that is
+    revoked or could not be checked; or the URLs still wanted. `ctx.memo`: the scan's parsed
+    certificates."""
+    as_of, memo = ctx.as_of, ctx.memo  # to the second: CRL and OCSP times have that granularity
     verdicts: list[tuple[x509.Certificate, Verdict]] = []
     wanted_crls: list[str] = []
     wanted_ocsp: list[tuple[str, bytes]] = []
@@ -242,15 +238,3 @@ def apply(diagnosis: Diagnosis, judgement: Judgement) -> Diagnosis:
         revocation=judgement.status,
         revocation_source=judgement.source,
     )
-
-
-def untrusted_if_revoked(result: ScanOk) -> ScanOk:
-    """A revoked certificate is revoked whichever root a client trusts: no named store
-    (--trust-store) trusts the chain either."""
-    if result.diagnosis.revocation is not Status.REVOKED or not result.stores:
-        return result
-    stores = tuple(
-        replace(v, trusted=False, reason="a certificate of the path is revoked")
-        for v in result.stores
-    )
-    return replace(result, stores=stores)

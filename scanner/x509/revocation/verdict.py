@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from scanner.model.timefmt import utc_z as ts
 from scanner.model.types import Revocation, RevocationSource
+
+__all__ = ["Source", "Status", "Verdict", "ts"]
 
 Status = Revocation
 Source = RevocationSource
@@ -22,7 +25,3 @@ class Verdict:
     why: str | None = None  # for unknown
     revoked_at: dt.datetime | None = None
     reason: str | None = None
-
-
-def ts(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,67 @@
+"""A host's result assembled once: its diagnosis (with the revocation verdict), the named
+stores' verdicts and finding, the protocol probes and their findings, its name's backends
+finding, and the grade computed from all of them. The x509 layer returns verdicts and findings;
+only here do they become a `ScanOk`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scanner.analysis.grade import grade_of
+from scanner.model.types import (
+    Diagnosis,
+    Finding,
+    Handshake,
+    ProtocolSupport,
+    Revocation,
+    ScanOk,
+    StoreVerdict,
+    Target,
+)
+from scanner.x509 import protocols as px
+from scanner.x509.stores import store_findings
+
+REVOKED_FOR_EVERY_STORE = "a certificate of the path is revoked"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """What the run learnt about one answering host, before assembly."""
+
+    target: Target
+    handshake: Handshake
+    diagnosis: Diagnosis  # the default store's, revocation applied
+    stores: tuple[StoreVerdict, ...] = ()  # --trust-store verdicts, in option order
+    protocols: ProtocolSupport | None = None  # --protocols
+
+
+def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
+    """The host's result: findings in the order diagnosis, stores, probes, `extra` (the
+    backends finding of its name); the grade of that whole diagnosis."""
+    d, stores, support = answer.diagnosis, answer.stores, answer.protocols
+    added: list[Finding] = []
+    if stores:
+        added += store_findings(d.verdicts.trusted, stores)
+        if d.revocation is Revocation.REVOKED:
+            # Revoked is revoked whichever root a client trusts: no named store trusts it.
+            stores = tuple(
+                dataclasses.replace(v, trusted=False, reason=REVOKED_FOR_EVERY_STORE)
+                for v in stores
+            )
+    if support is not None:
+        added += px.protocol_findings(support)
+    added += extra
+    if added:
+        d = dataclasses.replace(d, findings=d.findings + tuple(added))
+    grade, basis = grade_of(d, support)
+    return ScanOk(
+        target=answer.target,
+        handshake=answer.handshake,
+        diagnosis=d,
+        protocols=support,
+        stores=stores,
+        grade=grade,
+        grade_basis=basis,
+    )
