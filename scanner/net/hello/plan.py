@@ -29,15 +29,28 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from scanner.model.hello import HelloFacts
-from scanner.model.suites import (
-    GROUPS,
-    SSL2_CIPHER_KINDS,
-    SUITES,
-    Protocol,
-    WeakClass,
-    suites_for,
-)
+from scanner.model.suites import GROUPS, SSL2_CIPHER_KINDS, SUITES, Protocol, WeakClass
 from scanner.net.hello.codec import Offer, SSL2ClientHello
+from scanner.net.hello.offers import (
+    CLASSIC_GROUPS,
+    ECDHE_KX,
+    LEGACY,
+    ORDERED,
+    PQ_GROUPS,
+    SECP256R1,
+    SECP384R1,
+    SECP521R1,
+    TLS12_GROUPS,
+    TLS13_GROUPS,
+    X448,
+    X25519,
+    X25519MLKEM768,
+    PlanConfig,
+    Probe,
+    chosen,
+    offer_for,
+    ordered_suites,
+)
 from scanner.net.hello.outcome import (
     Accepted,
     Failed,
@@ -48,109 +61,27 @@ from scanner.net.hello.outcome import (
     SSL2Accepted,
 )
 
-X25519, SECP256R1, SECP384R1, SECP521R1, X448 = 0x001D, 0x0017, 0x0018, 0x0019, 0x001E
-X25519MLKEM768 = 0x11EC
-
-# Groups a TLS 1.3 client may name, classical first in a browser's order, then the rest.
-TLS13_GROUPS = (
-    X25519,
-    SECP256R1,
-    SECP384R1,
-    SECP521R1,
-    X448,
-    0x0100,
-    0x0101,
-    0x0102,
-    0x0103,
-    0x0104,
-    0x001F,
-    0x0020,
-    0x0021,
-    X25519MLKEM768,
-    0x11EB,
-    0x11ED,
-    0x0200,
-    0x0201,
-    0x0202,
-)
-# Curves of TLS 1.2 ECDHE (RFC 8422 5.1.1, RFC 7027 brainpool).
-TLS12_GROUPS = (X25519, SECP256R1, SECP384R1, SECP521R1, X448, 0x001A, 0x001B, 0x001C)
-CLASSIC_GROUPS = (X25519, SECP256R1, SECP384R1, SECP521R1)
-PQ_GROUPS = (X25519MLKEM768, X25519, SECP256R1, SECP384R1, SECP521R1, 0x0100, 0x0101)
-
-LEGACY = (Protocol.TLS1_2, Protocol.TLS1_1, Protocol.TLS1_0, Protocol.SSL3)
-ECDHE_KX = frozenset({"ECDH"})
-
-
-def _rank(code: int) -> tuple[int, int, int]:
-    """Strong suites first (fewest weak classes, AEAD, most bits): a server that follows the
-    client's order then picks what a browser would get."""
-    s = SUITES[code]
-    return (len(s.classes), 0 if s.mac == "AEAD" else 1, -s.bits)
-
-
-def ordered_suites(version: Protocol) -> tuple[int, ...]:
-    return tuple(sorted(suites_for(version), key=_rank))
-
-
-_ORDERED: dict[Protocol, tuple[int, ...]] = {
-    v: ordered_suites(v) for v in Protocol if v is not Protocol.SSL2
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Probe:
-    purpose: str  # what it asks, for error details ("tls1_1", "groups", "pq_kex", ...)
-    hello: Offer | SSL2ClientHello
-    segment: int = 0  # write the hello in pieces of this many bytes (0: at once)
-    read_flight: bool = False  # read an accepted TLS 1.2 answer through ServerHelloDone
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanConfig:
-    sni: str | None  # the name to send (None for an IP target)
-    ciphers: bool = False  # enumerate every accepted suite (`--ciphers`)
-    large_hello: int = 1800  # bytes: Chrome's X25519MLKEM768 hello is about this size
-    segment: int = 1200  # bytes per TCP segment for the large hello (under a 1280-byte MTU)
-    # Cheaper plans (each hello costs about a third of a full TLS handshake in client CPU):
-    # weak classes at the highest version below TLS 1.3 only (lower versions: None), and
-    # no group enumeration (groups None).
-    classes_every_version: bool = True
-    groups: bool = True
-
-
-def _offer(
-    version: Protocol,
-    suites: tuple[int, ...],
-    sni: str | None,
-    *,
-    groups: tuple[int, ...] | None = None,
-    key_shares: tuple[int, ...] = (X25519,),
-) -> Offer:
-    if version is Protocol.TLS1_3:
-        return Offer(
-            versions=(Protocol.TLS1_3,),
-            suites=suites,
-            groups=TLS13_GROUPS if groups is None else groups,
-            key_shares=key_shares,
-            sni=sni,
-        )
-    return Offer(
-        versions=(version,),
-        suites=suites,
-        groups=TLS12_GROUPS if groups is None else groups,
-        sni=sni,
-        extensions=version is not Protocol.SSL3,
-    )
-
-
-def _chosen(outcome: Outcome, version: Protocol) -> int | None:
-    """The suite the server chose at exactly this version, if it did."""
-    if isinstance(outcome, Accepted) and outcome.version == version:
-        return outcome.suite
-    if isinstance(outcome, Retried) and version is Protocol.TLS1_3:
-        return outcome.suite
-    return None
+# Re-exported: the plan's vocabulary, defined in offers.py.
+__all__ = [
+    "CLASSIC_GROUPS",
+    "ECDHE_KX",
+    "LEGACY",
+    "PQ_GROUPS",
+    "SECP256R1",
+    "SECP384R1",
+    "SECP521R1",
+    "TLS12_GROUPS",
+    "TLS13_GROUPS",
+    "X448",
+    "X25519",
+    "X25519MLKEM768",
+    "Plan",
+    "PlanConfig",
+    "Probe",
+    "drive",
+    "ordered_suites",
+    "plan",
+]
 
 
 @dataclass(slots=True)
@@ -224,12 +155,12 @@ def _versions(f: _Found) -> _Steps:
 
 def _tls13(f: _Found) -> _Steps:
     tls13 = Protocol.TLS1_3
-    o = yield Probe(purpose="tls1_3", hello=_offer(tls13, _ORDERED[tls13], f.sni))
+    o = yield Probe(purpose="tls1_3", hello=offer_for(tls13, ORDERED[tls13], f.sni))
     if isinstance(o, Failed):
         f.versions[tls13] = None
         f.fail("tls1_3", o)
         return
-    suite = _chosen(o, tls13)
+    suite = chosen(o, tls13)
     f.versions[tls13] = suite is not None
     if suite is not None:
         f.first[tls13] = suite
@@ -239,7 +170,7 @@ def _tls13(f: _Found) -> _Steps:
 def _legacy_version(v: Protocol, f: _Found) -> _Steps:
     """One version below TLS 1.3; the first accepted one's flight gives the chain."""
     read = not f.flight_read
-    o = yield Probe(purpose=v.column, hello=_offer(v, _ORDERED[v], f.sni), read_flight=read)
+    o = yield Probe(purpose=v.column, hello=offer_for(v, ORDERED[v], f.sni), read_flight=read)
     if isinstance(o, Failed):
         f.versions[v] = f.versions.get(v) or None
         f.fail(v.column, o)
@@ -248,7 +179,7 @@ def _legacy_version(v: Protocol, f: _Found) -> _Steps:
         lower = _protocol(o.version)
         if lower is not None and lower < v and lower not in f.versions:
             f.versions[lower] = True
-    suite = _chosen(o, v)
+    suite = chosen(o, v)
     f.versions[v] = suite is not None
     if suite is None or not isinstance(o, Accepted):
         return
@@ -314,11 +245,11 @@ def _classes(
 
 def _every_suite(v: Protocol, f: _Found) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
     """Every accepted suite at a version, by elimination; None when a probe failed."""
-    remaining = [c for c in _ORDERED[v] if c != f.first.get(v)]
+    remaining = [c for c in ORDERED[v] if c != f.first.get(v)]
     found = [f.first[v]] if v in f.first else []
     while remaining:
-        o = yield Probe(purpose=f"ciphers {v.column}", hello=_offer(v, tuple(remaining), f.sni))
-        suite = _chosen(o, v)
+        o = yield Probe(purpose=f"ciphers {v.column}", hello=offer_for(v, tuple(remaining), f.sni))
+        suite = chosen(o, v)
         if isinstance(o, Failed):
             f.fail(f"ciphers {v.column}", o)
             return None
@@ -335,14 +266,14 @@ def _weak_classes(v: Protocol, f: _Found) -> Generator[Probe, Outcome, frozenset
     known: set[WeakClass] = set(SUITES[f.first[v]].classes) if v in f.first else set()
     unknown = set(WeakClass) - known
     for _ in range(len(WeakClass) + 1):
-        offer = tuple(c for c in _ORDERED[v] if SUITES[c].classes & unknown)
+        offer = tuple(c for c in ORDERED[v] if SUITES[c].classes & unknown)
         if not offer:
             return frozenset(known)
-        o = yield Probe(purpose=f"classes {v.column}", hello=_offer(v, offer, f.sni))
+        o = yield Probe(purpose=f"classes {v.column}", hello=offer_for(v, offer, f.sni))
         if isinstance(o, Failed):
             f.fail(f"classes {v.column}", o)
             return None
-        suite = _chosen(o, v)
+        suite = chosen(o, v)
         if suite is None:
             return frozenset(known)
         f.note(v, suite)
@@ -374,7 +305,7 @@ def _pq_kex(
         return None, None
     browser = Offer(
         versions=(Protocol.TLS1_3, Protocol.TLS1_2),
-        suites=_ORDERED[Protocol.TLS1_3] + _ORDERED[Protocol.TLS1_2],
+        suites=ORDERED[Protocol.TLS1_3] + ORDERED[Protocol.TLS1_2],
         groups=PQ_GROUPS,
         key_shares=(X25519MLKEM768, X25519),
         sni=f.sni,
@@ -428,9 +359,9 @@ def _preference(f: _Found) -> Generator[Probe, Outcome, bool | None]:
         if others:
             s2 = others[0]
         else:
-            rest = tuple(c for c in _ORDERED[v] if c != s1)
-            o = yield Probe(purpose="server_preference", hello=_offer(v, rest, f.sni))
-            second = _chosen(o, v)
+            rest = tuple(c for c in ORDERED[v] if c != s1)
+            o = yield Probe(purpose="server_preference", hello=offer_for(v, rest, f.sni))
+            second = chosen(o, v)
             if isinstance(o, Failed):
                 f.fail("server_preference", o)
                 return None
@@ -438,8 +369,8 @@ def _preference(f: _Found) -> Generator[Probe, Outcome, bool | None]:
                 continue  # one suite only at this version: try another version
             s2 = second
             f.note(v, s2)
-        o = yield Probe(purpose="server_preference", hello=_offer(v, (s2, s1), f.sni))
-        picked = _chosen(o, v)
+        o = yield Probe(purpose="server_preference", hello=offer_for(v, (s2, s1), f.sni))
+        picked = chosen(o, v)
         if isinstance(o, Failed):
             f.fail("server_preference", o)
         elif picked in (s1, s2):
@@ -458,7 +389,7 @@ def _nosni(f: _Found) -> Generator[Probe, Outcome, tuple[bytes, ...] | None]:
     if not f.flight_read:
         return None
     v = next(v for v in LEGACY if f.versions.get(v))
-    o = yield Probe(purpose="nosni", hello=_offer(v, _ORDERED[v], None), read_flight=True)
+    o = yield Probe(purpose="nosni", hello=offer_for(v, ORDERED[v], None), read_flight=True)
     if isinstance(o, Accepted) and o.incomplete:
         f.failures.append(f"nosni: the certificate was not read: {o.incomplete}")
     elif isinstance(o, Accepted):
@@ -476,12 +407,12 @@ def _groups(
     curve."""
     tls13 = version is Protocol.TLS1_3
     left = list(TLS13_GROUPS if tls13 else TLS12_GROUPS)
-    suites = _ORDERED[version]
+    suites = ORDERED[version]
     if not tls13:
         suites = tuple(c for c in suites if SUITES[c].kx in ECDHE_KX)
     got: list[int] = []
     while left:
-        offer = _offer(version, suites, sni, groups=tuple(left), key_shares=())
+        offer = offer_for(version, suites, sni, groups=tuple(left), key_shares=())
         o = yield Probe(purpose="groups", hello=offer, read_flight=not tls13)
         if isinstance(o, Failed):
             failures.append(f"groups: {o.detail}")
