@@ -26,18 +26,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scanner.model.hello import HelloFacts
-from scanner.model.suites import (
-    GROUPS,
-    SSL2_CIPHER_KINDS,
-    SUITES,
-    Protocol,
-    WeakClass,
-    suites_for,
-)
+from scanner.model.suites import GROUPS, SSL2_CIPHER_KINDS, SUITES, Protocol, WeakClass
 from scanner.net.hello.codec import Offer, SSL2ClientHello
+from scanner.net.hello.offers import (
+    CLASSIC_GROUPS,
+    ECDHE_KX,
+    LEGACY,
+    ORDERED,
+    PQ_GROUPS,
+    SECP256R1,
+    SECP384R1,
+    SECP521R1,
+    TLS12_GROUPS,
+    TLS13_GROUPS,
+    X448,
+    X25519,
+    X25519MLKEM768,
+    PlanConfig,
+    Probe,
+    chosen,
+    offer_for,
+    ordered_suites,
+)
 from scanner.net.hello.outcome import (
     Accepted,
     Failed,
@@ -48,344 +61,342 @@ from scanner.net.hello.outcome import (
     SSL2Accepted,
 )
 
-X25519, SECP256R1, SECP384R1, SECP521R1, X448 = 0x001D, 0x0017, 0x0018, 0x0019, 0x001E
-X25519MLKEM768 = 0x11EC
-
-# Groups a TLS 1.3 client may name, classical first in a browser's order, then the rest.
-TLS13_GROUPS = (
-    X25519,
-    SECP256R1,
-    SECP384R1,
-    SECP521R1,
-    X448,
-    0x0100,
-    0x0101,
-    0x0102,
-    0x0103,
-    0x0104,
-    0x001F,
-    0x0020,
-    0x0021,
-    X25519MLKEM768,
-    0x11EB,
-    0x11ED,
-    0x0200,
-    0x0201,
-    0x0202,
-)
-# Curves of TLS 1.2 ECDHE (RFC 8422 5.1.1, RFC 7027 brainpool).
-TLS12_GROUPS = (X25519, SECP256R1, SECP384R1, SECP521R1, X448, 0x001A, 0x001B, 0x001C)
-CLASSIC_GROUPS = (X25519, SECP256R1, SECP384R1, SECP521R1)
-PQ_GROUPS = (X25519MLKEM768, X25519, SECP256R1, SECP384R1, SECP521R1, 0x0100, 0x0101)
-
-LEGACY = (Protocol.TLS1_2, Protocol.TLS1_1, Protocol.TLS1_0, Protocol.SSL3)
-ECDHE_KX = frozenset({"ECDH"})
+# Re-exported: the plan's vocabulary, defined in offers.py.
+__all__ = [
+    "CLASSIC_GROUPS",
+    "ECDHE_KX",
+    "LEGACY",
+    "PQ_GROUPS",
+    "SECP256R1",
+    "SECP384R1",
+    "SECP521R1",
+    "TLS12_GROUPS",
+    "TLS13_GROUPS",
+    "X448",
+    "X25519",
+    "X25519MLKEM768",
+    "Plan",
+    "PlanConfig",
+    "Probe",
+    "drive",
+    "ordered_suites",
+    "plan",
+]
 
 
-def _rank(code: int) -> tuple[int, int, int]:
-    """Strong suites first (fewest weak classes, AEAD, most bits): a server that follows the
-    client's order then picks what a browser would get."""
-    s = SUITES[code]
-    return (len(s.classes), 0 if s.mac == "AEAD" else 1, -s.bits)
+@dataclass(slots=True)
+class _Found:
+    """What the plan has learned so far about one host; each stage reads it and adds to it."""
 
-
-def ordered_suites(version: Protocol) -> tuple[int, ...]:
-    return tuple(sorted(suites_for(version), key=_rank))
-
-
-_ORDERED: dict[Protocol, tuple[int, ...]] = {
-    v: ordered_suites(v) for v in Protocol if v is not Protocol.SSL2
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Probe:
-    purpose: str  # what it asks, for error details ("tls1_1", "groups", "pq_kex", ...)
-    hello: Offer | SSL2ClientHello
-    segment: int = 0  # write the hello in pieces of this many bytes (0: at once)
-    read_flight: bool = False  # read an accepted TLS 1.2 answer through ServerHelloDone
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanConfig:
-    sni: str | None  # the name to send (None for an IP target)
-    ciphers: bool = False  # enumerate every accepted suite (`--ciphers`)
-    large_hello: int = 1800  # bytes: Chrome's X25519MLKEM768 hello is about this size
-    segment: int = 1200  # bytes per TCP segment for the large hello (under a 1280-byte MTU)
-    # Cheaper plans (each hello costs about a third of a full TLS handshake in client CPU):
-    # weak classes at the highest version below TLS 1.3 only (lower versions: None), and
-    # no group enumeration (groups None).
-    classes_every_version: bool = True
-    groups: bool = True
-
-
-def _offer(
-    version: Protocol,
-    suites: tuple[int, ...],
-    sni: str | None,
-    *,
-    groups: tuple[int, ...] | None = None,
-    key_shares: tuple[int, ...] = (X25519,),
-) -> Offer:
-    if version is Protocol.TLS1_3:
-        return Offer(
-            versions=(Protocol.TLS1_3,),
-            suites=suites,
-            groups=TLS13_GROUPS if groups is None else groups,
-            key_shares=key_shares,
-            sni=sni,
-        )
-    return Offer(
-        versions=(version,),
-        suites=suites,
-        groups=TLS12_GROUPS if groups is None else groups,
-        sni=sni,
-        extensions=version is not Protocol.SSL3,
-    )
-
-
-def _chosen(outcome: Outcome, version: Protocol) -> int | None:
-    """The suite the server chose at exactly this version, if it did."""
-    if isinstance(outcome, Accepted) and outcome.version == version:
-        return outcome.suite
-    if isinstance(outcome, Retried) and version is Protocol.TLS1_3:
-        return outcome.suite
-    return None
-
-
-Plan = Generator[Probe, Outcome, HelloFacts]
-
-
-def plan(cfg: PlanConfig) -> Plan:  # noqa: C901 - one linear story, told in order
-    """The probes for one host; send each its outcome; returns the facts."""
-    sni = cfg.sni
-    versions: dict[Protocol, bool | None] = {}
-    first: dict[Protocol, int] = {}  # the suite chosen from everything at this version
-    seen: dict[Protocol, list[int]] = {}  # accepted suites found at each version
-    failures: list[str] = []
+    sni: str | None
+    versions: dict[Protocol, bool | None] = field(default_factory=dict)
+    first: dict[Protocol, int] = field(default_factory=dict)  # chosen from all at a version
+    seen: dict[Protocol, list[int]] = field(default_factory=dict)  # accepted suites found
+    failures: list[str] = field(default_factory=list)
     chain: tuple[bytes, ...] | None = None
     ocsp: bytes | None = None
     sct: bytes | None = None
-    flight_read = False
+    flight_read: bool = False
+    ssl2_kinds: tuple[int, ...] = ()
 
-    def note(version: Protocol, suite: int) -> None:
-        found = seen.setdefault(version, [])
+    def note(self, version: Protocol, suite: int) -> None:
+        found = self.seen.setdefault(version, [])
         if suite not in found:
             found.append(suite)
 
-    def fail(purpose: str, outcome: Failed) -> None:
-        failures.append(f"{purpose}: {outcome.detail}")
+    def fail(self, purpose: str, outcome: Failed) -> None:
+        self.failures.append(f"{purpose}: {outcome.detail}")
 
-    # 1. versions
-    o = yield Probe(purpose="tls1_3", hello=_offer(Protocol.TLS1_3, _ORDERED[Protocol.TLS1_3], sni))
-    if isinstance(o, Failed):
-        versions[Protocol.TLS1_3] = None
-        fail("tls1_3", o)
-    else:
-        suite = _chosen(o, Protocol.TLS1_3)
-        versions[Protocol.TLS1_3] = suite is not None
-        if suite is not None:
-            first[Protocol.TLS1_3] = suite
-            note(Protocol.TLS1_3, suite)
-    for v in LEGACY:
-        # Answered already by a ServerHello for it to a higher probe: asked again only when
-        # no chain has been read yet (it is then the highest version below TLS 1.3).
-        if v in versions and flight_read:
-            continue
-        read = not flight_read
-        o = yield Probe(purpose=v.column, hello=_offer(v, _ORDERED[v], sni), read_flight=read)
-        if isinstance(o, Failed):
-            versions[v] = versions.get(v) or None
-            fail(v.column, o)
-            continue
-        if isinstance(o, Refused) and o.kind is RefusalKind.VERSION and o.version:
-            lower = _protocol(o.version)
-            if lower is not None and lower < v and lower not in versions:
-                versions[lower] = True
-        suite = _chosen(o, v)
-        versions[v] = suite is not None
-        if suite is not None and isinstance(o, Accepted):
-            first[v] = suite
-            note(v, suite)
-            if read and o.incomplete:
-                failures.append(f"{v.column}: the certificate was not read: {o.incomplete}")
-            elif read:
-                flight_read = True
-                chain, ocsp, sct = o.chain, o.ocsp_response, o.sct_extension
-    kinds = tuple(SSL2_CIPHER_KINDS)
-    o = yield Probe(
-        purpose="ssl2", hello=SSL2ClientHello(cipher_kinds=kinds, challenge=os.urandom(16))
-    )
-    ssl2_kinds: tuple[int, ...] = ()
-    if isinstance(o, Failed):
-        versions[Protocol.SSL2] = None
-        fail("ssl2", o)
-    else:
-        versions[Protocol.SSL2] = isinstance(o, SSL2Accepted)
-        if isinstance(o, SSL2Accepted):
-            ssl2_kinds = o.cipher_kinds
 
-    # 2./3. weak classes, or every suite
-    classes: dict[Protocol, frozenset[WeakClass] | None] = {}
-    suites: dict[Protocol, tuple[int, ...] | None] | None = {} if cfg.ciphers else None
-    for v in (Protocol.TLS1_3, *LEGACY):
-        if not versions.get(v):
-            continue
-        if suites is not None:
-            remaining = [c for c in _ORDERED[v] if c != first.get(v)]
-            found = [first[v]] if v in first else []
-            complete = True
-            while remaining:
-                o = yield Probe(
-                    purpose=f"ciphers {v.column}", hello=_offer(v, tuple(remaining), sni)
-                )
-                suite = _chosen(o, v)
-                if isinstance(o, Failed):
-                    fail(f"ciphers {v.column}", o)
-                    complete = False
-                    break
-                if suite is None or suite not in remaining:
-                    break
-                found.append(suite)
-                remaining.remove(suite)
-                note(v, suite)
-            suites[v] = tuple(found) if complete else None
-            classes[v] = (
-                frozenset().union(*(SUITES[c].classes for c in found)) if complete else None
-            )
-            continue
-        if v is Protocol.TLS1_3:
-            classes[v] = frozenset()  # TLS 1.3 defines no suite of a weak class
-            continue
-        if not cfg.classes_every_version and v is not next(x for x in LEGACY if versions.get(x)):
-            classes[v] = None  # asked at one version only
-            continue
-        known: set[WeakClass] = set(SUITES[first[v]].classes) if v in first else set()
-        unknown = set(WeakClass) - known
-        result: frozenset[WeakClass] | None = None
-        for _ in range(len(WeakClass) + 1):
-            offer = tuple(c for c in _ORDERED[v] if SUITES[c].classes & unknown)
-            if not offer:
-                result = frozenset(known)
-                break
-            o = yield Probe(purpose=f"classes {v.column}", hello=_offer(v, offer, sni))
-            if isinstance(o, Failed):
-                fail(f"classes {v.column}", o)
-                break
-            suite = _chosen(o, v)
-            if suite is None:
-                result = frozenset(known)
-                break
-            note(v, suite)
-            known |= SUITES[suite].classes
-            unknown -= SUITES[suite].classes
-        classes[v] = result
-    if versions.get(Protocol.SSL2):
-        classes[Protocol.SSL2] = frozenset().union(
-            *(SSL2_CIPHER_KINDS[k].classes for k in ssl2_kinds if k in SSL2_CIPHER_KINDS)
-        )
+Plan = Generator[Probe, Outcome, HelloFacts]
+_Steps = Generator[Probe, Outcome, None]
 
-    # 4. groups
-    groups: tuple[int, ...] | None = None
-    if cfg.groups and versions.get(Protocol.TLS1_3):
-        groups = yield from _groups(Protocol.TLS1_3, sni, failures)
-    elif cfg.groups and any(versions.get(v) for v in LEGACY if v is not Protocol.SSL3):
-        groups = yield from _groups(next(v for v in LEGACY if versions.get(v)), sni, failures)
 
-    # 5. post-quantum key exchange and large-hello tolerance
-    pq_kex: bool | None = None
-    large_ok: bool | None = None
-    if versions.get(Protocol.TLS1_3) or versions.get(Protocol.TLS1_2):
-        browser = Offer(
-            versions=(Protocol.TLS1_3, Protocol.TLS1_2),
-            suites=_ORDERED[Protocol.TLS1_3] + _ORDERED[Protocol.TLS1_2],
-            groups=PQ_GROUPS,
-            key_shares=(X25519MLKEM768, X25519),
-            sni=sni,
-            pad_to=cfg.large_hello,
-        )
-        o = yield Probe(purpose="pq_kex", hello=browser, segment=cfg.segment)
-        if isinstance(o, Accepted | Retried):
-            large_ok = True
-            pq_kex = o.group is not None and o.group in GROUPS and GROUPS[o.group].pq
-            if isinstance(o, Accepted) and o.version < Protocol.TLS1_3:
-                pq_kex = False
-        elif isinstance(o, Refused) and o.kind is RefusalKind.ALERT:
-            large_ok = True  # it read the hello and answered it
-        else:
-            # Unanswered: intolerance if the same hello, small, is answered.
-            small = Offer(
-                versions=browser.versions,
-                suites=browser.suites,
-                groups=CLASSIC_GROUPS,
-                key_shares=(X25519,),
-                sni=sni,
-            )
-            control = yield Probe(purpose="pq_kex control", hello=small)
-            if isinstance(control, Accepted | Retried):
-                large_ok = False
-                failures.append(
-                    "large_hello: a browser-sized post-quantum hello went unanswered ("
-                    + (o.detail if isinstance(o, Failed) else "the server closed the connection")
-                    + "), the same hello without the ML-KEM share was answered"
-                )
-            elif isinstance(o, Failed):
-                fail("pq_kex", o)
-
-    # 6. server preference, at the highest version with suites to compare
-    preference: bool | None = None
-    for v in (*LEGACY, Protocol.TLS1_3):
-        if not versions.get(v) or v not in first:
-            continue
-        s1 = first[v]
-        others = [c for c in seen.get(v, []) if c != s1]
-        if not others:
-            rest = tuple(c for c in _ORDERED[v] if c != s1)
-            o = yield Probe(purpose="server_preference", hello=_offer(v, rest, sni))
-            s2 = _chosen(o, v)
-            if isinstance(o, Failed):
-                fail("server_preference", o)
-                break
-            if s2 is None:
-                continue  # one suite only at this version: try another version
-            note(v, s2)
-        else:
-            s2 = others[0]
-        o = yield Probe(purpose="server_preference", hello=_offer(v, (s2, s1), sni))
-        picked = _chosen(o, v)
-        if isinstance(o, Failed):
-            fail("server_preference", o)
-        elif picked in (s1, s2):
-            preference = picked == s1
-        break
-    # 7. the leaf without SNI
-    nosni_chain: tuple[bytes, ...] | None = None if sni else chain
-    if sni and flight_read:
-        v = next(v for v in LEGACY if versions.get(v))
-        o = yield Probe(purpose="nosni", hello=_offer(v, _ORDERED[v], None), read_flight=True)
-        if isinstance(o, Accepted) and o.incomplete:
-            failures.append(f"nosni: the certificate was not read: {o.incomplete}")
-        elif isinstance(o, Accepted):
-            nosni_chain = o.chain
-        elif isinstance(o, Failed):
-            fail("nosni", o)
-
+def plan(cfg: PlanConfig) -> Plan:
+    """The probes for one host; send each its outcome; returns the facts."""
+    f = _Found(sni=cfg.sni)
+    yield from _versions(f)
+    classes, suites = yield from _classes(cfg, f)
+    groups = yield from _named_groups(cfg, f)
+    pq_kex, large_ok = yield from _pq_kex(cfg, f)
+    preference = yield from _preference(f)
+    nosni_chain = yield from _nosni(f)
     return HelloFacts(
-        versions={v: versions.get(v) for v in Protocol},
+        versions={v: f.versions.get(v) for v in Protocol},
         classes=classes,
         groups=groups,
         pq_kex=pq_kex,
         large_hello_ok=large_ok,
         server_preference=preference,
         suites=suites,
-        ssl2_kinds=ssl2_kinds,
-        chain=chain,
+        ssl2_kinds=f.ssl2_kinds,
+        chain=f.chain,
         nosni_chain=nosni_chain,
-        ocsp_response=ocsp,
-        sct_extension=sct,
-        flight_read=flight_read,
-        failures=tuple(failures),
+        ocsp_response=f.ocsp,
+        sct_extension=f.sct,
+        flight_read=f.flight_read,
+        failures=tuple(f.failures),
     )
+
+
+# --- 1. versions ---------------------------------------------------------------------------
+
+
+def _versions(f: _Found) -> _Steps:
+    yield from _tls13(f)
+    for v in LEGACY:
+        # Answered already by a ServerHello for it to a higher probe: asked again only when
+        # no chain has been read yet (it is then the highest version below TLS 1.3).
+        if v in f.versions and f.flight_read:
+            continue
+        yield from _legacy_version(v, f)
+    yield from _ssl2(f)
+
+
+def _tls13(f: _Found) -> _Steps:
+    tls13 = Protocol.TLS1_3
+    o = yield Probe(purpose="tls1_3", hello=offer_for(tls13, ORDERED[tls13], f.sni))
+    if isinstance(o, Failed):
+        f.versions[tls13] = None
+        f.fail("tls1_3", o)
+        return
+    suite = chosen(o, tls13)
+    f.versions[tls13] = suite is not None
+    if suite is not None:
+        f.first[tls13] = suite
+        f.note(tls13, suite)
+
+
+def _legacy_version(v: Protocol, f: _Found) -> _Steps:
+    """One version below TLS 1.3; the first accepted one's flight gives the chain."""
+    read = not f.flight_read
+    o = yield Probe(purpose=v.column, hello=offer_for(v, ORDERED[v], f.sni), read_flight=read)
+    if isinstance(o, Failed):
+        f.versions[v] = f.versions.get(v) or None
+        f.fail(v.column, o)
+        return
+    if isinstance(o, Refused) and o.kind is RefusalKind.VERSION and o.version:
+        lower = _protocol(o.version)
+        if lower is not None and lower < v and lower not in f.versions:
+            f.versions[lower] = True
+    suite = chosen(o, v)
+    f.versions[v] = suite is not None
+    if suite is None or not isinstance(o, Accepted):
+        return
+    f.first[v] = suite
+    f.note(v, suite)
+    if read and o.incomplete:
+        f.failures.append(f"{v.column}: the certificate was not read: {o.incomplete}")
+    elif read:
+        f.flight_read = True
+        f.chain, f.ocsp, f.sct = o.chain, o.ocsp_response, o.sct_extension
+
+
+def _ssl2(f: _Found) -> _Steps:
+    kinds = tuple(SSL2_CIPHER_KINDS)
+    o = yield Probe(
+        purpose="ssl2", hello=SSL2ClientHello(cipher_kinds=kinds, challenge=os.urandom(16))
+    )
+    if isinstance(o, Failed):
+        f.versions[Protocol.SSL2] = None
+        f.fail("ssl2", o)
+        return
+    f.versions[Protocol.SSL2] = isinstance(o, SSL2Accepted)
+    if isinstance(o, SSL2Accepted):
+        f.ssl2_kinds = o.cipher_kinds
+
+
+# --- 2./3. weak classes, or every suite ----------------------------------------------------
+
+_Classes = dict[Protocol, frozenset[WeakClass] | None]
+_Suites = dict[Protocol, tuple[int, ...] | None]
+
+
+def _classes(
+    cfg: PlanConfig, f: _Found
+) -> Generator[Probe, Outcome, tuple[_Classes, _Suites | None]]:
+    classes: _Classes = {}
+    suites: _Suites | None = {} if cfg.ciphers else None
+    for v in (Protocol.TLS1_3, *LEGACY):
+        if not f.versions.get(v):
+            continue
+        if suites is not None:
+            found = yield from _every_suite(v, f)
+            suites[v] = found
+            classes[v] = (
+                frozenset().union(*(SUITES[c].classes for c in found))
+                if found is not None
+                else None
+            )
+        elif v is Protocol.TLS1_3:
+            classes[v] = frozenset()  # TLS 1.3 defines no suite of a weak class
+        elif not cfg.classes_every_version and v is not next(
+            x for x in LEGACY if f.versions.get(x)
+        ):
+            classes[v] = None  # asked at one version only
+        else:
+            classes[v] = yield from _weak_classes(v, f)
+    if f.versions.get(Protocol.SSL2):
+        classes[Protocol.SSL2] = frozenset().union(
+            *(SSL2_CIPHER_KINDS[k].classes for k in f.ssl2_kinds if k in SSL2_CIPHER_KINDS)
+        )
+    return classes, suites
+
+
+def _every_suite(v: Protocol, f: _Found) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
+    """Every accepted suite at a version, by elimination; None when a probe failed."""
+    remaining = [c for c in ORDERED[v] if c != f.first.get(v)]
+    found = [f.first[v]] if v in f.first else []
+    while remaining:
+        o = yield Probe(purpose=f"ciphers {v.column}", hello=offer_for(v, tuple(remaining), f.sni))
+        suite = chosen(o, v)
+        if isinstance(o, Failed):
+            f.fail(f"ciphers {v.column}", o)
+            return None
+        if suite is None or suite not in remaining:
+            break
+        found.append(suite)
+        remaining.remove(suite)
+        f.note(v, suite)
+    return tuple(found)
+
+
+def _weak_classes(v: Protocol, f: _Found) -> Generator[Probe, Outcome, frozenset[WeakClass] | None]:
+    """The weak classes accepted at a version, by elimination; None when a probe failed."""
+    known: set[WeakClass] = set(SUITES[f.first[v]].classes) if v in f.first else set()
+    unknown = set(WeakClass) - known
+    for _ in range(len(WeakClass) + 1):
+        offer = tuple(c for c in ORDERED[v] if SUITES[c].classes & unknown)
+        if not offer:
+            return frozenset(known)
+        o = yield Probe(purpose=f"classes {v.column}", hello=offer_for(v, offer, f.sni))
+        if isinstance(o, Failed):
+            f.fail(f"classes {v.column}", o)
+            return None
+        suite = chosen(o, v)
+        if suite is None:
+            return frozenset(known)
+        f.note(v, suite)
+        known |= SUITES[suite].classes
+        unknown -= SUITES[suite].classes
+    return None
+
+
+# --- 4. groups -----------------------------------------------------------------------------
+
+
+def _named_groups(cfg: PlanConfig, f: _Found) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
+    if cfg.groups and f.versions.get(Protocol.TLS1_3):
+        return (yield from _groups(Protocol.TLS1_3, f.sni, f.failures))
+    if cfg.groups and any(f.versions.get(v) for v in LEGACY if v is not Protocol.SSL3):
+        version = next(v for v in LEGACY if f.versions.get(v))
+        return (yield from _groups(version, f.sni, f.failures))
+    return None
+
+
+# --- 5. post-quantum key exchange and large-hello tolerance --------------------------------
+
+
+def _pq_kex(
+    cfg: PlanConfig, f: _Found
+) -> Generator[Probe, Outcome, tuple[bool | None, bool | None]]:
+    """(pq_kex, large_hello_ok) from a browser's post-quantum hello."""
+    if not (f.versions.get(Protocol.TLS1_3) or f.versions.get(Protocol.TLS1_2)):
+        return None, None
+    browser = Offer(
+        versions=(Protocol.TLS1_3, Protocol.TLS1_2),
+        suites=ORDERED[Protocol.TLS1_3] + ORDERED[Protocol.TLS1_2],
+        groups=PQ_GROUPS,
+        key_shares=(X25519MLKEM768, X25519),
+        sni=f.sni,
+        pad_to=cfg.large_hello,
+    )
+    o = yield Probe(purpose="pq_kex", hello=browser, segment=cfg.segment)
+    if isinstance(o, Accepted | Retried):
+        pq_kex = o.group is not None and o.group in GROUPS and GROUPS[o.group].pq
+        if isinstance(o, Accepted) and o.version < Protocol.TLS1_3:
+            pq_kex = False
+        return pq_kex, True
+    if isinstance(o, Refused) and o.kind is RefusalKind.ALERT:
+        return None, True  # it read the hello and answered it
+    large_ok = yield from _large_hello_control(browser, o, f)
+    return None, large_ok
+
+
+def _large_hello_control(
+    browser: Offer, o: Outcome, f: _Found
+) -> Generator[Probe, Outcome, bool | None]:
+    """The browser hello went unanswered: intolerance if the same hello, small, is answered."""
+    small = Offer(
+        versions=browser.versions,
+        suites=browser.suites,
+        groups=CLASSIC_GROUPS,
+        key_shares=(X25519,),
+        sni=f.sni,
+    )
+    control = yield Probe(purpose="pq_kex control", hello=small)
+    if isinstance(control, Accepted | Retried):
+        f.failures.append(
+            "large_hello: a browser-sized post-quantum hello went unanswered ("
+            + (o.detail if isinstance(o, Failed) else "the server closed the connection")
+            + "), the same hello without the ML-KEM share was answered"
+        )
+        return False
+    if isinstance(o, Failed):
+        f.fail("pq_kex", o)
+    return None
+
+
+# --- 6. server preference, at the highest version with suites to compare -------------------
+
+
+def _preference(f: _Found) -> Generator[Probe, Outcome, bool | None]:
+    for v in (*LEGACY, Protocol.TLS1_3):
+        if not f.versions.get(v) or v not in f.first:
+            continue
+        s1 = f.first[v]
+        others = [c for c in f.seen.get(v, []) if c != s1]
+        if others:
+            s2 = others[0]
+        else:
+            rest = tuple(c for c in ORDERED[v] if c != s1)
+            o = yield Probe(purpose="server_preference", hello=offer_for(v, rest, f.sni))
+            second = chosen(o, v)
+            if isinstance(o, Failed):
+                f.fail("server_preference", o)
+                return None
+            if second is None:
+                continue  # one suite only at this version: try another version
+            s2 = second
+            f.note(v, s2)
+        o = yield Probe(purpose="server_preference", hello=offer_for(v, (s2, s1), f.sni))
+        picked = chosen(o, v)
+        if isinstance(o, Failed):
+            f.fail("server_preference", o)
+        elif picked in (s1, s2):
+            return picked == s1
+        return None
+    return None
+
+
+# --- 7. the leaf without SNI ---------------------------------------------------------------
+
+
+def _nosni(f: _Found) -> Generator[Probe, Outcome, tuple[bytes, ...] | None]:
+    """The chain sent to a hello without SNI (TLS 1.2 and earlier: it is cleartext)."""
+    if not f.sni:
+        return f.chain
+    if not f.flight_read:
+        return None
+    v = next(v for v in LEGACY if f.versions.get(v))
+    o = yield Probe(purpose="nosni", hello=offer_for(v, ORDERED[v], None), read_flight=True)
+    if isinstance(o, Accepted) and o.incomplete:
+        f.failures.append(f"nosni: the certificate was not read: {o.incomplete}")
+    elif isinstance(o, Accepted):
+        return o.chain
+    elif isinstance(o, Failed):
+        f.fail("nosni", o)
+    return None
 
 
 def _groups(
@@ -396,12 +407,12 @@ def _groups(
     curve."""
     tls13 = version is Protocol.TLS1_3
     left = list(TLS13_GROUPS if tls13 else TLS12_GROUPS)
-    suites = _ORDERED[version]
+    suites = ORDERED[version]
     if not tls13:
         suites = tuple(c for c in suites if SUITES[c].kx in ECDHE_KX)
     got: list[int] = []
     while left:
-        offer = _offer(version, suites, sni, groups=tuple(left), key_shares=())
+        offer = offer_for(version, suites, sni, groups=tuple(left), key_shares=())
         o = yield Probe(purpose="groups", hello=offer, read_flight=not tls13)
         if isinstance(o, Failed):
             failures.append(f"groups: {o.detail}")
