@@ -159,14 +159,20 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
         )
         if with_findings > len(top):
             t.caption = f"{with_findings - len(top)} more not shown: scanner summary lists all"
-        for col in ("host", "port", "severity", "findings", "days left"):
-            t.add_column(col)
+        # With --addresses all, a name's rows are its backends: the address tells them apart.
+        by_address = meta.get("options", {}).get("addresses") == "all"
+        by_address = by_address and "connected_ip" in top.columns
+        for col in ("host", "port", *(("address",) if by_address else ()), "severity"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("findings")
+        t.add_column("days left", justify="right")
         for r in top.itertuples(index=False):
             days = "" if pd.isna(r.days_remaining) else str(r.days_remaining)
             port = "" if pd.isna(r.port) else str(r.port)
-            t.add_row(
-                terminal(r.host), port, str(r.severity), terminal(", ".join(r.findings)), days
-            )
+            ip = "" if not by_address or pd.isna(r.connected_ip) else str(r.connected_ip)
+            address = [terminal(ip)] if by_address else []
+            findings = terminal(", ".join(r.findings))
+            t.add_row(terminal(r.host), port, *address, str(r.severity), findings, days)
         out_console().print(t)
     if meta.get("internal_errors"):
         err_console().print(
