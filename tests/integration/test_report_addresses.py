@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -153,3 +154,40 @@ def test_each_address_shows_its_own_findings(
     fixes = json.loads(result.stdout)["fixes"]
     (fix,) = [f for f in fixes if "expired" in f["findings"]]
     assert fix["examples"] == [f"{NAME}:{port} (127.0.0.3)"]
+
+
+# --- words whole, colours that mean something ---------------------------------------------
+
+GREEN, AMBER, RED = "#2e7d32", "#c98a00", "#b3261e"
+
+
+def chart_fills(page: str, title: str) -> dict[str, str]:
+    """Each bar's label and fill colour in the chart titled `title`."""
+    start = page.index(f'aria-label="{title}"')
+    svg = page[start : page.index("</svg>", start)]
+    bars = re.findall(r'<text x="0" y="\d+">([^<]*)</text><rect [^>]*fill="(#[0-9a-f]{6})"', svg)
+    return dict(bars)
+
+
+def test_report_keeps_words_whole_and_colours_carry_meaning(cli: Cli, lab_scan: Any) -> None:
+    out = lab_scan.out.parent / "colours.html"
+    result = cli(["report", lab_scan.out, "--out", out])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    css = page[page.index("<style>") : page.index("</style>")]
+    # Nothing lets the browser break a word in the middle (`hostname_mis/match`).
+    for rule in ("anywhere", "break-all", "break-word"):
+        assert rule not in css, rule
+    assert "overflow-wrap:normal" in css
+
+    verdicts = chart_fills(page, "Verdicts and errors (hosts)")
+    assert verdicts["trusted"] == GREEN
+    assert verdicts["expiring soon"] == AMBER
+    for failure in ("not trusted", "expired", "hostname mismatch", "error: refused"):
+        assert verdicts[failure] == RED, failure
+    grades = chart_fills(page, "Hosts per grade")
+    assert grades["A"] == GREEN and grades["B"] == AMBER and grades["T"] == RED
+    causes = chart_fills(page, "Root causes (hosts with each finding)")
+    assert causes["expired"] == RED and causes["expiring_soon"] == AMBER
+    assert set(chart_fills(page, "Hosts each trust store trusts").values()) == {GREEN}
+    assert len(set(verdicts.values()) | set(grades.values())) == 3  # not every bar red
