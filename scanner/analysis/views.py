@@ -139,9 +139,9 @@ def _short(value: object) -> object:
 
 
 def changes_view(changes: pd.DataFrame) -> pd.DataFrame:
-    """`scanner diff`'s changes for reading: the target as one `host:port (address)` cell
-    (the input's ip, or the address scanned when matched per address), the code, severity,
-    old and new values (SHA-256s shortened) and the detail."""
+    """`scanner diff`'s changes for reading: the change, code, severity, old and new values
+    (SHA-256s shortened), the target as one `host:port (address)` cell (the input's ip, or
+    the address scanned when matched per address) and the detail."""
     port = changes["port"].astype("Int64").astype("string")
     address = changes["ip"].astype("string").fillna("")
     if "connected_ip" in changes.columns:
@@ -152,11 +152,13 @@ def changes_view(changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "change": changes["change"],
-            "target": target.astype(object),
             "code": changes["code"],
             "severity": changes["severity"],
             "old": changes["old"].map(_short),
             "new": changes["new"].map(_short),
+            # Last: a long name that does not fit goes to the next line, the columns before
+            # it stay aligned.
+            "target": target.astype(object),
             "detail": changes["detail"],
         }
     )

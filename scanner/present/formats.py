@@ -238,7 +238,11 @@ def under_table(section: Section, width: int | None = None) -> Text:
         if c in columns:
             columns.remove(c)
             dropped.append(c)
-    # Narrow the widest column, down to what half its cells need: a longer cell (one long
+    # The last column first: a longer cell of it only goes on to the next line.
+    if columns and needed() > room:
+        last = columns[-1]
+        widths[last] = max(cell_len(last), widths[last] - (needed() - room))
+    # Then the widest column, down to what half its cells need: a longer cell (one long
     # host name) pushes the rest of its row along instead of widening every row.
     floor = {
         c: max(cell_len(c), sorted(cell_len(r[c]) for r in rows)[len(rows) // 2] if rows else 0)
