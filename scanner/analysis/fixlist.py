@@ -4,6 +4,7 @@ one row per missing intermediate. Pure: DataFrames in, DataFrames out."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -31,14 +32,26 @@ LEAF_FIX_COLUMNS = [
 INTERMEDIATE_COLUMNS = ["intermediate", "aia_url", "hosts_affected", "remedy", "examples"]
 
 
-def target_label(row: Any) -> str:
-    """host:port, and the connect-to address when the input gave one."""
+def target_label(row: Any, *, address: str | None = None) -> str:
+    """host:port, and the connect-to address when the input gave one, or `address` (the
+    address scanned, for a name scanned on several: `--addresses all`)."""
     port = row.port
     label = f"{row.host}:{port}" if port is not None and not pd.isna(port) else str(row.host)
     ip = getattr(row, "ip", None)
     if isinstance(ip, str) and ip:
         label += f" ({ip})"
+    elif address:
+        label += f" ({address})"
     return label
+
+
+def several_addresses(hosts: pd.DataFrame) -> pd.Series:
+    """True for the rows of a target scanned on several addresses (`--addresses all`): they
+    are told apart by `connected_ip`."""
+    keys = [c for c in ("host", "port", "ip", "input_line") if c in hosts.columns]
+    if "connected_ip" not in hosts.columns or hosts.empty:
+        return pd.Series(False, index=hosts.index, dtype=bool)
+    return hosts.duplicated(subset=keys, keep=False).astype(bool)
 
 
 _CODE_RANK = {code.value: spec.severity.rank for code, spec in CATALOGUE.items()}
@@ -73,11 +86,18 @@ def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
 
 
 def target_labels(hosts: pd.DataFrame) -> pd.Series:
-    """`target_label` for every row, vectorised."""
+    """`target_label` for every row, vectorised; a row of a target scanned on several
+    addresses names its own (`several_addresses`), so its backends are told apart."""
     port = hosts["port"].astype("Int64").astype("string")
-    ip = hosts["ip"].astype("string")
+    ip = hosts["ip"].astype("string").fillna("")
+    address = (
+        hosts["connected_ip"].astype("string").fillna("").where(several_addresses(hosts), "")
+        if "connected_ip" in hosts.columns
+        else pd.Series("", index=hosts.index, dtype="string")
+    )
+    shown = ip.where(ip != "", address)
     label = hosts["host"].astype("string") + (":" + port).fillna("")
-    return (label + (" (" + ip + ")").where(ip.fillna("") != "", "")).astype(object)
+    return (label + (" (" + shown + ")").where(shown != "", "")).astype(object)
 
 
 def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
@@ -86,16 +106,16 @@ def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
     its findings (union over those hosts, worst first), its names and dates, how many hosts
     have a problem with it and how many serve it; most hosts affected first, then worst
     severity, then soonest notAfter."""
-    ok = hosts[(hosts["status"] == "ok") & hosts["leaf_sha256"].notna()]
+    # Labels from the whole table: whether a name has several addresses needs all its rows.
+    labelled = hosts.assign(_label=target_labels(hosts)) if len(hosts) else hosts
+    ok = labelled[(labelled["status"] == "ok") & labelled["leaf_sha256"].notna()]
     ok = ok.assign(findings=ok["findings"].map(_certificate_codes))
     has_problem = ok["findings"].map(lambda f: f is not None and len(f) > 0).astype(bool)
     problems = ok[has_problem]
     if problems.empty:
         return pd.DataFrame(columns=LEAF_FIX_COLUMNS)
     key = "leaf_sha256"
-    problems = problems.assign(_label=target_labels(problems)).sort_values(
-        [key, "host", "port"], kind="stable"
-    )
+    problems = problems.sort_values([key, "host", "port"], kind="stable")
     serving = ok.groupby(key, sort=False).size()
     grouped = problems.groupby(key, sort=False)
     codes = problems[[key, "findings"]].explode("findings").dropna().drop_duplicates()
@@ -136,10 +156,13 @@ def leaf_fixes(hosts: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
     return df.drop(columns=["_rank", "_not_revoked"]).reset_index(drop=True)
 
 
-def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> pd.DataFrame:
+def missing_intermediates(
+    findings: pd.DataFrame, examples: int = EXAMPLES, *, several: Collection[Any] = ()
+) -> pd.DataFrame:
     """One row per intermediate that servers fail to send (incomplete_chain findings): its
     name, the caIssuers URL it was fetched from, the hosts affected and the remedy; most hosts
-    first."""
+    first. `several`: the input lines scanned on several addresses, whose examples name the
+    address."""
     rows = findings[findings["code"] == Code.INCOMPLETE_CHAIN.value]
     groups: dict[tuple[str, str], list[Any]] = {}
     remedies: dict[tuple[str, str], str] = {}
@@ -153,7 +176,10 @@ def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> p
             "aia_url": url or None,
             "hosts_affected": len({(r.host, r.port, r.ip) for r in members}),
             "remedy": remedies[(name, url)],
-            "examples": [target_label(r) for r in members[:examples]],
+            "examples": [
+                target_label(r, address=_address(r) if _line(r) in several else None)
+                for r in members[:examples]
+            ],
         }
         for (name, url), members in groups.items()
     ]
@@ -163,3 +189,13 @@ def missing_intermediates(findings: pd.DataFrame, examples: int = EXAMPLES) -> p
     return df.sort_values(["hosts_affected", "intermediate"], ascending=[False, True]).reset_index(
         drop=True
     )
+
+
+def _address(row: Any) -> str | None:
+    value = getattr(row, "connected_ip", None)
+    return value if isinstance(value, str) and value else None
+
+
+def _line(row: Any) -> Any:
+    value = getattr(row, "input_line", None)
+    return None if value is None or pd.isna(value) else int(value)

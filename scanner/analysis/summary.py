@@ -12,7 +12,12 @@ import pandas as pd
 
 from scanner.analysis.addresses import NAME_COLUMNS, count_names
 from scanner.analysis.counts import scan_counts
-from scanner.analysis.fixlist import leaf_fixes, missing_intermediates, target_label
+from scanner.analysis.fixlist import (
+    leaf_fixes,
+    missing_intermediates,
+    several_addresses,
+    target_labels,
+)
 from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.errors import UsageError
@@ -27,6 +32,7 @@ PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")
 SUMMARY_INPUT_COLUMNS = (
     "host",
     "port",
+    "connected_ip",  # the worst table names the address of a name scanned on several
     "status",
     "error",
     "findings",
@@ -107,14 +113,17 @@ def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The hosts with the worst findings first, then the soonest expiry."""
+    """The hosts with the worst findings first, then the soonest expiry; with the address
+    scanned (`connected_ip`), which tells a name's backends apart."""
+    columns = ["host", "port", "connected_ip", "severity", "findings", "days_remaining"]
+    columns = [c for c in columns if c in hosts.columns]
     ok = hosts[hosts["severity"].notna()].copy()
     if ok.empty:
-        return ok.loc[:, ["host", "port", "severity", "findings", "days_remaining"]]
+        return ok.loc[:, columns]
     rank = {s: i for i, s in enumerate(WORST_FIRST)}
     ok["_rank"] = ok["severity"].map(rank)
     ok = ok.sort_values(["_rank", "days_remaining", "host"], na_position="last")
-    return ok.loc[:, ["host", "port", "severity", "findings", "days_remaining"]].head(n)
+    return ok.loc[:, columns].head(n)
 
 
 # --- breakdown by a carried column ----------------------------------------------------------
@@ -170,7 +179,7 @@ def expiry_calendar(
     leaves are not listed (they are in the `expired` verdict)."""
     if as_of.tzinfo is None:
         raise UsageError("as_of must be timezone-aware")
-    ok = _ok_with_leaf(hosts)
+    ok = _ok_with_leaf(hosts.assign(_label=target_labels(hosts)) if len(hosts) else hosts)
     start = pd.Timestamp(as_of).tz_convert("UTC")
     offset = (ok["not_after"] - start) / pd.Timedelta(WEEK)
     ok = ok.assign(_week=offset).loc[(offset >= 0) & (offset < weeks)]
@@ -185,7 +194,7 @@ def expiry_calendar(
                 "ends": (start + (k + 1) * pd.Timedelta(WEEK)).to_pydatetime(),
                 "hosts": len(in_week),
                 "leaves": int(in_week["leaf_sha256"].nunique()),
-                "examples": [target_label(r) for r in in_week.head(examples).itertuples()],
+                "examples": list(in_week["_label"].head(examples)) if len(in_week) else [],
             }
         )
     return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
@@ -278,6 +287,14 @@ def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _several_lines(hosts: pd.DataFrame) -> set[int]:
+    """The input lines scanned on several addresses (`--addresses all`)."""
+    if "input_line" not in hosts.columns:
+        return set()
+    lines = hosts.loc[several_addresses(hosts), "input_line"]
+    return {int(v) for v in lines.dropna()}
+
+
 def fleet_summary(
     hosts: pd.DataFrame,
     findings: pd.DataFrame,
@@ -304,7 +321,7 @@ def fleet_summary(
         counts=counts,
         causes=root_causes(counts),
         leaf_fixes=leaf_fixes(hosts),
-        intermediates=missing_intermediates(findings),
+        intermediates=missing_intermediates(findings, several=_several_lines(hosts)),
         calendar=expiry_calendar(hosts, as_of),
         warnings=tuple(notes),
         by_column=by,

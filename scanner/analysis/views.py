@@ -4,6 +4,8 @@ Pure: FleetSummary in, DataFrames out."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from scanner.analysis.summary import FleetSummary
@@ -126,3 +128,37 @@ def cause_meaning(code: str) -> str:
         return CATALOGUE[Code(code)].meaning
     except ValueError:
         return ""
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _short(value: object) -> object:
+    """A SHA-256 (a rotated leaf) as its first 12 hex digits; anything else as it is."""
+    return value[:12] if isinstance(value, str) and _SHA256.match(value) else value
+
+
+def changes_view(changes: pd.DataFrame) -> pd.DataFrame:
+    """`scanner diff`'s changes for reading: the change, code, severity, old and new values
+    (SHA-256s shortened), the target as one `host:port (address)` cell (the input's ip, or
+    the address scanned when matched per address) and the detail."""
+    port = changes["port"].astype("Int64").astype("string")
+    address = changes["ip"].astype("string").fillna("")
+    if "connected_ip" in changes.columns:
+        scanned = changes["connected_ip"].astype("string").fillna("")
+        address = address.where(address != "", scanned)
+    target = changes["host"].astype("string") + (":" + port).fillna("")
+    target = target + (" (" + address + ")").where(address != "", "")
+    return pd.DataFrame(
+        {
+            "change": changes["change"],
+            "code": changes["code"],
+            "severity": changes["severity"],
+            "old": changes["old"].map(_short),
+            "new": changes["new"].map(_short),
+            # Last: a long name that does not fit goes to the next line, the columns before
+            # it stay aligned.
+            "target": target.astype(object),
+            "detail": changes["detail"],
+        }
+    )

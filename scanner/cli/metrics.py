@@ -63,10 +63,11 @@ def metrics(
     ] = None,
 ) -> None:
     """Print a scan as Prometheus metrics (text exposition format) for node_exporter's
-    textfile collector: per answering host the leaf's notAfter, trusted, days remaining, grade
-    and one series per finding; per scan the hosts per status, verdict, error and severity,
-    the duration and the as-of. `> FILE` is not atomic: use --out FILE in the collector's
-    folder.
+    textfile collector: per answering host the leaf's notAfter, seconds to expiry, trusted,
+    revoked, grade and one series per finding; per scan the hosts per status, verdict, error,
+    severity and trust store, the duration and the as-of. `> FILE` is not atomic: use --out
+    FILE in the collector's folder. Alert rules: examples/alerts.yml; a Grafana dashboard:
+    docs/grafana/tls-fleet.json.
 
     Example: scanner metrics reports/2026-11-26 --metrics-label owner --out tls.prom
     """

@@ -162,6 +162,7 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
                 title=f"By {s.by_column}",
                 frame=views.by_view(s),
                 wrap=(s.by_column, "causes", "grades", "trusted_by"),
+                under=("causes", "grades", "trusted_by"),
             )
         )
     sections.append(
@@ -172,6 +173,7 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
             wrap=("hosts_to_fix", "findings", "remedy", "names"),
             drop=("expires", "severity", "findings"),
             whole=("hosts_to_fix",),
+            under=("hosts_to_fix", "remedy"),
         )
     )
     if wide or not s.intermediates.empty:
@@ -191,6 +193,7 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
             frame=views.calendar_view(s.calendar),
             wrap=("examples",),
             whole=("examples",),
+            under=("examples",),
         )
     )
     return sections
@@ -264,6 +267,7 @@ def _diff_document(
     notes: Sequence[str],
 ) -> Document:
     from scanner.analysis import diff as diffs
+    from scanner.analysis import views
 
     tally = diffs.counts(changes)
     nonzero = tally[tally["targets"] > 0]
@@ -275,7 +279,14 @@ def _diff_document(
     sections = (
         (
             Section(title="Changes per kind", frame=nonzero),
-            Section(title="Changes", frame=view, limit=limit, wrap=("detail",)),
+            Section(
+                title="Changes",
+                frame=views.changes_view(view),
+                limit=limit,
+                wrap=("detail",),
+                under=("detail",),  # a message under its row, never a character a line
+                under_always=True,
+            ),
         )
         if not nonzero.empty
         else ()

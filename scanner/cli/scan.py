@@ -142,6 +142,8 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     )
     from rich.table import Table
 
+    from scanner.present.formats import Section, terminal_section
+
     table = Table(title="Findings and errors", title_justify="left")
     for col in ("kind", "name", "hosts", "share"):
         table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
@@ -159,21 +161,28 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     top = report.worst.head(worst) if report.worst is not None else None
     if top is not None and not top.empty:
         with_findings = sum(c.get("severities", {}).values())
-        t = Table(
-            title=f"Worst {len(top)} of {with_findings} hosts with findings",
-            title_justify="left",
+        more = with_findings - len(top)
+        # With --addresses all, a name's rows are its backends: the address tells them apart.
+        by_address = meta.get("options", {}).get("addresses") == "all"
+        by_address = by_address and "connected_ip" in top.columns
+        frame = pd.DataFrame(
+            {
+                "host": top["host"],
+                "port": top["port"].astype("Int64"),
+                **({"address": top["connected_ip"]} if by_address else {}),
+                "severity": top["severity"],
+                "findings": top["findings"].map(list),
+                "days left": top["days_remaining"].astype("Int64"),
+            }
         )
-        if with_findings > len(top):
-            t.caption = f"{with_findings - len(top)} more not shown: scanner summary lists all"
-        for col in ("host", "port", "severity", "findings", "days left"):
-            t.add_column(col)
-        for r in top.itertuples(index=False):
-            days = "" if pd.isna(r.days_remaining) else str(r.days_remaining)
-            port = "" if pd.isna(r.port) else str(r.port)
-            t.add_row(
-                terminal(r.host), port, str(r.severity), terminal(", ".join(r.findings)), days
-            )
-        out_console().print(t)
+        worst_table = Section(
+            title=f"Worst {len(top)} of {with_findings} hosts with findings",
+            frame=frame,
+            wrap=("findings",),
+            under=("findings",),  # under the row when the terminal is too narrow for it
+            caption=f"{more} more not shown: scanner summary lists all" if more > 0 else None,
+        )
+        out_console().print(terminal_section(worst_table, out_console().width))
     if meta.get("internal_errors"):
         err_console().print(
             f"{meta['internal_errors']} internal error(s): see rows with error=internal",

@@ -10,12 +10,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner.present.escape import joined, json_text, markdown, plain, terminal
+from scanner.present.escape import (
+    joined,
+    json_text,
+    markdown,
+    plain,
+    printable,
+    terminal,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
+    from rich.text import Text
 
 
 class OutputFormat(StrEnum):
@@ -38,6 +46,12 @@ class Section:
     # Terminal only: columns whose words (host names) are cut last, if nothing else makes the
     # table fit.
     whole: tuple[str, ...] = ()
+    # Terminal only: columns printed under their row (indented, wrapped at spaces) instead of
+    # in a column of their own, when the table cannot fit the terminal with every word whole;
+    # always with `under_always`. A long message or list of host names then never squeezes
+    # the table into a character a line (what cron mails is 80 columns wide).
+    under: tuple[str, ...] = ()
+    under_always: bool = False
     caption: str | None = None
 
 
@@ -163,6 +177,123 @@ def rich_table(section: Section, width: int | None = None) -> Table:
     return table
 
 
+def _fits(section: Section, width: int | None) -> bool:
+    """Whether the bordered table fits `width` with every word whole (after the drops)."""
+    if width is None:
+        return True
+    df = section.frame
+    shown = df if section.limit is None else df.head(section.limit)
+    rows = [
+        {k: [joined(x) for x in v] if isinstance(v, list) else [joined(v)] for k, v in r.items()}
+        for r in records(shown)
+    ]
+    columns = [str(c) for c in df.columns]
+    widths = {c: _min_width(c, [r[c] for r in rows], c in section.wrap) for c in columns}
+    for c in section.drop:
+        if sum(widths[c] + 3 for c in columns) + 1 <= width:
+            break
+        if c in columns:
+            columns.remove(c)
+    return sum(widths[c] + 3 for c in columns) + 1 <= width
+
+
+def terminal_section(section: Section, width: int | None = None) -> RenderableType:
+    """A section for the terminal: the bordered table (`rich_table`) when it fits with words
+    whole, else (or always with `under_always`) a plain table with the `under` columns below
+    each row."""
+    if section.under and (section.under_always or not _fits(section, width)):
+        return under_table(section, width)
+    return rich_table(section, width)
+
+
+def under_table(section: Section, width: int | None = None) -> Text:
+    """Rows of one line each, columns padded, and the `under` columns of a row wrapped at
+    spaces below it, indented (labelled when there are several). Columns are left out
+    (`drop`, in order) while a row is wider than `width`; then the widest columns are
+    narrowed, a longer cell pushing the rest of its row along, and a row still too wide
+    wraps at spaces. No word is ever broken."""
+    import textwrap
+
+    import pandas as pd
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    df = section.frame
+    shown = df if section.limit is None else df.head(section.limit)
+    rows = [{k: printable(joined(v)) for k, v in r.items()} for r in records(shown)]
+    columns = [str(c) for c in df.columns if str(c) not in section.under]
+    under = [str(c) for c in df.columns if str(c) in section.under]
+    widths = {c: max([cell_len(c), *(cell_len(r[c]) for r in rows)]) for c in columns}
+    room = width or 10_000
+
+    def needed() -> int:
+        return sum(widths[c] for c in columns) + 2 * max(len(columns) - 1, 0)
+
+    dropped: list[str] = []
+    for c in section.drop:
+        if needed() <= room:
+            break
+        if c in columns:
+            columns.remove(c)
+            dropped.append(c)
+    # The last column first: a longer cell of it only goes on to the next line.
+    if columns and needed() > room:
+        last = columns[-1]
+        widths[last] = max(cell_len(last), widths[last] - (needed() - room))
+    # Then the widest column, down to what half its cells need: a longer cell (one long
+    # host name) pushes the rest of its row along instead of widening every row.
+    floor = {
+        c: max(cell_len(c), sorted(cell_len(r[c]) for r in rows)[len(rows) // 2] if rows else 0)
+        for c in columns
+    }
+    while needed() > room:
+        can = [c for c in columns if widths[c] > floor[c]]
+        if not can:
+            break
+        widths[max(can, key=lambda c: widths[c])] -= 1
+    numeric = {
+        c
+        for c in columns
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    }
+
+    def wrap(text: str, indent: str = "") -> list[str]:
+        return textwrap.wrap(
+            text,
+            room,
+            initial_indent=indent,
+            subsequent_indent=indent or "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+
+    def line(cells: dict[str, str]) -> list[str]:
+        parts = [
+            cells[c].rjust(widths[c]) if c in numeric else cells[c].ljust(widths[c])
+            for c in columns
+        ]
+        text = "  ".join(parts).rstrip()
+        return [text] if cell_len(text) <= room else wrap(text)
+
+    out = [printable(section.title), *line({c: c for c in columns}), "-" * min(needed(), room)]
+    for r in rows:
+        out += line(r)
+        for c in under:
+            text = r[c] if len(under) == 1 else f"{c}: {r[c]}" if r[c] else ""
+            out += wrap(text, "    ")
+    notes = [section.caption] if section.caption else []
+    if section.limit is not None and len(df) > section.limit:
+        notes.append(f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)")
+    if dropped:
+        notes.append(
+            f"not shown at this width: {', '.join(dropped)} (a wider terminal, or --format "
+            "markdown)"
+        )
+    if notes:
+        out += wrap(printable("; ".join(notes)))
+    return Text("\n".join(out) + "\n", no_wrap=True, overflow="ignore")
+
+
 def render(
     doc: Document, fmt: OutputFormat, stream: TextIO, console: Console, err: Console
 ) -> None:
@@ -184,7 +315,12 @@ def render(
                 out += [f"## {markdown(s.title)}", "", markdown_table(s.frame, s.limit), ""]
             stream.write("\n".join(out).rstrip("\n") + "\n")
         case OutputFormat.TABLE:
-            for line in doc.lines:
-                console.print(terminal(line), soft_wrap=True)
+            import textwrap
+
+            for line in doc.lines:  # wrapped at spaces: a path or host name stays whole
+                for part in textwrap.wrap(
+                    line, console.width, break_long_words=False, break_on_hyphens=False
+                ) or [""]:
+                    console.print(terminal(part), soft_wrap=True)
             for s in doc.sections:
-                console.print(rich_table(s, console.width))
+                console.print(terminal_section(s, console.width))

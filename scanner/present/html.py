@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from scanner.analysis.fixlist import several_addresses
 from scanner.analysis.grade import ORDER, Grade
 from scanner.analysis.severity import rank
 from scanner.analysis.summary import FleetSummary
@@ -88,10 +89,19 @@ def _csp_hash(script: str) -> str:
 # --- charts -------------------------------------------------------------------------------
 
 
+# Colours that carry meaning: good (trusted, grade A) green, warnings amber, failures red,
+# information grey.
+TONES = {"good": "#2e7d32", "warn": "#c98a00", "bad": "#b3261e", "info": "#777777"}
+_VERDICT_TONES = {"trusted": "good", "expiring_soon": "warn"}  # every other verdict: a failure
+_SEVERITY_TONES = {"critical": "bad", "high": "bad", "medium": "warn", "low": "warn"}
+_GRADE_TONES = {"A": "good", "A-": "good", "B": "warn", "C": "warn"}  # F, M, T: failures
+
+
 @dataclass(frozen=True, slots=True)
 class Bar:
     label: str
     count: int
+    fill: str  # the colour of its tone (TONES)
     y: int  # the bar's top
     w: int
     h: int
@@ -111,18 +121,20 @@ class BarChart:
 
 
 def bar_chart(
-    items: Sequence[tuple[str, int]], *, title: str, width: int = 460, label_w: int = 150
+    items: Sequence[tuple[str, int, str]], *, title: str, width: int = 460, label_w: int = 150
 ) -> BarChart:
+    """Bars of (label, count, tone)."""
     row_h, top = 20, 24
-    biggest = max([c for _, c in items] + [1])
+    biggest = max([c for _, c, _ in items] + [1])
     bars = []
-    for i, (label, count) in enumerate(items):
+    for i, (label, count, tone) in enumerate(items):
         y = top + i * row_h
         w = round((width - label_w - 50) * count / biggest)
         bars.append(
             Bar(
                 label=label,
                 count=count,
+                fill=TONES[tone],
                 y=y + 3,
                 w=w,
                 h=row_h - 6,
@@ -269,12 +281,17 @@ def _hosts(
     hosts: pd.DataFrame, findings: pd.DataFrame, carried: Sequence[str]
 ) -> list[dict[str, Any]]:
     """One entry per host row: what its cells show and sort by."""
+    # Findings are joined per row: by input line and address scanned, so each backend of a
+    # name scanned on several addresses (--addresses all) shows its own.
+    per_row = "input_line" in hosts.columns and "input_line" in findings.columns
+    key = _row_key if per_row else _target_key
     by_target: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for values in findings.itertuples(index=False):
         f = dict(zip(findings.columns, values, strict=True))
-        by_target.setdefault(_target_key(f), []).append(f)
+        by_target.setdefault(key(f), []).append(f)
+    several = several_addresses(hosts).tolist()
     out = []
-    for values in hosts.itertuples(index=False):
+    for values, many in zip(hosts.itertuples(index=False), several, strict=True):
         r = dict(zip(hosts.columns, values, strict=True))
         sev = r["severity"] if isinstance(r["severity"], str) else ""
         days = r["days_remaining"]
@@ -282,7 +299,7 @@ def _hosts(
         if r["status"] == "ok":
             trusted = not pd.isna(r["trusted"]) and bool(r["trusted"])  # numpy or pandas bool
             status, status_class = ("trusted", "ok") if trusted else ("not trusted", "err")
-            found = _findings(by_target.get(_target_key(r), []))
+            found = _findings(by_target.get(key(r), []))
         else:
             status, status_class = _text(r["error"]), "err"
         # An IDN in Unicode, the form people know, then the A-label the scan used.
@@ -295,6 +312,7 @@ def _hosts(
                 else None,
                 "port": r["port"],
                 "ip": r["ip"],
+                "address": _text(r.get("connected_ip")) if many else "",
                 "status": status,
                 "status_class": status_class,
                 "severity": sev,
@@ -340,7 +358,7 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
     causes = [
         bar_chart(
             [
-                (str(r.code), int(r.hosts))
+                (str(r.code), int(r.hosts), _SEVERITY_TONES.get(str(r.severity), "info"))
                 for r in summary.causes.itertuples(index=False)
                 if r.hosts
             ],
@@ -348,7 +366,8 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
             label_w=170,
         )
     ]
-    grades, stores = _kind_items(counts, "grade"), _kind_items(counts, "trust_store")
+    grades = [(g, n, _GRADE_TONES.get(g, "bad")) for g, n in _kind_items(counts, "grade")]
+    stores = [(name, n, "good") for name, n in _kind_items(counts, "trust_store")]
     if grades:
         causes.append(bar_chart(grades, title="Hosts per grade"))
         causes.append(bar_chart(stores, title="Hosts each trust store trusts"))
@@ -363,7 +382,10 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
             "expiring_soon": _count(counts, "verdict", "expiring_soon"),
         },
         "warnings": summary.warnings,
-        "verdicts": bar_chart(_verdict_items(counts), title="Verdicts and errors (hosts)"),
+        "verdicts": bar_chart(
+            [("trusted", summary.ok - not_trusted, "good"), *_verdict_items(counts)],
+            title="Verdicts and errors (hosts)",
+        ),
         "causes": causes,
         "calendar": calendar_chart(summary.calendar),
         "by": _by(summary),
@@ -374,12 +396,15 @@ def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -
     """The sortable host table, worst first, with each host's findings or error."""
     carried = [c for c in hosts.columns if c not in HOST_COLUMNS]
     shown = _host_order(hosts).head(max_hosts)
+    # With --addresses all, a name's rows are its backends: an address column tells them apart.
+    by_address = bool(several_addresses(hosts).any())
     keys = ["host", "port", "ip"]
     findings = findings.merge(shown[keys].drop_duplicates(), on=keys)  # only the shown hosts'
     headers = [
         ("host", "", "host"),
         ("port", "num", "port"),
         ("ip", "", "ip"),
+        *((("address", "", "address"),) if by_address else ()),
         ("status", "", "status"),
         ("severity", "", "severity"),
         ("days left", "num", "days_remaining"),
@@ -393,6 +418,7 @@ def _host_section(hosts: pd.DataFrame, findings: pd.DataFrame, max_hosts: int) -
     ]
     return {
         "host_headers": headers,
+        "by_address": by_address,
         "hosts": _hosts(shown, findings, carried),
         "hosts_more": len(hosts) - len(shown),
     }
@@ -474,13 +500,21 @@ def _target_key(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _verdict_items(counts: pd.DataFrame) -> list[tuple[str, int]]:
+def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    line, address = row["input_line"], row.get("connected_ip")
+    return (
+        None if line is None or pd.isna(line) else int(line),
+        address if isinstance(address, str) else "",
+    )
+
+
+def _verdict_items(counts: pd.DataFrame) -> list[tuple[str, int, str]]:
     return [
-        (str(r.name).replace("_", " "), int(r.hosts))
+        (str(r.name).replace("_", " "), int(r.hosts), _VERDICT_TONES.get(str(r.name), "bad"))
         for r in counts.itertuples(index=False)
         if r.kind == "verdict"
     ] + [
-        (f"error: {r.name}", int(r.hosts))
+        (f"error: {r.name}", int(r.hosts), "bad")
         for r in counts.itertuples(index=False)
         if r.kind == "error" and r.hosts
     ]

@@ -1,10 +1,11 @@
 """A scan as Prometheus metrics: the text exposition format (version 0.0.4) that
 node_exporter's textfile collector reads. Pure: the hosts table and the scan's meta in, text out.
 
-Series per answering host (status ok): notAfter, trusted, days remaining, grade (when the table
-has it) and one per finding code; per scan: hosts per status, verdict, error and severity, the
-duration, the as-of and the finish time. Names follow the Prometheus naming guide (a `tls_scanner_`
-prefix, base units: seconds and Unix timestamps).
+Series per answering host (status ok): notAfter, seconds to expiry, trusted, revoked (when a
+revocation check ran), grade (when the table has it) and one per finding code; per scan: hosts
+per status, verdict, error, severity and trust store, the duration, the as-of and the finish
+time. Names follow the Prometheus naming guide (a `tls_scanner_` prefix, base units: seconds
+and Unix timestamps), so `promtool check metrics` finds nothing to say.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RESERVED_LABELS = frozenset(
         "error",
         "shard",
         "le",
+        "store",
     }
 )
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -65,6 +67,7 @@ class ScanInfo:
     finished: dt.datetime | None = None
     interrupted: bool = False
     shard: str | None = None  # "K/N" for one shard of a sharded scan, else None
+    stores: tuple[str, ...] = ()  # the trust stores judged (scan.json), the default first
 
     @property
     def duration(self) -> float | None:
@@ -82,12 +85,19 @@ def scan_info(metas: Sequence[Mapping[str, Any]], as_of: dt.datetime) -> ScanInf
 
     started, finished = instants("started"), instants("finished")
     shards = {str(m.get("options", {}).get("shard", "1/1")) for m in metas}
+    stores = {
+        str(store["name"]): None
+        for m in metas
+        for store in m.get("trust_stores") or ()
+        if isinstance(store, dict) and isinstance(store.get("name"), str)
+    }
     return ScanInfo(
         as_of=as_of,
         started=min(started) if started else None,
         finished=max(finished) if finished else None,
         interrupted=any(bool(m.get("interrupted")) for m in metas),
         shard=shards.pop() if len(metas) == 1 and shards != {"1/1"} else None,
+        stores=tuple(stores),
     )
 
 
@@ -178,7 +188,8 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
     ]
     not_after = _column(df, "not_after")
     trusted = _column(df, "trusted")
-    days = _column(df, "days_remaining")
+    revoked = _column(df, "revoked")
+    as_of = scan.as_of.timestamp()
     grades = _column(df, "grade") if "grade" in df.columns else None
     findings = _column(df, "findings")
 
@@ -192,9 +203,14 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
         "1 when a strict client accepts the chain the host sends, else 0.",
         [],
     )
-    f_days = _Family(
-        "certificate_days_remaining",
-        "Whole days from the scan's as-of to the leaf's notAfter (negative when expired).",
+    f_expiry = _Family(
+        "certificate_expiry_seconds",
+        "Seconds from the scan's as-of to the leaf's notAfter (negative when expired).",
+        [],
+    )
+    f_revoked = _Family(
+        "certificate_revoked",
+        "1 when the leaf is revoked (CRL or OCSP), 0 when checked and not; no series unchecked.",
         [],
     )
     f_grade = _Family("host_grade", "1 for the host's grade (the grade label).", [])
@@ -208,11 +224,13 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
             continue
         ident = identity[i]
         if not is_missing(not_after[i]):
-            f_not_after.add(ident, pd.Timestamp(not_after[i]).timestamp())
+            seconds = pd.Timestamp(not_after[i]).timestamp()
+            f_not_after.add(ident, seconds)
+            f_expiry.add(ident, seconds - as_of)
         if not is_missing(trusted[i]):
             f_trusted.add(ident, bool(trusted[i]))
-        if not is_missing(days[i]):
-            f_days.add(ident, int(days[i]))
+        if not is_missing(revoked[i]):
+            f_revoked.add(ident, bool(revoked[i]))
         if grades is not None and not is_missing(grades[i]):
             f_grade.add([*ident, ("grade", grades[i])], 1)
         codes = findings[i]
@@ -220,7 +238,7 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
             severity = _SEVERITY_OF.get(str(code), "")  # "" (no label) for a code we do not know
             f_finding.add([*ident, ("code", code), ("severity", severity)], 1)
 
-    families = [f_not_after, f_trusted, f_days]
+    families = [f_not_after, f_expiry, f_trusted, f_revoked]
     if grades is not None:
         families.append(f_grade)
     families.append(f_finding)
@@ -252,6 +270,14 @@ def _scan_families(df: pd.DataFrame, status: list[str], scan: ScanInfo) -> list[
         1 for good, v in zip(ok, _column(df, "trusted"), strict=True) if good and v is False
     )
     verdicts.add([*shard, ("verdict", "not_trusted")], not_trusted)
+
+    stores = _Family("scan_trust_store_hosts", "Answering hosts each trust store trusts.", [])
+    trusted_by = [
+        set(v) if good and not is_missing(v) else set()
+        for good, v in zip(ok, _column(df, "trusted_by"), strict=True)
+    ]
+    for store in scan.stores:
+        stores.add([*shard, ("store", store)], sum(1 for names in trusted_by if store in names))
 
     errors = _Family("scan_error_hosts", "Targets that failed, per error code.", [])
     error_values = [str(e) for e in _column(df, "error")]
@@ -287,7 +313,7 @@ def _scan_families(df: pd.DataFrame, status: list[str], scan: ScanInfo) -> list[
             scan.interrupted,
         ),
     ]
-    families = [targets, rows, by_status, verdicts, errors, severities]
+    families = [targets, rows, by_status, verdicts, stores, errors, severities]
     for name, text, value in timing:
         family = _Family(name, text, [])
         if value is not None:

@@ -102,17 +102,23 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
 
     not_after = by_target(samples[f"{P}certificate_not_after_timestamp_seconds"])
     trusted = by_target(samples[f"{P}certificate_trusted"])
-    days = by_target(samples[f"{P}certificate_days_remaining"])
+    expiry = by_target(samples[f"{P}certificate_expiry_seconds"])
+    revoked = by_target(samples[f"{P}certificate_revoked"])
     # Per answering host, and only those: error rows have no certificate to describe.
     assert set(trusted) == {key_of(r) for r in ok}
     for r in ok:
         k = key_of(r)
         assert trusted[k] == (1.0 if r["trusted"] else 0.0)
-        assert days[k] == r["days_remaining"]
         if r["not_after"] is None:
-            assert k not in not_after
+            assert k not in not_after and k not in expiry
         else:
             assert not_after[k] == r["not_after"].timestamp()
+            assert expiry[k] == r["not_after"].timestamp() - FIXED.timestamp()
+            assert expiry[k] // 86400 == r["days_remaining"]  # whole days, rounded down
+        if r["revoked"] is None:
+            assert k not in revoked  # not checked, or unknown: no series
+        else:
+            assert revoked[k] == (1.0 if r["revoked"] else 0.0)
     for labels, _ in samples[f"{P}certificate_trusted"]:
         row = next(
             r
@@ -143,7 +149,8 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
     scenario = {r["scenario"]: key_of(r) for r in ok}
     assert trusted[scenario["valid"]] == 1.0 and scenario["valid"] not in findings
     assert trusted[scenario["expired"]] == 0.0
-    assert days[scenario["expired"]] == -10
+    assert expiry[scenario["expired"]] == -10 * 86400
+    assert revoked[scenario["revoked"]] == 1.0 and revoked[scenario["valid"]] == 0.0
     assert "expired" in findings[scenario["expired"]]
     severity = {
         (lab["code"], lab["severity"])
@@ -166,6 +173,11 @@ def test_metrics_match_the_hosts_table(cli: Cli, lab_scan: Any) -> None:
     assert scan_value("scan_verdict_hosts", verdict="not_trusted") == sum(
         1 for r in ok if r["trusted"] is False
     )
+    stores = {lab["store"]: v for lab, v in samples[f"{P}scan_trust_store_hosts"]}
+    assert set(stores) == {"default", *(n for r in ok for n in r["trusted_by"])}
+    assert len(stores) >= 2, "the lab scans with a second trust store"
+    for store, value in stores.items():
+        assert value == sum(1 for r in ok if store in r["trusted_by"]), store
     for error in ("dns", "refused", "timeout", "tls", "invalid_input", "internal"):
         assert scan_value("scan_error_hosts", error=error) == sum(
             1 for r in rows if r["error"] == error
