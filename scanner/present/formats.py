@@ -107,11 +107,31 @@ def _min_width(name: str, cells: list[list[str]], wrap: bool) -> int:
     return max((cell_len(t) for t in texts), default=1)
 
 
+def _numeric(column: pd.Series[Any]) -> bool:
+    """Numbers are right-aligned (booleans are not numbers here)."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
+
+
+def _notes(section: Section, dropped: list[str]) -> list[str]:
+    """The caption under a terminal table: the section's own, rows left out, columns dropped."""
+    df = section.frame
+    notes = [section.caption] if section.caption else []
+    if section.limit is not None and len(df) > section.limit:
+        notes.append(f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)")
+    if dropped:
+        notes.append(
+            f"not shown at this width: {', '.join(dropped)} (a wider terminal, or --format "
+            "markdown)"
+        )
+    return notes
+
+
 def rich_table(section: Section, width: int | None = None) -> Table:
     """A terminal table. Cells of `wrap` columns wrap at spaces and every column is at least as
     wide as its longest word (or, not wrapping, its longest cell), so a host name is never
     split mid-word; when that cannot fit `width`, the `drop` columns are left out in order."""
-    import pandas as pd
     from rich.table import Table
 
     df = section.frame
@@ -154,10 +174,9 @@ def rich_table(section: Section, width: int | None = None) -> Table:
         fixed = {c: widths[c] + spare * want // total for c, want in wants.items()}
     table = Table(title=terminal(section.title), title_justify="left")
     for c in columns:
-        numeric = pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
         table.add_column(
             terminal(c),
-            justify="right" if numeric else "left",
+            justify="right" if _numeric(df[c]) else "left",
             overflow="fold" if c in section.wrap else "ellipsis",
             no_wrap=c not in section.wrap,
             min_width=widths[c],
@@ -165,14 +184,7 @@ def rich_table(section: Section, width: int | None = None) -> Table:
         )
     for r in rows:
         table.add_row(*("\n".join(map(terminal, r[c])) for c in columns))
-    notes = [section.caption] if section.caption else []
-    if section.limit is not None and len(df) > section.limit:
-        notes.append(f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)")
-    if dropped:
-        notes.append(
-            f"not shown at this width: {', '.join(dropped)} (a wider terminal, or --format "
-            "markdown)"
-        )
+    notes = _notes(section, dropped)
     table.caption = terminal("; ".join(notes)) if notes else None
     return table
 
@@ -206,15 +218,65 @@ def terminal_section(section: Section, width: int | None = None) -> RenderableTy
     return rich_table(section, width)
 
 
+def _under_needed(widths: dict[str, int], columns: list[str]) -> int:
+    """The width of an `under_table` row: cells and two spaces between them."""
+    return sum(widths[c] for c in columns) + 2 * max(len(columns) - 1, 0)
+
+
+def _under_widths(
+    section: Section, rows: list[dict[str, str]], columns: list[str], room: int
+) -> tuple[dict[str, int], list[str]]:
+    """Column widths of an `under_table` for `room`, and the columns dropped (removed from
+    `columns`, `drop` in order) while a row is too wide; then the last column, then the widest
+    ones are narrowed."""
+    from rich.cells import cell_len
+
+    widths = {c: max([cell_len(c), *(cell_len(r[c]) for r in rows)]) for c in columns}
+    dropped: list[str] = []
+    for c in section.drop:
+        if _under_needed(widths, columns) <= room:
+            break
+        if c in columns:
+            columns.remove(c)
+            dropped.append(c)
+    # The last column first: a longer cell of it only goes on to the next line.
+    if columns and _under_needed(widths, columns) > room:
+        last = columns[-1]
+        widths[last] = max(cell_len(last), widths[last] - (_under_needed(widths, columns) - room))
+    # Then the widest column, down to what half its cells need: a longer cell (one long
+    # host name) pushes the rest of its row along instead of widening every row.
+    floor = {
+        c: max(cell_len(c), sorted(cell_len(r[c]) for r in rows)[len(rows) // 2] if rows else 0)
+        for c in columns
+    }
+    while _under_needed(widths, columns) > room:
+        can = [c for c in columns if widths[c] > floor[c]]
+        if not can:
+            break
+        widths[max(can, key=lambda c: widths[c])] -= 1
+    return widths, dropped
+
+
+def _wrap(text: str, room: int, indent: str = "") -> list[str]:
+    """Lines of at most `room` columns, broken at spaces only, continued indented."""
+    import textwrap
+
+    return textwrap.wrap(
+        text,
+        room,
+        initial_indent=indent,
+        subsequent_indent=indent or "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def under_table(section: Section, width: int | None = None) -> Text:
     """Rows of one line each, columns padded, and the `under` columns of a row wrapped at
     spaces below it, indented (labelled when there are several). Columns are left out
     (`drop`, in order) while a row is wider than `width`; then the widest columns are
     narrowed, a longer cell pushing the rest of its row along, and a row still too wide
     wraps at spaces. No word is ever broken."""
-    import textwrap
-
-    import pandas as pd
     from rich.cells import cell_len
     from rich.text import Text
 
@@ -223,49 +285,9 @@ def under_table(section: Section, width: int | None = None) -> Text:
     rows = [{k: printable(joined(v)) for k, v in r.items()} for r in records(shown)]
     columns = [str(c) for c in df.columns if str(c) not in section.under]
     under = [str(c) for c in df.columns if str(c) in section.under]
-    widths = {c: max([cell_len(c), *(cell_len(r[c]) for r in rows)]) for c in columns}
     room = width or 10_000
-
-    def needed() -> int:
-        return sum(widths[c] for c in columns) + 2 * max(len(columns) - 1, 0)
-
-    dropped: list[str] = []
-    for c in section.drop:
-        if needed() <= room:
-            break
-        if c in columns:
-            columns.remove(c)
-            dropped.append(c)
-    # The last column first: a longer cell of it only goes on to the next line.
-    if columns and needed() > room:
-        last = columns[-1]
-        widths[last] = max(cell_len(last), widths[last] - (needed() - room))
-    # Then the widest column, down to what half its cells need: a longer cell (one long
-    # host name) pushes the rest of its row along instead of widening every row.
-    floor = {
-        c: max(cell_len(c), sorted(cell_len(r[c]) for r in rows)[len(rows) // 2] if rows else 0)
-        for c in columns
-    }
-    while needed() > room:
-        can = [c for c in columns if widths[c] > floor[c]]
-        if not can:
-            break
-        widths[max(can, key=lambda c: widths[c])] -= 1
-    numeric = {
-        c
-        for c in columns
-        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-    }
-
-    def wrap(text: str, indent: str = "") -> list[str]:
-        return textwrap.wrap(
-            text,
-            room,
-            initial_indent=indent,
-            subsequent_indent=indent or "  ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
+    widths, dropped = _under_widths(section, rows, columns, room)
+    numeric = {c for c in columns if _numeric(df[c])}
 
     def line(cells: dict[str, str]) -> list[str]:
         parts = [
@@ -273,25 +295,45 @@ def under_table(section: Section, width: int | None = None) -> Text:
             for c in columns
         ]
         text = "  ".join(parts).rstrip()
-        return [text] if cell_len(text) <= room else wrap(text)
+        return [text] if cell_len(text) <= room else _wrap(text, room)
 
-    out = [printable(section.title), *line({c: c for c in columns}), "-" * min(needed(), room)]
+    out = [
+        printable(section.title),
+        *line({c: c for c in columns}),
+        "-" * min(_under_needed(widths, columns), room),
+    ]
     for r in rows:
         out += line(r)
         for c in under:
             text = r[c] if len(under) == 1 else f"{c}: {r[c]}" if r[c] else ""
-            out += wrap(text, "    ")
-    notes = [section.caption] if section.caption else []
-    if section.limit is not None and len(df) > section.limit:
-        notes.append(f"{len(df) - section.limit} more not shown (--limit, or --format csv/json)")
-    if dropped:
-        notes.append(
-            f"not shown at this width: {', '.join(dropped)} (a wider terminal, or --format "
-            "markdown)"
-        )
+            out += _wrap(text, room, "    ")
+    notes = _notes(section, dropped)
     if notes:
-        out += wrap(printable("; ".join(notes)))
+        out += _wrap(printable("; ".join(notes)), room)
     return Text("\n".join(out) + "\n", no_wrap=True, overflow="ignore")
+
+
+def markdown_document(doc: Document) -> str:
+    """`doc` as Markdown: its heading, lines, warnings quoted, a table per section."""
+    out = [f"# {markdown(doc.title)}", ""]
+    out += [markdown(line) + "\n" for line in doc.lines]
+    out += [f"> **Warning:** {markdown(w)}\n" for w in doc.warnings]
+    for s in doc.sections:
+        out += [f"## {markdown(s.title)}", "", markdown_table(s.frame, s.limit), ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def print_tables(doc: Document, console: Console) -> None:
+    """`doc` on the terminal: its lines, then a table per section, fitted to the console."""
+    import textwrap
+
+    for line in doc.lines:  # wrapped at spaces: a path or host name stays whole
+        for part in textwrap.wrap(
+            line, console.width, break_long_words=False, break_on_hyphens=False
+        ) or [""]:
+            console.print(terminal(part), soft_wrap=True)
+    for s in doc.sections:
+        console.print(terminal_section(s, console.width))
 
 
 def render(
@@ -308,19 +350,6 @@ def render(
             if doc.csv is not None:
                 write_csv(doc.csv, stream)
         case OutputFormat.MARKDOWN:
-            out = [f"# {markdown(doc.title)}", ""]
-            out += [markdown(line) + "\n" for line in doc.lines]
-            out += [f"> **Warning:** {markdown(w)}\n" for w in doc.warnings]
-            for s in doc.sections:
-                out += [f"## {markdown(s.title)}", "", markdown_table(s.frame, s.limit), ""]
-            stream.write("\n".join(out).rstrip("\n") + "\n")
+            stream.write(markdown_document(doc))
         case OutputFormat.TABLE:
-            import textwrap
-
-            for line in doc.lines:  # wrapped at spaces: a path or host name stays whole
-                for part in textwrap.wrap(
-                    line, console.width, break_long_words=False, break_on_hyphens=False
-                ) or [""]:
-                    console.print(terminal(part), soft_wrap=True)
-            for s in doc.sections:
-                console.print(terminal_section(s, console.width))
+            print_tables(doc, console)

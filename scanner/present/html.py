@@ -4,8 +4,9 @@ script allowed by hash in its Content-Security-Policy; no network needed to open
 Pure: DataFrames in, a string out. The page is the Jinja2 template `templates/report.html.j2`
 rendered with autoescaping on, so every value from a certificate, an input row or a file path
 is HTML-escaped (quotes included) unless marked otherwise; only the package's own CSS and
-script (`templates/report.css`, `report.js`) are. This module computes the values and the
-charts' geometry; jinja2 is imported when a report is rendered, not with `scanner`."""
+script (`templates/report.css`, `report.js`) are. This module computes the values (the charts'
+geometry is `scanner.present.charts`); jinja2 is imported when a report is rendered, not with
+`scanner`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import datetime as dt
 import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,13 @@ from scanner.analysis.summary import FleetSummary
 from scanner.model.catalogue import CATALOGUE, Code
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.timefmt import utc_iso
+from scanner.present.charts import (
+    GRADE_TONES,
+    SEVERITY_TONES,
+    VERDICT_TONES,
+    bar_chart,
+    calendar_chart,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -84,123 +91,6 @@ def _ts(value: Any) -> str:
 
 def _csp_hash(script: str) -> str:
     return base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-
-
-# --- charts -------------------------------------------------------------------------------
-
-
-# Colours that carry meaning: good (trusted, grade A) green, warnings amber, failures red,
-# information grey.
-TONES = {"good": "#2e7d32", "warn": "#c98a00", "bad": "#b3261e", "info": "#777777"}
-_VERDICT_TONES = {"trusted": "good", "expiring_soon": "warn"}  # every other verdict: a failure
-_SEVERITY_TONES = {"critical": "bad", "high": "bad", "medium": "warn", "low": "warn"}
-_GRADE_TONES = {"A": "good", "A-": "good", "B": "warn", "C": "warn"}  # F, M, T: failures
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    count: int
-    fill: str  # the colour of its tone (TONES)
-    y: int  # the bar's top
-    w: int
-    h: int
-    text_y: int
-    count_x: int
-
-
-@dataclass(frozen=True, slots=True)
-class BarChart:
-    """Horizontal bars, one per (label, count)."""
-
-    title: str
-    width: int
-    height: int
-    label_w: int
-    bars: tuple[Bar, ...]
-
-
-def bar_chart(
-    items: Sequence[tuple[str, int, str]], *, title: str, width: int = 460, label_w: int = 150
-) -> BarChart:
-    """Bars of (label, count, tone)."""
-    row_h, top = 20, 24
-    biggest = max([c for _, c, _ in items] + [1])
-    bars = []
-    for i, (label, count, tone) in enumerate(items):
-        y = top + i * row_h
-        w = round((width - label_w - 50) * count / biggest)
-        bars.append(
-            Bar(
-                label=label,
-                count=count,
-                fill=TONES[tone],
-                y=y + 3,
-                w=w,
-                h=row_h - 6,
-                text_y=y + 14,
-                count_x=label_w + w + 6,
-            )
-        )
-    height = top + row_h * max(len(items), 1) + 6
-    return BarChart(title=title, width=width, height=height, label_w=label_w, bars=tuple(bars))
-
-
-@dataclass(frozen=True, slots=True)
-class Week:
-    week: Any
-    hosts: int
-    starts: Any
-    x: str  # coordinates as printed (one decimal where the slot width is fractional)
-    y: int
-    w: str
-    h: int
-    mid: str
-    count_y: int
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarChart:
-    """Vertical bars: hosts whose leaf expires in each week from as-of."""
-
-    width: int
-    height: int
-    label_y: int
-    first: Any  # the first week's start
-    weeks: tuple[Week, ...]
-
-
-def calendar_chart(calendar: pd.DataFrame, *, width: int = 460) -> CalendarChart:
-    height, top, bottom = 200, 36, 36
-    rows = list(calendar.itertuples(index=False))
-    biggest = max([int(w.hosts) for w in rows] + [1])
-    slot = (width - 10) / max(len(rows), 1)
-    plot_h = height - top - bottom
-    weeks = []
-    for i, w in enumerate(rows):
-        h = round(plot_h * int(w.hosts) / biggest)
-        x = 5 + i * slot
-        y = top + plot_h - h
-        weeks.append(
-            Week(
-                week=w.week,
-                hosts=int(w.hosts),
-                starts=w.starts,
-                x=f"{x + 3:.1f}",
-                y=y,
-                w=f"{slot - 6:.1f}",
-                h=h,
-                mid=f"{x + slot / 2:.1f}",
-                count_y=y - 3,
-            )
-        )
-    return CalendarChart(
-        width=width,
-        height=height,
-        label_y=height - bottom + 14,
-        first=rows[0].starts if rows else "",
-        weeks=tuple(weeks),
-    )
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -358,7 +248,7 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
     causes = [
         bar_chart(
             [
-                (str(r.code), int(r.hosts), _SEVERITY_TONES.get(str(r.severity), "info"))
+                (str(r.code), int(r.hosts), SEVERITY_TONES.get(str(r.severity), "info"))
                 for r in summary.causes.itertuples(index=False)
                 if r.hosts
             ],
@@ -366,7 +256,7 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
             label_w=170,
         )
     ]
-    grades = [(g, n, _GRADE_TONES.get(g, "bad")) for g, n in _kind_items(counts, "grade")]
+    grades = [(g, n, GRADE_TONES.get(g, "bad")) for g, n in _kind_items(counts, "grade")]
     stores = [(name, n, "good") for name, n in _kind_items(counts, "trust_store")]
     if grades:
         causes.append(bar_chart(grades, title="Hosts per grade"))
@@ -510,7 +400,7 @@ def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 def _verdict_items(counts: pd.DataFrame) -> list[tuple[str, int, str]]:
     return [
-        (str(r.name).replace("_", " "), int(r.hosts), _VERDICT_TONES.get(str(r.name), "bad"))
+        (str(r.name).replace("_", " "), int(r.hosts), VERDICT_TONES.get(str(r.name), "bad"))
         for r in counts.itertuples(index=False)
         if r.kind == "verdict"
     ] + [

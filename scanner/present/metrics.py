@@ -161,8 +161,8 @@ def _column(df: pd.DataFrame, name: str) -> list[Any]:
     return df[name].astype(object).tolist() if name in df.columns else [None] * len(df)
 
 
-def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) -> str:
-    """The exposition text for a hosts table (as `scanner.load(...).hosts` gives it)."""
+def _series_rows(hosts: pd.DataFrame) -> pd.DataFrame:
+    """The rows that get series, with `_address` set where a target has several."""
     df = hosts.copy()
     # One series per (host, port, ip), and per address of a target scanned on several: a
     # duplicate would make the collector drop the file.
@@ -170,10 +170,12 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
     several = df.duplicated(subset=keys, keep=False)
     address = df["connected_ip"] if "connected_ip" in df.columns else pd.Series([None] * len(df))
     df["_address"] = address.astype(object).where(several.to_numpy(), None).to_numpy()
-    df = df.drop_duplicates(subset=[*HOST_LABELS, "_address"], keep="last", ignore_index=True)
-    n = len(df)
-    status = [str(s) for s in _column(df, "status")]
-    identity: list[list[tuple[str, Any]]] = [
+    return df.drop_duplicates(subset=[*HOST_LABELS, "_address"], keep="last", ignore_index=True)
+
+
+def _identities(df: pd.DataFrame, labels: Sequence[Label]) -> list[list[tuple[str, Any]]]:
+    """Each row's identifying labels: host, port, ip, the address if set, then `labels`."""
+    return [
         [("host", h), ("port", "" if is_missing(p) else int(p)), ("ip", i)]
         + ([(ADDRESS_LABEL, a)] if not is_missing(a) else [])
         + [(label.name, v) for label, v in zip(labels, row, strict=True)]
@@ -186,6 +188,14 @@ def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) ->
             strict=True,
         )
     ]
+
+
+def render(hosts: pd.DataFrame, scan: ScanInfo, labels: Sequence[Label] = ()) -> str:
+    """The exposition text for a hosts table (as `scanner.load(...).hosts` gives it)."""
+    df = _series_rows(hosts)
+    n = len(df)
+    status = [str(s) for s in _column(df, "status")]
+    identity = _identities(df, labels)
     not_after = _column(df, "not_after")
     trusted = _column(df, "trusted")
     revoked = _column(df, "revoked")
