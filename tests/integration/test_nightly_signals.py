@@ -25,6 +25,17 @@ from scanner.testing.lab import Lab
 AS_OF = "2026-06-01T00:00:00+00:00"
 
 
+def established_to(port: int) -> int:
+    """Established TCP connections whose local end is 127.0.0.1:`port` (the server's side),
+    from the kernel's table (Linux)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for line in lines
+        if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "01"
+    )
+
+
 def write_rows(path: Path, lab: Lab, scenarios: Sequence[str]) -> Path:
     rows = []
     for i, name in enumerate(scenarios):
@@ -126,6 +137,13 @@ def test_sigterm_twice_says_what_it_does_and_names_the_abandoned_hosts(
         ]
     )
     child.wait_for(r"^progress: 0/8")
+    # The first signal must find the three hosts in flight: wait until the silent server holds
+    # their connections (a progress line can come before the workers have connected).
+    silent = lab.scenario("timeout").port
+    deadline = time.monotonic() + 60
+    while established_to(silent) < 3:
+        assert time.monotonic() < deadline, "the three hosts never connected"
+        time.sleep(0.05)
     child.proc.send_signal(signal.SIGTERM)
     child.wait_for(r"interrupted: no new host")
     child.proc.send_signal(signal.SIGTERM)
