@@ -109,18 +109,19 @@ def check_frame(
     host: str,
     as_of: dt.datetime | str | None = None,
     ca_bundle: Path | str | None = None,
-    trust_stores: Mapping[str, Path | str] | None = None,
     warn_days: int = 30,
     crl_files: Sequence[Path | str] = (),
+    trust_stores: Mapping[str, Path | str] | None = None,
 ) -> pd.DataFrame:
     """`scanner check` from Python: the chain (a PEM, DER or PKCS#7 file's path, or its bytes)
     diagnosed offline for `host`, as a one-row DataFrame with the columns and dtypes of
     `scanner.load(...).hosts` (those of a connection, port to cipher, are missing values).
 
-    The keywords are `scanner.scan`'s of the same names, validated as there: `as_of` an aware
-    datetime or ISO 8601 text (default now), `ca_bundle` a PEM trust store (default Mozilla's
-    roots), `trust_stores` {name: PEM path} judged too (`trusted_by`), `crl_files` the only
-    revocation source (nothing is fetched). Raises a ScannerError saying what was wrong.
+    The keywords are `scanner.scan`'s of the same names (a test holds them to its options),
+    validated as there: `as_of` an aware datetime or ISO 8601 text (default now), `ca_bundle`
+    a PEM trust store (default Mozilla's roots), `crl_files` the only revocation source
+    (nothing is fetched), `trust_stores` {name: PEM path} judged too (`trusted_by`). Raises a
+    ScannerError saying what was wrong.
 
     Example: scanner.check("chain.pem", host="www.example.com").T
     """
@@ -131,8 +132,8 @@ def check_frame(
     from scanner.store.load import hosts_frame
     from scanner.store.trust import load_named, load_trust
 
-    given = {"as_of": as_of, "ca_bundle": ca_bundle, "trust_stores": trust_stores}
-    given |= {"warn_days": warn_days, "crl_files": crl_files}
+    given = {"as_of": as_of, "ca_bundle": ca_bundle, "warn_days": warn_days}
+    given |= {"crl_files": crl_files, "trust_stores": trust_stores}
     settings = api_settings(given)  # validated as scanner.scan's keywords are
     if not isinstance(host, str):
         raise HostError(f"host: expected a host name, not {host!r}")
