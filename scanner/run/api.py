@@ -195,9 +195,9 @@ def scan(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords]) -> ScanTabl
 
 def _in_own_thread(run: Callable[[], Awaitable[ScanTables]]) -> ScanTables:
     """`run()` awaited on a new event loop in a worker thread, this thread blocked until it
-    ends. An exception in this thread while it waits (KeyboardInterrupt: Jupyter's interrupt)
-    cancels the scan, waits for it to unwind, and is raised."""
-    started = threading.Event()
+    ends. An interrupt while it waits (KeyboardInterrupt in Jupyter; under `asyncio.run` the
+    calling task being cancelled) cancels the scan, waits for it to unwind, and is raised."""
+    started, finished = threading.Event(), threading.Event()
     running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[ScanTables]]] = []
     outcome: list[ScanTables] = []
     failure: list[BaseException] = []
@@ -216,18 +216,26 @@ def _in_own_thread(run: Callable[[], Awaitable[ScanTables]]) -> ScanTables:
             failure.append(e)
         finally:
             started.set()
+            finished.set()
 
+    # Waits on events, not Thread.join: a join interrupted by KeyboardInterrupt can mark a
+    # running thread stopped (Python 3.11), and a later join then returns at once.
     worker = threading.Thread(target=work, name="scanner.scan", daemon=True)
     worker.start()
+    caller = asyncio.current_task()
     try:
-        worker.join()
+        while not finished.wait(0.25):
+            if caller is not None and caller.cancelling():  # asyncio.run's answer to Ctrl-C
+                raise asyncio.CancelledError
     except BaseException:
         started.wait()
         for loop, task in running:
             with contextlib.suppress(RuntimeError):  # the loop already closed: nothing to stop
                 loop.call_soon_threadsafe(task.cancel)
+        finished.wait()
         worker.join()
         raise
+    worker.join()
     if failure:
         raise failure[0]
     return outcome[0]
