@@ -130,33 +130,62 @@ def check_frame(
     from scanner.run.options import api_settings
     from scanner.store import tables
     from scanner.store.load import hosts_frame
-    from scanner.store.trust import load_named, load_trust
 
-    given = {"as_of": as_of, "ca_bundle": ca_bundle, "warn_days": warn_days}
+    given: dict[str, object] = {"as_of": as_of, "ca_bundle": ca_bundle, "warn_days": warn_days}
     given |= {"crl_files": crl_files, "trust_stores": trust_stores}
     settings = api_settings(given)  # validated as scanner.scan's keywords are
     if not isinstance(host, str):
         raise HostError(f"host: expected a host name, not {host!r}")
     data, source = _chain_bytes(chain)
-    certificates = load_chain(data, source)
-    trust = load_trust(settings["ca_bundle"])
-    crls: tuple[Crl, ...] = ()
-    if settings["crl_files"]:
-        from scanner.store.crlfiles import load_crl_files
-
-        crls = load_crl_files(settings["crl_files"])
-    report = check(
-        certificates,
+    report = check_files(
+        data,
+        source,
         host=host,
-        trust=trust,
         as_of=settings["as_of"],
         checked_at=dt.datetime.now(dt.UTC),
+        ca_bundle=settings["ca_bundle"],
         warn_days=settings["warn_days"],
-        stores=load_named(settings["trust_stores"]),
-        crls=crls,
+        crl_files=settings["crl_files"],
+        trust_stores=settings["trust_stores"],
     )
     table = pa.Table.from_pylist([report.row], schema=tables.hosts_schema(()))
     return hosts_frame(table)
+
+
+def check_files(
+    data: bytes,
+    source: str,
+    *,
+    host: str,
+    as_of: dt.datetime,
+    checked_at: dt.datetime,
+    ca_bundle: Path | None,
+    warn_days: int,
+    crl_files: Sequence[Path],
+    trust_stores: Sequence[tuple[str, Path]],
+) -> CheckReport:
+    """`check` of the chain in `data` (named `source` in errors), with the trust stores and
+    CRLs read from their files: what `scanner check` and `scanner.check` do once their options
+    are validated."""
+    from scanner.store.trust import load_named, load_trust
+
+    certificates = load_chain(data, source)
+    trust = load_trust(ca_bundle)
+    crls: tuple[Crl, ...] = ()
+    if crl_files:
+        from scanner.store.crlfiles import load_crl_files
+
+        crls = load_crl_files(crl_files)
+    return check(
+        certificates,
+        host=host,
+        trust=trust,
+        as_of=as_of,
+        checked_at=checked_at,
+        warn_days=warn_days,
+        stores=load_named(trust_stores),
+        crls=crls,
+    )
 
 
 def json_value(value: Any) -> Any:
@@ -177,6 +206,7 @@ __all__ = [
     "CheckReport",
     "HostError",
     "check",
+    "check_files",
     "check_frame",
     "json_row",
     "load_chain",

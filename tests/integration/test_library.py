@@ -22,6 +22,7 @@ from nbclient import NotebookClient
 from typer.testing import Result
 
 import scanner
+from scanner.run.check import json_row
 from scanner.testing.lab import DAY, Pki
 from scanner.testing.servers import Loop, hold_open, server_context
 
@@ -217,8 +218,6 @@ def test_check_gives_the_row_scan_and_the_cli_give(
             + [servers.ca, "--json"]
         )
         assert printed.exit_code == 0, printed.output
-        from scanner.run.check import json_row
-
         row = by_path.astype(object).where(by_path.notna(), None).iloc[0].to_dict()
         mine = json_row(
             {k: v.to_pydatetime() if hasattr(v, "to_pydatetime") else v for k, v in row.items()}
