@@ -115,7 +115,7 @@ def check_frame(
 ) -> pd.DataFrame:
     """`scanner check` from Python: the chain (a PEM, DER or PKCS#7 file's path, or its bytes)
     diagnosed offline for `host`, as a one-row DataFrame with the columns and dtypes of
-    `scanner.load(...).hosts` (those of a connection, port to cipher, are missing values).
+    `scanner.load(...).hosts` (those of a connection, NETWORK_COLUMNS, are missing values).
 
     The keywords are `scanner.scan`'s of the same names (a test holds them to its options),
     validated as there: `as_of` an aware datetime or ISO 8601 text (default now), `ca_bundle`
