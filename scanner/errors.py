@@ -11,7 +11,7 @@ ScannerError                  anything that stops a whole command (never one hos
  +-- TrustStoreError          a CA bundle or trust store cannot be read or holds no certificate
  +-- OutputError              the output folder cannot be written, or holds another scan
  +-- UsageError               options that contradict each other or the scan being resumed,
- |                            a naive as-of, `scanner.scan` inside a running event loop
+ |                            a naive as-of, an option `scanner.scan` does not take
  +-- ResourceError            this machine ran out of file descriptors, socket buffers or
                               memory mid-scan (never recorded as a host's failure)
 
@@ -56,7 +56,3 @@ class UsageError(ScannerError):
 
 class ResourceError(ScannerError):
     """The machine, not a host, failed: EMFILE, ENFILE, ENOBUFS or ENOMEM during a scan."""
-
-
-class EventLoopRunning(UsageError, RuntimeError):
-    """`scanner.scan()` was called where an event loop already runs: use scan_async."""

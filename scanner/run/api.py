@@ -4,12 +4,14 @@ memory with the dtypes of `scanner.load`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import functools
 import inspect
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, Unpack
 
@@ -17,7 +19,7 @@ import anyio
 import pyarrow as pa
 
 from scanner.analysis.counts import scan_counts
-from scanner.errors import EventLoopRunning, InputError
+from scanner.errors import InputError
 from scanner.inputs.targets import Deduper, cell_text, read_targets
 from scanner.model.columns import HOST_COLUMNS
 from scanner.model.timefmt import utc_iso
@@ -174,22 +176,70 @@ def from_results(
 
 
 def scan(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords]) -> ScanTables:
-    """`scan_async` for plain scripts: runs its own event loop. Inside a running loop (a
-    Jupyter notebook, async code) it refuses: use `await scanner.scan_async(...)` there.
+    """`scan_async` run to completion. In a plain script it runs its own event loop. Where an
+    event loop already runs in this thread (a Jupyter notebook, async code) that loop cannot
+    run the scan while it waits, so the scan runs in a worker thread with an event loop of its
+    own and this call blocks until it is done (the notebook's loop waits meanwhile; an
+    interrupt cancels the scan). In async code, `await scanner.scan_async(...)` instead keeps
+    the loop free.
 
     Example: scanner.scan(["example.org", "example.net:8443"]).hosts
     """
-    api_settings(options)  # a wrong option is refused before the event loop is looked at
+    api_settings(options)  # a wrong option is refused before any thread or loop starts
+    run = functools.partial(scan_async, rows, **options)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    else:
-        raise EventLoopRunning(
-            "scanner.scan() cannot run inside a running event loop (a notebook or async "
-            "code); use `await scanner.scan_async(rows, ...)` instead"
-        )
-    return anyio.run(functools.partial(scan_async, rows, **options))
+        return anyio.run(run)
+    return _in_own_thread(run)
+
+
+def _in_own_thread(run: Callable[[], Awaitable[ScanTables]]) -> ScanTables:
+    """`run()` awaited on a new event loop in a worker thread, this thread blocked until it
+    ends. An interrupt while it waits (KeyboardInterrupt in Jupyter; under `asyncio.run` the
+    calling task being cancelled) cancels the scan, waits for it to unwind, and is raised."""
+    started, finished = threading.Event(), threading.Event()
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[ScanTables]]] = []
+    outcome: list[ScanTables] = []
+    failure: list[BaseException] = []
+
+    async def main() -> ScanTables:
+        task = asyncio.current_task()
+        assert task is not None
+        running.append((asyncio.get_running_loop(), task))
+        started.set()
+        return await run()
+
+    def work() -> None:
+        try:
+            outcome.append(asyncio.run(main()))
+        except BaseException as e:  # handed to the caller's thread
+            failure.append(e)
+        finally:
+            started.set()
+            finished.set()
+
+    # Waits on events, not Thread.join: a join interrupted by KeyboardInterrupt can mark a
+    # running thread stopped (Python 3.11), and a later join then returns at once.
+    worker = threading.Thread(target=work, name="scanner.scan", daemon=True)
+    worker.start()
+    caller = asyncio.current_task()
+    try:
+        while not finished.wait(0.25):
+            if caller is not None and caller.cancelling():  # asyncio.run's answer to Ctrl-C
+                raise asyncio.CancelledError
+    except BaseException:
+        started.wait()
+        for loop, task in running:
+            with contextlib.suppress(RuntimeError):  # the loop already closed: nothing to stop
+                loop.call_soon_threadsafe(task.cancel)
+        finished.wait()
+        worker.join()
+        raise
+    worker.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _declare(fn: Callable[..., Any]) -> None:

@@ -5,8 +5,9 @@ the caller passes as-of and the instant of the check. Revocation only from CRLs 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ChainFileError, HostError
@@ -24,6 +25,8 @@ from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from scanner.x509.revocation import Crl
 
 # Columns that describe a connection; an offline check has none.
@@ -75,6 +78,112 @@ def check(
     return CheckReport(host=name, chain=tuple(chain), diagnosis=diagnosis, row=row)
 
 
+# --- from Python: `scanner.check` --------------------------------------------------------------
+
+MAX_CHAIN_FILE = 16 * 1024 * 1024
+
+
+def _chain_bytes(chain: Path | str | bytes) -> tuple[bytes, str]:
+    """The chain's bytes and how to name it in an error: bytes as given, or a file's (capped)."""
+    if isinstance(chain, bytes | bytearray | memoryview):
+        return bytes(chain), "chain"
+    if not isinstance(chain, str | Path):
+        raise ChainFileError(f"chain: expected a file path or PEM/DER bytes, not {chain!r}")
+    try:
+        with open(chain, "rb") as f:
+            data = f.read(MAX_CHAIN_FILE + 1)  # never more than the cap
+    except OSError as e:
+        raise ChainFileError(f"cannot read {chain}: {e.strerror or e}") from None
+    if len(data) > MAX_CHAIN_FILE:
+        raise ChainFileError(f"{chain}: larger than {MAX_CHAIN_FILE // (1024 * 1024)} MiB")
+    return data, str(chain)
+
+
+def check_frame(
+    chain: Path | str | bytes,
+    *,
+    host: str,
+    as_of: dt.datetime | str | None = None,
+    ca_bundle: Path | str | None = None,
+    warn_days: int = 30,
+    crl_files: Sequence[Path | str] = (),
+    trust_stores: Mapping[str, Path | str] | None = None,
+) -> pd.DataFrame:
+    """`scanner check` from Python: the chain (a PEM, DER or PKCS#7 file's path, or its bytes)
+    diagnosed offline for `host`, as a one-row DataFrame with the columns and dtypes of
+    `scanner.load(...).hosts` (those of a connection, NETWORK_COLUMNS, are missing values).
+
+    The keywords are `scanner.scan`'s of the same names (a test holds them to its options),
+    validated as there: `as_of` an aware datetime or ISO 8601 text (default now), `ca_bundle`
+    a PEM trust store (default Mozilla's roots), `crl_files` the only revocation source
+    (nothing is fetched), `trust_stores` {name: PEM path} judged too (`trusted_by`). Raises a
+    ScannerError saying what was wrong.
+
+    Example: scanner.check("chain.pem", host="www.example.com").T
+    """
+    import pyarrow as pa
+
+    from scanner.run.options import api_settings
+    from scanner.store import tables
+    from scanner.store.load import hosts_frame
+
+    given: dict[str, object] = {"as_of": as_of, "ca_bundle": ca_bundle, "warn_days": warn_days}
+    given |= {"crl_files": crl_files, "trust_stores": trust_stores}
+    settings = api_settings(given)  # validated as scanner.scan's keywords are
+    if not isinstance(host, str):
+        raise HostError(f"host: expected a host name, not {host!r}")
+    data, source = _chain_bytes(chain)
+    report = check_files(
+        data,
+        source,
+        host=host,
+        as_of=settings["as_of"],
+        checked_at=dt.datetime.now(dt.UTC),
+        ca_bundle=settings["ca_bundle"],
+        warn_days=settings["warn_days"],
+        crl_files=settings["crl_files"],
+        trust_stores=settings["trust_stores"],
+    )
+    table = pa.Table.from_pylist([report.row], schema=tables.hosts_schema(()))
+    return hosts_frame(table)
+
+
+def check_files(
+    data: bytes,
+    source: str,
+    *,
+    host: str,
+    as_of: dt.datetime,
+    checked_at: dt.datetime,
+    ca_bundle: Path | None,
+    warn_days: int,
+    crl_files: Sequence[Path],
+    trust_stores: Sequence[tuple[str, Path]],
+) -> CheckReport:
+    """`check` of the chain in `data` (named `source` in errors), with the trust stores and
+    CRLs read from their files: what `scanner check` and `scanner.check` do once their options
+    are validated."""
+    from scanner.store.trust import load_named, load_trust
+
+    certificates = load_chain(data, source)
+    trust = load_trust(ca_bundle)
+    crls: tuple[Crl, ...] = ()
+    if crl_files:
+        from scanner.store.crlfiles import load_crl_files
+
+        crls = load_crl_files(crl_files)
+    return check(
+        certificates,
+        host=host,
+        trust=trust,
+        as_of=as_of,
+        checked_at=checked_at,
+        warn_days=warn_days,
+        stores=load_named(trust_stores),
+        crls=crls,
+    )
+
+
 def json_value(value: Any) -> Any:
     """A hosts.parquet value as JSON: timestamps in ISO 8601 UTC, tuples as lists."""
     if isinstance(value, dt.datetime):
@@ -93,6 +202,8 @@ __all__ = [
     "CheckReport",
     "HostError",
     "check",
+    "check_files",
+    "check_frame",
     "json_row",
     "load_chain",
 ]

@@ -259,6 +259,6 @@ def test_the_readme_table_lists_exactly_the_declared_options_with_their_defaults
 
 def test_the_readme_names_exactly_the_python_keywords() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    sentence = text.split("Its keyword\noptions are", 1)[1].split(";", 1)[0]
+    sentence = re.split(r"Its keyword\s+options are", text, maxsplit=1)[1].split(";", 1)[0]
     named = re.findall(r"`([a-z_]+)`", sentence.split(":", 1)[1])
     assert named == [f.name for f, o in declared(ScanOptions) if o.api]
