@@ -13,7 +13,7 @@ import ssl
 import threading
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,6 +307,33 @@ _PARKED: list[socket.socket] = []
 def _close_parked() -> None:
     for s in _PARKED:
         s.close()
+
+
+@contextlib.contextmanager
+def accepting(on_connection: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A blocking listener on a fresh 127.0.0.1 port whose daemon thread hands each accepted
+    socket to `on_connection`, one at a time (the callback owns it: closes or keeps it);
+    yields the port, and stops the thread and closes the listener on exit."""
+    listener = socket.create_server((LOOPBACK, 0))
+    listener.settimeout(0.1)  # how often the thread looks at `stop`
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            on_connection(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
 
 
 def free_port() -> int:
