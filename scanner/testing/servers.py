@@ -15,6 +15,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +335,21 @@ def accepting(on_connection: Callable[[socket.socket], None]) -> Iterator[int]:
         stop.set()
         thread.join(10)
         listener.close()
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`http.server` answering with `handler` on a fresh 127.0.0.1 port, a thread for each
+    request; yields the port, and shuts the server down on exit."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 def free_port() -> int:
