@@ -90,6 +90,10 @@ def invoke(args: Sequence[str]) -> Result:
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
+def scan_args(inp: Path, out: Path, as_of: str, ca: Path) -> list[str]:
+    """What most scans start with: the input, the output folder, the instant, the trust store."""
+    return [str(inp), "--out", str(out), "--as-of", as_of, "--ca-bundle", str(ca)]
+
 
 @pytest.fixture(scope="session")
 def cli() -> Callable[[Sequence[str]], Result]:

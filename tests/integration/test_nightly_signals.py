@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from typer.testing import Result
 
 from scanner.testing.lab import Lab
-from tests.conftest import Child
+from tests.conftest import Child, scan_args
 
 AS_OF = "2026-06-01T00:00:00+00:00"
 
@@ -44,13 +44,7 @@ def test_unwritable_metrics_path_is_refused_before_scanning(
         result: Result = cli(
             [
                 "scan",
-                inp,
-                "--out",
-                out,
-                "--as-of",
-                AS_OF,
-                "--ca-bundle",
-                lab_files.ca,
+                *scan_args(inp, out, AS_OF, lab_files.ca),
                 "--quiet",
                 "--metrics",
                 metrics,
@@ -70,13 +64,7 @@ def test_sigterm_twice_says_what_it_does_and_names_the_abandoned_hosts(
     child = Child(
         [
             "scan",
-            str(inp),
-            "--out",
-            str(out),
-            "--as-of",
-            AS_OF,
-            "--ca-bundle",
-            str(lab_files.ca),
+            *scan_args(inp, out, AS_OF, lab_files.ca),
             "--timeout",
             "60",
             "--concurrency",
