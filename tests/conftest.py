@@ -6,7 +6,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
+import re
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +90,60 @@ def invoke(args: Sequence[str]) -> Result:
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
+def scan_args(inp: Path, out: Path, as_of: str, ca: Path) -> list[str]:
+    """What most scans start with: the input, the output folder, the instant, the trust store."""
+    return [str(inp), "--out", str(out), "--as-of", as_of, "--ca-bundle", str(ca)]
+
+
 @pytest.fixture(scope="session")
 def cli() -> Callable[[Sequence[str]], Result]:
     return invoke
+
+
+# --- the CLI in a child process -------------------------------------------------------------
+
+
+class Child:
+    """`python -m scanner ARGS` with stderr read line by line as it comes, time-stamped."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "scanner", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait_for(self, pattern: str, limit: float = 120) -> float:
+        """When the first line matching `pattern` came; kills the child if none by `limit` s."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            for when, line in list(self.lines):
+                if re.search(pattern, line):
+                    return when
+            time.sleep(0.02)
+        self.proc.kill()
+        self.finish()
+        raise AssertionError(f"no {pattern!r} in {self.lines}")
+
+    def finish(self) -> int:
+        code = self.proc.wait(timeout=120)
+        self.reader.join(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        return code
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.lines)
 
 
 # --- the lab ------------------------------------------------------------------------------

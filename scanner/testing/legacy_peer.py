@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scanner.net.hello.codec import DecodeError, parse_client_hello
+from scanner.testing.servers import accepting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,27 +108,13 @@ def respond(policy: LegacyPolicy, data: bytes) -> bytes:
 @contextlib.contextmanager
 def legacy_server(policy: LegacyPolicy) -> Iterator[int]:
     """Serve `policy` on 127.0.0.1 (one connection at a time); yields the port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(5)
-                reply = respond(policy, _read_hello(conn))
-                if reply:
-                    conn.sendall(reply)
+    def answer(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(5)
+            reply = respond(policy, _read_hello(conn))
+            if reply:
+                conn.sendall(reply)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(10)
-        listener.close()
+    with accepting(answer) as port:
+        yield port

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scanner.testing.pki import Issued
+from scanner.testing.servers import accepting
 
 OPENSSL = shutil.which("openssl")
 _START_SECONDS = 10.0
@@ -81,37 +82,23 @@ def pyopenssl_server(leaf: Issued, *, classic_only: bool = False) -> Iterator[in
     ctx.use_privatekey(leaf.key)
     if classic_only:
         ctx.set_tmp_ecdh(ec.SECP256R1())
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with sock:
-                sock.setblocking(False)  # pyOpenSSL: WantReadError, then wait with select
-                conn = SSL.Connection(ctx, sock)
-                conn.set_accept_state()
-                with contextlib.suppress(SSL.Error, OSError):
-                    while True:
-                        try:
-                            conn.do_handshake()
+    def handshake(sock: socket.socket) -> None:
+        with sock:
+            sock.setblocking(False)  # pyOpenSSL: WantReadError, then wait with select
+            conn = SSL.Connection(ctx, sock)
+            conn.set_accept_state()
+            with contextlib.suppress(SSL.Error, OSError):
+                while True:
+                    try:
+                        conn.do_handshake()
+                        break
+                    except SSL.WantReadError:
+                        if not select.select([sock], [], [], 5)[0]:
                             break
-                        except SSL.WantReadError:
-                            if not select.select([sock], [], [], 5)[0]:
-                                break
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(10)
-        listener.close()
+    with accepting(handshake) as port:
+        yield port
 
 
 @contextlib.contextmanager
@@ -119,9 +106,6 @@ def small_hello_shim(upstream: int, *, limit: int = 1460) -> Iterator[int]:
     """A TCP relay to 127.0.0.1:`upstream` that resets the connection when the client's first
     record is longer than `limit` bytes (one Ethernet segment): the middlebox that drops a
     post-quantum browser's hello. Yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
     opened: list[socket.socket] = []
 
     def relay(a: socket.socket, b: socket.socket) -> None:
@@ -131,36 +115,27 @@ def small_hello_shim(upstream: int, *, limit: int = 1460) -> Iterator[int]:
         with contextlib.suppress(OSError):
             b.shutdown(socket.SHUT_WR)
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            opened.append(client)
-            client.settimeout(5)
-            head = b""
-            with contextlib.suppress(OSError):
-                while len(head) < 5 and (more := client.recv(5 - len(head))):
-                    head += more
-            if len(head) < 5 or 5 + int.from_bytes(head[3:5], "big") > limit:
-                # RST, not FIN: SO_LINGER with a zero timeout
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                client.close()
-                continue
-            server = socket.create_connection(("127.0.0.1", upstream), timeout=5)
-            opened.append(server)
-            server.sendall(head)
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=relay, args=(a, b), daemon=True).start()
+    def shim(client: socket.socket) -> None:
+        opened.append(client)
+        client.settimeout(5)
+        head = b""
+        with contextlib.suppress(OSError):
+            while len(head) < 5 and (more := client.recv(5 - len(head))):
+                head += more
+        if len(head) < 5 or 5 + int.from_bytes(head[3:5], "big") > limit:
+            # RST, not FIN: SO_LINGER with a zero timeout
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            return
+        server = socket.create_connection(("127.0.0.1", upstream), timeout=5)
+        opened.append(server)
+        server.sendall(head)
+        for a, b in ((client, server), (server, client)):
+            threading.Thread(target=relay, args=(a, b), daemon=True).start()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     try:
-        yield int(listener.getsockname()[1])
+        with accepting(shim) as port:
+            yield port
     finally:
-        stop.set()
-        thread.join(10)
-        listener.close()
         for sock in opened:
             sock.close()

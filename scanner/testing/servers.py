@@ -13,8 +13,9 @@ import ssl
 import threading
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,48 @@ _PARKED: list[socket.socket] = []
 def _close_parked() -> None:
     for s in _PARKED:
         s.close()
+
+
+@contextlib.contextmanager
+def accepting(on_connection: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A blocking listener on a fresh 127.0.0.1 port whose daemon thread hands each accepted
+    socket to `on_connection`, one at a time (the callback owns it: closes or keeps it);
+    yields the port, and stops the thread and closes the listener on exit."""
+    listener = socket.create_server((LOOPBACK, 0))
+    listener.settimeout(0.1)  # how often the thread looks at `stop`
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            on_connection(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`http.server` answering with `handler` on a fresh 127.0.0.1 port, a thread for each
+    request; yields the port, and shuts the server down on exit."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 def free_port() -> int:

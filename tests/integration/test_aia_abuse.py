@@ -25,6 +25,7 @@ from typer.testing import Result
 from scanner.testing.hostile import AiaServer
 from scanner.testing.lab import DAY, LOOPBACK, Pki
 from scanner.x509.diagnose import MAX_AIA_URLS
+from tests.conftest import scan_args
 
 TIMEOUT = 2.0
 AIA_TIMEOUT = 1.0
@@ -139,13 +140,7 @@ def scan(cli: Cli, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory)
         result = cli(
             [
                 "scan",
-                inp,
-                "--out",
-                out,
-                "--as-of",
-                fixed.isoformat(),
-                "--ca-bundle",
-                ca,
+                *scan_args(inp, out, fixed.isoformat(), ca),
                 "--timeout",
                 str(TIMEOUT),
                 "--aia-timeout",
@@ -235,13 +230,7 @@ def test_aia_fetching_spends_only_the_hosts_own_deadline(
         result = cli(
             [
                 "scan",
-                inp,
-                "--out",
-                out,
-                "--as-of",
-                fixed.isoformat(),
-                "--ca-bundle",
-                ca,
+                *scan_args(inp, out, fixed.isoformat(), ca),
                 "--timeout",
                 "1",
                 "--aia-timeout",

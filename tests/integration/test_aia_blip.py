@@ -9,7 +9,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import anyio
@@ -20,6 +20,7 @@ from scanner.net.aia import AIA_FAILURE_TTL, AiaFetcher
 from scanner.net.fetch import HttpFetcher
 from scanner.testing.lab import LOOPBACK, Pki
 from scanner.testing.responders import RevocationServer
+from scanner.testing.servers import http_server
 
 Cli = Callable[[Sequence[str]], Result]
 
@@ -49,15 +50,8 @@ def flaky_server(flaky: Flaky) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}/ca.der"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with http_server(Handler) as port:
+        yield f"http://{LOOPBACK}:{port}/ca.der"
 
 
 class Clock:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import anyio
 import pytest
@@ -23,6 +23,7 @@ from scanner.net.ari import MAX_BYTES, AriClient, AriFailed, AriOk
 from scanner.net.fetch import HttpFetcher
 from scanner.testing.lab import LOOPBACK
 from scanner.testing.pki import DAY, Issued, make_ca, make_leaf
+from scanner.testing.servers import http_server
 from scanner.x509 import ari
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -83,20 +84,13 @@ def ari_server() -> Iterator[AriServer]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    state.base = f"http://{LOOPBACK}:{server.server_address[1]}"
-    state.routes["/directory"] = [
-        Reply(body=json.dumps({"renewalInfo": f"{state.base}/ari/"}).encode())
-    ]
-    state.routes["/no-ari"] = [Reply(body=b'{"newNonce": "https://ca.test/nonce"}')]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as port:
+        state.base = f"http://{LOOPBACK}:{port}"
+        state.routes["/directory"] = [
+            Reply(body=json.dumps({"renewalInfo": f"{state.base}/ari/"}).encode())
+        ]
+        state.routes["/no-ari"] = [Reply(body=b'{"newNonce": "https://ca.test/nonce"}')]
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 class Clock:

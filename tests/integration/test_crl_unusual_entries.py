@@ -23,6 +23,7 @@ from typer.testing import Result
 from scanner.testing.lab import DAY, LOOPBACK, Issued, Pki
 from scanner.testing.responders import RevocationServer
 from scanner.x509.revocation import parse_crl
+from tests.conftest import scan_args
 
 Cli = Callable[[Sequence[str]], Result]
 REASON_OID_DER = b"\x06\x03\x55\x1d\x15"  # 2.5.29.21, id-ce-cRLReasons, as DER
@@ -112,13 +113,7 @@ def scan(setup: Setup, cli: Cli, fixed: dt.datetime, out: Path) -> dict[str, Any
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            setup.ca,
+            *scan_args(inp, out, fixed.isoformat(), setup.ca),
             "--timeout",
             "5",
             "--aia-timeout",

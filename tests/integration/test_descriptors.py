@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scanner.testing.lab import Lab
+from tests.conftest import scan_args
 
 AS_OF = "2026-06-01T00:00:00+00:00"
 HOSTS = 150
@@ -57,13 +58,7 @@ def scan(args: list[str], preexec: Callable[[], None]) -> subprocess.CompletedPr
 
 def common(inp: Path, out: Path, ca: Path) -> list[str]:
     return [
-        str(inp),
-        "--out",
-        str(out),
-        "--as-of",
-        AS_OF,
-        "--ca-bundle",
-        str(ca),
+        *scan_args(inp, out, AS_OF, ca),
         "--timeout",
         "6",
         "--allow-private-fetch",

@@ -13,7 +13,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa
 
 from scanner.run.check import check, load_chain
 from scanner.testing.lab import DAY, Issued, Pki, make_ca, make_leaf
+from scanner.testing.servers import accepting
 from scanner.x509 import certs
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -195,32 +195,18 @@ def dsa_server(dsa_leaf: Issued, pki: Pki, tmp_path: Path) -> Iterator[int]:
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 has no DSA
     ctx.load_dh_params(str(dh))
     ctx.load_cert_chain(chain, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
             try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(10)
-                try:
-                    with ctx.wrap_socket(conn, server_side=True) as tls:
-                        tls.recv(1)  # until the client closes
-                except (OSError, ssl.SSLError):
-                    pass
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)  # until the client closes
+            except (OSError, ssl.SSLError):
+                pass
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with accepting(serve) as port:
+        yield port
 
 
 def test_a_scan_of_a_dsa_server_reports_dsa_key(

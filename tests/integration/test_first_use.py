@@ -12,9 +12,6 @@ import json
 import re
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +27,7 @@ import scanner
 from scanner.cli.app import app
 from scanner.errors import InputError, ScanFolderError, ScannerError, UsageError
 from scanner.testing.lab import Lab
+from tests.conftest import Child
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -334,48 +332,6 @@ def test_python_api_refuses_other_input_with_its_own_error(
 
 
 # --- 6-9. feedback while a scan runs --------------------------------------------------------
-
-
-class Child:
-    """`python -m scanner ARGS` with stderr read line by line as it comes, time-stamped."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scanner", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[tuple[float, str]] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def wait_for(self, pattern: str, limit: float = 120) -> float:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            for when, line in list(self.lines):
-                if re.search(pattern, line):
-                    return when
-            time.sleep(0.02)
-        self.proc.kill()
-        self.finish()
-        raise AssertionError(f"no {pattern!r} in {self.lines}")
-
-    def finish(self) -> int:
-        code = self.proc.wait(timeout=60)
-        self.reader.join(timeout=10)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-        return code
-
-    @property
-    def text(self) -> str:
-        return "\n".join(line for _, line in self.lines)
 
 
 def silent_fleet(lab: Lab, path: Path, n: int) -> Path:

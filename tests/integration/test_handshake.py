@@ -24,6 +24,7 @@ import scanner
 from scanner.net import handshake as hs
 from scanner.net.capture import client_context
 from scanner.testing.lab import Lab
+from scanner.testing.servers import accepting
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # the lab's instant (tests/conftest.py)
 PADDING = 80 * 1024  # a certificate message over the 64 KiB read buffer, under OpenSSL's 100 KiB
@@ -69,31 +70,17 @@ def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     cert, key, der = _big_certificate(tmp_path_factory.mktemp("big"))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(10)
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)  # until the client goes away
-            except OSError:
-                conn.close()
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)  # until the client goes away
+        except OSError:
+            conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], der
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        listener.close()
+    with accepting(serve) as port:
+        yield port, der
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])

@@ -12,7 +12,6 @@ import datetime as dt
 import socket
 import ssl
 import struct
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
 from scanner.testing.pki import Issued, make_ca, make_leaf, rsa_key
+from scanner.testing.servers import accepting
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "hello.lab.test"
@@ -382,34 +382,20 @@ def test_probes_take_per_ip_slots_one_at_a_time(pki: tuple[Issued, Issued], tmp_
 @contextlib.contextmanager
 def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
     """Each connection: read the hello (one record), then `behaviour`."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    head = conn.recv(5)
-                    want = int.from_bytes(head[3:5], "big") if len(head) == 5 else 0
-                    got = 0
-                    while got < want and (chunk := conn.recv(want - got)):
-                        got += len(chunk)
-                    behaviour(conn)
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                head = conn.recv(5)
+                want = int.from_bytes(head[3:5], "big") if len(head) == 5 else 0
+                got = 0
+                while got < want and (chunk := conn.recv(want - got)):
+                    got += len(chunk)
+                behaviour(conn)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(10)
-        listener.close()
+    with accepting(serve) as port:
+        yield port
 
 
 def _server_hello(suite: int) -> bytes:

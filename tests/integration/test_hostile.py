@@ -24,6 +24,7 @@ import pytest
 from typer.testing import Result
 
 from scanner.testing.hostile import LONG_CHAIN, HostileLab, Kind
+from tests.conftest import scan_args
 
 TIMEOUT = 2.0
 Cli = Callable[[Sequence[str]], Result]
@@ -62,13 +63,7 @@ def run_scan(
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            ca,
+            *scan_args(inp, out, fixed.isoformat(), ca),
             "--timeout",
             str(TIMEOUT),
             "--concurrency",

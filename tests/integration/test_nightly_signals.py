@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from typer.testing import Result
 
 from scanner.testing.lab import Lab
+from tests.conftest import Child, scan_args
 
 AS_OF = "2026-06-01T00:00:00+00:00"
 
@@ -45,47 +46,6 @@ def write_rows(path: Path, lab: Lab, scenarios: Sequence[str]) -> Path:
     return path
 
 
-class Child:
-    """`python -m scanner ARGS` with stderr read line by line as it comes."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scanner", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, limit: float = 60) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if any(re.search(pattern, line) for line in list(self.lines)):
-                return
-            time.sleep(0.02)
-        self.proc.kill()
-        self.finish()
-        raise AssertionError(f"no {pattern!r} in {self.lines}")
-
-    def finish(self) -> int:
-        code = self.proc.wait(timeout=120)
-        self.reader.join(timeout=10)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-        return code
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
 def test_unwritable_metrics_path_is_refused_before_scanning(
     tmp_path: Path, lab: Lab, lab_files: Any, cli: Any
 ) -> None:
@@ -95,13 +55,7 @@ def test_unwritable_metrics_path_is_refused_before_scanning(
         result: Result = cli(
             [
                 "scan",
-                inp,
-                "--out",
-                out,
-                "--as-of",
-                AS_OF,
-                "--ca-bundle",
-                lab_files.ca,
+                *scan_args(inp, out, AS_OF, lab_files.ca),
                 "--quiet",
                 "--metrics",
                 metrics,
@@ -121,13 +75,7 @@ def test_sigterm_twice_says_what_it_does_and_names_the_abandoned_hosts(
     child = Child(
         [
             "scan",
-            str(inp),
-            "--out",
-            str(out),
-            "--as-of",
-            AS_OF,
-            "--ca-bundle",
-            str(lab_files.ca),
+            *scan_args(inp, out, AS_OF, lab_files.ca),
             "--timeout",
             "60",
             "--concurrency",
@@ -148,9 +96,9 @@ def test_sigterm_twice_says_what_it_does_and_names_the_abandoned_hosts(
     child.wait_for(r"interrupted: no new host")
     child.proc.send_signal(signal.SIGTERM)
     assert child.finish() == 130, child.text
-    first = next(line for line in child.lines if "interrupted: no new host" in line)
+    first = next(line for _, line in child.lines if "interrupted: no new host" in line)
     assert "Ctrl-C again" not in first and "SIGTERM again" in first, first
-    second = next(line for line in child.lines if "abandoned" in line)
+    second = next(line for _, line in child.lines if "abandoned" in line)
     assert "abandoned 3 host(s)" in second, second
     assert re.search(r"timeout\d\.fleet\.test", second), second
     assert json.loads((out / "scan.json").read_text())["interrupted"] is True

@@ -21,6 +21,7 @@ from typer.testing import Result
 from scanner.testing import starttls as lab_starttls
 from scanner.testing.hostile import AiaServer, HostileLab, Kind
 from scanner.testing.lab import LOOPBACK, UNREACHABLE_IP, Lab, free_port
+from tests.conftest import scan_args
 
 TIMEOUT = 2.0
 Cli = Callable[[Sequence[str]], Result]
@@ -138,13 +139,7 @@ def test_every_target_once_and_the_counts_add_up(
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            ca,
+            *scan_args(inp, out, fixed.isoformat(), ca),
             "--timeout",
             str(TIMEOUT),
             "--aia-timeout",

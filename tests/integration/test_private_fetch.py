@@ -17,6 +17,7 @@ from typer.testing import Result
 from scanner.net.fetch import FetchRefused, HttpFetcher, refused_address
 from scanner.testing.lab import LOOPBACK, Lab
 from scanner.testing.responders import RevocationServer
+from tests.conftest import scan_args
 
 Cli = Callable[[Sequence[str]], Result]
 LOOPBACK_WHY = "127.0.0.1 is a loopback address (--allow-private-fetch allows it)"
@@ -36,13 +37,7 @@ def scan_without_flag(
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            ca,
+            *scan_args(inp, out, fixed.isoformat(), ca),
             "--nameserver",
             f"{dns_host}:{dns_port}",
             "--timeout",
@@ -173,13 +168,7 @@ def test_a_name_that_does_not_resolve_is_a_finding_not_an_internal_error(
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            lab_files.ca,
+            *scan_args(inp, out, fixed.isoformat(), lab_files.ca),
             "--nameserver",
             f"{dns_host}:{dns_port}",
             "--timeout",

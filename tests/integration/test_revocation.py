@@ -29,6 +29,7 @@ from typer.testing import Result
 
 from scanner.testing.lab import DAY, LOOPBACK, Issued, Pki, make_ca
 from scanner.testing.responders import RevocationServer, ocsp_response, unsuccessful
+from tests.conftest import scan_args
 
 Cli = Callable[[Sequence[str]], Result]
 TIMEOUT = 3.0
@@ -297,13 +298,7 @@ def scan(cli: Cli, fixed: dt.datetime, tmp_path_factory: pytest.TempPathFactory)
         result = cli(
             [
                 "scan",
-                inp,
-                "--out",
-                out,
-                "--as-of",
-                a.isoformat(),
-                "--ca-bundle",
-                ca,
+                *scan_args(inp, out, a.isoformat(), ca),
                 "--timeout",
                 str(TIMEOUT),
                 "--aia-timeout",
@@ -434,13 +429,7 @@ def test_no_revocation_checks_nothing(
     result = cli(
         [
             "scan",
-            inp,
-            "--out",
-            out,
-            "--as-of",
-            fixed.isoformat(),
-            "--ca-bundle",
-            ca,
+            *scan_args(inp, out, fixed.isoformat(), ca),
             "--no-revocation",
             "--allow-private-fetch",
             "--quiet",
@@ -530,13 +519,7 @@ def test_a_real_responder_openssl_ocsp(cli: Cli, tmp_path: Path) -> None:
             result = cli(
                 [
                     "scan",
-                    inp,
-                    "--out",
-                    out,
-                    "--as-of",
-                    now.isoformat(),
-                    "--ca-bundle",
-                    ca,
+                    *scan_args(inp, out, now.isoformat(), ca),
                     "--timeout",
                     "5",
                     "--allow-private-fetch",
