@@ -7,7 +7,6 @@ tables for what completed, and a killed one can be resumed with nothing lost or 
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -36,6 +35,7 @@ from scanner.run.options import NotifyFn, ProgressFn, ScanOptions
 from scanner.run.pipeline import ScanConfig, resource_message, scan_stream
 from scanner.store import files, parts
 from scanner.store.crlfiles import load_crl_files
+from scanner.store.heap import release_free_memory
 from scanner.store.location import Location
 from scanner.store.trust import describe, load_named, load_trust
 from scanner.x509.certs import TrustStore
@@ -618,20 +618,13 @@ def _internal_fetch_errors(out: Location) -> int:
     """Findings whose message holds an internal error caught in an AIA, CRL or OCSP fetch."""
     from scanner.net.fetch import INTERNAL_ERROR
 
-    return sum(
-        int(batch["message"].str.contains(INTERNAL_ERROR, regex=False).sum())
-        for batch in files.iter_table_pandas(out / "findings.parquet", ["message"])
-    )
+    return files.count_containing(out / "findings.parquet", "message", INTERNAL_ERROR)
 
 
 def _release_free_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc's malloc_trim) between the scan
-    and the end-of-scan work, so that the latter's peak does not stack on what the scan
-    freed but malloc kept (issue 17). Elsewhere nothing happens."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+    """Between the scan and the end-of-scan work, so that the latter's peak does not stack on
+    what the scan freed but malloc kept (issue 17)."""
+    release_free_memory()
 
 
 def _finish(

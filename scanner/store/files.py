@@ -241,6 +241,18 @@ def iter_table_pandas(
             yield batch.to_pandas(types_mapper=tables.nullable_dtype)
 
 
+def count_containing(
+    path: Path | Location, column: str, text: str, batch_rows: int = BATCH_ROWS
+) -> int:
+    """Rows of a Parquet table whose string `column` holds `text`, batch by batch in Arrow
+    (no pandas: a column of Python strings would cost more than the table's own bytes)."""
+    n = 0
+    with Location.of(path).arrow_source() as source:
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows, columns=[column]):
+            n += pc.sum(pc.match_substring(batch.column(0), text)).as_py() or 0
+    return n
+
+
 @contextmanager
 def _text(stream: IO[bytes]) -> Iterator[IO[str]]:
     """UTF-8 text over a binary stream, for the csv module (newline="" as it asks)."""
