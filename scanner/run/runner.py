@@ -624,7 +624,7 @@ def _internal_fetch_errors(out: Location) -> int:
 def _release_free_memory() -> None:
     """Between the scan and the end-of-scan work, so that the latter's peak does not stack on
     what the scan freed but malloc kept (issue 17)."""
-    release_free_memory()
+    release_free_memory(collect=True)
 
 
 def _finish(

@@ -232,9 +232,10 @@ def remove_scan(out: Path | Location) -> None:
 
 
 def iter_table_pandas(
-    path: Path | Location, columns: Sequence[str], batch_rows: int = 20_000
+    path: Path | Location, columns: Sequence[str], batch_rows: int = 5_000
 ) -> Iterator[Any]:
-    """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans."""
+    """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans.
+    Small slices: a list column (findings, trusted_by) becomes one numpy array per row."""
     with Location.of(path).arrow_source() as source:
         pf = pq.ParquetFile(source)
         for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):

@@ -9,6 +9,7 @@ does nothing."""
 from __future__ import annotations
 
 import ctypes
+import gc
 from collections.abc import Callable
 
 
@@ -22,7 +23,10 @@ def _trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _trim()
 
 
-def release_free_memory() -> None:
-    """Return the free pages of the C heap to the system (a few milliseconds at most)."""
+def release_free_memory(*, collect: bool = False) -> None:
+    """Return the free pages of the C heap to the system (a few milliseconds at most);
+    `collect` first frees Python's unreachable cycles (between the scan and its end)."""
+    if collect:
+        gc.collect()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
