@@ -274,36 +274,17 @@ def _part_files(folder: Location, name: str) -> Iterator[Location]:
 
 
 def _merge_into(stream: IO[bytes] | Path, folder: Location, name: str, schema: pa.Schema) -> int:
-    """Parts gathered into row groups of about MERGE_GATHER rows: one row group per part (a
-    checkpoint every 5 s on a slow scan: 243 of them for 200,000 hosts) made every later
-    reader of the table (the end-of-scan summary, `report`) hold that many groups' metadata
-    and buffers (issue 17: 5 MiB more at 200,000 hosts than at 20,000)."""
     n = 0
-    pending: list[pa.Table] = []
-    gathered = 0
     with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
-
-        def flush() -> None:
-            nonlocal gathered
-            if pending:
-                writer.write_table(pa.concat_tables(pending), row_group_size=MERGE_ROW_GROUP)
-            pending.clear()
-            gathered = 0
-
         for part in _part_files(folder, name):
             with part.arrow_source() as source:
                 table = pq.read_table(source, schema=schema)
-            pending.append(table)
-            gathered += table.num_rows
+            writer.write_table(table, row_group_size=MERGE_ROW_GROUP)
             n += table.num_rows
-            if gathered >= MERGE_GATHER:
-                flush()
-        flush()
     return n
 
 
 MERGE_ROW_GROUP = 64 * 1024
-MERGE_GATHER = 16 * 1024  # rows held at once by the merge (bounded, whatever the scan's size)
 
 
 def _link_single(tmp: Path, folder: Location, name: str, schema: pa.Schema) -> int | None:
