@@ -153,10 +153,7 @@ def _internal_fetch_errors(out: Location) -> int:
     """Findings whose message holds an internal error caught in an AIA, CRL or OCSP fetch."""
     from scanner.net.fetch import INTERNAL_ERROR
 
-    return sum(
-        int(batch["message"].str.contains(INTERNAL_ERROR, regex=False).sum())
-        for batch in files.iter_table_pandas(out / "findings.parquet", ["message"])
-    )
+    return files.count_containing(out / "findings.parquet", "message", INTERNAL_ERROR)
 
 
 def _store_record(name: str, trust: TrustStore) -> dict[str, object]:

@@ -9,7 +9,6 @@ end-of-scan tables and scan.json in `report`.
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import threading
 from pathlib import Path
@@ -26,6 +25,7 @@ from scanner.run.pipeline import resource_message
 from scanner.run.report import WORST_HOSTS, ScanReport, finish, input_warnings, version
 from scanner.run.resume import prepare
 from scanner.store import parts
+from scanner.store.heap import release_free_memory
 from scanner.store.location import Location
 
 __all__ = [
@@ -105,13 +105,9 @@ def run_scan(
 
 
 def _release_free_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc's malloc_trim) between the scan
-    and the end-of-scan work, so that the latter's peak does not stack on what the scan
-    freed but malloc kept (issue 17). Elsewhere nothing happens."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+    """Between the scan and the end-of-scan work, so that the latter's peak does not stack on
+    what the scan freed but malloc kept (issue 17)."""
+    release_free_memory(collect=True)
 
 
 def _leaves(error: BaseException) -> list[BaseException]:

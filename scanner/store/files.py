@@ -229,13 +229,26 @@ def remove_scan(out: Path | Location) -> None:
 
 
 def iter_table_pandas(
-    path: Path | Location, columns: Sequence[str], batch_rows: int = 20_000
+    path: Path | Location, columns: Sequence[str], batch_rows: int = 5_000
 ) -> Iterator[Any]:
-    """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans."""
+    """A Parquet table as pandas slices, in bounded memory, with nullable integers and booleans.
+    Small slices: a list column (findings, trusted_by) becomes one numpy array per row."""
     with Location.of(path).arrow_source() as source:
         pf = pq.ParquetFile(source)
         for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
             yield batch.to_pandas(types_mapper=tables.nullable_dtype)
+
+
+def count_containing(
+    path: Path | Location, column: str, text: str, batch_rows: int = BATCH_ROWS
+) -> int:
+    """Rows of a Parquet table whose string `column` holds `text`, batch by batch in Arrow
+    (no pandas: a column of Python strings would cost more than the table's own bytes)."""
+    n = 0
+    with Location.of(path).arrow_source() as source:
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows, columns=[column]):
+            n += pc.sum(pc.match_substring(batch.column(0), text)).as_py() or 0
+    return n
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from scanner.errors import OutputError
 from scanner.model.types import ScanResult
 from scanner.store import rows, tables
 from scanner.store.atomic import partial_path
+from scanner.store.heap import release_free_memory
 from scanner.store.location import Location
 
 PARTS_DIR = ".parts"
@@ -261,6 +262,9 @@ class PartWriter:
                 _write_parquet(self.folder / f"{name}-{self._seq:06d}.parquet", table)
             rows.clear()
         self._seq += 1
+        # The rows just written and the hosts since the last checkpoint are freed: hand their
+        # pages back, or RSS creeps with the number of hosts (issue 17).
+        release_free_memory()
 
 
 def _part_files(folder: Location, name: str) -> Iterator[Location]:
