@@ -244,6 +244,8 @@ def count_containing(
 ) -> int:
     """Rows of a Parquet table whose string `column` holds `text`, batch by batch in Arrow
     (no pandas: a column of Python strings would cost more than the table's own bytes)."""
+    import pyarrow.compute as pc
+
     n = 0
     with Location.of(path).arrow_source() as source:
         for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows, columns=[column]):
