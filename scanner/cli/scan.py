@@ -205,7 +205,7 @@ class ScanCommand:
     )
     quiet: bool = _command_option(
         False,
-        help="No progress, no summary.",
+        help="Print nothing but warnings and errors: no progress, no summary.",
         parse=switch,
         flags=("--quiet", "-q"),
     )
@@ -289,6 +289,10 @@ def check_writable(path: Path, option: str) -> None:
         raise OutputError(f"{option} {path}: cannot write there: {e.strerror or e}") from None
 
 
+def print_warning(message: str) -> None:
+    err_console().print(f"[bold yellow]warning:[/] {terminal(message)}", soft_wrap=True)
+
+
 def _scan_on_dask(
     options: ScanOptions, address: str, shards: int, progress: ProgressFn | None, *, quiet: bool
 ) -> ScanReport:
@@ -304,7 +308,8 @@ def _scan_on_dask(
             flush=True,
         )
 
-    return run_on_dask(options, address, shards, progress, shard_done)
+    # A shard run again (its worker died) is a warning: said even with --quiet.
+    return run_on_dask(options, address, shards, progress, shard_done, print_warning)
 
 
 @command("scan")
@@ -329,22 +334,25 @@ def scan(**given: Any) -> None:
 
     settle()
 
-    def notify(message: str) -> None:
-        err_console().print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
-
+    # What a signal does (stopping, abandoning hosts in flight): a warning, said even with
+    # --quiet, which prints nothing but warnings and errors.
     with progress_bar(not quiet, command.progress_every) as progress:
         if dask is not None and shards is not None:
             report = _scan_on_dask(options, dask, shards, progress, quiet=quiet)
         else:
-            report = run_scan(options, progress, notify)
+            report = run_scan(options, progress, print_warning)
     if not quiet:
         print_report(report)
+    warnings = list(report.warnings)
     if dask is not None:  # the combined report over all shards, beside them
-        from scanner.cli.reports import report as write_report
+        from scanner.cli.reports import write_html_report
 
-        write_report([str(report.out)])
-    for w in report.warnings:  # after the report, where a cron log's reader looks last
-        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+        target, notes, _ = write_html_report([str(report.out)], None)
+        warnings += notes  # the clock check over all shards, again: said once
+        if not quiet:
+            out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
+    for w in dict.fromkeys(warnings):  # after the report, where a cron log's reader looks last
+        print_warning(w)
     if command.metrics is not None:
         write_metrics_file(command.metrics, metrics_text([report.out], command.metrics_label))
     if report.interrupted:
