@@ -47,6 +47,34 @@ if TYPE_CHECKING:
     from scanner.run.runner import ScanReport
 
 
+class Pace:
+    """Rate and ETA from progress reports, each computed afresh at `now` (monotonic seconds):
+    hosts done since the first report over the time since it. A report that brings nothing
+    new still moves the ETA (the time spent waiting counts), so a scan whose progress comes in
+    steps (a Dask scan's shards reporting as they do) shows an ETA that moves between them,
+    not the last estimate frozen as rich's own column keeps it."""
+
+    def __init__(self, started: float | None = None) -> None:
+        self.started = started  # default: the first report
+        self.first: int | None = None  # hosts done at the first report (--resume: earlier)
+
+    def __call__(self, done: int, total: int, now: float) -> tuple[float | None, float | None]:
+        """(hosts per second, seconds left); None for what is not known yet."""
+        if self.started is None:
+            self.started = now
+        if self.first is None:
+            self.first = done
+        elapsed = now - self.started
+        if elapsed <= 0:
+            return None, None
+        rate = (done - self.first) / elapsed
+        return rate, ((total - done) / rate if rate > 0 else None)
+
+
+def eta_text(seconds: float | None) -> str:
+    return "?" if seconds is None else str(dt.timedelta(seconds=round(seconds)))
+
+
 @contextmanager
 def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | None]:
     """A rich bar on stderr when stdout is a terminal; otherwise (cron logs) a plain line on
@@ -61,7 +89,6 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         with Progress(
@@ -72,20 +99,19 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             TextColumn("{task.fields[failed]} failed"),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=err_console(),
             transient=True,
         ) as bar:
-            task = bar.add_task("scan", total=None, failed=0, rate="")
-            started = time.monotonic()
-            first: list[int] = []
+            task = bar.add_task("scan", total=None, failed=0, rate="", eta="?")
+            pace = Pace()
 
             def update(done: int, total: int, failed: int) -> None:
-                if not first:
-                    first.append(done)
-                elapsed = time.monotonic() - started
-                rate = f"{(done - first[0]) / elapsed:.0f} hosts/s" if elapsed > 1 else ""
-                bar.update(task, completed=done, total=total, failed=failed, rate=rate)
+                rate, left = pace(done, total, time.monotonic())
+                shown = f"{rate:.0f} hosts/s" if rate is not None and rate > 0 else ""
+                bar.update(
+                    task, completed=done, total=total, failed=failed, rate=shown, eta=eta_text(left)
+                )
 
             yield update
     elif every > 0:
@@ -99,28 +125,23 @@ class PlainProgress:
 
     def __init__(self, every: float) -> None:
         self.every = every
-        self.started = time.monotonic()
-        self.last = self.started
-        self.first: int | None = None
+        self.last = time.monotonic()
+        self.pace = Pace(started=self.last)  # the clock starts with the scan
         self.finished = False
 
     def __call__(self, done: int, total: int, failed: int) -> None:
         now = time.monotonic()
-        if self.first is None:
-            self.first = done
+        rate, left = self.pace(done, total, now)
         if now - self.last < self.every and done < total:
             return
         if done >= total and self.finished:
             return  # the last line once, not again on each tick
         self.finished = done >= total
         self.last = now
-        elapsed = max(now - self.started, 1e-9)
-        rate = (done - self.first) / elapsed
-        eta = dt.timedelta(seconds=round((total - done) / rate)) if rate > 0 else "?"
         share = done / total if total else 1.0
         print(
-            f"progress: {done}/{total} ({share:.1%}), {failed} failed, {rate:.0f} hosts/s, "
-            f"ETA {eta}",
+            f"progress: {done}/{total} ({share:.1%}), {failed} failed, {rate or 0:.0f} hosts/s, "
+            f"ETA {eta_text(left)}",
             file=sys.stderr,
             flush=True,
         )

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -281,6 +282,8 @@ def test_a_worker_killed_mid_scan_loses_nothing(
     assert "the worker running it died (attempt 1)" in retried[0]
     assert "running it again (attempt 2), resuming from its checkpoints" in retried[0]
     assert "shard 2/2:" not in log.replace("shard 2/2 done", "")
+    etas = re.findall(r"^progress: .* ETA (\S+)$", log, re.MULTILINE)
+    assert len(set(etas)) > 2, log  # the ETA moves as the shards report
 
     shards = [str(out / "shard-1-of-2"), str(out / "shard-2-of-2")]
     hosts = ds.dataset([f"{s}/hosts.parquet" for s in shards]).to_table()
