@@ -1,7 +1,8 @@
 """The progress ETA (`scanner.cli.scan.Pace`, used by the terminal bar and the plain lines):
 computed afresh at each report from the hosts done since the first over the time since it,
 so it moves while progress stalls and as the shards of a Dask scan report in steps (rich's
-own column kept the last estimate until the count moved again). Times are given, not read."""
+own column kept the last estimate until the count moved again). Times are given, not read.
+And what a Dask scan says of a shard run again or given up on."""
 
 from __future__ import annotations
 
@@ -63,3 +64,18 @@ def test_retry_message_names_the_shard_and_the_cause() -> None:
     )
     raised = retry_message(Shard(1, 4), ShardState(attempt=3, before="OSError"))
     assert raised.startswith("shard 1/4: attempt 2 failed (OSError); Dask is running it again")
+
+
+def test_a_shard_given_up_on_is_named_with_dasks_reason() -> None:
+    """Dask's own `KilledWorker` (its last worker a stand-in with the one attribute its
+    message reads): the shard, that every allowed attempt died, and Dask's words."""
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    from scanner.run.cluster import killed_message
+
+    error = KilledWorker("scan-shard-3-of-4-x", SimpleNamespace(address="tcp://10.0.0.9:1"), 3)
+    message = killed_message(Shard(3, 4), error)
+    assert message.startswith("shard 3/4: its worker died on every attempt Dask allows")
+    assert "KilledWorker" in message and "tcp://10.0.0.9:1" in message
