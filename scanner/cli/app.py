@@ -25,6 +25,10 @@ import typer
 import typer.core
 import typer.main
 
+# typer 0.28 vendors click: its usage errors and parameters are these, not click's.
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
+
 from scanner.errors import ScannerError, UsageError
 from scanner.inputs import options as parse
 from scanner.model.types import Severity
@@ -100,6 +104,23 @@ def print_error(message: str) -> None:
     err_console().print(f"[bold red]error:[/] {terminal(message)}", soft_wrap=True)
 
 
+def usage_error_line(e: ClickUsageError, where: str) -> str:
+    """A click usage error (unknown option or command, bad or missing value) as the one line
+    every other error is: what was wrong, naming the option, and where the help is (`where`,
+    the command's path, when the error does not know it)."""
+    message = " ".join(e.format_message().split()).rstrip(".")  # click's hints: own lines
+    if e.ctx is not None and e.ctx.parent is not None:
+        where = e.ctx.command_path
+    return f"{message}; see '{where} --help'"
+
+
+def _usage_exit(e: ClickUsageError, where: str) -> typer.Exit:
+    # click, not rich: a mistyped `scanner check` in a loop stays as cheap as a correct one.
+    label = "error:" if "NO_COLOR" in os.environ else typer.style("error:", fg="red", bold=True)
+    typer.echo(f"{label} {terminal(usage_error_line(e, where))}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
 class ScannerGroup(typer.core.TyperGroup):
     """Maps the library's exceptions to exit 2 with one line on stderr, for every command; help
     is as wide as the terminal (`COLUMNS`), read when the command runs. Commands are loaded
@@ -115,15 +136,27 @@ class ScannerGroup(typer.core.TyperGroup):
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
     ) -> Any:
         extra.setdefault("terminal_width", shutil.get_terminal_size().columns)
-        return super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise  # bare `scanner`: the help, as asked for
+        except ClickUsageError as e:  # an unknown or malformed option of the group itself
+            raise _usage_exit(e, info_name or "scanner") from None
 
     def invoke(self, ctx: Any) -> Any:
         # Consoles read COLUMNS and the terminal when made: made afresh for each run (a test
         # process runs many, each with its own environment).
         out_console.cache_clear()
         err_console.cache_clear()
+        given = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # the command's name first
         try:
             return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except ClickUsageError as e:  # a command's options (BadParameter, NoSuchOption, ...)
+            name = given[0] if given else None
+            where = f"{ctx.command_path} {name}" if name in COMMANDS else ctx.command_path
+            raise _usage_exit(e, where) from None
         except ScannerError as e:
             print_error(str(e))
             raise typer.Exit(EXIT_USAGE) from None
@@ -158,9 +191,52 @@ app = typer.Typer(
 )
 
 
+DISTRIBUTION = "tls-fleet-scanner"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # only when asked: start-up stays light
+
+        typer.echo(f"scanner {version(DISTRIBUTION)}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
-    """The group itself takes no options; its help is the app's."""
+def _group(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            expose_value=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """The group's only option is --version; its help is the app's."""
+
+
+class ScannerCommand(typer.core.TyperCommand):
+    """A command whose usage line names its arguments as its help does, in capitals (`INPUT`,
+    `DIRS...`), not as typer 0.28 prints them (`{input}`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, typer.core.TyperArgument):
+                pieces.append(argument_usage(param))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+def argument_usage(param: typer.core.TyperArgument) -> str:
+    name = param.metavar or (param.name or "").upper()
+    if param.nargs != 1:
+        name += "..."
+    return name if param.required else f"[{name}]"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -177,7 +253,7 @@ def command(name: str) -> Callable[[F], F]:
         paragraphs = [_SOFT_BREAK.sub(" ", p) for p in doc.split("\n\n")]
         fn.__doc__ = "\n\n".join(paragraphs)
         one = typer.Typer(**_SETTINGS)
-        one.command(name)(fn)
+        one.command(name, cls=ScannerCommand)(fn)
         _apps[name] = one
         return fn
 
@@ -188,7 +264,12 @@ def command(name: str) -> Callable[[F], F]:
 def click_command(name: str) -> Any:
     """The click command `name`, its module imported and its parameters built on first use."""
     importlib.import_module(COMMANDS[name])
-    return typer.main.get_command(_apps[name])
+    built = typer.main.get_command(_apps[name])
+    for param in built.params:
+        if isinstance(param, typer.core.TyperArgument) and param.metavar is None:
+            # In capitals, as the usage line shows it: "Missing argument 'INPUT'".
+            param.metavar = (param.name or "").upper()
+    return built
 
 
 def command_callbacks() -> dict[str, Callable[..., Any]]:
@@ -207,7 +288,7 @@ def as_of_option(text: str | None) -> dt.datetime:
     try:
         return parse.parse_as_of(text, now=dt.datetime.now(dt.UTC))
     except UsageError as e:
-        raise typer.BadParameter(str(e).removeprefix("as_of: ")) from None
+        raise typer.BadParameter(str(e).removeprefix("as_of: "), param_hint="--as-of") from None
 
 
 FailOn = Annotated[
@@ -244,7 +325,7 @@ def trust_store_options(values: list[str] | None) -> tuple[tuple[str, Path], ...
     try:
         return tuple(parse_trust_store(v) for v in values or ())
     except UsageError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise typer.BadParameter(str(e), param_hint="--trust-store") from None
 
 
 def option_parameters(cls: type) -> list[inspect.Parameter]:

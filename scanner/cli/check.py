@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +29,7 @@ from scanner.model.types import Severity
 from scanner.present.escape import json_text, printable
 
 if TYPE_CHECKING:
+    from scanner.model.types import Finding
     from scanner.run.check import CheckReport
     from scanner.x509.revocation import Crl
 
@@ -39,6 +40,20 @@ def _style(text: str, **style: Any) -> str:
     # Colour as rich would show it: none when NO_COLOR is set (click.echo strips it when
     # stdout is not a terminal).
     return text if "NO_COLOR" in os.environ else typer.style(text, **style)
+
+
+def worst_first(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings by severity, critical first; the diagnosis' order within one severity."""
+    return sorted(findings, key=lambda f: -f.severity.rank)
+
+
+def _json_row(report: CheckReport) -> dict[str, Any]:
+    """The hosts.parquet columns, the finding codes worst first (as the text lists them)."""
+    from scanner.run.check import json_row
+
+    row = json_row(report.row)
+    row["findings"] = list(dict.fromkeys(f.code for f in worst_first(report.diagnosis.findings)))
+    return row
 
 
 def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
@@ -64,7 +79,7 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
     yield f"grade:   {row['grade']} (from the {row['grade_basis']})"
     source = f" ({row['revocation_source']})" if row["revocation_source"] else ""
     yield f"revocation: {row['revocation']}{source}"
-    for f in d.findings:
+    for f in worst_first(d.findings):
         yield f"  [{f.severity.value}] {f.code}: {printable(f.message)}"
         yield f"      fix: {printable(f.remedy)}"
 
@@ -105,7 +120,7 @@ def check_command(
 
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
-    from scanner.run.check import check, json_row
+    from scanner.run.check import check
     from scanner.store.trust import load_named, load_trust
     from scanner.x509.chainfile import load_chain
 
@@ -139,7 +154,7 @@ def check_command(
     except HostError as e:
         raise fail(f"--host: {e}") from None
     if as_json:
-        typer.echo(json_text(json_row(report.row)))
+        typer.echo(json_text(_json_row(report)))
     else:
         typer.echo("\n".join(_report_lines(report, when)))
     if fail_on is not None and any_at_or_above([report.row["severity"]], fail_on):

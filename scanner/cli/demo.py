@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from scanner.cli.app import command, out_console, settle
-from scanner.cli.scan import print_report, progress_bar
+from scanner.cli.scan import print_report, print_warning, progress_bar
+from scanner.present.escape import terminal
 from scanner.run.options import ScanOptions
 
 
@@ -19,6 +20,12 @@ def demo(
     inputs: Annotated[
         Path, typer.Option(help="Folder for the lab's input CSV and CA bundle.")
     ] = Path("inputs"),
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print nothing but warnings and errors: no progress, no summary."
+        ),
+    ] = False,
 ) -> None:
     """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it (with
     --protocols and a second trust store), print the summary, write report.html beside the
@@ -36,12 +43,13 @@ def demo(
         csv_path, ca_path = lab.write_inputs(inputs)
         stores = lab.write_stores(inputs)
         named = ", ".join(f"{name}={path}" for name, path in stores)
-        out_console().print(
-            f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
-            f"trust stores {named}; with --protocols",
-            markup=False,
-            soft_wrap=True,
-        )
+        if not quiet:
+            out_console().print(
+                f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
+                f"trust stores {named}; with --protocols",
+                markup=False,
+                soft_wrap=True,
+            )
         options = ScanOptions(
             input=csv_path,
             out=out,
@@ -56,9 +64,14 @@ def demo(
             protocols=True,
             trust_stores=stores,
         )
-        with progress_bar(True) as progress:
-            report = run_scan(options, progress)
-    print_report(report, worst=40)
-    from scanner.cli.reports import report as write_report
+        with progress_bar(not quiet) as progress:
+            report = run_scan(options, progress, print_warning)
+    if not quiet:
+        print_report(report, worst=40)
+    from scanner.cli.reports import write_html_report
 
-    write_report([str(out)])
+    target, notes, _ = write_html_report([str(out)], None)
+    if not quiet:
+        out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
+    for w in dict.fromkeys([*report.warnings, *notes]):
+        print_warning(w)

@@ -400,13 +400,23 @@ def report(
 
     Example: scanner report reports/2026-11-26
     """
+    target, warnings, tables = write_html_report(dirs, out, max_hosts=max_hosts, by=by)
+    for w in warnings:
+        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+    out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
+    _fail_on(tables.hosts, fail_on)
+
+
+def write_html_report(
+    dirs: Sequence[str], out: str | None, *, max_hosts: int = 5000, by: str | None = None
+) -> tuple[Location, tuple[str, ...], ScanTables]:
+    """The report of `report`, written, printing nothing: where it went, the summary's
+    warnings (for the caller to print: `scan --dask` prints each warning once), the tables."""
     from scanner.present import html
 
     if out is None and len(dirs) != 1:
         raise fail("several folders: say where the report goes with --out FILE")
     tables, s = _summarise(dirs, by)
-    for w in s.warnings:
-        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
     page = html.render(
         s,
         tables.hosts,
@@ -417,5 +427,4 @@ def report(
     target = Location.of(path_or_url(out or dirs[0]))
     target = target if out else target / "report.html"
     _write_atomic(target, lambda f: f.write(page.encode("utf-8")))
-    out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
-    _fail_on(tables.hosts, fail_on)
+    return target, s.warnings, tables

@@ -47,6 +47,34 @@ if TYPE_CHECKING:
     from scanner.run.runner import ScanReport
 
 
+class Pace:
+    """Rate and ETA from progress reports, each computed afresh at `now` (monotonic seconds):
+    hosts done since the first report over the time since it. A report that brings nothing
+    new still moves the ETA (the time spent waiting counts), so a scan whose progress comes in
+    steps (a Dask scan's shards reporting as they do) shows an ETA that moves between them,
+    not the last estimate frozen as rich's own column keeps it."""
+
+    def __init__(self, started: float | None = None) -> None:
+        self.started = started  # default: the first report
+        self.first: int | None = None  # hosts done at the first report (--resume: earlier)
+
+    def __call__(self, done: int, total: int, now: float) -> tuple[float | None, float | None]:
+        """(hosts per second, seconds left); None for what is not known yet."""
+        if self.started is None:
+            self.started = now
+        if self.first is None:
+            self.first = done
+        elapsed = now - self.started
+        if elapsed <= 0:
+            return None, None
+        rate = (done - self.first) / elapsed
+        return rate, ((total - done) / rate if rate > 0 else None)
+
+
+def eta_text(seconds: float | None) -> str:
+    return "?" if seconds is None else str(dt.timedelta(seconds=round(seconds)))
+
+
 @contextmanager
 def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | None]:
     """A rich bar on stderr when stdout is a terminal; otherwise (cron logs) a plain line on
@@ -61,7 +89,6 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         with Progress(
@@ -72,20 +99,19 @@ def progress_bar(enabled: bool, every: float = 30.0) -> Iterator[ProgressFn | No
             TextColumn("{task.fields[failed]} failed"),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=err_console(),
             transient=True,
         ) as bar:
-            task = bar.add_task("scan", total=None, failed=0, rate="")
-            started = time.monotonic()
-            first: list[int] = []
+            task = bar.add_task("scan", total=None, failed=0, rate="", eta="?")
+            pace = Pace()
 
             def update(done: int, total: int, failed: int) -> None:
-                if not first:
-                    first.append(done)
-                elapsed = time.monotonic() - started
-                rate = f"{(done - first[0]) / elapsed:.0f} hosts/s" if elapsed > 1 else ""
-                bar.update(task, completed=done, total=total, failed=failed, rate=rate)
+                rate, left = pace(done, total, time.monotonic())
+                shown = f"{rate:.0f} hosts/s" if rate is not None and rate > 0 else ""
+                bar.update(
+                    task, completed=done, total=total, failed=failed, rate=shown, eta=eta_text(left)
+                )
 
             yield update
     elif every > 0:
@@ -99,28 +125,23 @@ class PlainProgress:
 
     def __init__(self, every: float) -> None:
         self.every = every
-        self.started = time.monotonic()
-        self.last = self.started
-        self.first: int | None = None
+        self.last = time.monotonic()
+        self.pace = Pace(started=self.last)  # the clock starts with the scan
         self.finished = False
 
     def __call__(self, done: int, total: int, failed: int) -> None:
         now = time.monotonic()
-        if self.first is None:
-            self.first = done
+        rate, left = self.pace(done, total, now)
         if now - self.last < self.every and done < total:
             return
         if done >= total and self.finished:
             return  # the last line once, not again on each tick
         self.finished = done >= total
         self.last = now
-        elapsed = max(now - self.started, 1e-9)
-        rate = (done - self.first) / elapsed
-        eta = dt.timedelta(seconds=round((total - done) / rate)) if rate > 0 else "?"
         share = done / total if total else 1.0
         print(
-            f"progress: {done}/{total} ({share:.1%}), {failed} failed, {rate:.0f} hosts/s, "
-            f"ETA {eta}",
+            f"progress: {done}/{total} ({share:.1%}), {failed} failed, {rate or 0:.0f} hosts/s, "
+            f"ETA {eta_text(left)}",
             file=sys.stderr,
             flush=True,
         )
@@ -214,7 +235,7 @@ class ScanCommand:
     )
     quiet: bool = _command_option(
         False,
-        help="No progress, no summary.",
+        help="Print nothing but warnings and errors: no progress, no summary.",
         parse=switch,
         flags=("--quiet", "-q"),
     )
@@ -298,6 +319,10 @@ def check_writable(path: Path, option: str) -> None:
         raise OutputError(f"{option} {path}: cannot write there: {e.strerror or e}") from None
 
 
+def print_warning(message: str) -> None:
+    err_console().print(f"[bold yellow]warning:[/] {terminal(message)}", soft_wrap=True)
+
+
 def _scan_on_dask(
     options: ScanOptions, address: str, shards: int, progress: ProgressFn | None, *, quiet: bool
 ) -> ScanReport:
@@ -313,7 +338,8 @@ def _scan_on_dask(
             flush=True,
         )
 
-    return run_on_dask(options, address, shards, progress, shard_done)
+    # A shard run again (its worker died) is a warning: said even with --quiet.
+    return run_on_dask(options, address, shards, progress, shard_done, print_warning)
 
 
 @command("scan")
@@ -338,22 +364,25 @@ def scan(**given: Any) -> None:
 
     settle()
 
-    def notify(message: str) -> None:
-        err_console().print(f"[bold yellow]{terminal(message)}[/]", soft_wrap=True)
-
+    # What a signal does (stopping, abandoning hosts in flight): a warning, said even with
+    # --quiet, which prints nothing but warnings and errors.
     with progress_bar(not quiet, command.progress_every) as progress:
         if dask is not None and shards is not None:
             report = _scan_on_dask(options, dask, shards, progress, quiet=quiet)
         else:
-            report = run_scan(options, progress, notify)
+            report = run_scan(options, progress, print_warning)
     if not quiet:
         print_report(report)
+    warnings = list(report.warnings)
     if dask is not None:  # the combined report over all shards, beside them
-        from scanner.cli.reports import report as write_report
+        from scanner.cli.reports import write_html_report
 
-        write_report([str(report.out)])
-    for w in report.warnings:  # after the report, where a cron log's reader looks last
-        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+        target, notes, _ = write_html_report([str(report.out)], None)
+        warnings += notes  # the clock check over all shards, again: said once
+        if not quiet:
+            out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
+    for w in dict.fromkeys(warnings):  # after the report, where a cron log's reader looks last
+        print_warning(w)
     if command.metrics is not None:
         write_metrics_file(command.metrics, metrics_text([report.out], command.metrics_label))
     if report.interrupted:

@@ -6,14 +6,16 @@ client sums the shards' progress and their reports into one.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +49,61 @@ def shard_folder(out: Path | str, shard: Shard) -> Path | str:
     return loc.local_path if loc.local else loc.text
 
 
+@dataclass(frozen=True, slots=True)
+class ShardState:
+    """What a shard's task last told the client through its Dask Variable: its progress, which
+    attempt of the task it is (1 the first; a worker that died means another), whether this
+    attempt ended in an error of its own, and how the attempt before it ended (`None`: its
+    worker died; else the error it raised, which Dask retries)."""
+
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    attempt: int = 0  # 0: no attempt has started yet
+    raised: str | None = None
+    before: str | None = None
+
+    def as_value(self) -> tuple[int, int, int, int, str | None, str | None]:
+        return (self.done, self.total, self.failed, self.attempt, self.raised, self.before)
+
+    @classmethod
+    def of(cls, value: Any) -> ShardState:
+        done, total, failed, attempt, raised, before = value
+        return cls(int(done), int(total), int(failed), int(attempt), raised, before)
+
+
+def retry_message(shard: Shard, state: ShardState, checkpointed: int = 0) -> str:
+    """What the client says when a shard's task starts again (`state`, the new attempt's
+    first report): why (its worker died, or the attempt raised), and that it resumes."""
+    previous = state.attempt - 1
+    if state.before is not None:
+        why = f"attempt {previous} failed ({state.before})"
+    else:
+        why = f"the worker running it died (attempt {previous})"
+    done = f" ({checkpointed} host(s) done before)" if checkpointed else ""
+    return (
+        f"shard {shard}: {why}; Dask is running it again (attempt {state.attempt}), resuming "
+        f"from its checkpoints{done}"
+    )
+
+
+def killed_message(shard: Shard, error: BaseException) -> str:
+    """A shard given up on: Dask's `KilledWorker` (its workers died once too often)."""
+    return (
+        f"shard {shard}: its worker died on every attempt Dask allows "
+        f"({type(error).__name__}: {error})"
+    )
+
+
 def scan_shard(options: ScanOptions, progress_name: str) -> ScanReport:
     """The task a worker runs: the normal scan of one shard. A state file left in its folder
-    is an earlier attempt of this same run (its worker died), which it resumes."""
+    is an earlier attempt of this same run (its worker died), which it resumes. It tells the
+    client which attempt it is, so the client can say that a shard is being run again."""
     resume = (Location.of(options.out) / files.STATE_FILE).is_file()
     variable = _distributed().Variable(progress_name)
+    previous = ShardState.of(variable.get(timeout=CONNECT_TIMEOUT))
+    attempt = previous.attempt + 1
+    variable.set(ShardState(attempt=attempt, before=previous.raised).as_value())
     last = 0.0
 
     def progress(done: int, total: int, failed: int) -> None:
@@ -59,9 +111,16 @@ def scan_shard(options: ScanOptions, progress_name: str) -> ScanReport:
         now = time.monotonic()
         if now - last >= POLL_SECONDS or done == total:
             last = now
-            variable.set((done, total, failed))
+            variable.set(
+                ShardState(done, total, failed, attempt, before=previous.raised).as_value()
+            )
 
-    return run_scan(replace(options, resume=resume, overwrite=False), progress)
+    try:
+        return run_scan(replace(options, resume=resume, overwrite=False), progress)
+    except Exception as e:  # said to the client, then Dask's retry (or the client) has it
+        with suppress(Exception):
+            variable.set(ShardState(attempt=attempt, raised=type(e).__name__).as_value())
+        raise
 
 
 def _absolute(path: Path | str) -> Path | str:
@@ -143,8 +202,14 @@ def _client(address: str, workers: int) -> Iterator[Any]:
     n = max(1, min(workers, os.cpu_count() or 1))
     # The dashboard on a free port: 8787 may be another cluster's (None still takes 8787).
     with (
+        # Its workers' log lines (a nanny restarting a worker, one slow to stop) are not
+        # this command's to print: what matters of them the client says in its own words.
         dd.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         ) as cluster,
         dd.Client(cluster) as client,
     ):
@@ -157,10 +222,13 @@ def run_on_dask(
     shards: int,
     progress: ProgressFn | None = None,
     on_shard: ShardDone | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> ScanReport:
     """Scan `options.input` as `shards` tasks on the Dask cluster at `address` ("local": a
     LocalCluster on this machine) into `options.out`/shard-K-of-N/; the shards' reports
-    combined. A task error (an unreadable input, an unwritable --out) is raised here."""
+    combined. A task error (an unreadable input, an unwritable --out) is raised here.
+    `progress` gets the sum over the shards as they report; `notify` is told when a shard is
+    run again (its worker died)."""
     distributed = _distributed()
     if shards < 1:
         raise UsageError("--shards must be at least 1")
@@ -180,7 +248,7 @@ def run_on_dask(
         for k in range(1, shards + 1):
             shard = Shard(k, shards)
             names[shard] = f"scanner-progress-{run_id}-{k}"
-            distributed.Variable(names[shard], client=client).set((0, 0, 0))
+            distributed.Variable(names[shard], client=client).set(ShardState().as_value())
             task = replace(options, out=shard_folder(options.out, shard), shard=shard)
             future = client.submit(
                 scan_shard,
@@ -192,7 +260,7 @@ def run_on_dask(
             )
             pending[future] = shard
         reports: dict[Shard, ScanReport] = {}
-        seen: dict[Shard, tuple[int, int, int]] = {}
+        seen: dict[Shard, ShardState] = {}
         while pending:
             with suppress(TimeoutError):
                 distributed.wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
@@ -200,24 +268,33 @@ def run_on_dask(
                 shard = pending.pop(future)
                 reports[shard] = report = _result(future, shard, options.out)
                 c = report.counts
-                seen[shard] = (c["targets"], c["targets"], c["rows"] - c["ok"])  # as progress
+                seen[shard] = ShardState(c["targets"], c["targets"], c["rows"] - c["ok"], 1)
                 if on_shard is not None:
                     on_shard(shard, report)
             for shard, name in names.items():
                 if shard not in reports:
-                    done_, total_, failed_ = distributed.Variable(name, client=client).get()
-                    seen[shard] = (int(done_), int(total_), int(failed_))
+                    now = ShardState.of(distributed.Variable(name, client=client).get())
+                    before = seen.get(shard, ShardState())
+                    if now.attempt > max(before.attempt, 1) and notify is not None:
+                        notify(retry_message(shard, now, before.done))
+                    seen[shard] = now
             if progress is not None:
-                progress(
-                    sum(v[0] for v in seen.values()),
-                    total,
-                    sum(v[2] for v in seen.values()),
-                )
+                progress(*aggregate(seen.values(), total))
         for name in names.values():
             distributed.Variable(name, client=client).delete()
     return combine_reports(
         options.out, [reports[s] for s in sorted(reports, key=lambda s: s.index)]
     )
+
+
+def aggregate(states: Iterable[ShardState], total: int) -> tuple[int, int, int]:
+    """The scan's progress over its shards as they last reported: hosts done and failed summed
+    (a shard that has not reported counts none), of the input's `total`."""
+    done = failed = 0
+    for s in states:
+        done += s.done
+        failed += s.failed
+    return done, total, failed
 
 
 def _result(future: Any, shard: Shard, out: Path | str) -> ScanReport:
@@ -228,11 +305,43 @@ def _result(future: Any, shard: Shard, out: Path | str) -> ScanReport:
     except ScannerError:
         raise
     except Exception as e:
+        cause = (
+            killed_message(shard, e)
+            if type(e).__name__ == "KilledWorker"
+            else f"shard {shard} failed on the cluster ({type(e).__name__}: {e})"
+        )
         raise OutputError(
-            f"shard {shard} failed on the cluster ({type(e).__name__}: {e}); --resume "
-            f"continues it from the checkpoints in {shard_folder(out, shard)}"
+            f"{cause}; --resume continues it from the checkpoints in {shard_folder(out, shard)}"
         ) from None
     return report
+
+
+def _clock_warnings(reports: list[ScanReport]) -> tuple[set[str], str | None]:
+    """Each shard's own clock check (a warning in its report, worded with its own counts) and
+    the check over every shard's hosts: one warning for the scan, not one per shard."""
+    from scanner.analysis.summary import (
+        SKEW_INPUT_COLUMNS,
+        SkewCounts,
+        skew_counts,
+        skew_message,
+    )
+
+    own: set[str] = set()
+    whole = SkewCounts()
+    as_of: dt.datetime | None = None
+    for r in reports:
+        if not r.meta.get("as_of"):
+            continue
+        as_of = dt.datetime.fromisoformat(r.meta["as_of"])
+        counts = SkewCounts()
+        hosts = Location.of(r.out) / "hosts.parquet"
+        if hosts.is_file():
+            for batch in files.iter_table_pandas(hosts, list(SKEW_INPUT_COLUMNS)):
+                counts += skew_counts(batch)
+        if (message := skew_message(counts, as_of)) is not None:
+            own.add(message)
+        whole += counts
+    return own, skew_message(whole, as_of) if as_of is not None else None
 
 
 def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
@@ -252,6 +361,10 @@ def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
                     bucket[name] = bucket.get(name, 0) + n
             else:
                 counts[key] = counts.get(key, 0) + value
+    per_shard, clock = _clock_warnings(reports)
+    warnings = [w for r in reports for w in r.warnings if w not in per_shard]
+    if clock is not None:
+        warnings.append(clock)
     first = reports[0].meta if reports else {}
     meta = {
         "as_of": first.get("as_of"),
@@ -266,5 +379,5 @@ def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
         summary=summary,
         worst=worst,
         meta=meta,
-        warnings=tuple(dict.fromkeys(w for r in reports for w in r.warnings)),
+        warnings=tuple(dict.fromkeys(warnings)),  # each once, not once per shard
     )

@@ -5,8 +5,10 @@ and resumes), and the tables equal an uninterrupted scan's."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from typer.testing import Result
 
 import scanner
 from scanner.testing.lab import Lab
+from tests.conftest import FIXED
 
 Cli = Callable[[Sequence[Any]], Result]
 BUCKET = "fleet-scans"
@@ -109,6 +112,34 @@ def test_dask_local_cluster_scans_the_lab_into_a_folder(
     assert "ERROR" not in result.output
     loaded = scanner.load(out)
     assert len(loaded.hosts) == lab_files.unique_targets + 2  # the round-robin name: 3 rows
+
+
+def test_a_quiet_dask_scan_prints_each_warning_once(
+    cli: Cli, lab_files: Any, scan_lab_args: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    """Three years on every lab certificate has expired: each shard's own clock check fires,
+    worded with its own counts. The scan says it once, over every shard's hosts; the input's
+    duplicate-row warnings (each shard reads the whole input) once too. With --quiet nothing
+    else: no `Wrote report.html`, no log line of the LocalCluster's."""
+    from scanner.analysis.summary import skew_counts
+
+    out = tmp_path / "later"
+    later = scan_lab_args(as_of=FIXED + dt.timedelta(days=3 * 365))
+    assert "--quiet" in later
+    result = cli(
+        ["scan", lab_files.csv, "--out", out, *later, *SLACK, "--dask", "local", "--shards", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert [x for x in lines if not x.startswith("warning: ")] == [], result.stderr
+    assert len(lines) == len(set(lines)), result.stderr
+    clock = [x for x in lines if "check the scanning machine's clock" in x]
+    whole = skew_counts(scanner.load(out).hosts)
+    assert whole.total > 3 * 5  # each shard has enough hosts for its own check to fire
+    assert clock == [clock[0]] and f" {whole.expired} of {whole.total} hosts " in clock[0]
+    assert len([x for x in lines if "duplicate row(s) of a target" in x]) == 1
+    assert (out / "report.html").is_file()
 
 
 def test_dask_usage_errors(cli: Cli, lab_files: Any, tmp_path: Path) -> None:
@@ -245,6 +276,14 @@ def test_a_worker_killed_mid_scan_loses_nothing(
     log = stderr.decode()
     assert "shard 1/2 done" in log and "shard 2/2 done" in log
     assert "progress:" in log
+    # Said once, as the shard starts again: which shard, that its worker died, the retry.
+    retried = [x for x in log.splitlines() if x.startswith("warning: shard 1/2:")]
+    assert len(retried) == 1, log
+    assert "the worker running it died (attempt 1)" in retried[0]
+    assert "running it again (attempt 2), resuming from its checkpoints" in retried[0]
+    assert "shard 2/2:" not in log.replace("shard 2/2 done", "")
+    etas = re.findall(r"^progress: .* ETA (\S+)$", log, re.MULTILINE)
+    assert len(set(etas)) > 2, log  # the ETA moves as the shards report
 
     shards = [str(out / "shard-1-of-2"), str(out / "shard-2-of-2")]
     hosts = ds.dataset([f"{s}/hosts.parquet" for s in shards]).to_table()

@@ -37,6 +37,10 @@ def files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     good = pki.leaf([HOST, "127.0.0.1"], ip_addresses=["127.0.0.1"])
     expired = pki.leaf([HOST], not_before=FIXED - 100 * DAY, not_after=FIXED - 3 * DAY)
     odd = unparseable_certificate(pki.leaf([HOST]), inter)
+    # Diagnosed medium (expiring_soon) before critical (hostname_mismatch).
+    expiring_elsewhere = pki.leaf(
+        ["elsewhere.check.test"], not_before=FIXED - 100 * DAY, not_after=FIXED + 3 * DAY
+    )
     hostile_name = make_leaf(
         None,
         dns_names=[HOST],
@@ -52,6 +56,7 @@ def files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
         "good.p7b": p7,
         "good.p7b.pem": pkcs7.serialize_certificates([good.cert, inter.cert], Encoding.PEM),
         "expired.pem": expired.pem + inter.pem,
+        "expiring-elsewhere.pem": expiring_elsewhere.pem + inter.pem,
         "orphan.pem": good.pem,
         "unparseable.pem": (
             b"-----BEGIN CERTIFICATE-----\n"
@@ -170,6 +175,23 @@ def test_human_output_names_findings_and_escapes_certificate_text(
     assert "[critical] self_signed" in out and "not trusted" in out
     assert "[bold red]=HYPERLINK()?[31m" in out  # markup shown as text, ESC replaced
     assert "\x1b[31m" not in out
+
+
+def test_findings_are_listed_worst_first_in_text_and_json(files: dict[str, Path]) -> None:
+    """The diagnosis finds the medium `expiring_soon` before the critical `hostname_mismatch`;
+    check lists the critical one first, in both outputs."""
+    chain = files["expiring-elsewhere.pem"]
+    common = ["check", chain, "--host", HOST, "--ca-bundle", files["ca.pem"]]
+    common += ["--as-of", FIXED.isoformat()]
+    text = run(common)
+    assert text.exit_code == 0, text.output
+    listed = [line.split()[:2] for line in text.stdout.splitlines() if line.startswith("  [")]
+    assert listed == [["[critical]", "hostname_mismatch:"], ["[medium]", "expiring_soon:"]]
+    as_json = run([*common, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    row = json.loads(as_json.stdout)
+    assert row["findings"] == ["hostname_mismatch", "expiring_soon"]
+    assert row["severity"] == "critical"
 
 
 def test_fail_on(files: dict[str, Path]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import grimp
 import pytest
 
+from scanner.cli.app import COMMANDS
 from scanner.testing.lab import Pki
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,6 +165,16 @@ def test_help_imports_no_heavy_package(tmp_path: Path) -> None:
     assert {"scanner.cli.scan", "scanner.cli.check", "scanner.cli.reports"} <= set(modules)
     assert _heavy(modules) == []
     assert not any(m.startswith("cryptography") for m in modules)
+
+
+def test_version_imports_no_command(tmp_path: Path) -> None:
+    """`scanner --version` answers from the installed distribution's metadata, before any
+    command's module, the network stack or cryptography is loaded."""
+    code, modules = _imported(tmp_path, "--version")
+    assert code == 0
+    assert not [m for m in modules if m in COMMANDS.values()]
+    assert _heavy(modules) == []
+    assert not any(m.startswith(("cryptography", "scanner.x509", "scanner.run")) for m in modules)
 
 
 def test_check_imports_only_what_it_uses(tmp_path: Path) -> None:
