@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 # Never download a Python: the machine's python3 (3.11+) is the one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-EXTRAS := --extra dev --extra dask --extra s3
+EXTRAS := --extra dev --extra dask --extra s3 --extra docs
 PYTEST_ARGS ?=
 
 .PHONY: install lock demo test test-latest bench check lint clean
