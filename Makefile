@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 EXTRAS := --extra dev --extra dask --extra s3 --extra docs
 PYTEST_ARGS ?=
 
-.PHONY: install lock demo test test-latest bench check lint clean
+.PHONY: install lock demo test test-latest bench check lint docs clean
 
 install: $(STAMP)
 
@@ -61,5 +61,12 @@ lint: install
 
 check: lint test
 
+# The documentation site, offline: the reference pages are written from the code first, then a
+# strict build (a broken link, a missing anchor or a page left out of the nav fails) into site/.
+docs: install
+	$(BIN)/python docs/gen_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "docs: site/index.html"
+
 clean:
-	rm -rf $(VENV) .venv-latest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache site
