@@ -54,8 +54,8 @@ bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check scanner tests bench
-	$(BIN)/ruff format --check scanner bench
+	$(BIN)/ruff check scanner tests bench docs
+	$(BIN)/ruff format --check scanner bench docs
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

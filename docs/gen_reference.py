@@ -164,7 +164,10 @@ def commands_page() -> str:
         params = [p for p in command.params if not getattr(p, "hidden", False)]
         lines += table(
             ["parameter", "default", "meaning"],
-            ([_param_name(p, ctx), _param_default(p), getattr(p, "help", "") or ""] for p in params),
+            (
+                [_param_name(p, ctx), _param_default(p), getattr(p, "help", "") or ""]
+                for p in params
+            ),
         )
         lines.append("")
     return "\n".join(lines)
@@ -240,7 +243,9 @@ def scan_options_page() -> str:
         "verdict, is a keyword of `scanner.scan` or is recorded in scan.json.",
         "",
     ]
-    lines += table(["option", "default", "meaning"], ([r[0], r[1], r[5]] for r in rows(ScanCommand)))
+    lines += table(
+        ["option", "default", "meaning"], ([r[0], r[1], r[5]] for r in rows(ScanCommand))
+    )
     lines.append("")
     return "\n".join(lines)
 
