@@ -64,8 +64,10 @@ NOT_YET_IN_SCAN = frozenset(
 
 
 def cell(text: object) -> str:
-    """Text for one cell of a Markdown table: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text for one cell of a Markdown table: one line, pipes escaped outside code spans (inside
+    one a pipe is its own, and an escape would show)."""
+    parts = " ".join(str(text).split()).split("`")
+    return "`".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
 
 
 def code(text: str) -> str:
@@ -213,6 +215,8 @@ def scan_options_page() -> str:
         "- **Python**: the keyword of `scanner.scan` / `scanner.scan_async`, when it has one.",
         "- **scan.json**: its key under `options` in scan.json, when it is recorded there.",
         "",
+        "The last two are at the end of the meaning.",
+        "",
         "## Options of the scan",
         "",
     ]
@@ -223,20 +227,15 @@ def scan_options_page() -> str:
             if not o.cli or o.hidden:
                 continue
             record = None if o.record is None else (o.record or f.name)
-            out.append(
-                [
-                    _option_name(f, o),
-                    _option_default(f, o),
-                    "yes" if o.verdict else "no",
-                    code(f.name) if o.api else "",
-                    code(record) if record else "",
-                    o.help,
-                ]
+            where = ([f"Python: `{f.name}`."] if o.api else []) + (
+                [f"scan.json: `{record}`."] if record else []
             )
+            verdict = "yes" if o.verdict else "no"
+            out.append([_option_name(f, o), _option_default(f, o), verdict, o.help, *where])
         return out
 
-    header = ["option", "default", "verdicts", "Python", "scan.json", "meaning"]
-    lines += table(header, rows(ScanOptions))
+    header = ["option", "default", "verdicts", "meaning"]
+    lines += table(header, ([*r[:3], " ".join(r[3:])] for r in rows(ScanOptions)))
     lines += ["", "## Options of the command", ""]
     lines += [
         "How `scanner scan` reports the scan and where it runs it; none of them changes a "
@@ -244,7 +243,7 @@ def scan_options_page() -> str:
         "",
     ]
     lines += table(
-        ["option", "default", "meaning"], ([r[0], r[1], r[5]] for r in rows(ScanCommand))
+        ["option", "default", "meaning"], ([r[0], r[1], r[3]] for r in rows(ScanCommand))
     )
     lines.append("")
     return "\n".join(lines)
