@@ -11,10 +11,10 @@ UV := $(TOOLS)/bin/uv
 # Never download a Python: the machine's python3 (3.11+) is the one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-EXTRAS := --extra dev --extra dask --extra s3
+EXTRAS := --extra dev --extra dask --extra s3 --extra docs
 PYTEST_ARGS ?=
 
-.PHONY: install lock demo test test-latest bench check lint clean
+.PHONY: install lock demo test test-latest bench check lint docs clean
 
 install: $(STAMP)
 
@@ -54,12 +54,19 @@ bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check scanner tests bench
-	$(BIN)/ruff format --check scanner bench
+	$(BIN)/ruff check scanner tests bench docs/gen_reference.py
+	$(BIN)/ruff format --check scanner bench docs/gen_reference.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 check: lint test
 
+# The documentation site, offline: the reference pages are written from the code first, then a
+# strict build (a broken link, a missing anchor or a page left out of the nav fails) into site/.
+docs: install
+	$(BIN)/python docs/gen_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "docs: site/index.html"
+
 clean:
-	rm -rf $(VENV) .venv-latest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache site

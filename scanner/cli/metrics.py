@@ -18,7 +18,8 @@ MetricsLabel = Annotated[
     typer.Option(
         "--metrics-label",
         help="Also label every host's series with this carried input column (owner...); "
-        "repeatable. Each distinct value is a new series: see the README on cardinality.",
+        "repeatable. Each distinct value is a new series: see the docs on cardinality "
+        "(Prometheus and Grafana).",
     ),
 ]
 

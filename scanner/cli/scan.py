@@ -226,7 +226,7 @@ def _command_option(default: Any, *, help: str, **more: Any) -> Any:
 class ScanCommand:
     """The options of `scanner scan` that are not options of the scan (`ScanOptions`): how
     the command reports it and where it runs. Declared as scan options are; after them in
-    `--help` and the README."""
+    `--help` and the docs."""
 
     progress_every: float = _command_option(
         30.0,

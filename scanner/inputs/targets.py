@@ -216,8 +216,8 @@ class SkippedLines:
 
 
 def _is_comment(raw: str) -> bool:
-    """The README's rule, on the raw line: its first non-blank character is `#`. A quoted
-    `"#payments"` cell is data."""
+    """The documented rule (docs/guide/input.md), on the raw line: its first non-blank
+    character is `#`. A quoted `"#payments"` cell is data."""
     return raw.lstrip("\ufeff").lstrip().startswith("#")
 
 

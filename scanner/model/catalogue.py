@@ -1,7 +1,7 @@
 """The catalogue of findings: stable code, severity, meaning and remedy, kept in one place.
 
 Diagnosis builds findings only through `scanner.x509.findings.make`, so every code written to
-disk is listed here and documented in the README (a test checks both).
+disk is listed here; docs/reference/findings.md is generated from it (a test checks it is current).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Code(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Spec:
     severity: Severity
-    meaning: str  # one line, for the README and the report
+    meaning: str  # one line, for the docs and the report
     remedy: str  # the generic remedy; findings may say it more precisely
 
 

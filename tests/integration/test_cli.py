@@ -449,10 +449,9 @@ def test_every_command_has_help(cli: Callable[..., Result]) -> None:
         assert "Example:" in result.stdout, name
 
 
-def _readme_options(section: str) -> set[str]:
-    """The options of the README table that follows `section` (`--aia/--no-aia` gives both)."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    after = text.split(section, 1)[1]
+def _documented_options(page: str) -> set[str]:
+    """The options of the first table of a docs page (`--aia/--no-aia` gives both)."""
+    after = (Path(__file__).resolve().parents[2] / "docs" / page).read_text(encoding="utf-8")
     table = after[after.index("| option |") :].split("\n\n", 1)[0]
     options: set[str] = set()
     for row in table.splitlines():
@@ -463,8 +462,8 @@ def _readme_options(section: str) -> set[str]:
 
 
 def test_scan_options_are_exactly_the_documented_ones() -> None:
-    """Every option of `scanner scan` has a row in the README's table, and every row an
-    option (hidden tuning options excepted)."""
+    """Every option of `scanner scan` has a row in the scanning guide's table, and every row
+    an option (hidden tuning options excepted)."""
     from scanner.cli.app import click_command
 
     command = click_command("scan")
@@ -475,10 +474,10 @@ def test_scan_options_are_exactly_the_documented_ones() -> None:
         for opt in (*p.opts, *p.secondary_opts)
         if opt.startswith("--")
     } - {"--help"}
-    documented = _readme_options("## Usage")
+    documented = _documented_options("guide/scanning.md")
     assert len(documented) > 15
-    assert sorted(actual - documented) == [], "options missing from the README"
-    assert sorted(documented - actual) == [], "README rows for options that do not exist"
+    assert sorted(actual - documented) == [], "options missing from the docs"
+    assert sorted(documented - actual) == [], "docs rows for options that do not exist"
 
 
 def test_installed_entry_point_help() -> None:

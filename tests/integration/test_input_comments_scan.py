@@ -22,7 +22,7 @@ def test_scan_json_counts_skipped_lines_and_names_a_row_shaped_comment(
         "# nightly fleet\n"
         "owner,host\n"
         '"#payments",bad host.example\n'  # quoted: a row (invalid: white space in the name)
-        "#billing,also bad.example\n"  # a comment by the README's rule, shaped like a row
+        "#billing,also bad.example\n"  # a comment by the documented rule, shaped like a row
         "\n"
         "web,-lead.example\n",
         encoding="utf-8",

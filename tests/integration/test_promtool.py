@@ -23,7 +23,7 @@ from typer.testing import Result
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "examples" / "alerts.yml"
 DASHBOARD = ROOT / "docs" / "grafana" / "tls-fleet.json"
-README = ROOT / "README.md"
+PROMETHEUS_PAGE = ROOT / "docs" / "howto" / "prometheus.md"
 PROMTOOL = shutil.which("promtool")
 Cli = Callable[[Sequence[Any]], Result]
 METRIC = re.compile(r"\btls_scanner_[a-z_]+\b")
@@ -94,10 +94,11 @@ def test_alert_rules_pass_promtool_and_use_written_metrics(exposition: str) -> N
         used = set(METRIC.findall(rule["expr"]))
         assert used, rule["alert"]
         assert used <= names, (rule["alert"], used - names)
-    # The README points at the file instead of keeping a copy that could drift.
-    readme = README.read_text(encoding="utf-8")
-    assert "examples/alerts.yml" in readme
-    assert "- alert:" not in readme and "expr:" not in readme
+    # The docs page points at the file, and the site includes it as it is (a snippet), instead
+    # of keeping a copy that could drift.
+    page = PROMETHEUS_PAGE.read_text(encoding="utf-8")
+    assert "examples/alerts.yml" in page and '--8<-- "examples/alerts.yml"' in page
+    assert "- alert:" not in page and "expr:" not in page
 
 
 def test_dashboard_expressions_parse_and_use_written_metrics(

@@ -105,7 +105,7 @@ NOT_YET_SCANNED = {
 REVOCATION = {"self_signed": "not_checked", "issuer_not_found": "not_checked", "revoked": "revoked"}
 
 
-# Severity of each finding code, as the README's findings table documents it.
+# Severity of each finding code, as the findings catalogue documents it.
 SEVERITY = {
     "expired": "critical",
     "not_yet_valid": "critical",

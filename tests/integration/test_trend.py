@@ -2,7 +2,7 @@
 in two shards, the other two as Hive-style `reports/night=YYYY-MM-DD` folders. The per-night
 counts are checked against an independent count from the hosts and findings tables; the
 formats parse back; the HTML page needs no network and escapes host names; the nights read
-as one dataset in DuckDB (the README's query, run verbatim) and pyarrow; object storage and
+as one dataset in DuckDB (the docs' query, run verbatim) and pyarrow; object storage and
 a parent of nights whose night is shard folders give the same trend."""
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def test_html_page(fleet: Fleet) -> None:
     assert page.count("<polyline") >= len(seen)
 
 
-README_QUERY = re.compile(r"<!-- trend-query -->\s*```sql\n(.*?)```", re.DOTALL)
+DOCS_QUERY = re.compile(r"<!-- trend-query -->\s*```sql\n(.*?)```", re.DOTALL)
 
 
 def test_nights_read_as_one_dataset(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,10 +329,10 @@ def test_nights_read_as_one_dataset(fleet: Fleet, monkeypatch: pytest.MonkeyPatc
     }
     assert Counter(table.column("night").to_pylist()) == {k: len(v) for k, v in hosts.items()}
 
-    # DuckDB: the README's query, verbatim, from the folder holding reports/.
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = README_QUERY.search(readme)
-    assert match, "README: a ```sql block after <!-- trend-query -->"
+    # DuckDB: the docs' query, verbatim, from the folder holding reports/.
+    page = (ROOT / "docs" / "guide" / "trend.md").read_text(encoding="utf-8")
+    match = DOCS_QUERY.search(page)
+    assert match, "docs/guide/trend.md: a ```sql block after <!-- trend-query -->"
     monkeypatch.chdir(fleet.root)
     got = duckdb.sql(match.group(1)).fetchall()
 
@@ -391,15 +391,15 @@ def test_errors_are_one_line(fleet: Fleet, tmp_path: Path) -> None:
     assert "shard 1/1" in result.output and result.output.count("error:") == 1
 
 
-def test_help_and_readme_name_the_same_options() -> None:
+def test_help_and_docs_name_the_same_options() -> None:
     from scanner.cli.app import click_command
 
     command = click_command("trend")
     actual = {
         opt for p in command.params for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")
     } - {"--help"}
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = readme.split("### `scanner trend DIR...`", 1)[1]
+    page = (ROOT / "docs" / "guide" / "trend.md").read_text(encoding="utf-8")
+    after = page.split("## `scanner trend DIR...`", 1)[1]
     table = after[after.index("| option |") :].split("\n\n", 1)[0]
     documented = {
         row.split("`")[1].split()[0] for row in table.splitlines() if row.startswith("| `--")

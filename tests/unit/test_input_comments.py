@@ -1,4 +1,4 @@
-"""Comment lines are decided on the raw line (README, Input CSV): a line whose first non-blank
+"""Comment lines are decided on the raw line (docs/guide/input.md): a line whose first non-blank
 character is `#` is skipped and counted; a quoted `"#payments"` cell is data; a skipped line
 shaped like a row (as many fields as the header) is named so it is not lost without a trace."""
 
@@ -30,7 +30,7 @@ def test_comment_lines_are_counted_and_row_shaped_ones_named() -> None:
     text = (
         "# fleet of 2026-06\n"  # before the header: counted, never row-shaped
         "owner,host\n"
-        "#payments,a.example\n"  # a comment by the README's rule, but shaped like a row
+        "#payments,a.example\n"  # a comment by the documented rule, but shaped like a row
         "   # a note, with, more fields than the header\n"
         "\n"
         "web,b.example\n"

@@ -57,7 +57,7 @@ cells = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00")
 
 
 def _skipped(line: str) -> bool:
-    """Blank lines and `#` comments are not rows (README, Input CSV: a line whose first
+    """Blank lines and `#` comments are not rows (docs/guide/input.md: a line whose first
     non-blank character is `#`, decided on the raw line, so a quoted "#x" cell is data)."""
     return not line.replace(",", "").strip() or line.lstrip().startswith("#")
 

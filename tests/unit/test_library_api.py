@@ -1,6 +1,6 @@
 """`import scanner` as a library: light to import, tab-completable, typed for mypy (py.typed and
-real signatures, no `Any`), `check`'s keywords those of `scan`, and the README's API section
-held to the signatures."""
+real signatures, no `Any`), `check`'s keywords those of `scan`, and the docs' API section
+(docs/howto/notebooks.md) held to the signatures."""
 
 from __future__ import annotations
 
@@ -100,13 +100,13 @@ def test_py_typed_is_package_data() -> None:
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["scanner"]
 
 
-# --- the README's API section ------------------------------------------------------------------
+# --- the docs' API section --------------------------------------------------------------------
 
 
-def _readme_api() -> dict[str, ast.arguments]:
-    """The signatures of the README's API block, by function name, parsed as Python."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = text.split("### API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def _docs_api() -> dict[str, ast.arguments]:
+    """The signatures of the docs' API block, by function name, parsed as Python."""
+    text = (ROOT / "docs" / "howto" / "notebooks.md").read_text(encoding="utf-8")
+    block = text.split("## API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     found = {}
     for line in block.splitlines():
         match = re.fullmatch(r"(?:await )?scanner\.(\w+)\((.*)\) -> .+", line)
@@ -119,10 +119,10 @@ def _readme_api() -> dict[str, ast.arguments]:
     return found
 
 
-def test_the_readme_api_section_matches_the_signatures() -> None:
-    """Each function of the README's API block has its real parameters: names, kinds and
+def test_the_docs_api_section_matches_the_signatures() -> None:
+    """Each function of the docs' API block has its real parameters: names, kinds and
     defaults (`**options` standing for the declared options)."""
-    documented = _readme_api()
+    documented = _docs_api()
     assert sorted(documented) == sorted(API)
     for name, args in documented.items():
         real = list(inspect.signature(getattr(scanner, name)).parameters.values())

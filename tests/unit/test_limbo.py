@@ -1,7 +1,8 @@
 """x509-limbo (../shared/corpora/x509-limbo, 208 path-validation cases with expected results)
 through the diagnosis `scan` and `check` use: the `trusted` verdict against
 `expected_result`. Every case runs; each disagreement is explained below, and the test fails
-when one appears or disappears, so the agreement figure in the README stays true."""
+when one appears or disappears, so the agreement figure in the docs (guide/conformance.md)
+stays true."""
 
 from __future__ import annotations
 

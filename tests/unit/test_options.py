@@ -1,6 +1,7 @@
 """The options schema (scanner.run.options): one declaration per option, and everything that
 used to repeat the list (typer parameters, scanner.scan's signature, the resume record, the
-run's config, the README table) derived from it or held to it both ways."""
+run's config, the docs' options table and keyword list) derived from it or held to it both
+ways."""
 
 from __future__ import annotations
 
@@ -214,15 +215,14 @@ def test_options_that_exclude_each_other_are_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--metrics-label needs --metrics" in result.stderr
 
 
-# --- the README's table ------------------------------------------------------------------------
+# --- the docs' table (docs/guide/scanning.md) --------------------------------------------------
 
 
-def _readme_rows() -> dict[str, str]:
-    """The README's `scanner scan` options table: each flag (`--aia/--no-aia` as written) and
-    its default cell."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = text.split("## Usage", 1)[1]
-    table = after[after.index("| option |") :].split("\n\n", 1)[0]
+def _docs_rows() -> dict[str, str]:
+    """The `scanner scan` options table of the scanning guide (hand-written, beside the
+    generated reference): each flag (`--aia/--no-aia` as written) and its default cell."""
+    text = (ROOT / "docs" / "guide" / "scanning.md").read_text(encoding="utf-8")
+    table = text[text.index("| option |") :].split("\n\n", 1)[0]
     rows = {}
     for row in table.splitlines():
         if row.startswith("| `--"):
@@ -231,7 +231,7 @@ def _readme_rows() -> dict[str, str]:
     return rows
 
 
-def _readme_default(value: Any) -> str | None:
+def _docs_default(value: Any) -> str | None:
     """How the table writes a plain default (None: free text, such as `system resolver`)."""
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -242,23 +242,23 @@ def _readme_default(value: Any) -> str | None:
     return None
 
 
-def test_the_readme_table_lists_exactly_the_declared_options_with_their_defaults() -> None:
-    rows = _readme_rows()
+def test_the_docs_table_lists_exactly_the_declared_options_with_their_defaults() -> None:
+    rows = _docs_rows()
     declared_flags = {}
     for cls in (ScanOptions, ScanCommand):
         for f, o in declared(cls):
             if o.cli and not o.hidden and not o.argument:
                 declared_flags[flag_name(f, o)] = f.default
-    assert sorted(set(declared_flags) - set(rows)) == [], "options missing from the README"
-    assert sorted(set(rows) - set(declared_flags)) == [], "README rows for no declared option"
+    assert sorted(set(declared_flags) - set(rows)) == [], "options missing from the docs"
+    assert sorted(set(rows) - set(declared_flags)) == [], "docs rows for no declared option"
     for flag, default in declared_flags.items():
-        expected = _readme_default(default)
+        expected = _docs_default(default)
         if expected is not None:
             assert rows[flag] == expected, (flag, rows[flag], expected)
 
 
-def test_the_readme_names_exactly_the_python_keywords() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_name_exactly_the_python_keywords() -> None:
+    text = (ROOT / "docs" / "howto" / "notebooks.md").read_text(encoding="utf-8")
     sentence = re.split(r"Its keyword\s+options are", text, maxsplit=1)[1].split(";", 1)[0]
     named = re.findall(r"`([a-z_]+)`", sentence.split(":", 1)[1])
     assert named == [f.name for f, o in declared(ScanOptions) if o.api]

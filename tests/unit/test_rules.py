@@ -1,6 +1,7 @@
 """Each diagnosis step on its own (scanner.x509.rules over scanner.x509.paths), with real
-certificates minted here and expected values written from the README's definitions; and a
-host counted once per finding code however many certificates carry it."""
+certificates minted here and expected values written from the documented definitions
+(docs/guide/diagnosis.md); and a host counted once per finding code however many certificates
+carry it."""
 
 from __future__ import annotations
 
