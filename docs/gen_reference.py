@@ -18,7 +18,7 @@ from typing import Any
 
 from scanner.cli.app import COMMANDS, click_command
 from scanner.cli.scan import ScanCommand
-from scanner.model.catalogue import CATALOGUE, Code
+from scanner.model.catalogue import CATALOGUE, NOT_YET_SCANNED, Code
 from scanner.model.types import Severity
 from scanner.run.options import ScanOptions
 from scanner.run.schema import Option, declared, flag_name
@@ -46,21 +46,8 @@ PRODUCED_BY: dict[Code, str] = {
     Code.REVOCATION_UNKNOWN: "`--revocation` (on by default)",
     Code.INCONSISTENT_BACKENDS: "`--addresses all`",
 }
-# Codes of the catalogue whose rules exist but are not yet run by `scanner scan` (issue 21's
-# foundation: served-chain hygiene, the renewal clock, ARI and CAA).
-NOT_YET_IN_SCAN = frozenset(
-    {
-        Code.CHAIN_ORDER,
-        Code.DUPLICATE_IN_CHAIN,
-        Code.ROOT_IN_CHAIN,
-        Code.UNRELATED_IN_CHAIN,
-        Code.EXPIRED_IN_CHAIN,
-        Code.INTERMEDIATE_EXPIRES_FIRST,
-        Code.RENEWAL_OVERDUE,
-        Code.ARI_RENEW_NOW,
-        Code.CAA_FORBIDS_CURRENT_CA,
-    }
-)
+# Codes of the catalogue whose rules exist but are not yet run by `scanner scan`.
+NOT_YET_IN_SCAN = NOT_YET_SCANNED
 
 
 def cell(text: object) -> str:

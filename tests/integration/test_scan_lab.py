@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from typer.testing import Result
 
-from scanner.model.catalogue import Code
+from scanner.model.catalogue import NOT_YET_SCANNED, Code
 from scanner.model.types import ErrorCode, Severity
 from scanner.store.tables import VERDICT_COLUMNS
 from scanner.testing import lab as lab_mod
@@ -87,19 +87,7 @@ TARGETED = {Code.NOT_TRUSTED, Code.UNPARSEABLE_CERTIFICATE, Code.AIA_FETCH_FAILE
 TARGETED |= {Code.REVOCATION_UNKNOWN}
 # ...and by the DHE-DSS server of test_dsa.py (a DSA leaf needs DH parameters to be served).
 TARGETED |= {Code.DSA_KEY}
-# Catalogued with their pure rules and unit tests (issue 21), not yet produced by `scanner
-# scan`: the session that wires them in moves each to a lab scenario or TARGETED.
-NOT_YET_SCANNED = {
-    Code.CHAIN_ORDER,
-    Code.DUPLICATE_IN_CHAIN,
-    Code.ROOT_IN_CHAIN,
-    Code.UNRELATED_IN_CHAIN,
-    Code.EXPIRED_IN_CHAIN,
-    Code.INTERMEDIATE_EXPIRES_FIRST,
-    Code.RENEWAL_OVERDUE,
-    Code.ARI_RENEW_NOW,
-    Code.CAA_FORBIDS_CURRENT_CA,
-}
+# NOT_YET_SCANNED (the catalogue's): rules not yet run by `scanner scan`.
 # Every lab certificate names its issuer's CRL, which the lab serves: the path is `good` by
 # the CRL, but where no certificate has an issuer on the path (nothing to check against).
 REVOCATION = {"self_signed": "not_checked", "issuer_not_found": "not_checked", "revoked": "revoked"}
