@@ -35,6 +35,36 @@ if TYPE_CHECKING:
 
 MAX_CHAIN_FILE = 16 * 1024 * 1024
 
+# How browsers decide (issue 20): the options `scan` declares in scanner.run.options.
+RootPrograms = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--root-program",
+        metavar="NAME=FILE",
+        help="Also judge trust with this browser root program, named NAME in trusted_by and "
+        "distrusted_by: Chrome's root_store.textproto or Mozilla's certdata.txt, detected from "
+        "the content; its constraints (distrust dates) apply (repeatable).",
+    ),
+]
+CtLogs = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        help="Verify SCTs against this CT log list (Chrome's log_list.json, v3 schema) and "
+        "judge Chrome's CT policy (ct_compliant); without it SCTs are only counted.",
+    ),
+]
+
+
+def _root_programs(values: list[str] | None) -> tuple[tuple[str, Path], ...]:
+    from scanner.errors import UsageError
+    from scanner.store.programs import parse_root_program
+
+    try:
+        return tuple(parse_root_program(v) for v in values or ())
+    except UsageError as e:
+        raise typer.BadParameter(str(e), param_hint="--root-program") from None
+
 
 def _style(text: str, **style: Any) -> str:
     # Colour as rich would show it: none when NO_COLOR is set (click.echo strips it when
@@ -76,6 +106,13 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
     verdict = _style("trusted", fg="green") if row["trusted"] else _style("not trusted", fg="red")
     yield f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else "")
     yield f"trusted by: {printable(', '.join(row['trusted_by']) or 'no store')}"
+    if row["distrusted_by"]:
+        yield f"distrusted by: {printable(', '.join(row['distrusted_by']))}"
+    if row["sct_count"] is not None:
+        compliant = {True: "compliant", False: "not compliant", None: "not judged"}
+        valid = "" if row["sct_valid"] is None else f", {row['sct_valid']} valid"
+        yield f"CT:      {row['sct_count']} SCT(s){valid}; {compliant[row['ct_compliant']]}"
+        yield f"lifetime: {row['lifetime_days']:g} day(s)"
     yield f"grade:   {row['grade']} (from the {row['grade_basis']})"
     source = f" ({row['revocation_source']})" if row["revocation_source"] else ""
     yield f"revocation: {row['revocation']}{source}"
@@ -94,6 +131,8 @@ def check_command(
         Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
     ] = None,
     trust_store: TrustStores = None,
+    root_program: RootPrograms = None,
+    ct_logs: CtLogs = None,
     as_of: AsOf = None,
     expiry_warn_days: WarnDays = 30,
     crl: Annotated[
@@ -121,6 +160,7 @@ def check_command(
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
     from scanner.run.check import check
+    from scanner.store.programs import load_log_list, load_programs
     from scanner.store.trust import load_named, load_trust
     from scanner.x509.chainfile import load_chain
 
@@ -135,6 +175,12 @@ def check_command(
     certificates = load_chain(data, str(chain))
     trust = load_trust(ca_bundle)
     stores = load_named(trust_store_options(trust_store))
+    programs = load_programs(
+        _root_programs(root_program),
+        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
+        taken=[s.name for s in stores],
+    )
+    log_list = load_log_list(ct_logs)
     crls: tuple[Crl, ...] = ()
     if crl:
         from scanner.store.crlfiles import load_crl_files
@@ -150,6 +196,8 @@ def check_command(
             warn_days=expiry_warn_days,
             stores=stores,
             crls=crls,
+            programs=programs,
+            log_list=log_list,
         )
     except HostError as e:
         raise fail(f"--host: {e}") from None

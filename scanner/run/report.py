@@ -17,6 +17,7 @@ from scanner.run.pipeline import ScanConfig
 from scanner.run.resume import input_name
 from scanner.store import files
 from scanner.store.location import Location
+from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 from scanner.x509.certs import TrustStore
 
@@ -202,6 +203,8 @@ def finish(
             _store_record(DEFAULT_STORE, trust),
             *(_store_record(st.name, st.trust) for st in config.stores),
         ],
+        # How browsers decide (issue 20): each --root-program file and the --ct-logs list.
+        **browser_files(options.root_programs, options.ct_logs, config.programs, config.log_list),
         "counts": _counts(s, dedupe, table_rows),
         # Host rows with error=internal, and findings holding a fetch's internal error.
         "internal_errors": s.counted("error").get("internal", 0) + _internal_fetch_errors(out),

@@ -325,7 +325,8 @@ class Pki:
         aia_url: str | None = None,
         serial: int | None = None,
     ) -> Issued:
-        """A leaf valid from 30 days before as-of to 200 after, issued by the intermediate
+        """A leaf valid from 30 days before as-of to 160 after (190 days, within the 200 of
+        CA/B ballot SC-081), issued by the intermediate
         (`issuer=None`: self-signed) and naming its issuer's CRL unless given `crl_url` or
         `ocsp_url`."""
         signer = self.intermediate if issuer is UNSET else issuer
@@ -337,7 +338,7 @@ class Pki:
             ip_addresses=ip_addresses,
             cn=cn,
             not_before=self.as_of - 30 * DAY if not_before is None else not_before,
-            not_after=self.as_of + 200 * DAY if not_after is None else not_after,
+            not_after=self.as_of + 160 * DAY if not_after is None else not_after,
             key=key,
             san=san,
             aia_url=aia_url,
