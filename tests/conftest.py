@@ -186,12 +186,16 @@ def lab_files(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
 
 def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
     """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout, protocol
-    probes and the lab's second trust store (written beside the CA by `write_inputs`)."""
+    probes, the lab's second trust store, root programs and CT log list (written beside the
+    CA)."""
     host, port = lab.dns_address
     stores = [f"--trust-store={name}={path}" for name, path in lab.write_stores(ca.parent)]
+    programs, log_list = lab.write_programs(ca.parent)
     return [
         "--protocols",
         *stores,
+        *(f"--root-program={name}={path}" for name, path in programs),
+        f"--ct-logs={log_list}",
         "--as-of",
         as_of.isoformat(),
         "--ca-bundle",

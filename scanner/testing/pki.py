@@ -19,7 +19,13 @@ DAY = dt.timedelta(days=1)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # The lab's CAs by their `Pki` attribute, for tables that name an issuer.
 CaName = Literal[
-    "root", "intermediate", "expired_intermediate", "rogue_root", "new_root", "new_intermediate"
+    "root",
+    "intermediate",
+    "expired_intermediate",
+    "rogue_root",
+    "new_root",
+    "new_intermediate",
+    "program_root",
 ]
 # Where each CA publishes its CRL: `crl_base`/<slug>.crl.
 CRL_SLUGS: dict[CaName, str] = {
@@ -29,6 +35,7 @@ CRL_SLUGS: dict[CaName, str] = {
     "rogue_root": "rogue",
     "new_root": "new-root",
     "new_intermediate": "new-intermediate",
+    "program_root": "program-root",
 }
 
 
@@ -248,6 +255,8 @@ class Pki:
     rogue_root: Issued
     new_root: Issued
     new_intermediate: Issued
+    # In the default store and the lab's root programs, which distrust its later leaves.
+    program_root: Issued
 
     # Where each CA publishes its CRL (`crl_base` + CRL_FILES[slug]); certificates name their
     # issuer's CRL. None: no CRL distribution points at all.
@@ -292,6 +301,11 @@ class Pki:
                 not_before=as_of - 300 * DAY,
                 not_after=as_of + 1000 * DAY,
                 crl_url=crl("new-root"),
+            ),
+            program_root=make_ca(
+                "Scanner Lab Program Root CA",
+                not_before=as_of - 3650 * DAY,
+                not_after=as_of + 3650 * DAY,
             ),
             crl_base=crl_base,
         )

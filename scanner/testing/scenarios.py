@@ -15,6 +15,10 @@ from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
 JAVA_STORE = "java"  # the lab's named trust store: an older client's roots
 BOTH_STORES = ("default", JAVA_STORE)
+# The lab's root programs (--root-program), in option order: they list only the program root,
+# and distrust its leaves after a cutoff (`PROGRAM_CUTOFF_DAYS` before as-of).
+PROGRAMS = ("chrome", "mozilla")
+PROGRAM_CUTOFF_DAYS = 60
 TLS = ssl.TLSVersion
 Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only
 # What a lab server speaks unless told otherwise: TLS 1.2 and 1.3, forward secrecy only. The
@@ -30,6 +34,11 @@ STILL_TRUSTED = frozenset(
         "no_modern_protocol",
         "no_tls13",
         "rsa_key_exchange",
+        # How browsers decide (issue 20): the default store's verdict stands.
+        "distrusted_by_program",
+        "ct_noncompliant",
+        "invalid_sct",
+        "lifetime_over_limit",
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
@@ -57,6 +66,7 @@ class Scenario:
     # The name's addresses when it has several (`--addresses all` scans each as its own row),
     # with the findings of each address's row.
     addresses: tuple[str, ...] = ()
+    distrusted_by: tuple[str, ...] = ()  # the root programs whose constraints reject it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,11 +79,15 @@ class Leaf:
     san: bool = True
     issuer: CaName | None = "intermediate"  # None: self-signed, naming no CRL
     not_before: int = -30  # days from as-of
-    not_after: int = 200
+    not_after: int = 160  # 190 days: within CA/B ballot SC-081's 200
     key: Literal["ec", "rsa1024", "rsa2048"] = "ec"
     aia: bool = False  # a caIssuers URL where the lab serves its intermediate
     signature: Literal["sha256", "sha1", "md5"] = "sha256"  # sha1/md5: re-signed by its issuer
     revoked: bool = False  # listed on its issuer's CRL (keyCompromise)
+    # Embedded SCTs from the lab's CT logs (dated an hour before notBefore or as-of); the last
+    # `forged_scts` of them claim their log and fail its signature. Re-signed leaves have none.
+    scts: int = 3
+    forged_scts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,10 +107,13 @@ class Host:
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
     static_rsa: bool = False
     protocols: Protocols = MODERN
+    trusted_by: tuple[str, ...] | None = None  # default: BOTH_STORES (or `default` alone)
+    distrusted_by: tuple[str, ...] = ()
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
         stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
+        stores = stores if self.trusted_by is None else self.trusted_by
         return Scenario(
             name=self.name,
             host=self.host,
@@ -109,6 +126,7 @@ class Host:
             grade=self.grade,
             trusted_by=stores if trusted else (),
             protocols=self.protocols,
+            distrusted_by=self.distrusted_by,
         )
 
 
@@ -225,7 +243,7 @@ SCENARIOS: tuple[Row, ...] = (
     Host(
         name="not_yet_valid",
         host="future.lab.test",
-        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=300),
+        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=150),
         findings=("not_yet_valid",),
         grade="T",
     ),
@@ -328,7 +346,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="weak_signature",
         host="sha1.lab.test",
         leaf=Leaf(dns_names=("sha1.lab.test",), signature="sha1"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="T",  # SHA-1: not trusted
     ),
     Host(
@@ -402,7 +420,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="md5_signature",
         host="md5.lab.test",
         leaf=Leaf(dns_names=("md5.lab.test",), signature="md5"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="F",
         note="leaf signed with MD5",
     ),
@@ -423,6 +441,55 @@ SCENARIOS: tuple[Row, ...] = (
         ip=None,
         in_dns=True,
         note="no ip column: resolved by the lab's DNS server",
+    ),
+    # How browsers decide (issue 20): root programs, CT, lifetime.
+    Host(
+        name="program_trusted",
+        host="before.program.lab.test",
+        leaf=Leaf(
+            dns_names=("before.program.lab.test",),
+            issuer="program_root",
+            not_before=-90,
+            not_after=90,
+        ),
+        chain=(),
+        grade="A",
+        trusted_by=(*BOTH_STORES, *PROGRAMS),
+        note="issued (and logged) before the root programs' cutoff",
+    ),
+    Host(
+        name="distrusted_by_program",
+        host="after.program.lab.test",
+        leaf=Leaf(dns_names=("after.program.lab.test",), issuer="program_root", not_before=-20),
+        chain=(),
+        findings=("distrusted_by_program",),
+        grade="A",  # the grade is the default store's
+        distrusted_by=PROGRAMS,
+        note="issued (and logged) after the root programs' cutoff",
+    ),
+    Host(
+        name="ct_noncompliant",
+        host="unlogged.lab.test",
+        leaf=Leaf(dns_names=("unlogged.lab.test",), scts=1),
+        findings=("ct_noncompliant",),
+        grade="A",
+        note="one SCT where Chrome asks for three",
+    ),
+    Host(
+        name="invalid_sct",
+        host="forged-sct.lab.test",
+        leaf=Leaf(dns_names=("forged-sct.lab.test",), scts=4, forged_scts=1),
+        findings=("invalid_sct",),
+        grade="A",
+        note="a fourth SCT claims a lab log and fails its signature",
+    ),
+    Host(
+        name="lifetime_over_limit",
+        host="longlived.lab.test",
+        leaf=Leaf(dns_names=("longlived.lab.test",), not_after=200),
+        findings=("lifetime_over_limit",),
+        grade="A",
+        note="230 days, over SC-081's 200",
     ),
     StartTlsHost(
         name="starttls_smtp",

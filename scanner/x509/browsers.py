@@ -154,14 +154,18 @@ def _sha256(cert: x509.Certificate) -> str:
 
 
 def _distrust_finding(
-    v: ProgramVerdict, why: ProgramDistrusted, path: Sequence[x509.Certificate]
+    distrusted: Sequence[tuple[ProgramVerdict, ProgramDistrusted]],
+    path: Sequence[x509.Certificate],
 ) -> Finding:
-    root = next((c for c in path if _sha256(c) == why.root_sha256), None)
+    """One finding per host, naming each program, its root, rule, cutoff and the leaf's date."""
+    first = distrusted[0][1]
+    root = next((c for c in path if _sha256(c) == first.root_sha256), None)
+    why = "; ".join(f"{v.name} ({v.kind}): {d.message}" for v, d in distrusted)
+    rules = ", ".join(f"{v.name} by {d.rule} (cutoff {d.cutoff})" for v, d in distrusted)
     return F.make(
         Code.DISTRUSTED_BY_PROGRAM,
-        f"{v.name} ({v.kind}) distrusts the leaf: {why.message}",
-        f"Reissue the certificate from another CA: {v.name} distrusts leaves of this root "
-        f"by {why.rule} (cutoff {why.cutoff}).",
+        f"distrusted by {why}",
+        f"Reissue the certificate from another CA: {rules} distrust(s) this root's leaves.",
         certificate=root,
     )
 
@@ -224,15 +228,15 @@ def judge(
         for np in ctx.programs
     ]
     programs = tuple(v for v, _ in judged)
-    found: list[Finding] = [_distrust_finding(v, why, path) for v, why in judged if why]
+    distrusted = [(v, why) for v, why in judged if why is not None]
+    found: list[Finding] = [_distrust_finding(distrusted, path)] if distrusted else []
     default_anchored = ctx.memo.in_store(ctx.trust, path[-1])
     found += _ct_findings(facts, ctx, default_anchored, programs)
     nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     public = default_anchored or any(p.anchored for p in programs)
-    found += [
-        F.make(Code.LIFETIME_OVER_LIMIT, o.message)
-        for o in lifetime.judge(nb, na, publicly_trusted=public)
-    ]
+    over = lifetime.judge(nb, na, publicly_trusted=public)
+    if over:  # one finding, each rule the leaf breaks in it
+        found.append(F.make(Code.LIFETIME_OVER_LIMIT, "; ".join(o.message for o in over)))
     s, measured = facts.summary, ctx.log_list is not None
     view = BrowserView(
         programs=programs,
