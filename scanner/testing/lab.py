@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from scanner.model.types import StartTls
 from scanner.testing import ctlab, programlab
 from scanner.testing import starttls as lab_starttls
+from scanner.testing.browser_rows import PROGRAM_CUTOFF_DAYS, PROGRAMS
 from scanner.testing.der import patch_and_resign, resign_md5, resign_sha1, year_zero_leaf
 from scanner.testing.pki import (
     CRL_SLUGS,
@@ -45,8 +46,6 @@ from scanner.testing.scenarios import (
     INVALID_ROWS,
     JAVA_STORE,
     MODERN,
-    PROGRAM_CUTOFF_DAYS,
-    PROGRAMS,
     REVOKED_DAYS_AGO,
     SCENARIOS,
     STILL_TRUSTED,

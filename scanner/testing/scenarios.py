@@ -10,15 +10,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
+from scanner.testing.browser_rows import browser_rows
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
 JAVA_STORE = "java"  # the lab's named trust store: an older client's roots
 BOTH_STORES = ("default", JAVA_STORE)
-# The lab's root programs (--root-program), in option order: they list only the program root,
-# and distrust its leaves after a cutoff (`PROGRAM_CUTOFF_DAYS` before as-of).
-PROGRAMS = ("chrome", "mozilla")
-PROGRAM_CUTOFF_DAYS = 60
 TLS = ssl.TLSVersion
 Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only
 # What a lab server speaks unless told otherwise: TLS 1.2 and 1.3, forward secrecy only. The
@@ -442,55 +439,7 @@ SCENARIOS: tuple[Row, ...] = (
         in_dns=True,
         note="no ip column: resolved by the lab's DNS server",
     ),
-    # How browsers decide (issue 20): root programs, CT, lifetime.
-    Host(
-        name="program_trusted",
-        host="before.program.lab.test",
-        leaf=Leaf(
-            dns_names=("before.program.lab.test",),
-            issuer="program_root",
-            not_before=-90,
-            not_after=90,
-        ),
-        chain=(),
-        grade="A",
-        trusted_by=(*BOTH_STORES, *PROGRAMS),
-        note="issued (and logged) before the root programs' cutoff",
-    ),
-    Host(
-        name="distrusted_by_program",
-        host="after.program.lab.test",
-        leaf=Leaf(dns_names=("after.program.lab.test",), issuer="program_root", not_before=-20),
-        chain=(),
-        findings=("distrusted_by_program",),
-        grade="A",  # the grade is the default store's
-        distrusted_by=PROGRAMS,
-        note="issued (and logged) after the root programs' cutoff",
-    ),
-    Host(
-        name="ct_noncompliant",
-        host="unlogged.lab.test",
-        leaf=Leaf(dns_names=("unlogged.lab.test",), scts=1),
-        findings=("ct_noncompliant",),
-        grade="A",
-        note="one SCT where Chrome asks for three",
-    ),
-    Host(
-        name="invalid_sct",
-        host="forged-sct.lab.test",
-        leaf=Leaf(dns_names=("forged-sct.lab.test",), scts=4, forged_scts=1),
-        findings=("invalid_sct",),
-        grade="A",
-        note="a fourth SCT claims a lab log and fails its signature",
-    ),
-    Host(
-        name="lifetime_over_limit",
-        host="longlived.lab.test",
-        leaf=Leaf(dns_names=("longlived.lab.test",), not_after=200),
-        findings=("lifetime_over_limit",),
-        grade="A",
-        note="230 days, over SC-081's 200",
-    ),
+    *browser_rows(),  # how browsers decide (issue 20): scanner.testing.browser_rows
     StartTlsHost(
         name="starttls_smtp",
         host="mail.lab.test",
