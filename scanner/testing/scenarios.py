@@ -109,7 +109,7 @@ class Host:
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
-        stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
+        stores: tuple[str, ...] = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
         stores = stores if self.trusted_by is None else self.trusted_by
         return Scenario(
             name=self.name,
