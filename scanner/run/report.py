@@ -113,7 +113,7 @@ def _summarise(out: Location, config: ScanConfig) -> _Summary:
     slices, worst = [], []
     skew = SkewCounts()
     columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
-    names = [DEFAULT_STORE, *(s.name for s in config.stores)]
+    names = [DEFAULT_STORE, *(s.name for s in config.stores), *(p.name for p in config.programs)]
     for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
         slices.append(summarise(batch, names))
         worst.append(worst_hosts(batch, WORST_HOSTS))
