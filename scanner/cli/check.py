@@ -125,7 +125,8 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
         compliant = {True: "compliant", False: "not compliant", None: "not judged"}
         valid = "" if row["sct_valid"] is None else f", {row['sct_valid']} valid"
         yield f"CT:      {row['sct_count']} SCT(s){valid}; {compliant[row['ct_compliant']]}"
-        yield f"lifetime: {row['lifetime_days']:g} day(s)"
+        if row["lifetime_days"] is not None:
+            yield f"lifetime: {row['lifetime_days']:g} day(s)"
     yield f"grade:   {row['grade']} (from the {row['grade_basis']})"
     source = f" ({row['revocation_source']})" if row["revocation_source"] else ""
     yield f"revocation: {row['revocation']}{source}"

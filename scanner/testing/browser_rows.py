@@ -22,9 +22,9 @@ def browser_rows() -> tuple[Host, ...]:
     return (
         Host(
             name="program_trusted",
-            host="before.program.lab.test",
+            host="early.prog.lab.test",
             leaf=Leaf(
-                dns_names=("before.program.lab.test",),
+                dns_names=("early.prog.lab.test",),
                 issuer="program_root",
                 not_before=-90,
                 not_after=90,
@@ -36,8 +36,8 @@ def browser_rows() -> tuple[Host, ...]:
         ),
         Host(
             name="distrusted_by_program",
-            host="after.program.lab.test",
-            leaf=Leaf(dns_names=("after.program.lab.test",), issuer="program_root", not_before=-20),
+            host="late.prog.lab.test",
+            leaf=Leaf(dns_names=("late.prog.lab.test",), issuer="program_root", not_before=-20),
             chain=(),
             findings=("distrusted_by_program",),
             grade="A",  # the grade is the default store's

@@ -77,9 +77,19 @@ def _ct_facts(
         logs=ctx.log_list,
         as_of=ctx.as_of,
     )
-    span = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    dates = _dates(leaf)
+    # Unreadable dates: judged as a long-lived certificate (the policy's stricter count).
+    span = dates[1] - dates[0] if dates else ct.SHORT_LIFETIME + dt.timedelta(days=1)
     summary = ct.summarize(checked, lifetime=span, have_log_list=ctx.log_list is not None)
     return CtFacts(checked, summary, ct.earliest_sct(checked))
+
+
+def _dates(leaf: x509.Certificate) -> tuple[dt.datetime, dt.datetime] | None:
+    """(notBefore, notAfter), or None when Python cannot represent one (year 0)."""
+    try:
+        return leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    except ValueError:
+        return None
 
 
 def _cutoff_at(v: ProgramDistrusted) -> dt.datetime | None:
@@ -117,6 +127,8 @@ def _program(
     if not path:
         return dataclasses.replace(base, reason=store.reason), None
     earliest = ct_facts(path, path_der[: len(path)], ctx, extra_scts).earliest
+    if _dates(path[0]) is None:  # no date to hold against a cutoff: the store's verdict
+        return dataclasses.replace(base, reason=store.reason), None
     verdict = check(np.program, path, earliest_sct=earliest)
     if isinstance(verdict, ProgramDistrusted):
         return (
@@ -232,9 +244,9 @@ def judge(
     found: list[Finding] = [_distrust_finding(distrusted, path)] if distrusted else []
     default_anchored = ctx.memo.in_store(ctx.trust, path[-1])
     found += _ct_findings(facts, ctx, default_anchored, programs)
-    nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    dates = _dates(leaf)
     public = default_anchored or any(p.anchored for p in programs)
-    over = lifetime.judge(nb, na, publicly_trusted=public)
+    over = lifetime.judge(*dates, publicly_trusted=public) if dates else ()
     if over:  # one finding, each rule the leaf breaks in it
         found.append(F.make(Code.LIFETIME_OVER_LIMIT, "; ".join(o.message for o in over)))
     s, measured = facts.summary, ctx.log_list is not None
@@ -244,6 +256,6 @@ def judge(
         sct_valid=s.sct_valid if measured else None,
         sct_operators=s.sct_operators if measured else None,
         ct_compliant=s.ct_compliant,
-        lifetime_days=lifetime.lifetime_days(nb, na),
+        lifetime_days=lifetime.lifetime_days(*dates) if dates else None,
     )
     return view, tuple(found)

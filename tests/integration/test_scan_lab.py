@@ -401,7 +401,8 @@ def targeted_scan(
         w.writerow(["host", "port", "ip", "case"])
         for name, chain in chains.items():
             w.writerow([hosts[name], lab.serve_chain(chain), LOOPBACK, name])
-    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *scan_lab_args()])
+    args = scan_lab_args(browsers=True)
+    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *args])
     assert result.exit_code == 0, result.output
     rows = pq.read_table(folder / "out" / "hosts.parquet").to_pylist()
     findings = pq.read_table(folder / "out" / "findings.parquet").to_pylist()
