@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
-from scanner.testing.browser_rows import browser_rows
+from scanner.testing.browser_rows import BROWSER_ROWS
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
@@ -104,13 +104,13 @@ class Host:
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
     static_rsa: bool = False
     protocols: Protocols = MODERN
-    trusted_by: tuple[str, ...] | None = None  # default: BOTH_STORES (or `default` alone)
-    distrusted_by: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()  # the lab's root programs that trust it (after the stores)
+    distrusted_by: tuple[str, ...] = ()  # those whose constraints reject it
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
         stores: tuple[str, ...] = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
-        stores = stores if self.trusted_by is None else self.trusted_by
+        stores = (*stores, *self.programs)
         return Scenario(
             name=self.name,
             host=self.host,
@@ -439,7 +439,8 @@ SCENARIOS: tuple[Row, ...] = (
         in_dns=True,
         note="no ip column: resolved by the lab's DNS server",
     ),
-    *browser_rows(),  # how browsers decide (issue 20): scanner.testing.browser_rows
+    # How browsers decide (issue 20): scanner.testing.browser_rows.
+    *(Host(**host, leaf=Leaf(**leaf)) for host, leaf in BROWSER_ROWS),
     StartTlsHost(
         name="starttls_smtp",
         host="mail.lab.test",
