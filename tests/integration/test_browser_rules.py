@@ -200,12 +200,15 @@ LIFETIMES = [
     (SC081 - SECOND, 397, True, None),
     (SC081 - SECOND, 398, True, None),
     (SC081 - SECOND, 399, True, 398),
+    (SC081 - SECOND, 201, True, None),
     (SC081, 199, True, None),
     (SC081, 200, True, None),
     (SC081, 201, True, 200),
+    (SC081, 398, True, 200),
     (SC081_100 - SECOND, 201, True, 200),
     (SC081_100, 100, True, None),
     (SC081_100, 101, True, 100),
+    (APPLE - SECOND, 825, False, None),
     (APPLE - SECOND, 826, False, None),  # a private CA before Apple's date
     (APPLE, 825, False, None),
     (APPLE, 826, False, 825),  # Apple: private CAs too
@@ -231,6 +234,7 @@ def lifetime_scan(
             )
             chain: list[Issued] = [leaf, issuer]
             w.writerow([host, lab.serve_chain(chain), LOOPBACK, str(i)])
+            (folder / f"{i}.pem").write_bytes(b"".join(c.pem for c in chain))
     args = [*scan_lab_args(), "--no-revocation"]
     result = cli(["scan", folder / "in.csv", "--out", folder / "out", *args])
     assert result.exit_code == 0, result.output
@@ -238,6 +242,7 @@ def lifetime_scan(
     findings = pq.read_table(folder / "out" / "findings.parquet").to_pylist()
     for r in rows:
         r["_findings"] = [f for f in findings if f["input_line"] == r["input_line"]]
+        r["_chain"] = folder / f"{r['case']}.pem"
     return sorted(rows, key=lambda r: int(r["case"]))
 
 
@@ -248,6 +253,8 @@ def lifetime_scan(
 )
 def test_lifetime_limits_on_both_sides_of_each_date(
     lifetime_scan: list[dict[str, Any]],
+    lab_files: Any,
+    cli: Callable[..., Result],
     case: int,
     not_before: dt.datetime,
     days: int,
@@ -259,6 +266,15 @@ def test_lifetime_limits_on_both_sides_of_each_date(
     assert row["lifetime_days"] == days  # notAfter - notBefore + 1 s, exactly
     assert row["untrusted_root"] is not public
     over = [f for f in row["_findings"] if f["code"] == "lifetime_over_limit"]
+    # `scanner check` on the same chain says the same.
+    checked = cli(
+        ["check", row["_chain"], "--host", row["host"], "--as-of", FIXED.isoformat()]
+        + ["--ca-bundle", lab_files.ca, "--json"]
+    )
+    assert checked.exit_code == 0, checked.output
+    one = json.loads(checked.stdout)
+    assert one["lifetime_days"] == days
+    assert ("lifetime_over_limit" in one["findings"]) is (limit is not None)
     if limit is None:
         assert over == []
         return
