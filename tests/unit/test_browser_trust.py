@@ -234,3 +234,32 @@ def test_an_unreadable_file_is_a_trust_store_error(tmp_path: Path) -> None:
     with pytest.raises(TrustStoreError, match="cannot read log list"):
         load_log_list(tmp_path / "missing.json")
     assert load_log_list(None) is None
+
+
+# --- SCTs delivered beside the certificate (the prober's TLS extension and stapled OCSP) ----
+
+
+def test_delivered_scts_count_towards_the_policy(world: World) -> None:
+    from scanner.x509 import browsers
+    from scanner.x509.context import DiagnosisContext
+    from scanner.x509.diagnose import diagnose
+
+    leaf = pki.make_leaf(
+        world.ca, dns_names=["tls.test"], not_before=AS_OF - DAY, not_after=AS_OF + 89 * DAY
+    )
+    chain = [leaf.der, world.ca.der]
+    ctx = DiagnosisContext(trust=world.trust, as_of=AS_OF, log_list=world.log_list)
+    d = diagnose(chain, host="tls.test", is_ip=False, ctx=ctx)
+    alone, found = browsers.judge(chain, host="tls.test", is_ip=False, diagnosis=d, ctx=ctx)
+    assert alone is not None and (alone.sct_count, alone.ct_compliant) == (0, False)
+    assert [f.code for f in found] == ["ct_noncompliant"]
+    tls = ctlab.x509_scts(leaf.cert, [(world.logs[0], AS_OF - DAY)])
+    ocsp = ctlab.x509_scts(leaf.cert, [(world.logs[2], AS_OF - DAY)])
+    extra = browsers.delivered_scts(tls, ocsp)
+    assert [s.source.value for s in extra] == ["tls_extension", "ocsp"]
+    view, found = browsers.judge(
+        chain, host="tls.test", is_ip=False, diagnosis=d, ctx=ctx, extra_scts=extra
+    )
+    assert view is not None and (view.sct_count, view.sct_valid, view.sct_operators) == (2, 2, 2)
+    assert view.ct_compliant is True and found == ()
+    assert browsers.delivered_scts(b"\x00\x05junk", None) == ()  # malformed: none
