@@ -45,6 +45,11 @@ PRODUCED_BY: dict[Code, str] = {
     Code.REVOKED: "`--revocation` (on by default), `--crl FILE`",
     Code.REVOCATION_UNKNOWN: "`--revocation` (on by default)",
     Code.INCONSISTENT_BACKENDS: "`--addresses all`",
+    # How browsers decide (issue 20).
+    Code.DISTRUSTED_BY_PROGRAM: "`--root-program NAME=FILE`",
+    Code.CT_NONCOMPLIANT: "`--ct-logs FILE` (and a Chrome `--root-program` for its roots)",
+    Code.INVALID_SCT: "`--ct-logs FILE`",
+    Code.LIFETIME_OVER_LIMIT: "every scan (public roots: `default` and `--root-program`)",
 }
 # Codes of the catalogue whose rules exist but are not yet run by `scanner scan`.
 NOT_YET_IN_SCAN = NOT_YET_SCANNED

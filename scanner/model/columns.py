@@ -50,6 +50,13 @@ HOST_COLUMNS = (
     "tls1_3",
     "forward_secrecy_only",
     "trusted_by",
+    # How browsers decide (issue 20): --root-program, CT (--ct-logs), lifetime rules.
+    "distrusted_by",
+    "sct_count",
+    "sct_valid",
+    "sct_operators",
+    "ct_compliant",
+    "lifetime_days",
     "grade",
     "grade_basis",
     "scanned_at",

@@ -32,6 +32,7 @@ from scanner.run.report import version
 from scanner.run.runner import environment_error
 from scanner.store import rows, tables
 from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
+from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 
 # --- scanning from Python -------------------------------------------------------------------
@@ -120,6 +121,9 @@ async def scan_async(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords])
             describe(DEFAULT_STORE, trust),
             *(describe(s.name, s.trust) for s in config.stores),
         ],
+        **browser_files(
+            settings["root_programs"], settings["ct_logs"], config.programs, config.log_list
+        ),
     }
     return from_results(
         results,

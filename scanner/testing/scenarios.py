@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
+from scanner.testing.browser_rows import BROWSER_ROWS
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
@@ -30,6 +31,11 @@ STILL_TRUSTED = frozenset(
         "no_modern_protocol",
         "no_tls13",
         "rsa_key_exchange",
+        # How browsers decide (issue 20): the default store's verdict stands.
+        "distrusted_by_program",
+        "ct_noncompliant",
+        "invalid_sct",
+        "lifetime_over_limit",
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
@@ -57,6 +63,7 @@ class Scenario:
     # The name's addresses when it has several (`--addresses all` scans each as its own row),
     # with the findings of each address's row.
     addresses: tuple[str, ...] = ()
+    distrusted_by: tuple[str, ...] = ()  # the root programs whose constraints reject it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,11 +76,15 @@ class Leaf:
     san: bool = True
     issuer: CaName | None = "intermediate"  # None: self-signed, naming no CRL
     not_before: int = -30  # days from as-of
-    not_after: int = 200
+    not_after: int = 160  # 190 days: within CA/B ballot SC-081's 200
     key: Literal["ec", "rsa1024", "rsa2048"] = "ec"
     aia: bool = False  # a caIssuers URL where the lab serves its intermediate
     signature: Literal["sha256", "sha1", "md5"] = "sha256"  # sha1/md5: re-signed by its issuer
     revoked: bool = False  # listed on its issuer's CRL (keyCompromise)
+    # Embedded SCTs from the lab's CT logs (dated an hour before notBefore or as-of); the last
+    # `forged_scts` of them claim their log and fail its signature. Re-signed leaves have none.
+    scts: int = 3
+    forged_scts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,10 +104,13 @@ class Host:
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
     static_rsa: bool = False
     protocols: Protocols = MODERN
+    programs: tuple[str, ...] = ()  # the lab's root programs that trust it (after the stores)
+    distrusted_by: tuple[str, ...] = ()  # those whose constraints reject it
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
-        stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
+        stores: tuple[str, ...] = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
+        stores = (*stores, *self.programs)
         return Scenario(
             name=self.name,
             host=self.host,
@@ -109,6 +123,7 @@ class Host:
             grade=self.grade,
             trusted_by=stores if trusted else (),
             protocols=self.protocols,
+            distrusted_by=self.distrusted_by,
         )
 
 
@@ -225,7 +240,7 @@ SCENARIOS: tuple[Row, ...] = (
     Host(
         name="not_yet_valid",
         host="future.lab.test",
-        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=300),
+        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=150),
         findings=("not_yet_valid",),
         grade="T",
     ),
@@ -328,7 +343,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="weak_signature",
         host="sha1.lab.test",
         leaf=Leaf(dns_names=("sha1.lab.test",), signature="sha1"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="T",  # SHA-1: not trusted
     ),
     Host(
@@ -402,7 +417,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="md5_signature",
         host="md5.lab.test",
         leaf=Leaf(dns_names=("md5.lab.test",), signature="md5"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="F",
         note="leaf signed with MD5",
     ),
@@ -424,6 +439,8 @@ SCENARIOS: tuple[Row, ...] = (
         in_dns=True,
         note="no ip column: resolved by the lab's DNS server",
     ),
+    # How browsers decide (issue 20): scanner.testing.browser_rows.
+    *(Host(**host, leaf=Leaf(**leaf)) for host, leaf in BROWSER_ROWS),
     StartTlsHost(
         name="starttls_smtp",
         host="mail.lab.test",

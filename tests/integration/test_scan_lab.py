@@ -56,6 +56,11 @@ SCENARIOS = [
     "md5_signature",
     "one_store",
     "resolved_by_dns",
+    "program_trusted",
+    "distrusted_by_program",
+    "ct_noncompliant",
+    "invalid_sct",
+    "lifetime_over_limit",
     "starttls_smtp",
     "inconsistent_backends",
     "refused",
@@ -119,6 +124,10 @@ SEVERITY = {
     "revoked": "critical",
     "revocation_unknown": "info",
     "inconsistent_backends": "high",
+    "distrusted_by_program": "high",
+    "ct_noncompliant": "high",
+    "invalid_sct": "medium",
+    "lifetime_over_limit": "high",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -197,6 +206,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     # --protocols probes hosts that speak TLS at once only.
     assert row["grade_basis"] == ("certificate" if s.starttls else "certificate+protocols")
     assert tuple(row["trusted_by"]) == s.trusted_by
+    assert tuple(row["distrusted_by"]) == s.distrusted_by
     probed = ("tls1_0", "tls1_1", "tls1_2", "tls1_3", "forward_secrecy_only")
     assert tuple(row[c] for c in probed) == s.protocols
     rows = finding_rows(lab_scan, row)
@@ -314,7 +324,7 @@ def client_auth_leaf(pki: lab_mod.Pki, host: str) -> lab_mod.Issued:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(FIXED - 30 * lab_mod.DAY)
-        .not_valid_after(FIXED + 200 * lab_mod.DAY)
+        .not_valid_after(FIXED + 160 * lab_mod.DAY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
@@ -367,13 +377,14 @@ def targeted_scan(
     pki, inter = lab.pki, lab.pki.intermediate
     hosts = {n: h for n, (h, _, _) in TARGETED_CASES.items()}
     chains = {
-        "client_auth_only": [client_auth_leaf(pki, hosts["client_auth_only"]), inter],
+        # Logged to the lab's CT logs, as public CAs do (--ct-logs would flag them else).
+        "client_auth_only": [lab.logged(client_auth_leaf(pki, hosts["client_auth_only"])), inter],
         "unparseable_leaf": [
             corrupt_san(pki.leaf(["abcde.lab.test", hosts["unparseable_leaf"]]), "abcde.lab.test"),
             inter,
         ],
         "unparseable_extra": [
-            pki.leaf([hosts["unparseable_extra"]]),
+            lab.logged(pki.leaf([hosts["unparseable_extra"]])),
             inter,
             duplicate_extension(pki.expired_intermediate),
         ],
@@ -390,7 +401,8 @@ def targeted_scan(
         w.writerow(["host", "port", "ip", "case"])
         for name, chain in chains.items():
             w.writerow([hosts[name], lab.serve_chain(chain), LOOPBACK, name])
-    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *scan_lab_args()])
+    args = scan_lab_args(browsers=True)
+    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *args])
     assert result.exit_code == 0, result.output
     rows = pq.read_table(folder / "out" / "hosts.parquet").to_pylist()
     findings = pq.read_table(folder / "out" / "findings.parquet").to_pylist()
