@@ -6,14 +6,18 @@ only here do they become a `ScanOk`."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from scanner.analysis import forecast
 from scanner.analysis.grade import grade_of
 from scanner.model.types import (
     Diagnosis,
     Finding,
     Handshake,
+    Outlook,
     ProtocolSupport,
     Revocation,
     ScanOk,
@@ -22,6 +26,9 @@ from scanner.model.types import (
 )
 from scanner.x509 import protocols as px
 from scanner.x509.stores import store_findings
+
+if TYPE_CHECKING:  # (the network steps load anyio: `scanner check` needs none of it)
+    from scanner.run.outlook import Ahead
 
 REVOKED_FOR_EVERY_STORE = "a certificate of the path is revoked"
 
@@ -35,6 +42,7 @@ class Answer:
     diagnosis: Diagnosis  # the default store's, revocation applied
     stores: tuple[StoreVerdict, ...] = ()  # --trust-store verdicts, in option order
     protocols: ProtocolSupport | None = None  # --protocols
+    ahead: Ahead | None = None  # --ari, --caa
 
 
 def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
@@ -52,6 +60,9 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
             )
     if support is not None:
         added += px.protocol_findings(support)
+    ahead = answer.ahead
+    if ahead is not None:
+        added += ahead.findings
     added += extra
     if added:
         d = dataclasses.replace(d, findings=d.findings + tuple(added))
@@ -64,4 +75,24 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
         stores=stores,
         grade=grade,
         grade_basis=basis,
+        outlook=outlook(d, ahead.outlook if ahead else Outlook()),
     )
+
+
+def outlook(d: Diagnosis, seen: Outlook, distrust_on: dt.datetime | None = None) -> Outlook:
+    """`seen` (ARI and CAA) with the date the host breaks with nothing changed: the one place
+    the causes of `forecast.HostDates` are gathered (a root program's `distrust_on` to come).
+    Null for a host not trusted now: it has broken already."""
+    if not d.verdicts.trusted or d.leaf is None:
+        return seen
+    first = forecast.breaks(
+        forecast.HostDates(
+            leaf_not_after=d.leaf.not_after,
+            path_not_afters=d.path_not_afters,
+            distrust_on=distrust_on,
+            ari_end=seen.ari_end,
+        )
+    )
+    if first is None:
+        return seen
+    return dataclasses.replace(seen, breaks_on=first.on, breaks_because=first.because.value)

@@ -32,6 +32,8 @@ from scanner.model.types import (
     Target,
 )
 from scanner.net.aia import AiaFetcher, aia_failed
+from scanner.net.ari import AriClient
+from scanner.net.caa import CaaLookup
 from scanner.net.capture import (
     PerIpLimiter,
     capture,
@@ -46,9 +48,10 @@ from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
 from scanner.run.assemble import Answer, assemble
 from scanner.run.clients import probe_protocols
+from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.trust import load_named, load_trust
-from scanner.x509 import backends
+from scanner.x509 import ari, backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
 from scanner.x509.certs import TrustStore
@@ -83,17 +86,25 @@ class ScanConfig:
     allow_private_fetch: bool  # AIA/CRL/OCSP URLs may reach loopback, link-local...
     addresses: Addresses
     starttls: str  # `auto`, `none` or a StartTls value; a row's cell overrides it
+    # The date each host breaks (issue 21).
+    renew_at: float
+    ari: bool
+    acme_directories: tuple[tuple[str, str], ...]  # (issuer CN or AKI hex, directory URL)
+    caa: bool
+    caa_report: CaaReport  # --caa-identifiers, read
+    nameservers: tuple[tuple[str, int], ...]  # CAA lookups go through them too
 
     @classmethod
     def load(cls, options: Mapping[str, Any]) -> ScanConfig:
         """The config of the options by field name (`scanner.run.options.settings`): the trust
         stores and CRL files read once, every other field taken as it is. Raises a
         TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
-        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files"}
+        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files", "caa_report"}
         return cls(
             trust=load_trust(options["ca_bundle"]),
             stores=load_named(options["trust_stores"]),
             crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
+            caa_report=load_caa_report(options["caa_identifiers"]),
             **{name: options[name] for name in taken},
         )
 
@@ -113,6 +124,7 @@ class _Shared:
     # across hosts (a host that fetched AIA judges with a copy holding its answers).
     context: DiagnosisContext
     probes: ProbeContexts | None = None
+    lookahead: Lookahead | None = None  # --ari, --caa
 
 
 async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
@@ -165,8 +177,18 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
             deadline=anyio.current_time() + cfg.timeout,
             per_ip=shared.per_ip,
         )
+    ahead = None
+    if shared.lookahead is not None:
+        ahead = await look_ahead(
+            target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
+        )
     return Answer(
-        target=target, handshake=hs, diagnosis=diagnosis, stores=stores, protocols=support
+        target=target,
+        handshake=hs,
+        diagnosis=diagnosis,
+        stores=stores,
+        protocols=support,
+        ahead=ahead,
     )
 
 
@@ -365,7 +387,7 @@ async def scan_stream(
         resolver=resolver,
         purpose="AIA, CRL or OCSP fetch",
     )
-    if config.aia or config.revocation:
+    if config.aia or config.revocation or config.ari:
         http.open()
     try:
         async with anyio.create_task_group() as background:
@@ -379,9 +401,14 @@ async def scan_stream(
                 ),
                 per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
                 context=DiagnosisContext(
-                    trust=config.trust, as_of=config.as_of, warn_days=config.warn_days, memo=Memo()
+                    trust=config.trust,
+                    as_of=config.as_of,
+                    warn_days=config.warn_days,
+                    renew_at=config.renew_at,
+                    memo=Memo(),
                 ),
                 probes=ProbeContexts.create() if config.protocols else None,
+                lookahead=lookahead(config, http),
             )
             completed = await _work(
                 items, shared, on_result, stop, in_flight, on_group, in_flight_hosts
@@ -391,6 +418,18 @@ async def scan_stream(
         with anyio.CancelScope(shield=True):
             await http.aclose()
     return completed
+
+
+def lookahead(config: ScanConfig, http: HttpFetcher) -> Lookahead | None:
+    """The ARI client and CAA lookup of a scan, for the options that ask for them."""
+    if not (config.ari or config.caa):
+        return None
+    return Lookahead(
+        ari=AriClient(http) if config.ari else None,
+        directories=tuple(ari.DirectoryRule(i, u) for i, u in config.acme_directories),
+        caa=CaaLookup(config.nameservers or None, config.aia_timeout) if config.caa else None,
+        report=config.caa_report.entries,
+    )
 
 
 async def _work(

@@ -17,6 +17,7 @@ from scanner.inputs.targets import Deduper, Header
 from scanner.run.options import (
     ScanOptions,
     options_record,
+    record_defaults,
     refused_names,
     resume_may_change,
     settings,
@@ -30,11 +31,15 @@ from scanner.x509.stores import NamedStore
 # Record keys a resume may change (the options declared `verdict=False`); every other key of
 # `resume_record` must be equal, or the tables would mix two scans.
 RESUME_MAY_CHANGE = resume_may_change()
+# What a record written before an option existed stands for.
+_DEFAULTS = record_defaults()
+_NONE = object()
 # How a refused key is named to the user, when it is not `--` + the key with dashes.
 _OPTION_NAMES = {
     **refused_names(),
     "trust_store_sha256": "--ca-bundle (the trust store's contents, by SHA-256)",
     "trust_stores_sha256": "--trust-store (each store's name and contents, by SHA-256)",
+    "caa_identifiers_sha256": "--caa-identifiers (the file's contents, by SHA-256)",
 }
 
 
@@ -44,7 +49,10 @@ def input_name(path: Path | str) -> str:
 
 
 def resume_record(
-    o: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, ...] = ()
+    o: ScanOptions,
+    trust: TrustStore,
+    stores: tuple[NamedStore, ...] = (),
+    caa_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The options as recorded in the state at scan start, with what else decides a verdict:
     the as-of instant and the trust stores' contents."""
@@ -55,6 +63,8 @@ def resume_record(
     }
     if stores:  # (absent without --trust-store, as in scans from before the option)
         record["trust_stores_sha256"] = {s.name: s.trust.sha256 for s in stores}
+    if caa_sha256 is not None:  # (absent without --caa-identifiers)
+        record["caa_identifiers_sha256"] = caa_sha256
     return record
 
 
@@ -76,6 +86,7 @@ def check_resumable(
     input_sha256: str,
     trust: TrustStore,
     stores: tuple[NamedStore, ...] = (),
+    caa_sha256: str | None = None,
 ) -> None:
     """A resumed scan must scan the same input the same way, or its tables would mix two."""
     if state.get("input_sha256") != input_sha256:
@@ -83,10 +94,12 @@ def check_resumable(
             f"cannot resume {options.out}: the input file changed since that scan started"
         )
     before = {**state.get("options", {}), "as_of": state.get("as_of")}
-    now = resume_record(options, trust, stores)
+    now = resume_record(options, trust, stores, caa_sha256)
     for key in sorted(now.keys() | before.keys()):
         if key in RESUME_MAY_CHANGE or before.get(key) == now.get(key):
             continue
+        if key not in before and now.get(key) == _DEFAULTS.get(key, _NONE):
+            continue  # an option newer than the scan, left at its default
         name = _OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
         raise UsageError(
             f"cannot resume {options.out}: {name} was {before.get(key)!r}, now "
@@ -126,9 +139,11 @@ def prepare(options: ScanOptions) -> Prepared:
         if not options.as_of_given and state.get("as_of"):
             options = replace(options, as_of=dt.datetime.fromisoformat(state["as_of"]))
             config = replace(config, as_of=options.as_of)
-        check_resumable(state, options, input_sha256, config.trust, config.stores)
+        check_resumable(
+            state, options, input_sha256, config.trust, config.stores, config.caa_report.sha256
+        )
     else:
-        record = resume_record(options, config.trust, config.stores)
+        record = resume_record(options, config.trust, config.stores, config.caa_report.sha256)
         state = {
             "scan_id": str(uuid.uuid4()),
             "scan_group": scan_group(input_sha256, record),

@@ -51,6 +51,8 @@ RECORDED = {
     "addresses",
     "starttls",
 }
+# Added since (issue 21); a scan recorded without them resumes at their defaults.
+ADDED = {"renew_at", "ari", "acme_directory", "caa", "caa_identifiers"}
 MAY_CHANGE_BEFORE = {
     "timeout",
     "concurrency",
@@ -79,8 +81,17 @@ def test_every_field_is_declared_and_says_whether_it_changes_verdicts() -> None:
 
 def test_the_record_keeps_its_keys_and_what_a_resume_may_change() -> None:
     options = ScanOptions(input=Path("in.csv"), out=Path("out"), as_of=FIXED)
-    assert set(schema.options_record(options)) == RECORDED
-    assert schema.resume_may_change() == MAY_CHANGE_BEFORE
+    assert set(schema.options_record(options)) == RECORDED | ADDED
+    # --caa-identifiers' contents are compared by SHA-256 beside the options, as stores' are.
+    assert schema.resume_may_change() == MAY_CHANGE_BEFORE | {"caa_identifiers"}
+
+
+def test_a_record_from_before_an_option_resumes_at_its_default() -> None:
+    options = ScanOptions(input=Path("in.csv"), out=Path("out"), as_of=FIXED)
+    defaults = schema.record_defaults()
+    record = schema.options_record(options)
+    assert {k: record[k] for k in ADDED} == {k: defaults[k] for k in ADDED}
+    assert defaults["renew_at"] == 2 / 3 and defaults["acme_directory"] == []
 
 
 def test_a_record_is_json_as_before(tmp_path: Path) -> None:
@@ -131,11 +142,11 @@ def test_the_cli_parameters_are_the_declared_ones() -> None:
 
 def test_the_config_takes_the_options_by_name() -> None:
     """ScanConfig has no defaults of its own: each field is an option of the same name, or one
-    of the three it loads."""
+    of those it loads (--caa-identifiers as `caa_report`)."""
     names = {f.name for f in dataclasses.fields(ScanOptions)}
     for f in dataclasses.fields(ScanConfig):
         assert f.default is dataclasses.MISSING, f.name
-        assert f.name in names or f.name in ("trust", "stores"), f.name
+        assert f.name in names or f.name in ("trust", "stores", "caa_report"), f.name
 
 
 # --- validation, once, for the CLI and Python alike --------------------------------------------
