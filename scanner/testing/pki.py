@@ -19,7 +19,18 @@ DAY = dt.timedelta(days=1)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # The lab's CAs by their `Pki` attribute, for tables that name an issuer.
 CaName = Literal[
-    "root", "intermediate", "expired_intermediate", "rogue_root", "new_root", "new_intermediate"
+    "root",
+    "intermediate",
+    "expired_intermediate",
+    "rogue_root",
+    "new_root",
+    "new_intermediate",
+    # Issue 21: a CA below the intermediate, one ending before its leaves, an expired
+    # cross-sign of the intermediate (its name and key, by the newer root), an ACME CA.
+    "sub_intermediate",
+    "short_intermediate",
+    "old_cross",
+    "acme_intermediate",
 ]
 # Where each CA publishes its CRL: `crl_base`/<slug>.crl.
 CRL_SLUGS: dict[CaName, str] = {
@@ -29,6 +40,9 @@ CRL_SLUGS: dict[CaName, str] = {
     "rogue_root": "rogue",
     "new_root": "new-root",
     "new_intermediate": "new-intermediate",
+    "sub_intermediate": "sub",
+    "short_intermediate": "short",
+    "acme_intermediate": "acme",
 }
 
 
@@ -248,6 +262,10 @@ class Pki:
     rogue_root: Issued
     new_root: Issued
     new_intermediate: Issued
+    sub_intermediate: Issued
+    short_intermediate: Issued
+    old_cross: Issued
+    acme_intermediate: Issued
 
     # Where each CA publishes its CRL (`crl_base` + CRL_FILES[slug]); certificates name their
     # issuer's CRL. None: no CRL distribution points at all.
@@ -264,17 +282,18 @@ class Pki:
         new_root = make_ca(
             "Scanner Lab New Root CA", not_before=as_of - 300 * DAY, not_after=as_of + 3650 * DAY
         )
+        intermediate = make_ca(
+            "Scanner Lab Intermediate CA",
+            issuer=root,
+            key=rsa_key(2048),
+            not_before=as_of - 1000 * DAY,
+            not_after=as_of + 1000 * DAY,
+            crl_url=crl("root"),
+        )
         return cls(
             as_of=as_of,
             root=root,
-            intermediate=make_ca(
-                "Scanner Lab Intermediate CA",
-                issuer=root,
-                key=rsa_key(2048),
-                not_before=as_of - 1000 * DAY,
-                not_after=as_of + 1000 * DAY,
-                crl_url=crl("root"),
-            ),
+            intermediate=intermediate,
             expired_intermediate=make_ca(
                 "Scanner Lab Retired Intermediate CA",
                 issuer=root,
@@ -292,6 +311,35 @@ class Pki:
                 not_before=as_of - 300 * DAY,
                 not_after=as_of + 1000 * DAY,
                 crl_url=crl("new-root"),
+            ),
+            sub_intermediate=make_ca(
+                "Scanner Lab Sub CA",
+                issuer=intermediate,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 900 * DAY,
+                crl_url=crl("intermediate"),
+            ),
+            short_intermediate=make_ca(
+                "Scanner Lab Ending Intermediate CA",
+                issuer=root,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 100 * DAY,
+                crl_url=crl("root"),
+            ),
+            old_cross=make_ca(
+                "Scanner Lab Intermediate CA",
+                issuer=new_root,
+                key=intermediate.key,
+                not_before=as_of - 1000 * DAY,
+                not_after=as_of - 20 * DAY,
+                crl_url=crl("new-root"),
+            ),
+            acme_intermediate=make_ca(
+                "Scanner Lab ACME CA",
+                issuer=root,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 1000 * DAY,
+                crl_url=crl("root"),
             ),
             crl_base=crl_base,
         )

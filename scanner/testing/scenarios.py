@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
+from scanner.testing.arilab import Ari
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
@@ -30,6 +31,16 @@ STILL_TRUSTED = frozenset(
         "no_modern_protocol",
         "no_tls13",
         "rsa_key_exchange",
+        # Issue 21: what lies ahead, and untidy chains that still build.
+        "renewal_overdue",
+        "ari_renew_now",
+        "caa_forbids_current_ca",
+        "chain_order",
+        "duplicate_in_chain",
+        "root_in_chain",
+        "unrelated_in_chain",
+        "expired_in_chain",
+        "intermediate_expires_first",
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
@@ -57,6 +68,8 @@ class Scenario:
     # The name's addresses when it has several (`--addresses all` scans each as its own row),
     # with the findings of each address's row.
     addresses: tuple[str, ...] = ()
+    # Other cells a correct scan writes (issue 21's columns), as (column, value).
+    columns: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +106,11 @@ class Host:
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
     static_rsa: bool = False
     protocols: Protocols = MODERN
+    # Issue 21: what the lab's ARI server answers for the leaf; CAA records the lab's DNS
+    # server holds, as (name, {"CAA": [...]} or {"CNAME": ...}); other cells expected.
+    ari: Ari | None = None
+    dns: tuple[tuple[str, dict[str, object]], ...] = ()
+    columns: tuple[tuple[str, object], ...] = ()
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
@@ -109,6 +127,7 @@ class Host:
             grade=self.grade,
             trusted_by=stores if trusted else (),
             protocols=self.protocols,
+            columns=self.columns,
         )
 
 
@@ -201,6 +220,154 @@ VALID = Leaf(dns_names=("valid.lab.test",))
 WILDCARD = Leaf(dns_names=("*.wild.lab.test",))
 LEGACY = ("legacy_protocol", "no_modern_protocol", "no_tls13")
 
+# --- issue 21: the date each host breaks, and whether its renewal will work -----------------
+
+
+def _lifetime(name: str, days: int, at: int, findings: tuple[str, ...] = ()) -> Host:
+    """A leaf of `days` days, `at` days into its life (notBefore `at` days before as-of)."""
+    return Host(
+        name=name,
+        host=f"{name.replace('_', '-')}.lab.test",
+        leaf=Leaf(
+            dns_names=(f"{name.replace('_', '-')}.lab.test",), not_before=-at, not_after=days - at
+        ),
+        findings=findings,
+        grade="A",
+        owner="renewals",
+        note=f"{days}-day leaf, day {at}",
+        columns=(("short_lived", days <= 7), ("breaks_because", "leaf_expires")),
+    )
+
+
+DUE = ("expiring_soon", "renewal_overdue")
+RENEWAL: tuple[Host, ...] = (
+    # 6 days is short-lived: "expiring soon" from its first day says nothing (suppressed).
+    _lifetime("six_day_fresh", 6, 2),
+    _lifetime("six_day_due", 6, 5, DUE),
+    _lifetime("days45_due", 45, 35, DUE),
+    _lifetime("days90_fresh", 90, 20),
+    _lifetime("days90_due", 90, 65, DUE),
+    _lifetime("days398_fresh", 398, 100),
+    _lifetime("days398_due", 398, 300, ("renewal_overdue",)),
+)
+
+
+def _chain(
+    name: str,
+    chain: tuple[CaName, ...],
+    finding: str,
+    issuer: CaName = "intermediate",
+    because: str = "leaf_expires",
+) -> Host:
+    host = f"{name.replace('_', '-')}.lab.test"
+    return Host(
+        name=name,
+        host=host,
+        leaf=Leaf(dns_names=(host,), issuer=issuer),
+        chain=chain,
+        findings=(finding,),
+        grade="A",
+        owner="web",
+        columns=(("breaks_because", because),),
+    )
+
+
+HYGIENE: tuple[Host, ...] = (
+    _chain(
+        "chain_out_of_order",
+        ("intermediate", "sub_intermediate"),
+        "chain_order",
+        issuer="sub_intermediate",
+    ),
+    _chain("chain_duplicate", ("intermediate", "intermediate"), "duplicate_in_chain"),
+    _chain("chain_with_root", ("intermediate", "root"), "root_in_chain"),
+    _chain("chain_unrelated", ("intermediate", "new_intermediate"), "unrelated_in_chain"),
+    _chain("chain_expired_cross", ("intermediate", "old_cross"), "expired_in_chain"),
+    _chain(
+        "intermediate_ends_first",
+        ("short_intermediate",),
+        "intermediate_expires_first",
+        issuer="short_intermediate",
+        because="chain_expires",
+    ),
+)
+
+
+def _ari(name: str, kind: Ari, findings: tuple[str, ...] = (), **cells: object) -> Host:
+    host = f"{name.replace('_', '-')}.lab.test"
+    return Host(
+        name=name,
+        host=host,
+        leaf=Leaf(dns_names=(host,), issuer="acme_intermediate"),
+        chain=("acme_intermediate",),
+        findings=findings,
+        grade="A",
+        owner="acme",
+        ari=kind,
+        note=f"ARI: {kind.value}",
+        columns=tuple(cells.items()),
+    )
+
+
+ARI: tuple[Host, ...] = (
+    _ari("ari_past", Ari.PAST, ("ari_renew_now",), breaks_because="ari_window_ends"),
+    _ari("ari_future", Ari.FUTURE, breaks_because="ari_window_ends"),
+    _ari("ari_retry_after", Ari.RETRY, breaks_because="ari_window_ends"),
+    _ari("ari_garbage", Ari.GARBAGE, ari_start=None, breaks_because="leaf_expires"),
+    _ari("ari_huge", Ari.HUGE, ari_start=None, breaks_because="leaf_expires"),
+)
+LAB_CAA_ID = "ca.lab.test"  # the CAA identifier of the lab's CAs (the lab's CCADB excerpt)
+OTHER = '0 issue "other-ca.example"'
+
+
+def _caa(
+    name: str,
+    host: str,
+    permits: bool,
+    dns: tuple[tuple[str, dict[str, object]], ...],
+    leaf: tuple[str, ...] = (),
+) -> Host:
+    return Host(
+        name=name,
+        host=host,
+        leaf=Leaf(dns_names=leaf or (host,)),
+        findings=() if permits else ("caa_forbids_current_ca",),
+        grade="A",
+        owner="dns",
+        dns=dns,
+        columns=(("caa_permits_issuer", permits),),
+    )
+
+
+CAA: tuple[Host, ...] = (
+    _caa(
+        "caa_allows",
+        "caa-ok.lab.test",
+        True,
+        (("caa-ok.lab.test", {"CAA": [f'0 issue "{LAB_CAA_ID}"']}),),
+    ),
+    _caa("caa_forbids", "caa-no.lab.test", False, (("caa-no.lab.test", {"CAA": [OTHER]}),)),
+    _caa(
+        "caa_wildcard_only",
+        "api.caa-wild.lab.test",
+        True,
+        (("caa-wild.lab.test", {"CAA": [OTHER, f'0 issuewild "{LAB_CAA_ID}"']}),),
+        leaf=("*.caa-wild.lab.test",),
+    ),
+    _caa(
+        "caa_parent", "www.caa-parent.lab.test", False, (("caa-parent.lab.test", {"CAA": [OTHER]}),)
+    ),
+    _caa(
+        "caa_cname",
+        "caa-alias.lab.test",
+        False,
+        (
+            ("caa-alias.lab.test", {"CNAME": "caa-target.example.test"}),
+            ("caa-target.example.test", {"CAA": [OTHER]}),
+        ),
+    ),
+)
+
 # The lab, in the order of its input rows. Grades by the caps of the rating (worst wins: T/M,
 # F, C, B, A-), applied by hand: T not trusted, M name mismatch, F MD5, C no TLS 1.2 or 1.3,
 # B legacy versions, incomplete chain, weak key, static RSA, A- no TLS 1.3.
@@ -233,7 +400,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="expiring_soon",
         host="soon.lab.test",
         leaf=Leaf(dns_names=("soon.lab.test",), not_after=10),
-        findings=("expiring_soon",),
+        findings=("expiring_soon", "renewal_overdue"),  # 30 of its 40 days passed
         grade="A",
         owner="00123",
     ),
@@ -296,7 +463,7 @@ SCENARIOS: tuple[Row, ...] = (
         host="untrusted.lab.test",
         leaf=Leaf(dns_names=("untrusted.lab.test",), issuer="rogue_root"),
         chain=("rogue_root",),
-        findings=("untrusted_root",),
+        findings=("untrusted_root", "root_in_chain"),
         grade="T",
     ),
     Host(
@@ -441,6 +608,10 @@ SCENARIOS: tuple[Row, ...] = (
         ),
         note="127.0.0.3 serves another certificate",
     ),
+    *RENEWAL,
+    *HYGIENE,
+    *ARI,
+    *CAA,
     Failing(name="refused", host="refused.lab.test", error="refused", fault=Fault.PARKED),
     Failing(name="timeout", host="silent.lab.test", error="timeout", fault=Fault.SILENT),
     Failing(name="not_tls", host="http.lab.test", error="tls", fault=Fault.HTTP),
