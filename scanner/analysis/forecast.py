@@ -132,3 +132,16 @@ def forecast(
 def weekly_totals(table: pd.DataFrame) -> list[int]:
     """Hosts breaking in each week of a `forecast` table (whatever its `by`)."""
     return [int(n) for n in table.groupby("week")["total"].sum().sort_index()]
+
+
+def fleet_forecast(
+    hosts: pd.DataFrame,
+    as_of: dt.datetime,
+    *,
+    weeks: int = DEFAULT_WEEKS,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """`forecast` of a hosts table, of a scan from before `breaks_on` too (none break)."""
+    if "breaks_on" not in hosts.columns:
+        hosts = hosts.assign(breaks_on=None, breaks_because=None)
+    return forecast(hosts, as_of, weeks=weeks, by=by)

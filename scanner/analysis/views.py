@@ -123,6 +123,16 @@ def calendar_view(calendar: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
+def forecast_view(table: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """A forecast (scanner.analysis.forecast) for reading: the week's first day; with `by`,
+    only the groups and weeks where something breaks."""
+    view = table.copy()
+    view["week_start"] = view["week_start"].map(_day)
+    if by is not None:
+        view = view[view["total"] > 0]
+    return view.reset_index(drop=True)
+
+
 def cause_meaning(code: str) -> str:
     try:
         return CATALOGUE[Code(code)].meaning

@@ -106,7 +106,7 @@ async def look_ahead(
         ari_start=window.start if window else None,
         ari_end=window.end if window else None,
         ari_explanation=window.explanation_url if window else None,
-        caa=judged.caa if judged else None,
+        caa=tuple(sorted(judged.caa)) if judged else None,  # an RRset has no order
         caa_permits_issuer=judged.permits_issuer if judged else None,
     )
     return Ahead(outlook=outlook, findings=tuple(found))

@@ -202,6 +202,8 @@ def finish(
             _store_record(DEFAULT_STORE, trust),
             *(_store_record(st.name, st.trust) for st in config.stores),
         ],
+        # --caa-identifiers by SHA-256 (a resume refuses other contents), when given.
+        **_caa_record(options.caa_identifiers, config.caa_report.sha256),
         "counts": _counts(s, dedupe, table_rows),
         # Host rows with error=internal, and findings holding a fetch's internal error.
         "internal_errors": s.counted("error").get("internal", 0) + _internal_fetch_errors(out),
@@ -222,3 +224,9 @@ def finish(
         meta=meta,
         warnings=tuple(warnings),
     )
+
+
+def _caa_record(path: Path | None, sha256: str | None) -> dict[str, Any]:
+    if path is None or sha256 is None:
+        return {}
+    return {"caa_identifiers": {"path": str(path.resolve()), "sha256": sha256}}

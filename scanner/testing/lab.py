@@ -272,6 +272,12 @@ class Lab:
             self._minted[spec] = issued
         return self._minted[spec]
 
+    def leaf_of(self, name: str) -> Issued:
+        """The leaf a Host scenario serves (for tests serving it again)."""
+        row = next(r for r in SCENARIOS if r.name == name)
+        assert isinstance(row, Host), name
+        return self._mint(row.leaf)
+
     def _chain(self, spec: Leaf, cas: Sequence[CaName] = _INTERMEDIATE) -> list[Issued]:
         return [self._mint(spec), *(self.pki.ca(c) for c in cas)]
 
