@@ -28,8 +28,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it (with
-    --protocols and a second trust store), print the summary, write report.html beside the
-    tables and shut the lab down. Needs no internet.
+    --protocols, a second trust store, --ari and --caa), print the summary, write
+    report.html beside the tables and shut the lab down. Needs no internet.
 
     Example: scanner demo --out reports/demo
     """
@@ -46,7 +46,7 @@ def demo(
         if not quiet:
             out_console().print(
                 f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
-                f"trust stores {named}; with --protocols",
+                f"trust stores {named}; with --protocols, --ari and --caa",
                 markup=False,
                 soft_wrap=True,
             )
@@ -63,6 +63,11 @@ def demo(
             overwrite=True,
             protocols=True,
             trust_stores=stores,
+            # Issue 21: the lab's ARI server for its ACME CA, its CAA records and CA excerpt.
+            ari=True,
+            acme_directories=(lab.acme_rule,),
+            caa=True,
+            caa_identifiers=lab.write_caa_identifiers(inputs),
         )
         with progress_bar(not quiet) as progress:
             report = run_scan(options, progress, print_warning)

@@ -244,16 +244,16 @@ def _forecast(summary: FleetSummary) -> dict[str, Any]:
     from scanner.analysis.views import forecast_view
 
     def table(view: pd.DataFrame) -> dict[str, Any]:
-        text = ("week_start", summary.by_column)
+        text = ("from", summary.by_column)
         return {
             "headers": [(c, "" if c in text else "num", "") for c in view],
             "rows": [list(values) for values in view.itertuples(index=False)],
         }
 
-    out = {"all": table(forecast_view(summary.forecast)), "column": summary.by_column}
+    by = None
     if summary.forecast_by is not None:
-        out["by"] = table(forecast_view(summary.forecast_by, by=summary.by_column))
-    return out
+        by = table(forecast_view(summary.forecast_by, by=summary.by_column))
+    return {"all": table(forecast_view(summary.forecast)), "column": summary.by_column, "by": by}
 
 
 def _overview(summary: FleetSummary) -> dict[str, Any]:

@@ -346,10 +346,15 @@ class Lab:
         return tuple(out)
 
     @property
-    def acme_directory(self) -> str:
-        """`--acme-directory` of lab scans: the lab's ACME CA by its CN."""
+    def acme_rule(self) -> tuple[str, str]:
+        """The lab's ACME CA by its CN, and its ACME directory (for --ari)."""
         (cn,) = self.pki.acme_intermediate.cert.subject.get_attributes_for_oid(CN)
-        return f"{cn.value!s}={self.ari.directory_url}"
+        return str(cn.value), self.ari.directory_url
+
+    @property
+    def acme_directory(self) -> str:
+        """`--acme-directory` of lab scans."""
+        return "=".join(self.acme_rule)
 
     def write_caa_identifiers(self, folder: Path) -> Path:
         """An excerpt in the format of CCADB's "CAA Identifiers" report (V2): the lab's CAs
