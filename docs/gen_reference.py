@@ -45,6 +45,10 @@ PRODUCED_BY: dict[Code, str] = {
     Code.REVOKED: "`--revocation` (on by default), `--crl FILE`",
     Code.REVOCATION_UNKNOWN: "`--revocation` (on by default)",
     Code.INCONSISTENT_BACKENDS: "`--addresses all`",
+    # Issue 21.
+    Code.RENEWAL_OVERDUE: "every scan; the fraction is `--renew-at`",
+    Code.ARI_RENEW_NOW: "`--ari` with `--acme-directory ISSUER=URL`",
+    Code.CAA_FORBIDS_CURRENT_CA: "`--caa` with `--caa-identifiers FILE`",
 }
 # Codes of the catalogue whose rules exist but are not yet run by `scanner scan`.
 NOT_YET_IN_SCAN = NOT_YET_SCANNED
