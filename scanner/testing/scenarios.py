@@ -4,369 +4,52 @@ the rows in order; a row turns into a `Scenario` once its server has a port."""
 
 from __future__ import annotations
 
-import enum
-import ssl
-from dataclasses import dataclass
-from typing import Literal
-
 from scanner.model.types import StartTls
-from scanner.testing.arilab import Ari
-from scanner.testing.pki import CaName
+from scanner.testing.labrows import (
+    BOTH_STORES,
+    JAVA_STORE,
+    MODERN,
+    NOT_PROBED,
+    REVOKED_DAYS_AGO,
+    STILL_TRUSTED,
+    TLS,
+    Failing,
+    Fault,
+    Host,
+    Leaf,
+    Pool,
+    Protocols,
+    Row,
+    Scenario,
+    StartTlsHost,
+)
+from scanner.testing.scenarios_ahead import AHEAD, LAB_CAA_ID
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
-JAVA_STORE = "java"  # the lab's named trust store: an older client's roots
-BOTH_STORES = ("default", JAVA_STORE)
-TLS = ssl.TLSVersion
-Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only
-# What a lab server speaks unless told otherwise: TLS 1.2 and 1.3, forward secrecy only. The
-# scenarios' tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only under --protocols.
-MODERN: Protocols = (False, False, True, True, True)
-NOT_PROBED: Protocols = (None, None, None, None, None)
-# Findings that leave the default store's verdict `trusted`.
-STILL_TRUSTED = frozenset(
-    {
-        "expiring_soon",
-        "not_trusted_by",
-        "legacy_protocol",
-        "no_modern_protocol",
-        "no_tls13",
-        "rsa_key_exchange",
-        # Issue 21: what lies ahead, and untidy chains that still build.
-        "renewal_overdue",
-        "ari_renew_now",
-        "caa_forbids_current_ca",
-        "chain_order",
-        "duplicate_in_chain",
-        "root_in_chain",
-        "unrelated_in_chain",
-        "expired_in_chain",
-        "intermediate_expires_first",
-    }
-)
-REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
+__all__ = [
+    "BOTH_STORES",
+    "JAVA_STORE",
+    "LAB_CAA_ID",
+    "MODERN",
+    "NOT_PROBED",
+    "REVOKED_DAYS_AGO",
+    "STILL_TRUSTED",
+    "TLS",
+    "Failing",
+    "Fault",
+    "Host",
+    "Leaf",
+    "Pool",
+    "Protocols",
+    "Row",
+    "Scenario",
+    "StartTlsHost",
+]
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scenario:
-    """One lab host and what a correct scan says about it."""
-
-    name: str
-    host: str
-    port: int
-    ip: str | None
-    findings: frozenset[str] = frozenset()
-    error: str | None = None
-    trusted: bool | None = None
-    owner: str = "platform"
-    note: str = ""
-    # With the lab's scan options (--protocols, --trust-store java=...): the expected grade,
-    # stores that trust the chain, and tls1_0..tls1_3 then forward_secrecy_only.
-    grade: str | None = None
-    trusted_by: tuple[str, ...] = ()
-    protocols: Protocols = NOT_PROBED
-    starttls: str = ""  # the row's `starttls` cell
-    # The name's addresses when it has several (`--addresses all` scans each as its own row),
-    # with the findings of each address's row.
-    addresses: tuple[str, ...] = ()
-    # Other cells a correct scan writes (issue 21's columns), as (column, value).
-    columns: tuple[tuple[str, object], ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Leaf:
-    """A leaf certificate the lab mints. Rows with equal leaves are served one certificate."""
-
-    dns_names: tuple[str, ...] = ()
-    ip_addresses: tuple[str, ...] = ()
-    cn: str | None = None
-    san: bool = True
-    issuer: CaName | None = "intermediate"  # None: self-signed, naming no CRL
-    not_before: int = -30  # days from as-of
-    not_after: int = 200
-    key: Literal["ec", "rsa1024", "rsa2048"] = "ec"
-    aia: bool = False  # a caIssuers URL where the lab serves its intermediate
-    signature: Literal["sha256", "sha1", "md5"] = "sha256"  # sha1/md5: re-signed by its issuer
-    revoked: bool = False  # listed on its issuer's CRL (keyCompromise)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Host:
-    """A TLS server from the first byte, sending `leaf` then the CAs of `chain`."""
-
-    name: str
-    host: str
-    leaf: Leaf
-    chain: tuple[CaName, ...] = ("intermediate",)
-    findings: tuple[str, ...] = ()
-    grade: str  # under the lab's scan options
-    ip: str | None = LOOPBACK  # None: the scanner resolves `host`
-    in_dns: bool = False  # the lab's DNS server answers `host` with LOOPBACK
-    owner: str = "platform"
-    note: str = ""
-    versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
-    static_rsa: bool = False
-    protocols: Protocols = MODERN
-    # Issue 21: what the lab's ARI server answers for the leaf; CAA records the lab's DNS
-    # server holds, as (name, {"CAA": [...]} or {"CNAME": ...}); other cells expected.
-    ari: Ari | None = None
-    dns: tuple[tuple[str, dict[str, object]], ...] = ()
-    columns: tuple[tuple[str, object], ...] = ()
-
-    def scenario(self, port: int) -> Scenario:
-        trusted = all(f in STILL_TRUSTED for f in self.findings)
-        stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
-        return Scenario(
-            name=self.name,
-            host=self.host,
-            port=port,
-            ip=self.ip,
-            findings=frozenset(self.findings),
-            trusted=trusted,
-            owner=self.owner,
-            note=self.note,
-            grade=self.grade,
-            trusted_by=stores if trusted else (),
-            protocols=self.protocols,
-            columns=self.columns,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartTlsHost:
-    """A trusted chain behind SMTP STARTTLS (graded on the certificate alone: --protocols does
-    not probe STARTTLS)."""
-
-    name: str
-    host: str
-    leaf: Leaf
-    note: str
-
-    def scenario(self, port: int) -> Scenario:
-        return Scenario(
-            name=self.name,
-            host=self.host,
-            port=port,
-            ip=LOOPBACK,
-            trusted=True,
-            starttls=StartTls.SMTP.value,
-            note=self.note,
-            grade="A",
-            trusted_by=BOTH_STORES,
-            protocols=NOT_PROBED,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pool:
-    """A name in the lab's DNS with several addresses, one server (and leaf) on each, all on
-    one port; the leaves differ, so the name's backends are inconsistent."""
-
-    name: str
-    host: str
-    backends: tuple[tuple[str, Leaf], ...]
-    note: str
-
-    def scenario(self, port: int) -> Scenario:
-        return Scenario(
-            name=self.name,
-            host=self.host,
-            port=port,
-            ip=None,
-            findings=frozenset({"inconsistent_backends"}),
-            trusted=True,
-            addresses=tuple(ip for ip, _ in self.backends),
-            note=self.note,
-            grade="A",
-            trusted_by=BOTH_STORES,
-            protocols=MODERN,
-        )
-
-
-class Fault(enum.Enum):
-    """What answers on a failing host's port."""
-
-    PARKED = "parked"  # nothing listens, nothing will: refused
-    SILENT = "silent"  # accepts, never speaks
-    HTTP = "http"  # answers HTTP, not TLS
-    NO_STARTTLS = "no_starttls"  # SMTP that does not offer STARTTLS
-    NOWHERE = "nowhere"  # port 443 of a name or address nothing reaches
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Failing:
-    """A host whose scan is an error row."""
-
-    name: str
-    host: str
-    error: str
-    ip: str | None = LOOPBACK
-    fault: Fault
-    starttls: str = ""
-
-    def scenario(self, port: int) -> Scenario:
-        return Scenario(
-            name=self.name,
-            host=self.host,
-            port=port,
-            ip=self.ip,
-            error=self.error,
-            starttls=self.starttls,
-        )
-
-
-Row = Host | StartTlsHost | Pool | Failing
 
 VALID = Leaf(dns_names=("valid.lab.test",))
 WILDCARD = Leaf(dns_names=("*.wild.lab.test",))
 LEGACY = ("legacy_protocol", "no_modern_protocol", "no_tls13")
-
-# --- issue 21: the date each host breaks, and whether its renewal will work -----------------
-
-
-def _lifetime(name: str, days: int, at: int, findings: tuple[str, ...] = ()) -> Host:
-    """A leaf of `days` days, `at` days into its life (notBefore `at` days before as-of)."""
-    return Host(
-        name=name,
-        host=f"{name.replace('_', '-')}.lab.test",
-        leaf=Leaf(
-            dns_names=(f"{name.replace('_', '-')}.lab.test",), not_before=-at, not_after=days - at
-        ),
-        findings=findings,
-        grade="A",
-        owner="renewals",
-        note=f"{days}-day leaf, day {at}",
-        columns=(("short_lived", days <= 7), ("breaks_because", "leaf_expires")),
-    )
-
-
-DUE = ("expiring_soon", "renewal_overdue")
-RENEWAL: tuple[Host, ...] = (
-    # 6 days is short-lived: "expiring soon" from its first day says nothing (suppressed).
-    _lifetime("six_day_fresh", 6, 2),
-    _lifetime("six_day_due", 6, 5, DUE),
-    _lifetime("days45_due", 45, 35, DUE),
-    _lifetime("days90_fresh", 90, 20),
-    _lifetime("days90_due", 90, 65, DUE),
-    _lifetime("days398_fresh", 398, 100),
-    _lifetime("days398_due", 398, 300, ("renewal_overdue",)),
-)
-
-
-def _chain(
-    name: str,
-    chain: tuple[CaName, ...],
-    finding: str,
-    issuer: CaName = "intermediate",
-    because: str = "leaf_expires",
-) -> Host:
-    host = f"{name.replace('_', '-')}.lab.test"
-    return Host(
-        name=name,
-        host=host,
-        leaf=Leaf(dns_names=(host,), issuer=issuer),
-        chain=chain,
-        findings=(finding,),
-        grade="A",
-        owner="web",
-        columns=(("breaks_because", because),),
-    )
-
-
-HYGIENE: tuple[Host, ...] = (
-    _chain(
-        "chain_out_of_order",
-        ("intermediate", "sub_intermediate"),
-        "chain_order",
-        issuer="sub_intermediate",
-    ),
-    _chain("chain_duplicate", ("intermediate", "intermediate"), "duplicate_in_chain"),
-    _chain("chain_with_root", ("intermediate", "root"), "root_in_chain"),
-    _chain("chain_unrelated", ("intermediate", "new_intermediate"), "unrelated_in_chain"),
-    _chain("chain_expired_cross", ("intermediate", "old_cross"), "expired_in_chain"),
-    _chain(
-        "intermediate_ends_first",
-        ("short_intermediate",),
-        "intermediate_expires_first",
-        issuer="short_intermediate",
-        because="chain_expires",
-    ),
-)
-
-
-def _ari(name: str, kind: Ari, findings: tuple[str, ...] = (), **cells: object) -> Host:
-    host = f"{name.replace('_', '-')}.lab.test"
-    return Host(
-        name=name,
-        host=host,
-        leaf=Leaf(dns_names=(host,), issuer="acme_intermediate"),
-        chain=("acme_intermediate",),
-        findings=findings,
-        grade="A",
-        owner="acme",
-        ari=kind,
-        note=f"ARI: {kind.value}",
-        columns=tuple(cells.items()),
-    )
-
-
-ARI: tuple[Host, ...] = (
-    _ari("ari_past", Ari.PAST, ("ari_renew_now",), breaks_because="ari_window_ends"),
-    _ari("ari_future", Ari.FUTURE, breaks_because="ari_window_ends"),
-    _ari("ari_retry_after", Ari.RETRY, breaks_because="ari_window_ends"),
-    _ari("ari_garbage", Ari.GARBAGE, ari_start=None, breaks_because="leaf_expires"),
-    _ari("ari_huge", Ari.HUGE, ari_start=None, breaks_because="leaf_expires"),
-)
-LAB_CAA_ID = "ca.lab.test"  # the CAA identifier of the lab's CAs (the lab's CCADB excerpt)
-OTHER = '0 issue "other-ca.example"'
-
-
-def _caa(
-    name: str,
-    host: str,
-    permits: bool,
-    dns: tuple[tuple[str, dict[str, object]], ...],
-    leaf: tuple[str, ...] = (),
-) -> Host:
-    return Host(
-        name=name,
-        host=host,
-        leaf=Leaf(dns_names=leaf or (host,)),
-        findings=() if permits else ("caa_forbids_current_ca",),
-        grade="A",
-        owner="dns",
-        dns=dns,
-        columns=(("caa_permits_issuer", permits),),
-    )
-
-
-CAA: tuple[Host, ...] = (
-    _caa(
-        "caa_allows",
-        "caa-ok.lab.test",
-        True,
-        (("caa-ok.lab.test", {"CAA": [f'0 issue "{LAB_CAA_ID}"']}),),
-    ),
-    _caa("caa_forbids", "caa-no.lab.test", False, (("caa-no.lab.test", {"CAA": [OTHER]}),)),
-    _caa(
-        "caa_wildcard_only",
-        "api.caa-wild.lab.test",
-        True,
-        (("caa-wild.lab.test", {"CAA": [OTHER, f'0 issuewild "{LAB_CAA_ID}"']}),),
-        leaf=("*.caa-wild.lab.test",),
-    ),
-    _caa(
-        "caa_parent", "www.caa-parent.lab.test", False, (("caa-parent.lab.test", {"CAA": [OTHER]}),)
-    ),
-    _caa(
-        "caa_cname",
-        "caa-alias.lab.test",
-        False,
-        (
-            ("caa-alias.lab.test", {"CNAME": "caa-target.example.test"}),
-            ("caa-target.example.test", {"CAA": [OTHER]}),
-        ),
-    ),
-)
 
 # The lab, in the order of its input rows. Grades by the caps of the rating (worst wins: T/M,
 # F, C, B, A-), applied by hand: T not trusted, M name mismatch, F MD5, C no TLS 1.2 or 1.3,
@@ -608,10 +291,7 @@ SCENARIOS: tuple[Row, ...] = (
         ),
         note="127.0.0.3 serves another certificate",
     ),
-    *RENEWAL,
-    *HYGIENE,
-    *ARI,
-    *CAA,
+    *AHEAD,  # issue 21 (scanner.testing.scenarios_ahead)
     Failing(name="refused", host="refused.lab.test", error="refused", fault=Fault.PARKED),
     Failing(name="timeout", host="silent.lab.test", error="timeout", fault=Fault.SILENT),
     Failing(name="not_tls", host="http.lab.test", error="tls", fault=Fault.HTTP),
