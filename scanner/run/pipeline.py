@@ -164,6 +164,11 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         if cfg.stores
         else ()
     )
+    ahead = None
+    if shared.lookahead is not None:  # ARI and CAA, within what is left of the deadline
+        ahead = await look_ahead(
+            target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
+        )
     support = None
     if shared.probes is not None and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
@@ -176,11 +181,6 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
             contexts=shared.probes,
             deadline=anyio.current_time() + cfg.timeout,
             per_ip=shared.per_ip,
-        )
-    ahead = None
-    if shared.lookahead is not None:
-        ahead = await look_ahead(
-            target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
         )
     return Answer(
         target=target,

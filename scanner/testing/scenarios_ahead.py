@@ -98,7 +98,6 @@ def _ari(name: str, kind: Ari, findings: tuple[str, ...] = (), **cells: object) 
 ARI: tuple[Host, ...] = (
     _ari("ari_past", Ari.PAST, ("ari_renew_now",), breaks_because="ari_window_ends"),
     _ari("ari_future", Ari.FUTURE, breaks_because="ari_window_ends"),
-    _ari("ari_retry_after", Ari.RETRY, breaks_because="ari_window_ends"),
     _ari("ari_garbage", Ari.GARBAGE, ari_start=None, breaks_because="leaf_expires"),
     _ari("ari_huge", Ari.HUGE, ari_start=None, breaks_because="leaf_expires"),
 )

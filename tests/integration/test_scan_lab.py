@@ -74,7 +74,6 @@ SCENARIOS = [
     "intermediate_ends_first",
     "ari_past",
     "ari_future",
-    "ari_retry_after",
     "ari_garbage",
     "ari_huge",
     "caa_allows",
