@@ -147,7 +147,7 @@ def test_caa_columns_and_findings(lab: Lab, lab_scan: Any) -> None:
     assert (r["one_store"]["caa"], r["one_store"]["caa_permits_issuer"]) == ([], None)
     assert r["ip_san"]["caa"] is None  # an IP address has no CAA
     (f,) = findings_of(lab_scan, "caa_parent", "caa_forbids_current_ca")
-    assert "caa-parent.lab.test (for www.caa-parent.lab.test)" in f["message"]
+    assert "caa-up.lab.test (for www.caa-up.lab.test)" in f["message"]
     assert "CN=Scanner Lab Intermediate CA" in f["message"] and "ca.lab.test" in f["message"]
     assert 'CAA 0 issue "ca.lab.test"' in f["remedy"]
 
@@ -168,7 +168,7 @@ def test_caa_names_are_asked_once_per_scan(
     assert result.exit_code == 0, result.output
     asked = Counter(q for q in lab.dns_queries[mark:] if q[1] == "CAA")
     assert asked[("lab.test", "CAA")] == 1  # the parent of them all, asked once
-    assert asked[("caa-parent.lab.test", "CAA")] == 1
+    assert asked[("caa-up.lab.test", "CAA")] == 1
     assert max(asked.values()) == 1
 
 
