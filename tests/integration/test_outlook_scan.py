@@ -241,6 +241,9 @@ def test_forecast_in_summary_report_and_csv(lab_scan: Any, cli: Cli, tmp_path: P
     table = cli(["summary", lab_scan.out, "--by", "owner"])
     assert "Forecast: hosts breaking per week" in table.stdout
     assert "Forecast by owner" in table.stdout
+    table_csv = cli(["summary", lab_scan.out, "--format", "csv", "--table", "forecast"])
+    assert table_csv.stdout.splitlines()[0].startswith("week,week_start,leaf_expires,")
+    assert len(table_csv.stdout.splitlines()) == 1 + 13
     as_csv = cli(["forecast", lab_scan.out, "--format", "csv"])
     assert as_csv.exit_code == 0
     header = as_csv.stdout.splitlines()[0].split(",")

@@ -163,6 +163,10 @@ BAD = [
     ("as_of", "--as-of", "yesterday", "yesterday", "not an ISO 8601 date or time"),
     ("nameservers", "--nameserver", "dns.example", ["dns.example"], "is not IP[:PORT]"),
     ("trust_stores", "--trust-store", "default=x.pem", {"default": "x.pem"}, "--ca-bundle store"),
+    ("renew_at", "--renew-at", "0", 0, "expected a fraction in (0, 1], not 0"),
+    ("renew_at", "--renew-at", "1.5", 1.5, "expected a fraction in (0, 1], not 1.5"),
+    ("acme_directories", "--acme-directory", "R11", ["R11"], "expected ISSUER=URL"),
+    ("acme_directories", "--acme-directory", "R11=ftp://x", {"R11": "ftp://x"}, "not an http(s)"),
 ]
 
 
@@ -184,6 +188,20 @@ def test_a_bad_value_is_refused_alike_by_the_cli_and_python(
     assert result.stderr.startswith(f"error: {flag}"), result.stderr
     assert says in " ".join(result.stderr.split())
     assert not out.exists()
+
+
+def test_issue_21_options_that_need_another() -> None:
+    """--ari asks the CAs --acme-directory names; --caa-identifiers serves --caa only."""
+    base = {"input": "in.csv", "out": "out"}
+    with pytest.raises(UsageError, match="--ari needs --acme-directory"):
+        ScanOptions.parse({**base, "ari": True})
+    with pytest.raises(UsageError, match="--caa-identifiers is used by --caa only"):
+        ScanOptions.parse({**base, "caa_identifiers": "caa.csv"})
+    ok = ScanOptions.parse(
+        {**base, "ari": True, "acme_directories": ["R11=https://ca.example/dir"]}
+    )
+    assert ok.acme_directories == (("R11", "https://ca.example/dir"),)
+    assert schema.options_record(ok)["acme_directory"] == ["R11=https://ca.example/dir"]
 
 
 def test_python_refuses_types_the_cli_never_passes() -> None:
