@@ -79,3 +79,28 @@ def test_a_scan_from_before_breaks_on_forecasts_nothing() -> None:
     table = fleet_forecast(hosts, AS_OF, weeks=3)
     assert list(table["week"]) == [1, 2, 3] and table["total"].sum() == 0
     assert fleet_forecast(hosts, AS_OF, weeks=3, by="owner").empty
+
+
+def test_once_with_a_limit_keeps_the_newest_finished_results() -> None:
+    """ARI answers and CAA names are remembered per scan, bounded: past the limit the oldest
+    finished result goes (and is computed again if asked for)."""
+    import anyio
+
+    from scanner.net.fetch import Once
+
+    computed: list[str] = []
+
+    async def run() -> None:
+        once: Once[str] = Once(lambda k, e: "failed", limit=2)
+
+        async def make(key: str) -> str:
+            computed.append(key)
+            return key.upper()
+
+        for key in ("a", "b", "a", "c", "b", "a"):
+            assert await once.get(key, lambda key=key: make(key)) == key.upper()
+        assert len(once) == 2
+
+    anyio.run(run)
+    # a, b computed; a remembered; c evicts a; b remembered; a again (evicting c)
+    assert computed == ["a", "b", "c", "a"]
