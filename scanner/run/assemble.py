@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from scanner.analysis import forecast
 from scanner.analysis.grade import grade_of
+from scanner.model.catalogue import Code
 from scanner.model.types import (
     Diagnosis,
     Finding,
@@ -48,7 +49,7 @@ class Answer:
 def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
     """The host's result: findings in the order diagnosis, stores, probes, `extra` (the
     backends finding of its name); the grade of that whole diagnosis."""
-    d, stores, support = answer.diagnosis, answer.stores, answer.protocols
+    d, stores, support = _moot(answer.diagnosis), answer.stores, answer.protocols
     added: list[Finding] = []
     if stores:
         added += store_findings(d.verdicts.trusted, stores)
@@ -77,6 +78,21 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
         grade_basis=basis,
         outlook=outlook(d, ahead.outlook if ahead else Outlook()),
     )
+
+
+def _moot(d: Diagnosis) -> Diagnosis:
+    """A short-lived leaf needs no revocation pointer (Baseline Requirements 7.1.2.11.2): the
+    leaf's `revocation_unknown`, found after diagnosis, says nothing (its `revocation` column
+    stays as found)."""
+    if not d.short_lived or d.leaf is None:
+        return d
+    leaf = d.leaf.sha256
+    kept = tuple(
+        f
+        for f in d.findings
+        if not (f.code == Code.REVOCATION_UNKNOWN and f.certificate_sha256 == leaf)
+    )
+    return d if len(kept) == len(d.findings) else dataclasses.replace(d, findings=kept)
 
 
 def outlook(d: Diagnosis, seen: Outlook, distrust_on: dt.datetime | None = None) -> Outlook:

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import Result
 
 from scanner.testing.arilab import DIRECTORY, EXPLANATION, RENEWAL_INFO, Ari
-from scanner.testing.lab import LOOPBACK, Lab
+from scanner.testing.lab import LOOPBACK, Lab, free_port
 from scanner.x509.ari import cert_identifier
 from tests.conftest import FIXED
 
@@ -57,6 +57,26 @@ def test_lifetime_used_and_short_lived(lab_scan: Any) -> None:
     (f,) = findings_of(lab_scan, "days90_due", "renewal_overdue")
     assert "72% of the leaf's lifetime" in f["message"] and "2/3" in f["message"]
     assert r["refused"]["lifetime_used"] is None and r["refused"]["short_lived"] is None
+
+
+def test_a_short_lived_leaf_gets_no_revocation_unknown(
+    lab: Lab, cli: Cli, scan_lab_args: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    """Its CRL cannot be fetched: a 90-day leaf says so (revocation_unknown), a 6-day leaf,
+    which needs no revocation pointer at all, does not; both rows say `unknown`."""
+    dead = f"http://{LOOPBACK}:{free_port()}/gone.crl"
+    leaves = {
+        "d6-deadcrl.lab.test": (FIXED - 2 * DAY, FIXED + 4 * DAY),
+        "d90-deadcrl.lab.test": (FIXED - 20 * DAY, FIXED + 70 * DAY),
+    }
+    rows_in = []
+    for name, (start, end) in leaves.items():
+        leaf = lab.pki.leaf([name], not_before=start, not_after=end, crl_url=dead)
+        rows_in.append((name, lab.serve_chain([leaf, lab.pki.intermediate])))
+    hosts = {h["host"]: h for h in scan_rows(cli, scan_lab_args(), rows_in, tmp_path / "o")}
+    short, usual = hosts["d6-deadcrl.lab.test"], hosts["d90-deadcrl.lab.test"]
+    assert (short["short_lived"], short["findings"], short["revocation"]) == (True, [], "unknown")
+    assert usual["findings"] == ["revocation_unknown"] and usual["revocation"] == "unknown"
 
 
 # --- ACME Renewal Information -------------------------------------------------------------------
