@@ -50,6 +50,10 @@ PRODUCED_BY: dict[Code, str] = {
     Code.CT_NONCOMPLIANT: "`--ct-logs FILE` (and a Chrome `--root-program` for its roots)",
     Code.INVALID_SCT: "`--ct-logs FILE`",
     Code.LIFETIME_OVER_LIMIT: "every scan (public roots: `default` and `--root-program`)",
+    # Issue 21.
+    Code.RENEWAL_OVERDUE: "every scan; the fraction is `--renew-at`",
+    Code.ARI_RENEW_NOW: "`--ari` with `--acme-directory ISSUER=URL`",
+    Code.CAA_FORBIDS_CURRENT_CA: "`--caa` with `--caa-identifiers FILE`",
 }
 # Codes of the catalogue whose rules exist but are not yet run by `scanner scan`.
 NOT_YET_IN_SCAN = NOT_YET_SCANNED

@@ -212,6 +212,12 @@ def lab_scan_args(
         "--allow-private-fetch",  # the lab's AIA and CRL servers are on loopback
         "--addresses",
         "all",  # the lab's round-robin name is scanned on each of its addresses
+        # Issue 21: the lab's ARI server (for its ACME CA) and CAA records, with its excerpt
+        # of CCADB's CAA identifiers.
+        "--ari",
+        f"--acme-directory={lab.acme_directory}",
+        "--caa",
+        f"--caa-identifiers={lab.write_caa_identifiers(ca.parent)}",
         "--quiet",
     ]
 

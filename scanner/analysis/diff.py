@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scanner.analysis.cells import has
+from scanner.analysis.forecast import moved_earlier
 from scanner.analysis.grade import dropped
 from scanner.analysis.severity import any_at_or_above, rank
 from scanner.model.columns import HOST_COLUMNS
@@ -22,7 +23,7 @@ class Change(StrEnum):
     """Kinds of change, in the order they are listed. Values are written to changes.parquet."""
 
     NEW_FINDING = "new_finding"  # a finding NEW has that OLD did not (OLD answered)
-    REGRESSED = "regressed"  # trusted in OLD, not trusted in NEW; or a lower grade
+    REGRESSED = "regressed"  # trusted in OLD, not in NEW; a lower grade; breaks_on earlier
     UNREACHABLE = "unreachable"  # ok in OLD, an error in NEW
     ROTATED = "rotated"  # both ok, another leaf SHA-256
     ADDED = "added"  # in NEW's input only
@@ -103,6 +104,8 @@ HOST_FIELDS = (
     "findings",
     "grade",
     "grade_basis",
+    "breaks_on",  # (issue 21; absent from older scans)
+    "breaks_because",
 )
 FINDING_FIELDS = ("host", "port", "ip", "connected_ip", "code", "severity", "message")
 
@@ -188,6 +191,22 @@ def _pair_changes(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
             yield Change.RECOVERED, {"old": "not trusted", "new": "trusted"}
         else:
             yield from _grade_change(o, n)
+        yield from _breaks_change(o, n)
+
+
+def _breaks_change(o: Values, n: Values) -> Iterator[tuple[Change, Values]]:
+    """The date the host breaks moved earlier (issue 21): `regressed`, with both dates and
+    the new cause. Null on either side (a host not trusted, an older scan) is no change."""
+    old, new = _clean(o.get("breaks_on")), _clean(n.get("breaks_on"))
+    if old is None or new is None or not moved_earlier(pd.Timestamp(old), pd.Timestamp(new)):
+        return
+    values = {
+        "severity": _text(n["severity"]),
+        "old": _text(old),
+        "new": _text(new),
+        "detail": f"breaks_on moved earlier ({_text(n.get('breaks_because'))})",
+    }
+    yield Change.REGRESSED, values
 
 
 def _target_changes(

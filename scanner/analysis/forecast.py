@@ -8,8 +8,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is loaded by `forecast` only: a scan's hosts judge without it
+    import pandas as pd
 
 DEFAULT_WEEKS = 13
 WEEK = dt.timedelta(days=7)
@@ -85,6 +87,8 @@ def forecast(
     [as_of + 7(k-1) days, as_of + 7k days). One row per week (per week and `by` value), one
     column per cause and `total`. Hosts without `breaks_on`, or breaking before `as_of` (they
     are broken already) or after the last week, are not counted."""
+    import pandas as pd
+
     if weeks < 1:
         raise ValueError(f"weeks must be at least 1, not {weeks}")
     if by is not None and by not in hosts.columns:
@@ -128,3 +132,16 @@ def forecast(
 def weekly_totals(table: pd.DataFrame) -> list[int]:
     """Hosts breaking in each week of a `forecast` table (whatever its `by`)."""
     return [int(n) for n in table.groupby("week")["total"].sum().sort_index()]
+
+
+def fleet_forecast(
+    hosts: pd.DataFrame,
+    as_of: dt.datetime,
+    *,
+    weeks: int = DEFAULT_WEEKS,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """`forecast` of a hosts table, of a scan from before `breaks_on` too (none break)."""
+    if "breaks_on" not in hosts.columns:
+        hosts = hosts.assign(breaks_on=None, breaks_because=None)
+    return forecast(hosts, as_of, weeks=weeks, by=by)

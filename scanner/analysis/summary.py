@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ from scanner.analysis.fixlist import (
     several_addresses,
     target_labels,
 )
+from scanner.analysis.forecast import fleet_forecast
 from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.errors import UsageError
@@ -263,6 +264,9 @@ class FleetSummary:
     by_column: str | None = None
     by: pd.DataFrame | None = None  # summarise_by()
     stores: tuple[str, ...] = ()  # the trust stores judged, the default first
+    # Hosts breaking per week by cause (issue 21), and per --by value.
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)
+    forecast_by: pd.DataFrame | None = None
 
 
 def root_causes(counts: pd.DataFrame) -> pd.DataFrame:
@@ -327,4 +331,6 @@ def fleet_summary(
         by_column=by,
         by=summarise_by(hosts, by, stores) if by else None,
         stores=tuple(stores),
+        forecast=fleet_forecast(hosts, as_of),
+        forecast_by=fleet_forecast(hosts, as_of, by=by) if by else None,
     )

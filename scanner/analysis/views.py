@@ -123,6 +123,26 @@ def calendar_view(calendar: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
+def forecast_view(table: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """A forecast (scanner.analysis.forecast) for reading: the week's first day, causes under
+    short headers (leaf, chain, distrust, ari: JSON and CSV keep the full names); with `by`,
+    only the groups and weeks where something breaks."""
+    view = table.copy()
+    view["week_start"] = view["week_start"].map(_day)
+    if by is not None:
+        view = view[view["total"] > 0]
+    return view.rename(columns=FORECAST_HEADERS).reset_index(drop=True)
+
+
+FORECAST_HEADERS = {
+    "week_start": "from",
+    "leaf_expires": "leaf",
+    "chain_expires": "chain",
+    "distrusted": "distrust",
+    "ari_window_ends": "ari",
+}
+
+
 def cause_meaning(code: str) -> str:
     try:
         return CATALOGUE[Code(code)].meaning

@@ -52,6 +52,7 @@ COMMANDS = {
     "summary": "scanner.cli.reports",
     "diff": "scanner.cli.reports",
     "report": "scanner.cli.reports",
+    "forecast": "scanner.cli.forecast",  # (issue 21)
     "trend": "scanner.cli.trend",
 }
 _apps: dict[str, typer.Typer] = {}  # filled by @command as the modules are imported

@@ -28,8 +28,9 @@ def demo(
     ] = False,
 ) -> None:
     """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it (with
-    --protocols, a second trust store, two root programs and a CT log list), print the
-    summary, write report.html beside the tables and shut the lab down. Needs no internet.
+    --protocols, a second trust store, two root programs, a CT log list, --ari and --caa),
+    print the summary, write report.html beside the tables and shut the lab down. Needs no
+    internet.
 
     Example: scanner demo --out reports/demo
     """
@@ -49,7 +50,7 @@ def demo(
             out_console().print(
                 f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
                 f"trust stores {named}, root programs {listed}, CT logs {log_list}; "
-                "with --protocols",
+                "with --protocols, --ari and --caa",
                 markup=False,
                 soft_wrap=True,
             )
@@ -68,6 +69,11 @@ def demo(
             trust_stores=stores,
             root_programs=programs,
             ct_logs=log_list,
+            # Issue 21: the lab's ARI server for its ACME CA, its CAA records and CA excerpt.
+            ari=True,
+            acme_directories=(lab.acme_rule,),
+            caa=True,
+            caa_identifiers=lab.write_caa_identifiers(inputs),
         )
         with progress_bar(not quiet) as progress:
             report = run_scan(options, progress, print_warning)

@@ -43,6 +43,7 @@ class SummaryTable(StrEnum):
     FIXES = "fixes"
     INTERMEDIATES = "intermediates"
     CALENDAR = "calendar"
+    FORECAST = "forecast"
 
 
 FormatOption = Annotated[
@@ -139,6 +140,8 @@ def _summary_json(s: FleetSummary, tables: ScanTables) -> dict[str, Any]:
         "fixes": records(s.leaf_fixes),
         "intermediates": records(s.intermediates),
         "calendar": records(s.calendar),
+        "forecast": records(s.forecast),
+        **({"forecast_by": records(s.forecast_by)} if s.forecast_by is not None else {}),
     }
 
 
@@ -196,7 +199,29 @@ def _summary_sections(s: FleetSummary, limit: int, *, wide: bool) -> list[Sectio
             under=("examples",),
         )
     )
+    sections += forecast_sections(s)
     return sections
+
+
+def forecast_sections(s: FleetSummary) -> list[Section]:
+    """Hosts breaking per week by cause (issue 21), and per --by value where any break."""
+    from scanner.analysis import views
+
+    out = [
+        Section(
+            title="Forecast: hosts breaking per week from as-of, by cause",
+            frame=views.forecast_view(s.forecast),
+        )
+    ]
+    if s.forecast_by is not None and s.by_column is not None:
+        out.append(
+            Section(
+                title=f"Forecast by {s.by_column} (weeks where a host breaks)",
+                frame=views.forecast_view(s.forecast_by, by=s.by_column),
+                wrap=(s.by_column,),
+            )
+        )
+    return out
 
 
 @command("summary")
@@ -222,8 +247,9 @@ def summary(
     """Summarise a scan: hosts and share per verdict and error code, hosts per root cause
     (finding code), hosts per grade and per trust store, the fix list (one row per problem
     leaf certificate and per missing intermediate, most hosts first, with the hosts to fix
-    and the remedy), the expiry calendar for the next 12 weeks from the scan's as-of, and a
-    warning when the scanning clock looks wrong.
+    and the remedy), the expiry calendar for the next 12 weeks from the scan's as-of, the
+    forecast (hosts breaking per week for 13 weeks, by cause, and by --by), and a warning
+    when the scanning clock looks wrong.
 
     Example: scanner summary reports/2026-11-26 --by owner --fail-on high
     """
@@ -234,6 +260,7 @@ def summary(
         SummaryTable.FIXES: s.leaf_fixes,
         SummaryTable.INTERMEDIATES: s.intermediates,
         SummaryTable.CALENDAR: s.calendar,
+        SummaryTable.FORECAST: s.forecast_by if s.forecast_by is not None else s.forecast,
     }
     as_of = utc_iso(s.as_of)
     folders = ", ".join(str(f) for f in tables.folders)

@@ -59,5 +59,16 @@ HOST_COLUMNS = (
     "lifetime_days",
     "grade",
     "grade_basis",
+    # The date each host breaks (issue 21).
+    "lifetime_used",
+    "short_lived",
+    "ari_start",
+    "ari_end",
+    "ari_explanation",
+    "caa",
+    "caa_permits_issuer",
+    "breaks_on",
+    "breaks_because",
+    # (end of issue 21)
     "scanned_at",
 )

@@ -216,6 +216,10 @@ class Diagnosis:
     path: tuple[bytes, ...] = ()
     revocation: Revocation = Revocation.NOT_CHECKED
     revocation_source: RevocationSource | None = None
+    # The leaf on its own clock (issue 21): null without readable dates.
+    lifetime_used: float | None = None  # fraction of notBefore..notAfter passed at as-of
+    short_lived: bool | None = None  # Baseline Requirements' short-lived certificate
+    path_not_afters: tuple[dt.datetime, ...] = ()  # of the built path's CA certificates
 
     @property
     def severity(self) -> Severity | None:
@@ -249,6 +253,22 @@ class ScanOk:
     browser: BrowserView | None = None  # CT, lifetime and --root-program verdicts (issue 20)
     grade: Grade
     grade_basis: GradeBasis
+    outlook: Outlook | None = None  # when the host breaks, --ari and --caa (issue 21)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outlook:
+    """What lies ahead for an answering host: the CA's suggested renewal window (--ari),
+    the name's CAA records and whether they permit the issuing CA (--caa), and the first date
+    on which it stops being trusted with nothing changed, and why. Null where not known."""
+
+    ari_start: dt.datetime | None = None
+    ari_end: dt.datetime | None = None
+    ari_explanation: str | None = None
+    caa: tuple[str, ...] | None = None  # the relevant record set as text; null: not looked up
+    caa_permits_issuer: bool | None = None
+    breaks_on: dt.datetime | None = None
+    breaks_because: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

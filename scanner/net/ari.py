@@ -25,6 +25,7 @@ from scanner.x509.ari import Invalid, Window
 # An ACME directory and a renewalInfo object are well under a kilobyte.
 MAX_BYTES = ari.MAX_BODY
 MAX_WAIT = 5.0  # seconds a Retry-After on a refusal is waited within a host's deadline
+MAX_REMEMBERED = 100_000  # answers (and directories) kept per run; the oldest go first
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +75,10 @@ class AriClient:
         self._clock = clock
         self._sleep = sleep
         self._now = now
-        self._directories: Once[str | Invalid] = Once(lambda _k, e: Invalid(_internal(e)))
-        self._answers: Once[AriResult] = Once(_ari_failed)
+        self._directories: Once[str | Invalid] = Once(
+            lambda _k, e: Invalid(_internal(e)), limit=MAX_REMEMBERED
+        )
+        self._answers: Once[AriResult] = Once(_ari_failed, limit=MAX_REMEMBERED)
         self._not_before: dict[str, float] = {}  # origin -> clock time it may be asked again
 
     async def renewal_info(self, cert: x509.Certificate, directory_url: str) -> AriResult:

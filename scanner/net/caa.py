@@ -26,6 +26,7 @@ from scanner.net.resolve import on_asyncio
 MAX_CLIMB = 16  # names asked for one name: the name and its parents, up to the TLD
 MAX_RECORDS = 64  # records kept of one RRset
 MAX_VALUE = 512  # characters kept of one record's value
+MAX_REMEMBERED = 100_000  # names (and RRsets) kept per scan; the oldest go first
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,10 +83,12 @@ class CaaLookup:
         for r in self._resolvers:
             r.lifetime = r.timeout = lifetime
         self._names: Once[CaaResult] = Once(
-            lambda k, e: CaaFailed(name=str(k), reason=f"{INTERNAL_ERROR}: {type(e).__name__}")
+            lambda k, e: CaaFailed(name=str(k), reason=f"{INTERNAL_ERROR}: {type(e).__name__}"),
+            limit=MAX_REMEMBERED,
         )
         self._rrsets: Once[_Rrset] = Once(
-            lambda k, e: _Rrset(None, f"{INTERNAL_ERROR}: {type(e).__name__}")
+            lambda k, e: _Rrset(None, f"{INTERNAL_ERROR}: {type(e).__name__}"),
+            limit=MAX_REMEMBERED,
         )
 
     async def relevant(self, name: str) -> CaaResult:

@@ -304,13 +304,18 @@ class Once(Generic[T]):
     With a task group the computation runs there, not in the asking host's task: a host whose
     deadline runs out stops waiting, while the fetch carries on (within its own time cap) for
     the hosts behind it. Without one it runs in the caller's task and a cancelled caller
-    leaves the key for the next one."""
+    leaves the key for the next one. With `limit`, at most that many finished results are
+    kept: the oldest goes first (a key asked again after that is computed again)."""
 
     def __init__(
-        self, failed: Callable[[object, Exception], T], background: TaskGroup | None = None
+        self,
+        failed: Callable[[object, Exception], T],
+        background: TaskGroup | None = None,
+        limit: int | None = None,
     ) -> None:
         self.failed = failed  # the result of a computation that raised (a bug of ours)
         self.background = background
+        self.limit = limit
         self._cache: dict[object, _Pending[T]] = {}
 
     def forget(self, key: object) -> None:
@@ -323,6 +328,8 @@ class Once(Generic[T]):
     async def get(self, key: object, make: Callable[[], Awaitable[T]]) -> T:
         pending = self._cache.get(key)
         if pending is None:
+            if self.limit is not None and len(self._cache) >= self.limit:
+                self._evict()
             pending = self._cache[key] = _Pending(anyio.Event())
             if self.background is not None:
                 self.background.start_soon(self._run, key, pending, make)
@@ -330,6 +337,15 @@ class Once(Generic[T]):
                 await self._run(key, pending, make)
         await pending.done.wait()
         return pending.result if pending.result is not None else await self.get(key, make)
+
+    def _evict(self) -> None:
+        """Drop the oldest finished result (computations still running are never dropped)."""
+        oldest = next((k for k, p in self._cache.items() if p.done.is_set()), None)
+        if oldest is not None:
+            del self._cache[oldest]
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     async def _run(
         self, key: object, pending: _Pending[T], make: Callable[[], Awaitable[T]]

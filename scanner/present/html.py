@@ -239,6 +239,23 @@ def _by(summary: FleetSummary) -> dict[str, Any] | None:
     }
 
 
+def _forecast(summary: FleetSummary) -> dict[str, Any]:
+    """Hosts breaking per week by cause (issue 21), and per --by value where any break."""
+    from scanner.analysis.views import forecast_view
+
+    def table(view: pd.DataFrame) -> dict[str, Any]:
+        text = ("from", summary.by_column)
+        return {
+            "headers": [(c, "" if c in text else "num", "") for c in view],
+            "rows": [list(values) for values in view.itertuples(index=False)],
+        }
+
+    by = None
+    if summary.forecast_by is not None:
+        by = table(forecast_view(summary.forecast_by, by=summary.by_column))
+    return {"all": table(forecast_view(summary.forecast)), "column": summary.by_column, "by": by}
+
+
 def _overview(summary: FleetSummary) -> dict[str, Any]:
     """The count cards and the charts."""
     counts = summary.counts
@@ -279,6 +296,7 @@ def _overview(summary: FleetSummary) -> dict[str, Any]:
         "causes": causes,
         "calendar": calendar_chart(summary.calendar),
         "by": _by(summary),
+        "forecast": _forecast(summary),
     }
 
 

@@ -6,15 +6,20 @@ only here do they become a `ScanOk`."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from scanner.analysis import forecast
 from scanner.analysis.grade import grade_of
+from scanner.model.catalogue import Code
 from scanner.model.types import (
     BrowserView,
     Diagnosis,
     Finding,
     Handshake,
+    Outlook,
     ProtocolSupport,
     Revocation,
     ScanOk,
@@ -23,6 +28,9 @@ from scanner.model.types import (
 )
 from scanner.x509 import protocols as px
 from scanner.x509.stores import store_findings
+
+if TYPE_CHECKING:  # (the network steps load anyio: `scanner check` needs none of it)
+    from scanner.run.outlook import Ahead
 
 REVOKED_FOR_EVERY_STORE = "a certificate of the path is revoked"
 
@@ -39,13 +47,14 @@ class Answer:
     # CT, lifetime and --root-program verdicts, with their findings (scanner.x509.browsers).
     browser: BrowserView | None = None
     browser_findings: tuple[Finding, ...] = ()
+    ahead: Ahead | None = None  # --ari, --caa
 
 
 def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
     """The host's result: findings in the order diagnosis, stores, browsers (programs, CT,
-    lifetime), probes, `extra` (the backends finding of its name); the grade of that whole
-    diagnosis."""
-    d, stores, support = answer.diagnosis, answer.stores, answer.protocols
+    lifetime), probes, ARI and CAA, `extra` (the backends finding of its name); the grade of
+    that whole diagnosis."""
+    d, stores, support = _moot(answer.diagnosis), answer.stores, answer.protocols
     added: list[Finding] = []
     if stores:
         added += store_findings(d.verdicts.trusted, stores)
@@ -68,6 +77,9 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
         )
     if support is not None:
         added += px.protocol_findings(support)
+    ahead = answer.ahead
+    if ahead is not None:
+        added += ahead.findings
     added += extra
     if added:
         d = dataclasses.replace(d, findings=d.findings + tuple(added))
@@ -81,4 +93,39 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
         browser=browser,
         grade=grade,
         grade_basis=basis,
+        outlook=outlook(d, ahead.outlook if ahead else Outlook()),
     )
+
+
+def _moot(d: Diagnosis) -> Diagnosis:
+    """A short-lived leaf needs no revocation pointer (Baseline Requirements 7.1.2.11.2): the
+    leaf's `revocation_unknown`, found after diagnosis, says nothing (its `revocation` column
+    stays as found)."""
+    if not d.short_lived or d.leaf is None:
+        return d
+    leaf = d.leaf.sha256
+    kept = tuple(
+        f
+        for f in d.findings
+        if not (f.code == Code.REVOCATION_UNKNOWN and f.certificate_sha256 == leaf)
+    )
+    return d if len(kept) == len(d.findings) else dataclasses.replace(d, findings=kept)
+
+
+def outlook(d: Diagnosis, seen: Outlook, distrust_on: dt.datetime | None = None) -> Outlook:
+    """`seen` (ARI and CAA) with the date the host breaks with nothing changed: the one place
+    the causes of `forecast.HostDates` are gathered (a root program's `distrust_on` to come).
+    Null for a host not trusted now: it has broken already."""
+    if not d.verdicts.trusted or d.leaf is None:
+        return seen
+    first = forecast.breaks(
+        forecast.HostDates(
+            leaf_not_after=d.leaf.not_after,
+            path_not_afters=d.path_not_afters,
+            distrust_on=distrust_on,
+            ari_end=seen.ari_end,
+        )
+    )
+    if first is None:
+        return seen
+    return dataclasses.replace(seen, breaks_on=first.on, breaks_because=first.because.value)

@@ -44,6 +44,33 @@ ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 NotifyFn = Callable[[str], None]  # a message for the person running the scan, at once
 
 
+# --- parsers of issue 21's options ---------------------------------------------------------
+
+
+def to_fraction(value: Any) -> float:
+    """--renew-at: a number in (0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise UsageError(f"expected a fraction in (0, 1], not {value!r}")
+    return float(value)
+
+
+def to_acme_directories(value: Any) -> tuple[tuple[str, str], ...]:
+    """`ISSUER=URL` texts, or a mapping of issuer to URL, in order."""
+    from scanner.x509.ari import parse_directory_rule
+
+    texts = [f"{i}={u}" for i, u in value.items()] if isinstance(value, Mapping) else value
+    if isinstance(texts, str):
+        texts = [texts]
+    out = []
+    for t in texts or ():
+        try:
+            rule = parse_directory_rule(text(t))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        out.append((rule.issuer, rule.url))
+    return tuple(out)
+
+
 # --- the options -----------------------------------------------------------------------------
 
 
@@ -244,6 +271,55 @@ class ScanOptions:
         parse=choice(STARTTLS_CHOICES),
         metavar="auto|none|PROTO",
     )
+    # --- the date each host breaks (issue 21) ---
+    renew_at: float = option(
+        2 / 3,
+        help="Fraction of the leaf's lifetime after which its renewal is overdue "
+        "(renewal_overdue); ACME clients renew at two thirds.",
+        verdict=True,
+        parse=to_fraction,
+        cli_type=float,
+    )
+    ari: bool = option(
+        False,
+        help="Ask each leaf's CA for its suggested renewal window (ACME Renewal Information, "
+        "RFC 9773) at the directory --acme-directory names for its issuer.",
+        verdict=True,
+        parse=switch,
+        negatable=False,
+    )
+    acme_directories: tuple[tuple[str, str], ...] = option(
+        (),
+        help="The ACME directory URL of the CA whose issuer CN (or authority key identifier in "
+        "hex) is ISSUER, for --ari (repeatable).",
+        verdict=True,
+        parse=to_acme_directories,
+        given=None,
+        flags=("--acme-directory",),
+        cli_type=str,
+        repeatable=True,
+        metavar="ISSUER=URL",
+        record="acme_directory",
+        to_record=lambda v: [f"{i}={u}" for i, u in v],
+    )
+    caa: bool = option(
+        False,
+        help="Look up each name's CAA records (RFC 8659, through --nameserver if given) and "
+        "whether they permit the CA that issued its certificate (with --caa-identifiers).",
+        verdict=True,
+        parse=switch,
+        negatable=False,
+    )
+    caa_identifiers: Path | None = option(
+        None,
+        help="CCADB's 'CAA Identifiers' report (V2, CSV): which CAA domains each CA answers "
+        "to, matched by key identifier, for --caa.",
+        verdict=False,  # its contents decide verdicts: recorded by SHA-256 beside the options
+        parse=to_path_or_none,
+        cli_type=Path | None,
+        to_record=resolved,
+    )
+    # --- end issue 21 ---
     shard: Shard = option(
         Shard(1, 1),
         help="Scan only the K-th of N slices (K/N, K from 1), by a stable hash of host and "
@@ -298,6 +374,10 @@ class ScanOptions:
     def __post_init__(self) -> None:
         if self.resume and self.overwrite:
             raise UsageError("--resume and --overwrite exclude each other")
+        if self.ari and not self.acme_directories:
+            raise UsageError("--ari needs --acme-directory ISSUER=URL for the CAs to ask")
+        if self.caa_identifiers is not None and not self.caa:
+            raise UsageError("--caa-identifiers is used by --caa only: give --caa too")
 
     @classmethod
     def parse(cls, given: Mapping[str, Any], surface: Surface = "cli") -> ScanOptions:
@@ -329,6 +409,12 @@ class ScanKeywords(TypedDict, total=False):
     ct_logs: Path | str | None
     addresses: Addresses | str
     starttls: str
+    # issue 21
+    renew_at: float
+    ari: bool
+    acme_directories: Sequence[str] | Mapping[str, str]
+    caa: bool
+    caa_identifiers: Path | str | None
 
 
 def api_parameters() -> list[inspect.Parameter]:
@@ -355,6 +441,16 @@ def options_record(o: ScanOptions) -> dict[str, Any]:
         d.record or f.name: d.to_record(getattr(o, f.name))
         for f, d in declared(ScanOptions)
         if d.record is not None
+    }
+
+
+def record_defaults() -> dict[str, Any]:
+    """Each recorded option's default as scan.json records it: what a record written before
+    the option existed stands for (a resume compares a missing key with it)."""
+    return {
+        d.record or f.name: d.to_record(f.default)
+        for f, d in declared(ScanOptions)
+        if d.record is not None and f.default is not MISSING
     }
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from itertools import islice
 from typing import Any
 
 import anyio
@@ -32,6 +30,8 @@ from scanner.model.types import (
     Target,
 )
 from scanner.net.aia import AiaFetcher, aia_failed
+from scanner.net.ari import AriClient
+from scanner.net.caa import CaaLookup
 from scanner.net.capture import (
     PerIpLimiter,
     capture,
@@ -46,10 +46,12 @@ from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
 from scanner.run.assemble import Answer, assemble
 from scanner.run.clients import probe_protocols
+from scanner.run.feed import Feed
+from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.programs import load_log_list, load_programs
 from scanner.store.trust import load_named, load_trust
-from scanner.x509 import backends
+from scanner.x509 import ari, backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
 from scanner.x509.browsers import judge as judge_browsers
@@ -89,13 +91,20 @@ class ScanConfig:
     allow_private_fetch: bool  # AIA/CRL/OCSP URLs may reach loopback, link-local...
     addresses: Addresses
     starttls: str  # `auto`, `none` or a StartTls value; a row's cell overrides it
+    # The date each host breaks (issue 21).
+    renew_at: float
+    ari: bool
+    acme_directories: tuple[tuple[str, str], ...]  # (issuer CN or AKI hex, directory URL)
+    caa: bool
+    caa_report: CaaReport  # --caa-identifiers, read
+    nameservers: tuple[tuple[str, int], ...]  # CAA lookups go through them too
 
     @classmethod
     def load(cls, options: Mapping[str, Any]) -> ScanConfig:
         """The config of the options by field name (`scanner.run.options.settings`): the trust
         stores and CRL files read once, every other field taken as it is. Raises a
         TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
-        loaded = {"trust", "stores", "crl_files", "programs", "log_list"}
+        loaded = {"trust", "stores", "crl_files", "programs", "log_list", "caa_report"}
         taken = {f.name for f in fields(cls)} - loaded
         trust = load_trust(options["ca_bundle"])
         stores = load_named(options["trust_stores"])
@@ -109,6 +118,7 @@ class ScanConfig:
                 taken=[s.name for s in stores],
             ),
             log_list=load_log_list(options["ct_logs"]),
+            caa_report=load_caa_report(options["caa_identifiers"]),
             **{name: options[name] for name in taken},
         )
 
@@ -128,6 +138,7 @@ class _Shared:
     # across hosts (a host that fetched AIA judges with a copy holding its answers).
     context: DiagnosisContext
     probes: ProbeContexts | None = None
+    lookahead: Lookahead | None = None  # --ari, --caa
 
 
 async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
@@ -171,6 +182,11 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
     browser, browser_findings = judge_browsers(
         hs.chain, host=target.host, is_ip=target.is_ip, diagnosis=diagnosis, ctx=ctx
     )
+    ahead = None
+    if shared.lookahead is not None:  # ARI and CAA, within what is left of the deadline
+        ahead = await look_ahead(
+            target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
+        )
     support = None
     if shared.probes is not None and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
@@ -192,6 +208,7 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         protocols=support,
         browser=browser,
         browser_findings=browser_findings,
+        ahead=ahead,
     )
 
 
@@ -335,34 +352,6 @@ def invalid_result(item: InvalidTarget) -> ScanFailed:
     return ScanFailed(target=item, error=ErrorCode.INVALID_INPUT, detail=item.detail)
 
 
-INPUT_BATCH = 512  # input items read per trip to a worker thread
-
-
-class _Feed:
-    """The input, read in batches in a worker thread (a CSV read on the event loop would stall
-    every handshake in flight) and handed out one item at a time to the workers."""
-
-    def __init__(self, items: Iterable[Target | InvalidTarget]) -> None:
-        self._items = iter(items)
-        self._batch: deque[Target | InvalidTarget] = deque()
-        self._refill = anyio.Lock()
-        self._ended = False
-
-    def _read(self) -> list[Target | InvalidTarget]:
-        return list(islice(self._items, INPUT_BATCH))
-
-    async def next(self) -> Target | InvalidTarget | None:
-        while not self._batch:
-            if self._ended:
-                return None
-            async with self._refill:
-                if not self._batch and not self._ended:
-                    batch = await anyio.to_thread.run_sync(self._read)
-                    self._batch.extend(batch)
-                    self._ended = not batch
-        return self._batch.popleft()
-
-
 async def scan_stream(
     items: Iterable[Target | InvalidTarget],
     config: ScanConfig,
@@ -390,7 +379,7 @@ async def scan_stream(
         resolver=resolver,
         purpose="AIA, CRL or OCSP fetch",
     )
-    if config.aia or config.revocation:
+    if config.aia or config.revocation or config.ari:
         http.open()
     try:
         async with anyio.create_task_group() as background:
@@ -410,8 +399,10 @@ async def scan_stream(
                     memo=Memo(),
                     programs=config.programs,
                     log_list=config.log_list,
+                    renew_at=config.renew_at,
                 ),
                 probes=ProbeContexts.create() if config.protocols else None,
+                lookahead=lookahead(config, http),
             )
             completed = await _work(
                 items, shared, on_result, stop, in_flight, on_group, in_flight_hosts
@@ -421,6 +412,18 @@ async def scan_stream(
         with anyio.CancelScope(shield=True):
             await http.aclose()
     return completed
+
+
+def lookahead(config: ScanConfig, http: HttpFetcher) -> Lookahead | None:
+    """The ARI client and CAA lookup of a scan, for the options that ask for them."""
+    if not (config.ari or config.caa):
+        return None
+    return Lookahead(
+        ari=AriClient(http) if config.ari else None,
+        directories=tuple(ari.DirectoryRule(i, u) for i, u in config.acme_directories),
+        caa=CaaLookup(config.nameservers or None, config.aia_timeout) if config.caa else None,
+        report=config.caa_report.entries,
+    )
 
 
 async def _work(
@@ -434,7 +437,7 @@ async def _work(
 ) -> bool:
     # `concurrency` long-lived workers pull from one feed: no task or limiter token per host
     # (together ~0.1-0.3 ms of CPU per host on anyio 4, a tenth of the scan).
-    feed = _Feed(items)
+    feed = Feed(items)
     completed = True
 
     async def worker(number: int) -> None:

@@ -205,6 +205,8 @@ def finish(
         ],
         # How browsers decide (issue 20): each --root-program file and the --ct-logs list.
         **browser_files(options.root_programs, options.ct_logs, config.programs, config.log_list),
+        # --caa-identifiers by SHA-256 (a resume refuses other contents), when given.
+        **_caa_record(options.caa_identifiers, config.caa_report.sha256),
         "counts": _counts(s, dedupe, table_rows),
         # Host rows with error=internal, and findings holding a fetch's internal error.
         "internal_errors": s.counted("error").get("internal", 0) + _internal_fetch_errors(out),
@@ -225,3 +227,9 @@ def finish(
         meta=meta,
         warnings=tuple(warnings),
     )
+
+
+def _caa_record(path: Path | None, sha256: str | None) -> dict[str, Any]:
+    if path is None or sha256 is None:
+        return {}
+    return {"caa_identifiers": {"path": str(path.resolve()), "sha256": sha256}}

@@ -17,6 +17,7 @@ from scanner.inputs.targets import Deduper, Header
 from scanner.run.options import (
     ScanOptions,
     options_record,
+    record_defaults,
     refused_names,
     resume_may_change,
     settings,
@@ -32,6 +33,9 @@ from scanner.x509.stores import NamedStore
 # Record keys a resume may change (the options declared `verdict=False`); every other key of
 # `resume_record` must be equal, or the tables would mix two scans.
 RESUME_MAY_CHANGE = resume_may_change()
+# What a record written before an option existed stands for.
+_DEFAULTS = record_defaults()
+_NONE = object()
 # How a refused key is named to the user, when it is not `--` + the key with dashes.
 _OPTION_NAMES = {
     **refused_names(),
@@ -39,6 +43,7 @@ _OPTION_NAMES = {
     "trust_stores_sha256": "--trust-store (each store's name and contents, by SHA-256)",
     "root_programs_sha256": "--root-program (each program's name and contents, by SHA-256)",
     "ct_logs_sha256": "--ct-logs (the log list's contents, by SHA-256)",
+    "caa_identifiers_sha256": "--caa-identifiers (the file's contents, by SHA-256)",
 }
 
 
@@ -53,6 +58,7 @@ def resume_record(
     stores: tuple[NamedStore, ...] = (),
     programs: tuple[NamedProgram, ...] = (),
     log_list: LogList | None = None,
+    caa_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The options as recorded in the state at scan start, with what else decides a verdict:
     the as-of instant and the contents of the trust stores, root programs and log list."""
@@ -67,6 +73,8 @@ def resume_record(
         record["root_programs_sha256"] = {p.name: p.program.sha256 for p in programs}
     if log_list is not None:
         record["ct_logs_sha256"] = log_list.sha256
+    if caa_sha256 is not None:  # (absent without --caa-identifiers)
+        record["caa_identifiers_sha256"] = caa_sha256
     return record
 
 
@@ -90,6 +98,7 @@ def check_resumable(
     stores: tuple[NamedStore, ...] = (),
     programs: tuple[NamedProgram, ...] = (),
     log_list: LogList | None = None,
+    caa_sha256: str | None = None,
 ) -> None:
     """A resumed scan must scan the same input the same way, or its tables would mix two."""
     if state.get("input_sha256") != input_sha256:
@@ -97,10 +106,12 @@ def check_resumable(
             f"cannot resume {options.out}: the input file changed since that scan started"
         )
     before = {**state.get("options", {}), "as_of": state.get("as_of")}
-    now = resume_record(options, trust, stores, programs, log_list)
+    now = resume_record(options, trust, stores, programs, log_list, caa_sha256)
     for key in sorted(now.keys() | before.keys()):
         if key in RESUME_MAY_CHANGE or before.get(key) == now.get(key):
             continue
+        if key not in before and now.get(key) == _DEFAULTS.get(key, _NONE):
+            continue  # an option newer than the scan, left at its default
         name = _OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
         raise UsageError(
             f"cannot resume {options.out}: {name} was {before.get(key)!r}, now "
@@ -148,10 +159,16 @@ def prepare(options: ScanOptions) -> Prepared:
             config.stores,
             config.programs,
             config.log_list,
+            config.caa_report.sha256,
         )
     else:
         record = resume_record(
-            options, config.trust, config.stores, config.programs, config.log_list
+            options,
+            config.trust,
+            config.stores,
+            config.programs,
+            config.log_list,
+            config.caa_report.sha256,
         )
         state = {
             "scan_id": str(uuid.uuid4()),

@@ -82,6 +82,7 @@ def host_row(
                 revocation=d.revocation.value,
                 revocation_source=d.revocation_source.value if d.revocation_source else None,
             )
+            row.update(_outlook(result))
         case ScanFailed(error=e, detail=detail, address=address, protocol=protocol):
             row.update(
                 status="error",
@@ -95,6 +96,23 @@ def host_row(
     for name, value in zip(extra_names, target.extra, strict=False):
         row[name] = value
     return row
+
+
+def _outlook(result: ScanOk) -> dict[str, Any]:
+    """The columns of issue 21: the leaf's clock, ARI, CAA and the date the host breaks."""
+    d, o = result.diagnosis, result.outlook
+    cells: dict[str, Any] = {"lifetime_used": d.lifetime_used, "short_lived": d.short_lived}
+    if o is not None:
+        cells.update(
+            ari_start=o.ari_start,
+            ari_end=o.ari_end,
+            ari_explanation=o.ari_explanation,
+            caa=list(o.caa) if o.caa is not None else None,
+            caa_permits_issuer=o.caa_permits_issuer,
+            breaks_on=o.breaks_on,
+            breaks_because=o.breaks_because,
+        )
+    return cells
 
 
 def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:

@@ -59,6 +59,17 @@ _HOST_FIELDS: list[pa.Field] = [
     pa.field("lifetime_days", pa.float64()),
     pa.field("grade", pa.string()),
     pa.field("grade_basis", pa.string()),
+    # The date each host breaks (issue 21): null where not known or not asked (--ari, --caa).
+    pa.field("lifetime_used", pa.float64()),
+    pa.field("short_lived", pa.bool_()),
+    pa.field("ari_start", TS),
+    pa.field("ari_end", TS),
+    pa.field("ari_explanation", pa.string()),
+    pa.field("caa", STR_LIST),
+    pa.field("caa_permits_issuer", pa.bool_()),
+    pa.field("breaks_on", TS),
+    pa.field("breaks_because", pa.string()),
+    # (end of issue 21)
     pa.field("scanned_at", TS, nullable=False),
 ]
 if tuple(f.name for f in _HOST_FIELDS) != HOST_COLUMNS:  # one list of names, two homes

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from scanner.model.types import StartTls
 from scanner.testing import ctlab, programlab
 from scanner.testing import starttls as lab_starttls
+from scanner.testing.arilab import AriServer
 from scanner.testing.browser_rows import PROGRAM_CUTOFF_DAYS, PROGRAMS
 from scanner.testing.der import patch_and_resign, resign_md5, resign_sha1, year_zero_leaf
 from scanner.testing.pki import (
@@ -45,6 +46,7 @@ from scanner.testing.scenarios import (
     INPUT_COLUMNS,
     INVALID_ROWS,
     JAVA_STORE,
+    LAB_CAA_ID,
     MODERN,
     REVOKED_DAYS_AGO,
     SCENARIOS,
@@ -73,6 +75,7 @@ from scanner.testing.servers import (
     tls_context,
     tls_handler,
 )
+from scanner.x509.ari import cert_identifier as ari_identifier
 
 # The names of the servers' module as they were before the lab was split into modules.
 _Loop = Loop
@@ -108,6 +111,14 @@ __all__ = [
     "year_zero_leaf",
 ]
 _INTERMEDIATE: tuple[CaName, ...] = ("intermediate",)
+CN = x509.NameOID.COMMON_NAME
+CAA_REPORT_COLUMNS = [
+    "CA Owner",
+    "Subject",
+    "Subject Key Identifier (Hex)",
+    "Intermediate Certificate",
+    "Recognized CAA Domains",
+]
 
 
 class Lab:
@@ -120,8 +131,10 @@ class Lab:
         self.scenarios: list[Scenario] = []
         self.revoked_at: dt.datetime | None = None  # when the `revoked` leaf was revoked
         self.dns_address: tuple[str, int] = (LOOPBACK, 0)
-        # name -> its address, or several (A and AAAA records the lab's DNS server answers)
-        self.dns_records: dict[str, str | tuple[str, ...]] = {}
+        # name -> its address, or several (A and AAAA records the lab's DNS server answers),
+        # or records by type ({"CAA": [...]}, {"CNAME": ...})
+        self.dns_records: dict[str, object] = {}
+        self.ari = AriServer()  # the ACME directory and renewalInfo of the lab's ACME CA
         self.dns_queries: list[tuple[str, str]] = []  # (name, type) the DNS server was asked
         self._loop = Loop()
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
@@ -249,6 +262,7 @@ class Lab:
         self._aia_url = f"{base}/intermediate.der"
         web["/intermediate.der"] = self.pki.intermediate.der
         web.update(self._crls())
+        self.ari.directory(f"http://{LOOPBACK}:{await self._loop.serve(self.ari.handler())}")
         self.dns_address = (
             LOOPBACK,
             await self._loop.serve_dns(self.dns_records, self.dns_queries),
@@ -284,7 +298,7 @@ class Lab:
                 cn=spec.cn,
                 san=spec.san,
                 not_before=a + spec.not_before * DAY,
-                not_after=a + spec.not_after * DAY,
+                not_after=a + spec.not_after * DAY - dt.timedelta(seconds=spec.inclusive),
                 key=None if key is None else rsa_key(key),
                 aia_url=self._aia_url if spec.aia else None,
             )
@@ -310,6 +324,12 @@ class Lab:
         at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(self.ct_logs[:3])]
         return ctlab.embed(issued, signer, at)
 
+    def leaf_of(self, name: str) -> Issued:
+        """The leaf a Host scenario serves (for tests serving it again)."""
+        row = next(r for r in SCENARIOS if r.name == name)
+        assert isinstance(row, Host), name
+        return self._mint(row.leaf)
+
     def _chain(self, spec: Leaf, cas: Sequence[CaName] = _INTERMEDIATE) -> list[Issued]:
         return [self._mint(spec), *(self.pki.ca(c) for c in cas)]
 
@@ -319,7 +339,12 @@ class Lab:
             case Host():
                 if row.in_dns:
                     self.dns_records[row.host] = LOOPBACK
+                self.dns_records.update(row.dns)
                 chain = self._chain(row.leaf, row.chain)
+                if row.ari is not None:
+                    cert_id = ari_identifier(chain[0].cert)
+                    assert isinstance(cert_id, str), cert_id
+                    self.ari.answer(cert_id, row.ari, self.as_of)
                 return await self.tls(chain, versions=row.versions, static_rsa=row.static_rsa)
             case StartTlsHost():
                 handler = lab_starttls.server(StartTls.SMTP, self.context(self._chain(row.leaf)))
@@ -372,10 +397,43 @@ class Lab:
             out.append((store, path))
         return tuple(out)
 
+    @property
+    def acme_rule(self) -> tuple[str, str]:
+        """The lab's ACME CA by its CN, and its ACME directory (for --ari)."""
+        (cn,) = self.pki.acme_intermediate.cert.subject.get_attributes_for_oid(CN)
+        return str(cn.value), self.ari.directory_url
+
+    @property
+    def acme_directory(self) -> str:
+        """`--acme-directory` of lab scans."""
+        return "=".join(self.acme_rule)
+
+    def write_caa_identifiers(self, folder: Path) -> Path:
+        """An excerpt in the format of CCADB's "CAA Identifiers" report (V2): the lab's CAs
+        answering to `LAB_CAA_ID`, and a CA of no lab certificate."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "demo-caa-identifiers.csv"
+        rows = [
+            (self.pki.intermediate, LAB_CAA_ID),
+            (self.pki.root, LAB_CAA_ID),
+            (self.pki.acme_intermediate, f"{LAB_CAA_ID}, acme.lab.test"),
+        ]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(CAA_REPORT_COLUMNS)
+            for issued, domains in rows:
+                ski = issued.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+                subject = issued.cert.subject.rfc4514_string()
+                ski_hex = ski.value.digest.hex().upper()
+                w.writerow(["Scanner Lab", subject, ski_hex, subject, domains])
+            w.writerow(["Other CA", "CN=Other CA", "00" * 20, "CN=Other CA", "other-ca.example"])
+        return path
+
     def write_inputs(self, folder: Path) -> tuple[Path, Path]:
         """inputs/demo.csv and the lab's root CAs as a PEM bundle, for a scan with --ca-bundle
         (and the named stores, `write_stores`)."""
         self.write_stores(folder)
+        self.write_caa_identifiers(folder)
         csv_path, ca_path = folder / "demo.csv", folder / "demo-ca.pem"
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=INPUT_COLUMNS)

@@ -26,6 +26,12 @@ CaName = Literal[
     "new_root",
     "new_intermediate",
     "program_root",
+    # Issue 21: a CA below the intermediate, one ending before its leaves, an expired
+    # cross-sign of the intermediate (its name and key, by the newer root), an ACME CA.
+    "sub_intermediate",
+    "short_intermediate",
+    "old_cross",
+    "acme_intermediate",
 ]
 # Where each CA publishes its CRL: `crl_base`/<slug>.crl.
 CRL_SLUGS: dict[CaName, str] = {
@@ -36,6 +42,9 @@ CRL_SLUGS: dict[CaName, str] = {
     "new_root": "new-root",
     "new_intermediate": "new-intermediate",
     "program_root": "program-root",
+    "sub_intermediate": "sub",
+    "short_intermediate": "short",
+    "acme_intermediate": "acme",
 }
 
 
@@ -257,6 +266,10 @@ class Pki:
     new_intermediate: Issued
     # In the default store and the lab's root programs, which distrust its later leaves.
     program_root: Issued
+    sub_intermediate: Issued
+    short_intermediate: Issued
+    old_cross: Issued
+    acme_intermediate: Issued
 
     # Where each CA publishes its CRL (`crl_base` + CRL_FILES[slug]); certificates name their
     # issuer's CRL. None: no CRL distribution points at all.
@@ -273,17 +286,18 @@ class Pki:
         new_root = make_ca(
             "Scanner Lab New Root CA", not_before=as_of - 300 * DAY, not_after=as_of + 3650 * DAY
         )
+        intermediate = make_ca(
+            "Scanner Lab Intermediate CA",
+            issuer=root,
+            key=rsa_key(2048),
+            not_before=as_of - 1000 * DAY,
+            not_after=as_of + 1000 * DAY,
+            crl_url=crl("root"),
+        )
         return cls(
             as_of=as_of,
             root=root,
-            intermediate=make_ca(
-                "Scanner Lab Intermediate CA",
-                issuer=root,
-                key=rsa_key(2048),
-                not_before=as_of - 1000 * DAY,
-                not_after=as_of + 1000 * DAY,
-                crl_url=crl("root"),
-            ),
+            intermediate=intermediate,
             expired_intermediate=make_ca(
                 "Scanner Lab Retired Intermediate CA",
                 issuer=root,
@@ -306,6 +320,35 @@ class Pki:
                 "Scanner Lab Program Root CA",
                 not_before=as_of - 3650 * DAY,
                 not_after=as_of + 3650 * DAY,
+            ),
+            sub_intermediate=make_ca(
+                "Scanner Lab Sub CA",
+                issuer=intermediate,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 900 * DAY,
+                crl_url=crl("intermediate"),
+            ),
+            short_intermediate=make_ca(
+                "Scanner Lab Ending Intermediate CA",
+                issuer=root,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 100 * DAY,
+                crl_url=crl("root"),
+            ),
+            old_cross=make_ca(
+                "Scanner Lab Intermediate CA",
+                issuer=new_root,
+                key=intermediate.key,
+                not_before=as_of - 1000 * DAY,
+                not_after=as_of - 20 * DAY,
+                crl_url=crl("new-root"),
+            ),
+            acme_intermediate=make_ca(
+                "Scanner Lab ACME CA",
+                issuer=root,
+                not_before=as_of - 300 * DAY,
+                not_after=as_of + 1000 * DAY,
+                crl_url=crl("root"),
             ),
             crl_base=crl_base,
         )

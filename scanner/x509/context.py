@@ -1,7 +1,7 @@
 """What a diagnosis is judged against, in one frozen value: the trust store, the as-of instant,
-the warning window, the AIA answers fetched for the host, the scan's memo, whether the chain
-was read from a file, and the root programs and CT log list. Made once per scan (per check);
-per host only when AIA fetched."""
+the warning window, the renewal fraction, the AIA answers fetched for the host, the scan's
+memo, whether the chain was read from a file, and the root programs and CT log list. Made once
+per scan (per check); per host only when AIA fetched."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class DiagnosisContext:
     # it: x509-limbo notafter-fractional), and so do CRL and OCSP times.
     as_of: dt.datetime
     warn_days: int = 30
+    renew_at: float = 2 / 3  # --renew-at: the fraction of the leaf's lifetime to renew at
     # AIA results for the URLs an earlier diagnosis's `aia_wanted` asked for (missing ones
     # count as not fetched). The run fills one host's dict between diagnoses.
     fetched: Mapping[str, AiaResult] = field(default_factory=lambda: NOTHING_FETCHED)

@@ -8,13 +8,16 @@ back in another call.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from scanner.model.types import CertInfo, Diagnosis, Finding, Verdicts
-from scanner.x509 import rules
+from scanner.x509 import certs, hygiene, rules
+from scanner.x509 import renewal as rn
 from scanner.x509.context import DiagnosisContext
 from scanner.x509.paths import (
     MAX_AIA_URLS,
@@ -66,6 +69,8 @@ class ChainFacts:
     certificates: tuple[CertInfo, ...] = ()  # sent, then fetched from AIA
     aia_wanted: tuple[str, ...] = ()
     path_der: tuple[bytes, ...] = ()
+    renewal: rn.Renewal | None = None  # None without readable leaf dates
+    path_not_afters: tuple[dt.datetime, ...] = ()  # the built path's CA certificates
 
 
 def chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFacts:
@@ -73,7 +78,7 @@ def chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFacts
     warning days) while nothing was fetched for the host (the common case)."""
     if ctx.fetched:
         return _chain_facts(chain_der, ctx)
-    key = (tuple(chain_der), ctx.trust.sha256, ctx.as_of, ctx.warn_days, ctx.offline)
+    key = (tuple(chain_der), ctx.trust.sha256, ctx.as_of, ctx.warn_days, ctx.renew_at, ctx.offline)
     facts: ChainFacts = ctx.memo.chains.get(key, lambda: _chain_facts(chain_der, ctx))
     return facts
 
@@ -91,11 +96,13 @@ def _chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFact
     route = rules.path_verdicts(path, leaf, subject, trust, fetched, offline=ctx.offline)
     served = rules.served_intermediates(path, as_of, memo)
     weak = rules.weakness(path, trust, memo)
+    tidy = hygiene.check(chain, path, as_of, memo)
+    ahead = rn.assess_leaf(leaf, as_of, ctx.renew_at)
     return ChainFacts(
         chain=chain,
         sent=sent,
-        findings=(*broken, *valid.findings),
-        path_findings=(*route.findings, *served, *weak),
+        findings=(*broken, *valid.findings, *(ahead.findings if ahead else ())),
+        path_findings=(*route.findings, *served, *weak, *tidy.findings),
         valid=valid,
         route=route,
         served_bad=bool(served),
@@ -103,7 +110,13 @@ def _chain_facts(chain_der: Sequence[bytes], ctx: DiagnosisContext) -> ChainFact
         certificates=sent + tuple(memo.info(d) for d in route.fetched),
         aia_wanted=aia_wanted(path, fetched),
         path_der=tuple(c.public_bytes(Encoding.DER) for c in path.certs),
+        renewal=ahead,
+        path_not_afters=_not_afters(path.certs[1:]),
     )
+
+
+def _not_afters(cas: Sequence[x509.Certificate]) -> tuple[dt.datetime, ...]:
+    return tuple(d for c in cas if (d := certs.validity(c)[1]) is not None)
 
 
 def diagnose(
@@ -133,11 +146,16 @@ def diagnose(
     )
     if not trusted:
         found += rules.not_trusted(rejection, found)
+    ahead = facts.renewal
+    expiring_soon = valid.expiring_soon
+    if ahead is not None:  # a short-lived leaf is always "expiring soon", and needs no CRL
+        found = list(rn.keep(found, ahead, facts.sent[0].sha256))
+        expiring_soon = expiring_soon and rn.expiring_soon_applies(ahead)
     verdicts = Verdicts(
         trusted=trusted,
         expired=valid.expired,
         not_yet_valid=valid.not_yet_valid,
-        expiring_soon=valid.expiring_soon,
+        expiring_soon=expiring_soon,
         hostname_mismatch=named.mismatch,
         self_signed=route.self_signed,
         untrusted_root=route.untrusted_root,
@@ -151,4 +169,7 @@ def diagnose(
         days_remaining=valid.days_remaining,
         aia_wanted=facts.aia_wanted,
         path=facts.path_der,
+        lifetime_used=ahead.lifetime_used if ahead else None,
+        short_lived=ahead.short_lived if ahead else None,
+        path_not_afters=facts.path_not_afters,
     )

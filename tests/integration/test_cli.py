@@ -74,6 +74,16 @@ HOSTS_COLUMNS = [
     ("lifetime_days", pa.float64()),
     ("grade", pa.string()),
     ("grade_basis", pa.string()),
+    # Issue 21.
+    ("lifetime_used", pa.float64()),
+    ("short_lived", pa.bool_()),
+    ("ari_start", TS),
+    ("ari_end", TS),
+    ("ari_explanation", pa.string()),
+    ("caa", pa.list_(pa.string())),
+    ("caa_permits_issuer", pa.bool_()),
+    ("breaks_on", TS),
+    ("breaks_because", pa.string()),
     ("scanned_at", TS),
     # carried input columns, as text, in input order
     ("owner", pa.string()),

@@ -28,6 +28,7 @@ def test_every_command_is_registered() -> None:
         "summary",
         "diff",
         "report",
+        "forecast",
         "trend",
         "metrics",
         "demo",

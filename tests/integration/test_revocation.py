@@ -74,7 +74,7 @@ CASES = [
         "ocsp_revoked_expiring",
         "revoked",
         "ocsp",
-        frozenset({"revoked", "expiring_soon"}),
+        frozenset({"revoked", "expiring_soon", "renewal_overdue"}),  # 30 of its 40 days
         "reason superseded",
     ),
     Case("ocsp_unknown", "unknown", None, frozenset({"revocation_unknown"}), "does not know"),

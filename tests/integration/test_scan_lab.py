@@ -63,6 +63,29 @@ SCENARIOS = [
     "lifetime_over_limit",
     "starttls_smtp",
     "inconsistent_backends",
+    # Issue 21: leaves at points of their life, untidy chains, ARI answers, CAA records.
+    "six_day_fresh",
+    "six_day_due",
+    "days45_due",
+    "days90_fresh",
+    "days90_due",
+    "days398_fresh",
+    "days398_due",
+    "chain_out_of_order",
+    "chain_duplicate",
+    "chain_with_root",
+    "chain_unrelated",
+    "chain_expired_cross",
+    "intermediate_ends_first",
+    "ari_past",
+    "ari_future",
+    "ari_garbage",
+    "ari_huge",
+    "caa_allows",
+    "caa_forbids",
+    "caa_wildcard_only",
+    "caa_parent",
+    "caa_cname",
     "refused",
     "timeout",
     "not_tls",
@@ -128,6 +151,15 @@ SEVERITY = {
     "ct_noncompliant": "high",
     "invalid_sct": "medium",
     "lifetime_over_limit": "high",
+    "chain_order": "low",
+    "duplicate_in_chain": "low",
+    "root_in_chain": "info",
+    "unrelated_in_chain": "medium",
+    "expired_in_chain": "high",
+    "intermediate_expires_first": "medium",
+    "renewal_overdue": "medium",
+    "ari_renew_now": "high",
+    "caa_forbids_current_ca": "high",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -209,6 +241,8 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     assert tuple(row["distrusted_by"]) == s.distrusted_by
     probed = ("tls1_0", "tls1_1", "tls1_2", "tls1_3", "forward_secrecy_only")
     assert tuple(row[c] for c in probed) == s.protocols
+    for column, value in s.columns:
+        assert row[column] == value, column
     rows = finding_rows(lab_scan, row)
     assert [f["code"] for f in rows] == row["findings"]
     for f in rows:

@@ -181,19 +181,23 @@ def test_human_output_names_findings_and_escapes_certificate_text(
 
 
 def test_findings_are_listed_worst_first_in_text_and_json(files: dict[str, Path]) -> None:
-    """The diagnosis finds the medium `expiring_soon` before the critical `hostname_mismatch`;
-    check lists the critical one first, in both outputs."""
+    """The diagnosis finds the medium `expiring_soon` (and `renewal_overdue`) before the
+    critical `hostname_mismatch`; check lists the critical one first, in both outputs."""
     chain = files["expiring-elsewhere.pem"]
     common = ["check", chain, "--host", HOST, "--ca-bundle", files["ca.pem"]]
     common += ["--as-of", FIXED.isoformat()]
     text = run(common)
     assert text.exit_code == 0, text.output
     listed = [line.split()[:2] for line in text.stdout.splitlines() if line.startswith("  [")]
-    assert listed == [["[critical]", "hostname_mismatch:"], ["[medium]", "expiring_soon:"]]
+    assert listed == [
+        ["[critical]", "hostname_mismatch:"],
+        ["[medium]", "expiring_soon:"],
+        ["[medium]", "renewal_overdue:"],
+    ]
     as_json = run([*common, "--json"])
     assert as_json.exit_code == 0, as_json.output
     row = json.loads(as_json.stdout)
-    assert row["findings"] == ["hostname_mismatch", "expiring_soon"]
+    assert row["findings"] == ["hostname_mismatch", "expiring_soon", "renewal_overdue"]
     assert row["severity"] == "critical"
 
 

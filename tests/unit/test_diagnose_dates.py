@@ -53,10 +53,12 @@ def codes(d: Diagnosis) -> set[str]:
     return {f.code for f in d.findings}
 
 
+OVERDUE = "renewal_overdue"
 NOT_AFTER_EDGE = {
     # as-of: (expired, expiring_soon, trusted, days_remaining, findings)
-    "notAfter - 1 s": (NOT_AFTER - SECOND, (False, True, True, 0, {"expiring_soon"})),
-    "notAfter": (NOT_AFTER, (False, True, True, 0, {"expiring_soon"})),
+    # (at the end of its life a leaf's renewal is overdue too)
+    "notAfter - 1 s": (NOT_AFTER - SECOND, (False, True, True, 0, {"expiring_soon", OVERDUE})),
+    "notAfter": (NOT_AFTER, (False, True, True, 0, {"expiring_soon", OVERDUE})),
     "notAfter + 1 s": (NOT_AFTER + SECOND, (True, False, False, -1, {"expired"})),
     "notAfter + 1 day + 1 s": (NOT_AFTER + DAY + SECOND, (True, False, False, -2, {"expired"})),
 }
@@ -160,7 +162,9 @@ def test_expired_intermediate_boundary(pki: lab.Pki, trust: certs.TrustStore) ->
     leaf = pki.leaf([HOST], issuer=inter, not_after=FIXED + 400 * DAY)
     sent = [leaf.der, inter.der]
     at_end = judge(sent, trust, inter_end)
-    assert at_end.verdicts.trusted is True and not codes(at_end)
+    # (still valid, but it ends before the leaf: the host breaks then)
+    assert at_end.verdicts.trusted is True
+    assert codes(at_end) == {"intermediate_expires_first"}
     after = judge(sent, trust, inter_end + SECOND)
     assert after.verdicts.trusted is False
     assert codes(after) == {"intermediate_expired"}

@@ -150,6 +150,7 @@ def test_each_kind_of_change(changes: pd.DataFrame) -> None:
     assert of(changes, "soon.example.test") == {
         ("new_finding", "expired"),
         ("resolved_finding", "expiring_soon"),
+        ("resolved_finding", "renewal_overdue"),  # 30 of its 40 days had passed
         ("regressed", None),
     }
     assert of(changes, "future.example.test") == {
@@ -209,8 +210,31 @@ def test_counts_list_every_kind(changes: pd.DataFrame) -> None:
         "removed": 1,
         "back": 1,
         "recovered": 1,
-        "resolved_finding": 2,
+        "resolved_finding": 3,
     }
+
+
+def test_breaks_on_moving_earlier_is_a_regression(pki: lab.Pki, trust: certs.TrustStore) -> None:
+    """A leaf replaced by one ending sooner (still trusted, same grade): the host breaks
+    earlier than it did, which `diff` reports as `regressed` with both dates."""
+    inter = pki.intermediate
+    long_leaf = pki.leaf(["shorter.example.test"], not_after=FIXED + 300 * DAY)
+    short_leaf = pki.leaf(["shorter.example.test"], not_after=FIXED + 90 * DAY)
+    later = pki.leaf(["later.example.test"], not_after=FIXED + 400 * DAY)
+    old, new = Night(trust, FIXED), Night(trust, FIXED + DAY)
+    old.ok("shorter.example.test", [long_leaf, inter])
+    new.ok("shorter.example.test", [short_leaf, inter])
+    old.ok("later.example.test", [pki.leaf(["later.example.test"]), inter])
+    new.ok("later.example.test", [later, inter])  # renewed: breaks later, no regression
+    a, b = old.tables(), new.tables()
+    changes = diff(a.hosts, a.findings, b.hosts, b.findings)
+    regressed = changes[changes["change"] == "regressed"]
+    assert list(regressed["host"]) == ["shorter.example.test"]
+    row = regressed.iloc[0]
+    assert row["old"].startswith(str((FIXED + 300 * DAY).date()))
+    assert row["new"].startswith(str((FIXED + 90 * DAY).date()))
+    assert row["detail"] == "breaks_on moved earlier (leaf_expires)"
+    assert set(changes[changes["host"] == "later.example.test"]["change"]) == {"rotated"}
 
 
 FAIL_ON = {
@@ -241,7 +265,8 @@ def test_new_medium_finding_fails_at_medium_not_at_high(
     new.ok("m.example.test", [cert, inter])
     a, b = old.tables(), new.tables()
     changes = diff(a.hosts, a.findings, b.hosts, b.findings)
-    assert list(changes["code"]) == ["expiring_soon"]
+    # (on the second night 50 of its 70 days have passed: its renewal is overdue too)
+    assert list(changes["code"]) == ["expiring_soon", "renewal_overdue"]
     assert new_at_or_above(changes, Severity.MEDIUM)
     assert not new_at_or_above(changes, Severity.HIGH)
 

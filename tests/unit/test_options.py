@@ -54,6 +54,8 @@ RECORDED = {
     "root_programs",
     "ct_logs",
 }
+# Added since (issue 21); a scan recorded without them resumes at their defaults.
+ADDED = {"renew_at", "ari", "acme_directory", "caa", "caa_identifiers"}
 MAY_CHANGE_BEFORE = {
     "timeout",
     "concurrency",
@@ -84,8 +86,17 @@ def test_every_field_is_declared_and_says_whether_it_changes_verdicts() -> None:
 
 def test_the_record_keeps_its_keys_and_what_a_resume_may_change() -> None:
     options = ScanOptions(input=Path("in.csv"), out=Path("out"), as_of=FIXED)
-    assert set(schema.options_record(options)) == RECORDED
-    assert schema.resume_may_change() == MAY_CHANGE_BEFORE
+    assert set(schema.options_record(options)) == RECORDED | ADDED
+    # --caa-identifiers' contents are compared by SHA-256 beside the options, as stores' are.
+    assert schema.resume_may_change() == MAY_CHANGE_BEFORE | {"caa_identifiers"}
+
+
+def test_a_record_from_before_an_option_resumes_at_its_default() -> None:
+    options = ScanOptions(input=Path("in.csv"), out=Path("out"), as_of=FIXED)
+    defaults = schema.record_defaults()
+    record = schema.options_record(options)
+    assert {k: record[k] for k in ADDED} == {k: defaults[k] for k in ADDED}
+    assert defaults["renew_at"] == 2 / 3 and defaults["acme_directory"] == []
 
 
 def test_a_record_is_json_as_before(tmp_path: Path) -> None:
@@ -136,12 +147,13 @@ def test_the_cli_parameters_are_the_declared_ones() -> None:
 
 def test_the_config_takes_the_options_by_name() -> None:
     """ScanConfig has no defaults of its own: each field is an option of the same name, or one
-    of those it loads (the stores, the root programs, the log list)."""
+    of those it loads (the stores, the root programs, the log list, --caa-identifiers as
+    `caa_report`)."""
     names = {f.name for f in dataclasses.fields(ScanOptions)}
     loaded = ("trust", "stores", "programs", "log_list")
     for f in dataclasses.fields(ScanConfig):
         assert f.default is dataclasses.MISSING, f.name
-        assert f.name in names or f.name in loaded, f.name
+        assert f.name in names or f.name in (*loaded, "caa_report"), f.name
 
 
 # --- validation, once, for the CLI and Python alike --------------------------------------------
@@ -158,6 +170,10 @@ BAD = [
     ("as_of", "--as-of", "yesterday", "yesterday", "not an ISO 8601 date or time"),
     ("nameservers", "--nameserver", "dns.example", ["dns.example"], "is not IP[:PORT]"),
     ("trust_stores", "--trust-store", "default=x.pem", {"default": "x.pem"}, "--ca-bundle store"),
+    ("renew_at", "--renew-at", "0", 0, "expected a fraction in (0, 1], not 0"),
+    ("renew_at", "--renew-at", "1.5", 1.5, "expected a fraction in (0, 1], not 1.5"),
+    ("acme_directories", "--acme-directory", "R11", ["R11"], "expected ISSUER=URL"),
+    ("acme_directories", "--acme-directory", "R11=ftp://x", {"R11": "ftp://x"}, "not an http(s)"),
 ]
 
 
@@ -179,6 +195,20 @@ def test_a_bad_value_is_refused_alike_by_the_cli_and_python(
     assert result.stderr.startswith(f"error: {flag}"), result.stderr
     assert says in " ".join(result.stderr.split())
     assert not out.exists()
+
+
+def test_issue_21_options_that_need_another() -> None:
+    """--ari asks the CAs --acme-directory names; --caa-identifiers serves --caa only."""
+    base = {"input": "in.csv", "out": "out"}
+    with pytest.raises(UsageError, match="--ari needs --acme-directory"):
+        ScanOptions.parse({**base, "ari": True})
+    with pytest.raises(UsageError, match="--caa-identifiers is used by --caa only"):
+        ScanOptions.parse({**base, "caa_identifiers": "caa.csv"})
+    ok = ScanOptions.parse(
+        {**base, "ari": True, "acme_directories": ["R11=https://ca.example/dir"]}
+    )
+    assert ok.acme_directories == (("R11", "https://ca.example/dir"),)
+    assert schema.options_record(ok)["acme_directory"] == ["R11=https://ca.example/dir"]
 
 
 def test_python_refuses_types_the_cli_never_passes() -> None:

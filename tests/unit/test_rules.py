@@ -261,10 +261,15 @@ def test_a_remembered_chain_gives_each_host_its_own_diagnosis(
         for h in ("a.fleet.test", "other.test")
     }
     assert by_host["a.fleet.test"].verdicts.trusted is True
-    assert codes(by_host["a.fleet.test"].findings) == ["expiring_soon"]
+    # 30 of its 40 days passed: past the two thirds at which ACME clients renew.
+    assert codes(by_host["a.fleet.test"].findings) == ["expiring_soon", "renewal_overdue"]
     assert by_host["other.test"].verdicts.hostname_mismatch is True
     # The verifier's refusal is the mismatch, already a finding: no separate not_trusted.
-    assert codes(by_host["other.test"].findings) == ["expiring_soon", "hostname_mismatch"]
+    assert codes(by_host["other.test"].findings) == [
+        "expiring_soon",
+        "renewal_overdue",
+        "hostname_mismatch",
+    ]
     # Another as-of or warning period is another chain judgement, not a remembered one.
     later = diagnose(
         chain,
