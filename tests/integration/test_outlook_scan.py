@@ -198,7 +198,7 @@ def test_caa_names_are_asked_once_per_scan(
 def test_breaks_on_and_because(lab: Lab, lab_scan: Any) -> None:
     r = rows(lab_scan)
     assert (r["valid"]["breaks_on"], r["valid"]["breaks_because"]) == (
-        FIXED + 200 * DAY,
+        FIXED + 160 * DAY,  # the lab's default leaf: 30 days before as-of to 160 after
         "leaf_expires",
     )
     assert (r["intermediate_ends_first"]["breaks_on"]) == FIXED + 100 * DAY  # the CA's end
