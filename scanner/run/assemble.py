@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scanner.analysis.grade import grade_of
+from scanner.model.probed import HelloReport
 from scanner.model.types import (
     Diagnosis,
     Finding,
@@ -20,6 +21,7 @@ from scanner.model.types import (
     StoreVerdict,
     Target,
 )
+from scanner.x509 import ciphers as cx
 from scanner.x509 import protocols as px
 from scanner.x509.stores import store_findings
 
@@ -35,12 +37,15 @@ class Answer:
     diagnosis: Diagnosis  # the default store's, revocation applied
     stores: tuple[StoreVerdict, ...] = ()  # --trust-store verdicts, in option order
     protocols: ProtocolSupport | None = None  # --protocols
+    hello: HelloReport | None = None  # --protocols: the prober's report
 
 
 def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
     """The host's result: findings in the order diagnosis, stores, probes, `extra` (the
     backends finding of its name); the grade of that whole diagnosis."""
-    d, stores, support = answer.diagnosis, answer.stores, answer.protocols
+    d, stores, support, hello = answer.diagnosis, answer.stores, answer.protocols, answer.hello
+    if hello is not None:
+        d = cx.stapled_revocation(d, hello)  # a stapled `revoked` is revocation evidence
     added: list[Finding] = []
     if stores:
         added += store_findings(d.verdicts.trusted, stores)
@@ -52,16 +57,19 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
             )
     if support is not None:
         added += px.protocol_findings(support)
+    if hello is not None:
+        added += cx.hello_findings(hello)
     added += extra
     if added:
         d = dataclasses.replace(d, findings=d.findings + tuple(added))
-    grade, basis = grade_of(d, support)
+    grade, basis = grade_of(d, support, hello)
     return ScanOk(
         target=answer.target,
         handshake=answer.handshake,
         diagnosis=d,
         protocols=support,
         stores=stores,
+        hello=hello,
         grade=grade,
         grade_basis=basis,
     )

@@ -40,7 +40,6 @@ from scanner.net.capture import (
 )
 from scanner.net.classify import exhausted
 from scanner.net.fetch import HttpFetcher, Once
-from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
 from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
@@ -77,7 +76,8 @@ class ScanConfig:
     aia: bool
     aia_timeout: float
     per_ip: int | None  # at most this many connections in flight to one address
-    protocols: bool  # probe TLS 1.0-1.3 and static-RSA key exchange
+    protocols: bool  # the ClientHello prober: versions, weak classes, groups... (issue 19)
+    ciphers: bool  # ... and every accepted suite (ciphers.parquet)
     revocation: bool
     crl_max_bytes: int
     allow_private_fetch: bool  # AIA/CRL/OCSP URLs may reach loopback, link-local...
@@ -112,7 +112,6 @@ class _Shared:
     # Trust store, as-of, warning days, and the scan's memory of certificate work repeated
     # across hosts (a host that fetched AIA judges with a copy holding its answers).
     context: DiagnosisContext
-    probes: ProbeContexts | None = None
 
 
 async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
@@ -152,21 +151,28 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         if cfg.stores
         else ()
     )
-    support = None
-    if shared.probes is not None and hs.protocol == DIRECT_TLS:
+    support = hello = None
+    if cfg.protocols and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
         # null). The probes, one after another, within a --timeout of their own: a slow handshake or
         # AIA fetch must not leave them no time (with --protocols a host holds its worker
         # at most twice --timeout).
-        support = await probe_protocols(
+        support, hello = await probe_protocols(
             target,
             hs,
-            contexts=shared.probes,
+            diagnosis,
+            ciphers=cfg.ciphers,
+            as_of=cfg.as_of,
             deadline=anyio.current_time() + cfg.timeout,
             per_ip=shared.per_ip,
         )
     return Answer(
-        target=target, handshake=hs, diagnosis=diagnosis, stores=stores, protocols=support
+        target=target,
+        handshake=hs,
+        diagnosis=diagnosis,
+        stores=stores,
+        protocols=support,
+        hello=hello,
     )
 
 
@@ -381,7 +387,6 @@ async def scan_stream(
                 context=DiagnosisContext(
                     trust=config.trust, as_of=config.as_of, warn_days=config.warn_days, memo=Memo()
                 ),
-                probes=ProbeContexts.create() if config.protocols else None,
             )
             completed = await _work(
                 items, shared, on_result, stop, in_flight, on_group, in_flight_hosts

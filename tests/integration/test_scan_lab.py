@@ -119,6 +119,18 @@ SEVERITY = {
     "revoked": "critical",
     "revocation_unknown": "info",
     "inconsistent_backends": "high",
+    "ssl2": "critical",
+    "ssl3": "high",
+    "export_cipher": "critical",
+    "null_cipher": "critical",
+    "anon_cipher": "critical",
+    "rc4_cipher": "high",
+    "des_cipher": "high",
+    "3des_cipher": "medium",
+    "no_pq_kex": "info",
+    "large_hello_intolerant": "high",
+    "must_staple_not_stapled": "high",
+    "no_server_preference": "low",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -195,7 +207,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     assert row["leaf_sha256"] in lab_scan.certificates.column("sha256").to_pylist()
     assert row["grade"] == s.grade
     # --protocols probes hosts that speak TLS at once only.
-    assert row["grade_basis"] == ("certificate" if s.starttls else "certificate+protocols")
+    assert row["grade_basis"] == ("certificate" if s.starttls else "certificate+protocols+ciphers")
     assert tuple(row["trusted_by"]) == s.trusted_by
     probed = ("tls1_0", "tls1_1", "tls1_2", "tls1_3", "forward_secrecy_only")
     assert tuple(row[c] for c in probed) == s.protocols
@@ -390,7 +402,9 @@ def targeted_scan(
         w.writerow(["host", "port", "ip", "case"])
         for name, chain in chains.items():
             w.writerow([hosts[name], lab.serve_chain(chain), LOOPBACK, name])
-    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *scan_lab_args()])
+    # Certificate cases: without --protocols (the prober's findings are the lab's to show).
+    args = [a for a in scan_lab_args() if a != "--protocols"]
+    result = cli(["scan", folder / "in.csv", "--out", folder / "out", *args])
     assert result.exit_code == 0, result.output
     rows = pq.read_table(folder / "out" / "hosts.parquet").to_pylist()
     findings = pq.read_table(folder / "out" / "findings.parquet").to_pylist()
