@@ -21,6 +21,11 @@ Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_s
 # scenarios' tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only under --protocols.
 MODERN: Protocols = (False, False, True, True, True)
 NOT_PROBED: Protocols = (None, None, None, None, None)
+# The ClientHello prober's codes (issue 19): the server's configuration, not its chain.
+HELLO_CODES = (  # noqa: SIM905 (a line per code would not fit the module)
+    "ssl2 ssl3 export_cipher null_cipher anon_cipher rc4_cipher des_cipher 3des_cipher "
+    "no_pq_kex large_hello_intolerant must_staple_not_stapled no_server_preference"
+).split()
 # Findings that leave the default store's verdict `trusted`.
 STILL_TRUSTED = frozenset(
     {
@@ -30,19 +35,7 @@ STILL_TRUSTED = frozenset(
         "no_modern_protocol",
         "no_tls13",
         "rsa_key_exchange",
-        # The ClientHello prober's (issue 19): about the server's configuration, not the chain.
-        "ssl2",
-        "ssl3",
-        "export_cipher",
-        "null_cipher",
-        "anon_cipher",
-        "rc4_cipher",
-        "des_cipher",
-        "3des_cipher",
-        "no_pq_kex",
-        "large_hello_intolerant",
-        "must_staple_not_stapled",
-        "no_server_preference",
+        *HELLO_CODES,
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
@@ -87,6 +80,7 @@ class Leaf:
     aia: bool = False  # a caIssuers URL where the lab serves its intermediate
     signature: Literal["sha256", "sha1", "md5"] = "sha256"  # sha1/md5: re-signed by its issuer
     revoked: bool = False  # listed on its issuer's CRL (keyCompromise)
+    must_staple: bool = False  # the TLS feature extension status_request (RFC 7633)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,13 +100,22 @@ class Host:
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None  # (min, max)
     static_rsa: bool = False
     protocols: Protocols = MODERN
+    # The ClientHello prober's cases (issue 19): an OpenSSL cipher string, the server's own
+    # order or the client's, and a front before the server (scanner.testing.fronts).
+    ciphers: str | None = None
+    server_order: bool = True
+    front: Literal["legacy", "one_segment"] | None = None
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
         stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
         # No lab server selects a post-quantum group (this OpenSSL has none): the prober's
         # browser hello, sent where TLS 1.2 or 1.3 is spoken, finds none.
-        pq = ("no_pq_kex",) if self.protocols[2] or self.protocols[3] else ()
+        pq = (
+            ("no_pq_kex",)
+            if (self.protocols[2] or self.protocols[3]) and self.front != "one_segment"
+            else ()
+        )
         return Scenario(
             name=self.name,
             host=self.host,
@@ -214,6 +217,9 @@ class Failing:
 Row = Host | StartTlsHost | Pool | Failing
 
 VALID = Leaf(dns_names=("valid.lab.test",))
+# The ClientHello prober's hosts, in a module of their own (it needs Host and Leaf above).
+from scanner.testing.hello_hosts import HELLO_HOSTS  # noqa: E402
+
 WILDCARD = Leaf(dns_names=("*.wild.lab.test",))
 LEGACY = ("legacy_protocol", "no_modern_protocol", "no_tls13")
 
@@ -414,6 +420,7 @@ SCENARIOS: tuple[Row, ...] = (
         protocols=(False, False, True, False, True),
         note="TLS 1.2 only, forward secrecy only",
     ),
+    *HELLO_HOSTS,  # issue 19: what the ClientHello prober finds
     Host(
         name="md5_signature",
         host="md5.lab.test",

@@ -65,11 +65,17 @@ def tls_context(
     *,
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
     static_rsa: bool = False,
+    ciphers: str | None = None,
+    server_order: bool = True,
 ) -> ssl.SSLContext:
     """`server_context` for a lab host: TLS 1.2 and 1.3 unless `versions` (min, max) says
     otherwise; static-RSA key exchange only when asked (an RSA leaf could do it)."""
     ctx = server_context(chain_pem, key, tmp)
-    ctx.set_ciphers("ALL:!aNULL:@SECLEVEL=0" if static_rsa else "ALL:!aNULL:!kRSA:@SECLEVEL=0")
+    ctx.set_ciphers(
+        ciphers or ("ALL:!aNULL:@SECLEVEL=0" if static_rsa else "ALL:!aNULL:!kRSA:@SECLEVEL=0")
+    )
+    if not server_order:  # pick by the client's order (OpenSSL's default for a server)
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     if versions is not None:
         with warnings.catch_warnings():  # TLS 1.0/1.1 bounds are deprecated in Python
             warnings.simplefilter("ignore", DeprecationWarning)
