@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
