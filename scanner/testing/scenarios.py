@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
+from scanner.testing.hello_hosts import hello_hosts
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
@@ -217,9 +218,6 @@ class Failing:
 Row = Host | StartTlsHost | Pool | Failing
 
 VALID = Leaf(dns_names=("valid.lab.test",))
-# The ClientHello prober's hosts, in a module of their own (it needs Host and Leaf above).
-from scanner.testing.hello_hosts import HELLO_HOSTS  # noqa: E402
-
 WILDCARD = Leaf(dns_names=("*.wild.lab.test",))
 LEGACY = ("legacy_protocol", "no_modern_protocol", "no_tls13")
 
@@ -420,7 +418,7 @@ SCENARIOS: tuple[Row, ...] = (
         protocols=(False, False, True, False, True),
         note="TLS 1.2 only, forward secrecy only",
     ),
-    *HELLO_HOSTS,  # issue 19: what the ClientHello prober finds
+    *hello_hosts(Host, Leaf),  # issue 19: what the ClientHello prober finds
     Host(
         name="md5_signature",
         host="md5.lab.test",
