@@ -89,11 +89,12 @@ class ScanConfig:
         """The config of the options by field name (`scanner.run.options.settings`): the trust
         stores and CRL files read once, every other field taken as it is. Raises a
         TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
-        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files"}
+        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files", "protocols"}
         return cls(
             trust=load_trust(options["ca_bundle"]),
             stores=load_named(options["trust_stores"]),
             crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
+            protocols=options["protocols"] or options["ciphers"],  # --ciphers implies it
             **{name: options[name] for name in taken},
         )
 
