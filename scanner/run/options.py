@@ -180,8 +180,8 @@ class ScanOptions:
         False,
         help="Also probe each answering host with ClientHellos of our own: SSL 2.0 to TLS 1.3, "
         "weak cipher classes, named groups, post-quantum key exchange, large-hello tolerance, "
-        "server cipher order, stapling (one hello after another, within a --timeout of their "
-        "own, counted by --per-ip).",
+        "server cipher order, stapling (one hello after another, within 3 --timeouts of their "
+        "own, 10 with --ciphers, counted by --per-ip).",
         verdict=True,
         parse=switch,
         negatable=False,

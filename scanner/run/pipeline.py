@@ -58,6 +58,10 @@ from scanner.x509.stores import judge as judge_stores
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
 REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
+# The ClientHello prober's budget per host, in --timeouts, counted from the end of the main
+# handshake's work: --protocols sends tens of hellos, --ciphers up to a few hundred.
+PROBE_TIMEOUTS = 3
+CIPHERS_TIMEOUTS = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,16 +159,17 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
     support = hello = None
     if cfg.protocols and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
-        # null). The probes, one after another, within a --timeout of their own: a slow handshake or
-        # AIA fetch must not leave them no time (with --protocols a host holds its worker
-        # at most twice --timeout).
+        # null). The probes, one after another, within a budget of their own (a slow handshake
+        # or AIA fetch must not leave them no time): PROBE_TIMEOUTS times --timeout, as a
+        # host's hellos are many round trips (tens; hundreds with --ciphers).
+        budget = cfg.timeout * (CIPHERS_TIMEOUTS if cfg.ciphers else PROBE_TIMEOUTS)
         support, hello = await probe_protocols(
             target,
             hs,
             diagnosis,
             ciphers=cfg.ciphers,
             as_of=cfg.as_of,
-            deadline=anyio.current_time() + cfg.timeout,
+            deadline=anyio.current_time() + budget,
             per_ip=shared.per_ip,
         )
     return Answer(
