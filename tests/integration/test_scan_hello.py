@@ -8,6 +8,7 @@ grade and ciphers.parquet are checked against what each server was configured to
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import socket
@@ -192,6 +193,32 @@ def test_must_staple_without_a_staple(pki: dict[str, Any], tmp_path: Path) -> No
         row = _scan(pki, port)
     assert row["ocsp_stapled"] is False and "must_staple_not_stapled" in row["findings"]
     assert row["severity"] == "high"
+
+
+def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Path) -> None:
+    """s_server -serverinfo answers signed_certificate_timestamp (RFC 6962 3.3) with the
+    list it is given: two SCTs."""
+    scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
+    body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
+    ext = len(body).to_bytes(2, "big") + body
+    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
+    (tmp_path / "serverinfo.pem").write_bytes(
+        b"-----BEGIN SERVERINFO FOR CT-----\n"
+        + base64.encodebytes(block)
+        + b"-----END SERVERINFO FOR CT-----\n"
+    )
+    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    with s_server(pki["leaf"], options, tmp_path) as port:
+        row = _scan(pki, port)
+    assert row["sct_tls_count"] == 2 and row["tls1_3"] is False
+
+
+def test_tls13_only_leaves_the_cleartext_columns_null(pki: dict[str, Any], tmp_path: Path) -> None:
+    with s_server(pki["leaf"], ["-tls1_3"], tmp_path) as port:
+        row = _scan(pki, port)
+    assert row["tls1_3"] is True and row["tls1_2"] is False and row["error_detail"] is None
+    assert row["ocsp_stapled"] is row["sct_tls_count"] is row["nosni_leaf_sha256"] is None
+    assert row["cipher_classes"] == [] and row["pq_kex"] is False
 
 
 # --- post-quantum key exchange and large hellos --------------------------------------------
