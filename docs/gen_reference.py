@@ -63,6 +63,11 @@ PRODUCED_BY: dict[Code, str] = {
         )
     },
     Code.MUST_STAPLE_NOT_STAPLED: "`--protocols`, where TLS 1.2 or earlier is spoken",
+    # How browsers decide (issue 20).
+    Code.DISTRUSTED_BY_PROGRAM: "`--root-program NAME=FILE`",
+    Code.CT_NONCOMPLIANT: "`--ct-logs FILE` (and a Chrome `--root-program` for its roots)",
+    Code.INVALID_SCT: "`--ct-logs FILE`",
+    Code.LIFETIME_OVER_LIMIT: "every scan (public roots: `default` and `--root-program`)",
 }
 # Codes of the catalogue whose rules exist but are not yet run by `scanner scan`.
 NOT_YET_IN_SCAN = NOT_YET_SCANNED

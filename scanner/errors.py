@@ -9,6 +9,9 @@ ScannerError                  anything that stops a whole command (never one hos
  |    +-- ChainFileError      a file holds no certificate `scanner check` can read
  |    +-- ScanFolderError     a folder holds no scan, or scans that cannot be read as one
  +-- TrustStoreError          a CA bundle or trust store cannot be read or holds no certificate
+ |    +-- RootProgramError    a --root-program file is neither Chrome's root_store.textproto
+ |    |                       nor Mozilla's certdata.txt (scanner.x509.programs)
+ |    +-- LogListError        a --ct-logs file is not a log_list.json v3 (scanner.x509.ct)
  +-- OutputError              the output folder cannot be written, or holds another scan
  +-- UsageError               options that contradict each other or the scan being resumed,
  |                            a naive as-of, an option `scanner.scan` does not take

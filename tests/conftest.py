@@ -184,14 +184,21 @@ def lab_files(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
     return LabFiles(csv=csv_path, ca=ca_path, rows=[*rows, duplicate], unique_targets=len(rows))
 
 
-def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str]:
+def lab_scan_args(
+    lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED, browsers: bool = False
+) -> list[str]:
     """Options for scanning lab hosts: fixed instant, lab CA, lab DNS, short timeout, protocol
-    probes and the lab's second trust store (written beside the CA by `write_inputs`)."""
+    probes and the lab's second trust store (written beside the CA); `browsers`: its root
+    programs and CT log list too (every lab leaf is logged; a leaf a test mints is not)."""
     host, port = lab.dns_address
     stores = [f"--trust-store={name}={path}" for name, path in lab.write_stores(ca.parent)]
+    programs, log_list = lab.write_programs(ca.parent)
+    judged = [f"--root-program={name}={path}" for name, path in programs] if browsers else []
     return [
         "--protocols",
         *stores,
+        *judged,
+        *([f"--ct-logs={log_list}"] if browsers else []),
         "--as-of",
         as_of.isoformat(),
         "--ca-bundle",
@@ -211,8 +218,8 @@ def lab_scan_args(lab: Lab, ca: Path, *, as_of: dt.datetime = FIXED) -> list[str
 
 @pytest.fixture(scope="session")
 def scan_lab_args(lab: Lab, lab_files: LabFiles) -> Callable[..., list[str]]:
-    def make(*, as_of: dt.datetime = FIXED) -> list[str]:
-        return lab_scan_args(lab, lab_files.ca, as_of=as_of)
+    def make(*, as_of: dt.datetime = FIXED, browsers: bool = False) -> list[str]:
+        return lab_scan_args(lab, lab_files.ca, as_of=as_of, browsers=browsers)
 
     return make
 
@@ -251,7 +258,8 @@ def lab_scan(lab: Lab, lab_files: LabFiles, tmp_path_factory: pytest.TempPathFac
     """One scan of the whole lab through the CLI; many tests read its output folder."""
     out = tmp_path_factory.mktemp("lab-scan") / "out"
     mark = _AUDIT.mark()
-    result = invoke(["scan", lab_files.csv, "--out", out, *lab_scan_args(lab, lab_files.ca)])
+    args = lab_scan_args(lab, lab_files.ca, browsers=True)
+    result = invoke(["scan", lab_files.csv, "--out", out, *args])
     network = _AUDIT.since(mark)
     assert result.exit_code == 0, result.output
     return LabScan(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,9 +31,52 @@ from scanner.present.escape import json_text, printable
 if TYPE_CHECKING:
     from scanner.model.types import Finding
     from scanner.run.check import CheckReport
+    from scanner.x509.certs import TrustStore
+    from scanner.x509.ct.logs import LogList
+    from scanner.x509.programs.named import NamedProgram
     from scanner.x509.revocation import Crl
+    from scanner.x509.stores import NamedStore
 
 MAX_CHAIN_FILE = 16 * 1024 * 1024
+
+# How browsers decide (issue 20): the options `scan` declares in scanner.run.options.
+RootPrograms = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--root-program",
+        metavar="NAME=FILE",
+        help="Also judge trust with this browser root program, named NAME in trusted_by and "
+        "distrusted_by: Chrome's root_store.textproto or Mozilla's certdata.txt, detected from "
+        "the content; its constraints (distrust dates) apply (repeatable).",
+    ),
+]
+CtLogs = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        help="Verify SCTs against this CT log list (Chrome's log_list.json, v3 schema) and "
+        "judge Chrome's CT policy (ct_compliant); without it SCTs are only counted.",
+    ),
+]
+
+
+def _browsers(
+    values: list[str] | None, ct_logs: Path | None, trust: TrustStore, stores: Sequence[NamedStore]
+) -> tuple[tuple[NamedProgram, ...], LogList | None]:
+    """The --root-program programs (anchors found in the stores too) and the --ct-logs list."""
+    from scanner.errors import UsageError
+    from scanner.store.programs import load_log_list, load_programs, parse_root_program
+
+    try:
+        specs = tuple(parse_root_program(v) for v in values or ())
+    except UsageError as e:
+        raise typer.BadParameter(str(e), param_hint="--root-program") from None
+    programs = load_programs(
+        specs,
+        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
+        taken=[s.name for s in stores],
+    )
+    return programs, load_log_list(ct_logs)
 
 
 def _style(text: str, **style: Any) -> str:
@@ -76,6 +119,14 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
     verdict = _style("trusted", fg="green") if row["trusted"] else _style("not trusted", fg="red")
     yield f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else "")
     yield f"trusted by: {printable(', '.join(row['trusted_by']) or 'no store')}"
+    if row["distrusted_by"]:
+        yield f"distrusted by: {printable(', '.join(row['distrusted_by']))}"
+    if row["sct_count"] is not None:
+        compliant = {True: "compliant", False: "not compliant", None: "not judged"}
+        valid = "" if row["sct_valid"] is None else f", {row['sct_valid']} valid"
+        yield f"CT:      {row['sct_count']} SCT(s){valid}; {compliant[row['ct_compliant']]}"
+        if row["lifetime_days"] is not None:
+            yield f"lifetime: {row['lifetime_days']:g} day(s)"
     yield f"grade:   {row['grade']} (from the {row['grade_basis']})"
     source = f" ({row['revocation_source']})" if row["revocation_source"] else ""
     yield f"revocation: {row['revocation']}{source}"
@@ -94,6 +145,8 @@ def check_command(
         Path | None, typer.Option(help="PEM trust store; default Mozilla's roots (certifi).")
     ] = None,
     trust_store: TrustStores = None,
+    root_program: RootPrograms = None,
+    ct_logs: CtLogs = None,
     as_of: AsOf = None,
     expiry_warn_days: WarnDays = 30,
     crl: Annotated[
@@ -135,6 +188,7 @@ def check_command(
     certificates = load_chain(data, str(chain))
     trust = load_trust(ca_bundle)
     stores = load_named(trust_store_options(trust_store))
+    programs, log_list = _browsers(root_program, ct_logs, trust, stores)
     crls: tuple[Crl, ...] = ()
     if crl:
         from scanner.store.crlfiles import load_crl_files
@@ -150,6 +204,8 @@ def check_command(
             warn_days=expiry_warn_days,
             stores=stores,
             crls=crls,
+            programs=programs,
+            log_list=log_list,
         )
     except HostError as e:
         raise fail(f"--host: {e}") from None

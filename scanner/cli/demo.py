@@ -28,8 +28,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start a local lab of TLS servers with known faults on 127.0.0.1, scan it (with
-    --protocols and a second trust store), print the summary, write report.html beside the
-    tables and shut the lab down. Needs no internet.
+    --protocols, a second trust store, two root programs and a CT log list), print the
+    summary, write report.html beside the tables and shut the lab down. Needs no internet.
 
     Example: scanner demo --out reports/demo
     """
@@ -42,11 +42,14 @@ def demo(
     with Lab.start(as_of=as_of) as lab:
         csv_path, ca_path = lab.write_inputs(inputs)
         stores = lab.write_stores(inputs)
+        programs, log_list = lab.write_programs(inputs)
         named = ", ".join(f"{name}={path}" for name, path in stores)
+        listed = ", ".join(f"{name}={path}" for name, path in programs)
         if not quiet:
             out_console().print(
                 f"Lab: {len(lab.scenarios)} hosts on 127.0.0.1; input {csv_path}, CA {ca_path}, "
-                f"trust stores {named}; with --protocols",
+                f"trust stores {named}, root programs {listed}, CT logs {log_list}; "
+                "with --protocols",
                 markup=False,
                 soft_wrap=True,
             )
@@ -63,6 +66,8 @@ def demo(
             overwrite=True,
             protocols=True,
             trust_stores=stores,
+            root_programs=programs,
+            ct_logs=log_list,
         )
         with progress_bar(not quiet) as progress:
             report = run_scan(options, progress, print_warning)

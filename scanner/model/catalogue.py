@@ -61,6 +61,11 @@ class Code(StrEnum):
     LARGE_HELLO_INTOLERANT = "large_hello_intolerant"
     MUST_STAPLE_NOT_STAPLED = "must_staple_not_stapled"
     NO_SERVER_PREFERENCE = "no_server_preference"
+    # Trust the way browsers decide it (issue 20): root programs, CT, lifetime rules.
+    DISTRUSTED_BY_PROGRAM = "distrusted_by_program"
+    CT_NONCOMPLIANT = "ct_noncompliant"
+    INVALID_SCT = "invalid_sct"
+    LIFETIME_OVER_LIMIT = "lifetime_over_limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +349,38 @@ CATALOGUE: dict[Code, Spec] = {
         "its own, so a client that lists the weak suite first gets it (--protocols).",
         "Use the server's order. nginx: `ssl_prefer_server_ciphers on;`; Apache: "
         "`SSLHonorCipherOrder on`.",
+    ),
+    Code.DISTRUSTED_BY_PROGRAM: Spec(
+        Severity.HIGH,
+        "A root program given with --root-program distrusts the leaf through a constraint on "
+        "its root (Chrome's sct_not_after_sec and other constraints, Mozilla's "
+        "CKA_NSS_SERVER_DISTRUST_AFTER), though the root is still in the program: that "
+        "browser refuses the certificate while bundle-based checks call it trusted.",
+        "Reissue the certificate from another CA, one the program trusts without such a "
+        "constraint.",
+    ),
+    Code.CT_NONCOMPLIANT: Spec(
+        Severity.HIGH,
+        "The leaf does not carry enough valid SCTs for Chrome's CT policy (--ct-logs): 2 for a "
+        "certificate valid 180 days or less, else 3, from at least 2 log operators. Reported "
+        "for paths ending at a root of the default store or of a CT-enforcing --root-program.",
+        "Reissue the certificate from a CA that logs it to Certificate Transparency (every "
+        "publicly trusted CA does), or serve SCTs by TLS extension or stapled OCSP.",
+    ),
+    Code.INVALID_SCT: Spec(
+        Severity.MEDIUM,
+        "An SCT names a log of the --ct-logs list but its signature does not verify over the "
+        "certificate (RFC 6962 3.2).",
+        "Ask the CA to reissue the certificate; an SCT that fails its signature was altered or "
+        "belongs to another certificate.",
+    ),
+    Code.LIFETIME_OVER_LIMIT: Spec(
+        Severity.HIGH,
+        "The leaf is valid longer than the rule for its notBefore allows: the CA/Browser "
+        "Forum maximum for publicly trusted certificates (398 days, 200 from 2026-03-15, 100 "
+        "from 2027-03-15, 47 from 2029-03-15: ballot SC-081), or Apple's 825 days for any "
+        "certificate issued from 2019-07-01, private CAs included.",
+        "Reissue the certificate with a validity within the limit (and automate renewal).",
     ),
 }
 

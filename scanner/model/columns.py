@@ -62,6 +62,13 @@ HOST_COLUMNS = (
     "ocsp_stapled_status",
     "sct_tls_count",
     "trusted_by",
+    # How browsers decide (issue 20): --root-program, CT (--ct-logs), lifetime rules.
+    "distrusted_by",
+    "sct_count",
+    "sct_valid",
+    "sct_operators",
+    "ct_compliant",
+    "lifetime_days",
     "grade",
     "grade_basis",
     "scanned_at",

@@ -248,6 +248,7 @@ class ScanOk:
     protocols: ProtocolSupport | None = None  # with --protocols
     stores: tuple[StoreVerdict, ...] = ()  # the --trust-store stores, in option order
     hello: HelloReport | None = None  # with --protocols: the ClientHello prober's report
+    browser: BrowserView | None = None  # CT, lifetime and --root-program verdicts (issue 20)
     grade: Grade
     grade_basis: GradeBasis
 
@@ -338,3 +339,44 @@ class StoreVerdict:
     name: str
     trusted: bool
     reason: str | None = None
+
+
+# --- trust the way browsers decide it (issue 20) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgramVerdict:
+    """One --root-program's verdict on a host's path: trusted as a named store would be, then
+    its constraints applied (`distrusted`: the path ends at one of its roots, and a rule of the
+    program on that root rejects the leaf)."""
+
+    name: str
+    kind: str  # scanner.x509.programs.ProgramKind's value
+    trusted: bool
+    anchored: bool  # the path ends at one of the program's roots
+    requires_ct: bool  # the program enforces CT (Chrome)
+    reason: str | None = None  # why not trusted
+    distrusted: bool = False
+    rule: str | None = None  # the program's rule that distrusts the leaf
+    cutoff: str | None = None  # its cutoff as the file states it (ISO 8601 for a date)
+    # The cutoff as an instant, for date rules (a date a future analysis can forecast from).
+    cutoff_at: dt.datetime | None = None
+    leaf_date: dt.datetime | None = None  # the leaf's date compared with it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrowserView:
+    """A host's CT and lifetime columns and its root programs' verdicts. CT counts are None
+    where not measured (no parseable leaf; sct_valid, sct_operators, ct_compliant without a
+    log list)."""
+
+    programs: tuple[ProgramVerdict, ...] = ()
+    sct_count: int | None = None
+    sct_valid: int | None = None
+    sct_operators: int | None = None
+    ct_compliant: bool | None = None
+    lifetime_days: float | None = None
+
+    @property
+    def distrusted_by(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.programs if p.distrusted)

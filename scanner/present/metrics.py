@@ -85,10 +85,12 @@ def scan_info(metas: Sequence[Mapping[str, Any]], as_of: dt.datetime) -> ScanInf
 
     started, finished = instants("started"), instants("finished")
     shards = {str(m.get("options", {}).get("shard", "1/1")) for m in metas}
+    # The stores judged, then the root programs (issue 20): each a name in trusted_by.
     stores = {
         str(store["name"]): None
         for m in metas
-        for store in m.get("trust_stores") or ()
+        for key in ("trust_stores", "root_programs")
+        for store in m.get(key) or ()
         if isinstance(store, dict) and isinstance(store.get("name"), str)
     }
     return ScanInfo(

@@ -39,6 +39,7 @@ from scanner.store.load import (
     findings_frame,
     hosts_frame,
 )
+from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 
 # --- scanning from Python -------------------------------------------------------------------
@@ -127,6 +128,9 @@ async def scan_async(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords])
             describe(DEFAULT_STORE, trust),
             *(describe(s.name, s.trust) for s in config.stores),
         ],
+        **browser_files(
+            settings["root_programs"], settings["ct_logs"], config.programs, config.log_list
+        ),
     }
     return from_results(
         results,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from scanner.analysis.grade import grade_of
 from scanner.model.probed import HelloReport
 from scanner.model.types import (
+    BrowserView,
     Diagnosis,
     Finding,
     Handshake,
@@ -38,11 +39,15 @@ class Answer:
     stores: tuple[StoreVerdict, ...] = ()  # --trust-store verdicts, in option order
     protocols: ProtocolSupport | None = None  # --protocols
     hello: HelloReport | None = None  # --protocols: the prober's report
+    # CT, lifetime and --root-program verdicts, with their findings (scanner.x509.browsers).
+    browser: BrowserView | None = None
+    browser_findings: tuple[Finding, ...] = ()
 
 
 def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
-    """The host's result: findings in the order diagnosis, stores, probes, `extra` (the
-    backends finding of its name); the grade of that whole diagnosis."""
+    """The host's result: findings in the order diagnosis, stores, browsers (programs, CT,
+    lifetime), probes, `extra` (the backends finding of its name); the grade of that whole
+    diagnosis."""
     d, stores, support, hello = answer.diagnosis, answer.stores, answer.protocols, answer.hello
     if hello is not None:
         d = cx.stapled_revocation(d, hello)  # a stapled `revoked` is revocation evidence
@@ -55,6 +60,17 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
                 dataclasses.replace(v, trusted=False, reason=REVOKED_FOR_EVERY_STORE)
                 for v in stores
             )
+    browser = answer.browser
+    added += answer.browser_findings
+    if browser is not None and d.revocation is Revocation.REVOKED:
+        # Revoked is revoked whichever browser: no root program trusts it either.
+        browser = dataclasses.replace(
+            browser,
+            programs=tuple(
+                dataclasses.replace(p, trusted=False, reason=p.reason or REVOKED_FOR_EVERY_STORE)
+                for p in browser.programs
+            ),
+        )
     if support is not None:
         added += px.protocol_findings(support)
     if hello is not None:
@@ -70,6 +86,7 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
         protocols=support,
         stores=stores,
         hello=hello,
+        browser=browser,
         grade=grade,
         grade_basis=basis,
     )

@@ -18,9 +18,12 @@ from scanner.model.types import Diagnosis, Handshake, Target
 from scanner.run.assemble import Answer, assemble
 from scanner.store import rows
 from scanner.x509 import diagnose as dx
+from scanner.x509.browsers import judge as judge_browsers
 from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
 from scanner.x509.context import DiagnosisContext
+from scanner.x509.ct.logs import LogList
+from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
 
@@ -51,13 +54,22 @@ def check(
     warn_days: int = 30,
     stores: Sequence[NamedStore] = (),
     crls: Sequence[Crl] = (),
+    programs: Sequence[NamedProgram] = (),
+    log_list: LogList | None = None,
 ) -> CheckReport:
     """Diagnose `chain` for `host`. Raises HostError for a host that is neither a DNS name nor
     an IP literal, ChainFileError for an empty chain, UsageError for a naive as-of."""
     if not chain:
         raise ChainFileError("no certificate to check")
     name, is_ip = normalise_host(host)
-    ctx = DiagnosisContext(trust=trust, as_of=as_of, warn_days=warn_days, offline=True)
+    ctx = DiagnosisContext(
+        trust=trust,
+        as_of=as_of,
+        warn_days=warn_days,
+        offline=True,
+        programs=tuple(programs),
+        log_list=log_list,
+    )
     diagnosis = dx.diagnose(chain, host=name, is_ip=is_ip, ctx=ctx)
     if crls:  # the supplied CRLs are the only source (check never fetches); without them
         # nothing is revoked
@@ -69,8 +81,17 @@ def check(
     handshake = Handshake(chain=tuple(chain), tls_version="", cipher="", address="")
     # The named stores judge the chain as the default store did (no AIA fetching offline).
     verdicts = judge_stores(chain, host=name, is_ip=is_ip, stores=stores, ctx=ctx)
+    # Root programs, CT and lifetime, as scan judges them.
+    browser, found = judge_browsers(chain, host=name, is_ip=is_ip, diagnosis=diagnosis, ctx=ctx)
     result = assemble(
-        Answer(target=target, handshake=handshake, diagnosis=diagnosis, stores=verdicts)
+        Answer(
+            target=target,
+            handshake=handshake,
+            diagnosis=diagnosis,
+            stores=verdicts,
+            browser=browser,
+            browser_findings=found,
+        )
     )
     diagnosis = result.diagnosis
     row = rows.host_row(result, (), checked_at)
@@ -108,6 +129,8 @@ def check_frame(
     warn_days: int = 30,
     crl_files: Sequence[Path | str] = (),
     trust_stores: Mapping[str, Path | str] | None = None,
+    root_programs: Mapping[str, Path | str] | None = None,
+    ct_logs: Path | str | None = None,
 ) -> pd.DataFrame:
     """`scanner check` from Python: the chain (a PEM, DER or PKCS#7 file's path, or its bytes)
     diagnosed offline for `host`, as a one-row DataFrame with the columns and dtypes of
@@ -116,8 +139,9 @@ def check_frame(
     The keywords are `scanner.scan`'s of the same names (a test holds them to its options),
     validated as there: `as_of` an aware datetime or ISO 8601 text (default now), `ca_bundle`
     a PEM trust store (default Mozilla's roots), `crl_files` the only revocation source
-    (nothing is fetched), `trust_stores` {name: PEM path} judged too (`trusted_by`). Raises a
-    ScannerError saying what was wrong.
+    (nothing is fetched), `trust_stores` {name: PEM path} judged too (`trusted_by`),
+    `root_programs` {name: root_store.textproto or certdata.txt path} and `ct_logs` (a
+    log_list.json path) as scan takes them. Raises a ScannerError saying what was wrong.
 
     Example: scanner.check("chain.pem", host="www.example.com").T
     """
@@ -129,6 +153,7 @@ def check_frame(
 
     given: dict[str, object] = {"as_of": as_of, "ca_bundle": ca_bundle, "warn_days": warn_days}
     given |= {"crl_files": crl_files, "trust_stores": trust_stores}
+    given |= {"root_programs": root_programs, "ct_logs": ct_logs}
     settings = api_settings(given)  # validated as scanner.scan's keywords are
     if not isinstance(host, str):
         raise HostError(f"host: expected a host name, not {host!r}")
@@ -143,6 +168,8 @@ def check_frame(
         warn_days=settings["warn_days"],
         crl_files=settings["crl_files"],
         trust_stores=settings["trust_stores"],
+        root_programs=settings["root_programs"],
+        ct_logs=settings["ct_logs"],
     )
     table = pa.Table.from_pylist([report.row], schema=tables.hosts_schema(()))
     return hosts_frame(table)
@@ -159,14 +186,23 @@ def check_files(
     warn_days: int,
     crl_files: Sequence[Path],
     trust_stores: Sequence[tuple[str, Path]],
+    root_programs: Sequence[tuple[str, Path]] = (),
+    ct_logs: Path | None = None,
 ) -> CheckReport:
     """`check` of the chain in `data` (named `source` in errors), with the trust stores and
     CRLs read from their files: what `scanner check` and `scanner.check` do once their options
     are validated."""
+    from scanner.store.programs import load_log_list, load_programs
     from scanner.store.trust import load_named, load_trust
 
     certificates = load_chain(data, source)
     trust = load_trust(ca_bundle)
+    stores = load_named(trust_stores)
+    programs = load_programs(
+        root_programs,
+        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
+        taken=[s.name for s in stores],
+    )
     crls: tuple[Crl, ...] = ()
     if crl_files:
         from scanner.store.crlfiles import load_crl_files
@@ -179,8 +215,10 @@ def check_files(
         as_of=as_of,
         checked_at=checked_at,
         warn_days=warn_days,
-        stores=load_named(trust_stores),
+        stores=stores,
         crls=crls,
+        programs=programs,
+        log_list=load_log_list(ct_logs),
     )
 
 

@@ -34,6 +34,7 @@ from scanner.run.schema import (
     to_nameservers,
     to_path_or_none,
     to_paths,
+    to_root_programs,
     to_shard,
     to_trust_stores,
     whole,
@@ -207,6 +208,31 @@ class ScanOptions:
         metavar="NAME=PEM",
         to_record=lambda v: {name: str(path.resolve()) for name, path in v},
     )
+    # --- how browsers decide (issue 20): root programs and CT, from files given ---
+    root_programs: tuple[tuple[str, Path], ...] = option(
+        (),
+        help="Also judge trust with this browser root program, named NAME in trusted_by and "
+        "distrusted_by: Chrome's root_store.textproto or Mozilla's certdata.txt, detected from "
+        "the content; its constraints (distrust dates) apply (repeatable).",
+        verdict=False,  # their contents decide verdicts: recorded by SHA-256 beside the options
+        parse=to_root_programs,
+        given=None,
+        flags=("--root-program",),
+        cli_type=str,
+        repeatable=True,
+        metavar="NAME=FILE",
+        to_record=lambda v: {name: str(path.resolve()) for name, path in v},
+    )
+    ct_logs: Path | None = option(
+        None,
+        help="Verify SCTs against this CT log list (Chrome's log_list.json, v3 schema) and "
+        "judge Chrome's CT policy (ct_compliant); without it SCTs are only counted.",
+        verdict=False,  # its contents decide verdicts: recorded by SHA-256 beside the options
+        parse=to_path_or_none,
+        cli_type=Path | None,
+        metavar="FILE",
+        to_record=resolved,
+    )
     addresses: Addresses = option(
         Addresses.FIRST,
         help="first: one row per target, from the first address that connects. all: every "
@@ -311,6 +337,8 @@ class ScanKeywords(TypedDict, total=False):
     protocols: bool
     ciphers: bool
     trust_stores: Mapping[str, Path | str] | None
+    root_programs: Mapping[str, Path | str] | None
+    ct_logs: Path | str | None
     addresses: Addresses | str
     starttls: str
 

@@ -46,13 +46,17 @@ from scanner.net.starttls import choose
 from scanner.run.assemble import Answer, assemble
 from scanner.run.clients import probe_protocols
 from scanner.store.crlfiles import load_crl_files
+from scanner.store.programs import load_log_list, load_programs
 from scanner.store.trust import load_named, load_trust
 from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
+from scanner.x509.browsers import judge as judge_browsers
 from scanner.x509.certs import TrustStore
 from scanner.x509.context import DiagnosisContext
+from scanner.x509.ct.logs import LogList
 from scanner.x509.memo import Memo
+from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
 
@@ -73,6 +77,8 @@ class ScanConfig:
     trust: TrustStore  # --ca-bundle, loaded
     stores: tuple[NamedStore, ...]  # --trust-store, judged beside `trust`
     crl_files: tuple[rv.Crl, ...]  # --crl, parsed; used before any fetch
+    programs: tuple[NamedProgram, ...]  # --root-program, read; judged beside the stores
+    log_list: LogList | None  # --ct-logs, read
     as_of: dt.datetime
     timeout: float
     concurrency: int
@@ -93,12 +99,21 @@ class ScanConfig:
         """The config of the options by field name (`scanner.run.options.settings`): the trust
         stores and CRL files read once, every other field taken as it is. Raises a
         TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
-        taken = {f.name for f in fields(cls)} - {"trust", "stores", "crl_files", "protocols"}
+        loaded = {"trust", "stores", "crl_files", "programs", "log_list", "protocols"}
+        taken = {f.name for f in fields(cls)} - loaded
+        trust = load_trust(options["ca_bundle"])
+        stores = load_named(options["trust_stores"])
         return cls(
-            trust=load_trust(options["ca_bundle"]),
-            stores=load_named(options["trust_stores"]),
+            trust=trust,
+            stores=stores,
             crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
             protocols=options["protocols"] or options["ciphers"],  # --ciphers implies it
+            programs=load_programs(
+                options["root_programs"],
+                known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
+                taken=[s.name for s in stores],
+            ),
+            log_list=load_log_list(options["ct_logs"]),
             **{name: options[name] for name in taken},
         )
 
@@ -156,6 +171,10 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         if cfg.stores
         else ()
     )
+    # CT, lifetime and root programs (SCTs of the TLS extension and OCSP: `extra_scts`).
+    browser, browser_findings = judge_browsers(
+        hs.chain, host=target.host, is_ip=target.is_ip, diagnosis=diagnosis, ctx=ctx
+    )
     support = hello = None
     if cfg.protocols and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
@@ -179,6 +198,8 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         stores=stores,
         protocols=support,
         hello=hello,
+        browser=browser,
+        browser_findings=browser_findings,
     )
 
 
@@ -391,7 +412,12 @@ async def scan_stream(
                 ),
                 per_ip=PerIpLimiter(config.per_ip) if config.per_ip else None,
                 context=DiagnosisContext(
-                    trust=config.trust, as_of=config.as_of, warn_days=config.warn_days, memo=Memo()
+                    trust=config.trust,
+                    as_of=config.as_of,
+                    warn_days=config.warn_days,
+                    memo=Memo(),
+                    programs=config.programs,
+                    log_list=config.log_list,
                 ),
             )
             completed = await _work(

@@ -17,6 +17,7 @@ from scanner.run.pipeline import ScanConfig
 from scanner.run.resume import input_name
 from scanner.store import files
 from scanner.store.location import Location
+from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 from scanner.x509.certs import TrustStore
 
@@ -112,7 +113,7 @@ def _summarise(out: Location, config: ScanConfig) -> _Summary:
     slices, worst = [], []
     skew = SkewCounts()
     columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
-    names = [DEFAULT_STORE, *(s.name for s in config.stores)]
+    names = [DEFAULT_STORE, *(s.name for s in config.stores), *(p.name for p in config.programs)]
     for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
         slices.append(summarise(batch, names))
         worst.append(worst_hosts(batch, WORST_HOSTS))
@@ -205,6 +206,8 @@ def finish(
             _store_record(DEFAULT_STORE, trust),
             *(_store_record(st.name, st.trust) for st in config.stores),
         ],
+        # How browsers decide (issue 20): each --root-program file and the --ct-logs list.
+        **browser_files(options.root_programs, options.ct_logs, config.programs, config.log_list),
         "counts": _counts(s, dedupe, table_rows),
         # Host rows with error=internal, and findings holding a fetch's internal error.
         "internal_errors": s.counted("error").get("internal", 0) + _internal_fetch_errors(out),

@@ -25,6 +25,8 @@ from scanner.run.pipeline import ScanConfig
 from scanner.store import files
 from scanner.store.location import Location
 from scanner.x509.certs import TrustStore
+from scanner.x509.ct.logs import LogList
+from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 
 # Record keys a resume may change (the options declared `verdict=False`); every other key of
@@ -35,6 +37,8 @@ _OPTION_NAMES = {
     **refused_names(),
     "trust_store_sha256": "--ca-bundle (the trust store's contents, by SHA-256)",
     "trust_stores_sha256": "--trust-store (each store's name and contents, by SHA-256)",
+    "root_programs_sha256": "--root-program (each program's name and contents, by SHA-256)",
+    "ct_logs_sha256": "--ct-logs (the log list's contents, by SHA-256)",
 }
 
 
@@ -44,10 +48,14 @@ def input_name(path: Path | str) -> str:
 
 
 def resume_record(
-    o: ScanOptions, trust: TrustStore, stores: tuple[NamedStore, ...] = ()
+    o: ScanOptions,
+    trust: TrustStore,
+    stores: tuple[NamedStore, ...] = (),
+    programs: tuple[NamedProgram, ...] = (),
+    log_list: LogList | None = None,
 ) -> dict[str, Any]:
     """The options as recorded in the state at scan start, with what else decides a verdict:
-    the as-of instant and the trust stores' contents."""
+    the as-of instant and the contents of the trust stores, root programs and log list."""
     record = {
         **options_record(o),
         "as_of": o.as_of.isoformat(),
@@ -55,6 +63,10 @@ def resume_record(
     }
     if stores:  # (absent without --trust-store, as in scans from before the option)
         record["trust_stores_sha256"] = {s.name: s.trust.sha256 for s in stores}
+    if programs:  # (absent without --root-program, as in scans from before the option)
+        record["root_programs_sha256"] = {p.name: p.program.sha256 for p in programs}
+    if log_list is not None:
+        record["ct_logs_sha256"] = log_list.sha256
     return record
 
 
@@ -76,6 +88,8 @@ def check_resumable(
     input_sha256: str,
     trust: TrustStore,
     stores: tuple[NamedStore, ...] = (),
+    programs: tuple[NamedProgram, ...] = (),
+    log_list: LogList | None = None,
 ) -> None:
     """A resumed scan must scan the same input the same way, or its tables would mix two."""
     if state.get("input_sha256") != input_sha256:
@@ -83,7 +97,7 @@ def check_resumable(
             f"cannot resume {options.out}: the input file changed since that scan started"
         )
     before = {**state.get("options", {}), "as_of": state.get("as_of")}
-    now = resume_record(options, trust, stores)
+    now = resume_record(options, trust, stores, programs, log_list)
     for key in sorted(now.keys() | before.keys()):
         if key in RESUME_MAY_CHANGE or before.get(key) == now.get(key):
             continue
@@ -126,9 +140,19 @@ def prepare(options: ScanOptions) -> Prepared:
         if not options.as_of_given and state.get("as_of"):
             options = replace(options, as_of=dt.datetime.fromisoformat(state["as_of"]))
             config = replace(config, as_of=options.as_of)
-        check_resumable(state, options, input_sha256, config.trust, config.stores)
+        check_resumable(
+            state,
+            options,
+            input_sha256,
+            config.trust,
+            config.stores,
+            config.programs,
+            config.log_list,
+        )
     else:
-        record = resume_record(options, config.trust, config.stores)
+        record = resume_record(
+            options, config.trust, config.stores, config.programs, config.log_list
+        )
         state = {
             "scan_id": str(uuid.uuid4()),
             "scan_group": scan_group(input_sha256, record),

@@ -229,6 +229,15 @@ def to_trust_stores(value: Any) -> tuple[tuple[str, Path], ...]:
     return tuple(parse_trust_store(text(t)) for t in texts)
 
 
+def to_root_programs(value: Any) -> tuple[tuple[str, Path], ...]:
+    """`NAME=FILE` texts, or a mapping of name to file path, in order."""
+    from scanner.store.programs import parse_root_program
+
+    items = value.items() if isinstance(value, Mapping) else None
+    texts = [f"{n}={p}" for n, p in items] if items is not None else _many(value)
+    return tuple(parse_root_program(text(t)) for t in texts)
+
+
 def to_addresses(value: Any) -> Addresses:
     return Addresses(choice([a.value for a in Addresses])(value))
 

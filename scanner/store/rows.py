@@ -12,6 +12,7 @@ from scanner.inputs.hostnames import unicode_name
 from scanner.model.columns import HOST_COLUMNS, VERDICT_COLUMNS
 from scanner.model.types import (
     DEFAULT_STORE,
+    BrowserView,
     CertInfo,
     Revocation,
     ScanFailed,
@@ -71,11 +72,12 @@ def host_row(
             if p is not None:
                 row.update({t.value: p.get(t) for t in TlsVersion})
                 row["forward_secrecy_only"] = p.forward_secrecy_only
+            row.update(browser_cells(result))
             if result.hello is not None:
                 row.update(hello_columns(result.hello))
                 row["error_detail"] = probe_failures(result.hello)
             row.update(
-                trusted_by=trusted_by(v.trusted, result.stores),
+                trusted_by=trusted_by(v.trusted, result.stores, result.browser),
                 grade=result.grade.value,
                 grade_basis=result.grade_basis.value,
                 # revoked is known only when revocation is good or revoked; null when it is
@@ -122,9 +124,29 @@ def finding_rows(result: ScanResult) -> Iterator[dict[str, Any]]:
         }
 
 
-def trusted_by(default_trusted: bool, verdicts: Sequence[StoreVerdict]) -> list[str]:
-    """Store names that trust the chain: the default first, then in --trust-store order."""
-    return ([DEFAULT_STORE] if default_trusted else []) + [v.name for v in verdicts if v.trusted]
+def trusted_by(
+    default_trusted: bool, verdicts: Sequence[StoreVerdict], browser: BrowserView | None = None
+) -> list[str]:
+    """Store names that trust the chain: the default first, then in --trust-store order, then
+    the root programs that trust it, in --root-program order."""
+    programs = [p.name for p in browser.programs if p.trusted] if browser else []
+    stores = [v.name for v in verdicts if v.trusted]
+    return ([DEFAULT_STORE] if default_trusted else []) + stores + programs
+
+
+def browser_cells(result: ScanOk) -> dict[str, Any]:
+    """The columns of issue 20 (null without a built path)."""
+    b = result.browser
+    if b is None:
+        return {}
+    return {
+        "distrusted_by": list(b.distrusted_by),
+        "sct_count": b.sct_count,
+        "sct_valid": b.sct_valid,
+        "sct_operators": b.sct_operators,
+        "ct_compliant": b.ct_compliant,
+        "lifetime_days": b.lifetime_days,
+    }
 
 
 def certificate_row(info: CertInfo) -> dict[str, Any]:

@@ -62,6 +62,13 @@ _HOST_FIELDS: list[pa.Field] = [
     pa.field("ocsp_stapled_status", pa.string()),
     pa.field("sct_tls_count", pa.int32()),
     pa.field("trusted_by", STR_LIST),
+    # How browsers decide (issue 20): null where not measured (no leaf; no --ct-logs).
+    pa.field("distrusted_by", STR_LIST),
+    pa.field("sct_count", pa.int32()),
+    pa.field("sct_valid", pa.int32()),
+    pa.field("sct_operators", pa.int32()),
+    pa.field("ct_compliant", pa.bool_()),
+    pa.field("lifetime_days", pa.float64()),
     pa.field("grade", pa.string()),
     pa.field("grade_basis", pa.string()),
     pa.field("scanned_at", TS, nullable=False),

@@ -223,3 +223,47 @@ def lab_logs() -> tuple[LabLog, ...]:
         LabLog(description="Cedar 2026", operator="Lab Operator B", key=rsa_key),
         LabLog(description="Dogwood 2026", operator="Lab Operator C", key=ec_key()),
     )
+
+
+def embed(
+    issued: Issued,
+    issuer: Issued,
+    logs: Sequence[tuple[LabLog, dt.datetime]],
+    *,
+    forged: int = 0,
+) -> Issued:
+    """`issued` issued again as a public CA does it: the same fields and extensions, logged as
+    a precertificate, with the logs' SCTs embedded. The last `forged` SCTs are signed by a
+    stranger under the named log's id (they claim the log and fail its signature)."""
+    cert = issued.cert
+
+    def builder() -> x509.CertificateBuilder:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(cert.subject)
+            .issuer_name(cert.issuer)
+            .public_key(issued.key.public_key())
+            .serial_number(cert.serial_number)
+            .not_valid_before(cert.not_valid_before_utc)
+            .not_valid_after(cert.not_valid_after_utc)
+        )
+        for ext in cert.extensions:
+            b = b.add_extension(ext.value, ext.critical)
+        return b
+
+    # RFC 6962 3.2: the logs sign the issuer key's hash and the TBS without poison or SCTs.
+    tbs = builder().sign(issuer.key, hashes.SHA256()).tbs_certificate_bytes
+    spki = issuer.cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    entry = hashlib.sha256(spki).digest() + len(tbs).to_bytes(3, "big") + tbs
+    scts = []
+    for i, (log, when) in enumerate(logs):
+        forge = i >= len(logs) - forged
+        signer = LabLog(description="forger", operator="forger", key=ec_key()) if forge else log
+        raw = sct_bytes(signer, when, 1, entry)
+        scts.append(raw[:1] + log.log_id + raw[33:] if forge else raw)
+    final = builder().add_extension(
+        x509.UnrecognizedExtension(SCT_LIST_OID, _octet_string(sct_list(scts))), critical=False
+    )
+    return Issued(final.sign(issuer.key, hashes.SHA256()), issued.key)

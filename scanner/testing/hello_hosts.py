@@ -8,6 +8,29 @@ from collections.abc import Callable
 from typing import TypeVar
 
 H = TypeVar("H")
+# The ClientHello prober's codes: the server's configuration, not its chain (still trusted).
+HELLO_CODES = (
+    "ssl2",
+    "ssl3",
+    "export_cipher",
+    "null_cipher",
+    "anon_cipher",
+    "rc4_cipher",
+    "des_cipher",
+    "3des_cipher",
+    "no_pq_kex",
+    "large_hello_intolerant",
+    "must_staple_not_stapled",
+    "no_server_preference",
+)
+
+
+def prober_info(protocols: tuple[bool | None, ...], front: str | None) -> tuple[str, ...]:
+    """`no_pq_kex` where a lab host speaks TLS 1.2 or 1.3 (protocols: tls1_0..tls1_3, ...):
+    no lab server selects a post-quantum group (this OpenSSL has none). Behind the
+    one-segment middlebox the post-quantum hello goes unanswered: unknown, no finding."""
+    speaks = bool(protocols[2] or protocols[3])
+    return ("no_pq_kex",) if speaks and front != "one_segment" else ()
 
 
 def hello_hosts(Host: Callable[..., H], Leaf: Callable[..., object]) -> tuple[H, ...]:  # noqa: N803

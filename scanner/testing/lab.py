@@ -22,7 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from scanner.model.types import StartTls
+from scanner.testing import ctlab, programlab
 from scanner.testing import starttls as lab_starttls
+from scanner.testing.browser_rows import PROGRAM_CUTOFF_DAYS, PROGRAMS
 from scanner.testing.der import patch_and_resign, resign_md5, resign_sha1, year_zero_leaf
 from scanner.testing.fronts import legacy_front, one_segment_front
 from scanner.testing.legacy_peer import LegacyPolicy
@@ -131,6 +133,9 @@ class Lab:
         self._tmp = tempfile.TemporaryDirectory(prefix="scanner-lab-")
         self._minted: dict[Leaf, Issued] = {}  # each row's leaf, once (`_mint`)
         self._aia_url = ""  # where the web server has the intermediate
+        # The lab's CT logs (ECDSA P-256 and RSA keys), in the order leaves use them.
+        logs = ctlab.lab_logs()
+        self.ct_logs = (logs[0], logs[2], logs[3], logs[1])
 
     @classmethod
     @contextlib.contextmanager
@@ -147,12 +152,44 @@ class Lab:
     @property
     def ca_pem(self) -> bytes:
         """The default store of lab scans: the lab root and the newer root."""
-        return self.pki.root.pem + self.pki.new_root.pem
+        return self.pki.root.pem + self.pki.new_root.pem + self.pki.program_root.pem
 
     @property
     def store_pems(self) -> dict[str, bytes]:
         """The named stores of lab scans (--trust-store): `java` lacks the newer root."""
-        return {JAVA_STORE: self.pki.root.pem}
+        return {JAVA_STORE: self.pki.root.pem + self.pki.program_root.pem}
+
+    @property
+    def program_cutoff(self) -> dt.datetime:
+        """The lab programs' cutoff: Chrome's sct_not_after_sec, Mozilla's distrust-after."""
+        return self.as_of - PROGRAM_CUTOFF_DAYS * DAY
+
+    def program_files(self) -> dict[str, tuple[str, bytes]]:
+        """The lab's root programs in their published formats, by name: (file name, bytes).
+        Each lists the program root only, with the cutoff."""
+        root, cutoff = self.pki.program_root.cert, self.program_cutoff
+        label = "Scanner Lab Program Root CA"
+        chrome = programlab.ChromeRoot(cert=root, label=label, sct_not_after=cutoff)
+        mozilla = programlab.MozillaRoot(cert=root, label=label, server_distrust_after=cutoff)
+        files = {
+            "chrome": ("root_store.textproto", programlab.root_store_textproto([chrome])),
+            "mozilla": ("certdata.txt", programlab.certdata_txt([mozilla])),
+        }
+        assert tuple(files) == PROGRAMS
+        return files
+
+    def write_programs(self, folder: Path) -> tuple[tuple[tuple[str, Path], ...], Path]:
+        """The root programs and the log list beside the inputs: ((name, path) for each
+        --root-program, the --ct-logs file)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for program, (file_name, data) in self.program_files().items():
+            path = folder / f"demo-{file_name}"
+            path.write_bytes(data)
+            out.append((program, path))
+        logs = folder / "demo-log_list.json"
+        logs.write_bytes(ctlab.log_list_json(self.ct_logs, timestamp=self.as_of))
+        return tuple(out), logs
 
     def scenario(self, name: str) -> Scenario:
         for s in self.scenarios:
@@ -270,8 +307,23 @@ class Lab:
                 assert issuer is not None, "only an issued leaf is re-signed"
                 resign = resign_sha1 if spec.signature == "sha1" else resign_md5
                 issued = resign(issued, issuer)
+            elif issuer is not None and spec.scts:
+                # Logged as public CAs do, an hour before notBefore (or as-of, for a leaf
+                # not yet valid), a second apart.
+                when = min(a, a + spec.not_before * DAY) - dt.timedelta(hours=1)
+                logs = self.ct_logs[: spec.scts]
+                at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(logs)]
+                issued = ctlab.embed(issued, issuer, at, forged=spec.forged_scts)
             self._minted[spec] = issued
         return self._minted[spec]
+
+    def logged(self, issued: Issued, issuer: Issued | None = None) -> Issued:
+        """`issued` with the three SCTs a lab leaf carries (issued again by `issuer`, default
+        the intermediate): a leaf built outside the lab's rows that CT must not flag."""
+        signer = self.pki.intermediate if issuer is None else issuer
+        when = min(self.as_of, issued.cert.not_valid_before_utc) - dt.timedelta(hours=1)
+        at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(self.ct_logs[:3])]
+        return ctlab.embed(issued, signer, at)
 
     def _chain(self, spec: Leaf, cas: Sequence[CaName] = _INTERMEDIATE) -> list[Issued]:
         return [self._mint(spec), *(self.pki.ca(c) for c in cas)]

@@ -19,7 +19,13 @@ DAY = dt.timedelta(days=1)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # The lab's CAs by their `Pki` attribute, for tables that name an issuer.
 CaName = Literal[
-    "root", "intermediate", "expired_intermediate", "rogue_root", "new_root", "new_intermediate"
+    "root",
+    "intermediate",
+    "expired_intermediate",
+    "rogue_root",
+    "new_root",
+    "new_intermediate",
+    "program_root",
 ]
 # Where each CA publishes its CRL: `crl_base`/<slug>.crl.
 CRL_SLUGS: dict[CaName, str] = {
@@ -29,6 +35,7 @@ CRL_SLUGS: dict[CaName, str] = {
     "rogue_root": "rogue",
     "new_root": "new-root",
     "new_intermediate": "new-intermediate",
+    "program_root": "program-root",
 }
 
 
@@ -254,6 +261,8 @@ class Pki:
     rogue_root: Issued
     new_root: Issued
     new_intermediate: Issued
+    # In the default store and the lab's root programs, which distrust its later leaves.
+    program_root: Issued
 
     # Where each CA publishes its CRL (`crl_base` + CRL_FILES[slug]); certificates name their
     # issuer's CRL. None: no CRL distribution points at all.
@@ -299,6 +308,11 @@ class Pki:
                 not_after=as_of + 1000 * DAY,
                 crl_url=crl("new-root"),
             ),
+            program_root=make_ca(
+                "Scanner Lab Program Root CA",
+                not_before=as_of - 3650 * DAY,
+                not_after=as_of + 3650 * DAY,
+            ),
             crl_base=crl_base,
         )
 
@@ -332,7 +346,8 @@ class Pki:
         serial: int | None = None,
         must_staple: bool = False,
     ) -> Issued:
-        """A leaf valid from 30 days before as-of to 200 after, issued by the intermediate
+        """A leaf valid from 30 days before as-of to 160 after (190 days, within the 200 of
+        CA/B ballot SC-081), issued by the intermediate
         (`issuer=None`: self-signed) and naming its issuer's CRL unless given `crl_url` or
         `ocsp_url`."""
         signer = self.intermediate if issuer is UNSET else issuer
@@ -344,7 +359,7 @@ class Pki:
             ip_addresses=ip_addresses,
             cn=cn,
             not_before=self.as_of - 30 * DAY if not_before is None else not_before,
-            not_after=self.as_of + 200 * DAY if not_after is None else not_after,
+            not_after=self.as_of + 160 * DAY if not_after is None else not_after,
             key=key,
             san=san,
             aia_url=aia_url,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scanner.model.types import StartTls
-from scanner.testing.hello_hosts import hello_hosts
+from scanner.testing.browser_rows import BROWSER_ROWS
+from scanner.testing.hello_hosts import HELLO_CODES, hello_hosts, prober_info
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK, UNREACHABLE_IP
 
@@ -22,11 +23,6 @@ Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_s
 # scenarios' tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only under --protocols.
 MODERN: Protocols = (False, False, True, True, True)
 NOT_PROBED: Protocols = (None, None, None, None, None)
-# The ClientHello prober's codes (issue 19): the server's configuration, not its chain.
-HELLO_CODES = (  # noqa: SIM905 (a line per code would not fit the module)
-    "ssl2 ssl3 export_cipher null_cipher anon_cipher rc4_cipher des_cipher 3des_cipher "
-    "no_pq_kex large_hello_intolerant must_staple_not_stapled no_server_preference"
-).split()
 # Findings that leave the default store's verdict `trusted`.
 STILL_TRUSTED = frozenset(
     {
@@ -37,6 +33,11 @@ STILL_TRUSTED = frozenset(
         "no_tls13",
         "rsa_key_exchange",
         *HELLO_CODES,
+        # How browsers decide (issue 20): the default store's verdict stands.
+        "distrusted_by_program",
+        "ct_noncompliant",
+        "invalid_sct",
+        "lifetime_over_limit",
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
@@ -64,6 +65,7 @@ class Scenario:
     # The name's addresses when it has several (`--addresses all` scans each as its own row),
     # with the findings of each address's row.
     addresses: tuple[str, ...] = ()
+    distrusted_by: tuple[str, ...] = ()  # the root programs whose constraints reject it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,12 +78,16 @@ class Leaf:
     san: bool = True
     issuer: CaName | None = "intermediate"  # None: self-signed, naming no CRL
     not_before: int = -30  # days from as-of
-    not_after: int = 200
+    not_after: int = 160  # 190 days: within CA/B ballot SC-081's 200
     key: Literal["ec", "rsa1024", "rsa2048"] = "ec"
     aia: bool = False  # a caIssuers URL where the lab serves its intermediate
     signature: Literal["sha256", "sha1", "md5"] = "sha256"  # sha1/md5: re-signed by its issuer
     revoked: bool = False  # listed on its issuer's CRL (keyCompromise)
     must_staple: bool = False  # the TLS feature extension status_request (RFC 7633)
+    # Embedded SCTs from the lab's CT logs (dated an hour before notBefore or as-of); the last
+    # `forged_scts` of them claim their log and fail its signature. Re-signed leaves have none.
+    scts: int = 3
+    forged_scts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,17 +112,14 @@ class Host:
     ciphers: str | None = None
     server_order: bool = True
     front: Literal["legacy", "one_segment"] | None = None
+    programs: tuple[str, ...] = ()  # the lab's root programs that trust it (after the stores)
+    distrusted_by: tuple[str, ...] = ()  # those whose constraints reject it
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
-        stores = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
-        # No lab server selects a post-quantum group (this OpenSSL has none): the prober's
-        # browser hello, sent where TLS 1.2 or 1.3 is spoken, finds none.
-        pq = (
-            ("no_pq_kex",)
-            if (self.protocols[2] or self.protocols[3]) and self.front != "one_segment"
-            else ()
-        )
+        stores: tuple[str, ...] = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
+        stores = (*stores, *self.programs)
+        pq = prober_info(self.protocols, self.front)
         return Scenario(
             name=self.name,
             host=self.host,
@@ -129,6 +132,7 @@ class Host:
             grade=self.grade,
             trusted_by=stores if trusted else (),
             protocols=self.protocols,
+            distrusted_by=self.distrusted_by,
         )
 
 
@@ -245,7 +249,7 @@ SCENARIOS: tuple[Row, ...] = (
     Host(
         name="not_yet_valid",
         host="future.lab.test",
-        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=300),
+        leaf=Leaf(dns_names=("future.lab.test",), not_before=2, not_after=150),
         findings=("not_yet_valid",),
         grade="T",
     ),
@@ -348,7 +352,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="weak_signature",
         host="sha1.lab.test",
         leaf=Leaf(dns_names=("sha1.lab.test",), signature="sha1"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="T",  # SHA-1: not trusted
     ),
     Host(
@@ -423,7 +427,7 @@ SCENARIOS: tuple[Row, ...] = (
         name="md5_signature",
         host="md5.lab.test",
         leaf=Leaf(dns_names=("md5.lab.test",), signature="md5"),
-        findings=("weak_signature",),
+        findings=("weak_signature", "ct_noncompliant"),  # re-signed: no SCT
         grade="F",
         note="leaf signed with MD5",
     ),
@@ -445,6 +449,8 @@ SCENARIOS: tuple[Row, ...] = (
         in_dns=True,
         note="no ip column: resolved by the lab's DNS server",
     ),
+    # How browsers decide (issue 20): scanner.testing.browser_rows.
+    *(Host(**host, leaf=Leaf(**leaf)) for host, leaf in BROWSER_ROWS),
     StartTlsHost(
         name="starttls_smtp",
         host="mail.lab.test",

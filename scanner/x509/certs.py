@@ -304,12 +304,17 @@ def load_trust_store(pem: bytes, path: str) -> TrustStore:
         raise TrustStoreError(f"{path}: not a PEM bundle of certificates ({e})") from None
     if not roots:
         raise TrustStoreError(f"{path}: no certificates in the bundle")
+    return store_of(roots, path=path, sha256=hashlib.sha256(pem).hexdigest())
+
+
+def store_of(roots: tuple[x509.Certificate, ...], *, path: str, sha256: str) -> TrustStore:
+    """A trust store of `roots` (at least one), named `path`, identified by `sha256`."""
     by_subject: dict[x509.Name, list[x509.Certificate]] = {}
     for r in roots:
         by_subject.setdefault(r.subject, []).append(r)
     return TrustStore(
         path=path,
-        sha256=hashlib.sha256(pem).hexdigest(),
+        sha256=sha256,
         roots=roots,
         store=verification.Store(list(roots)),
         by_subject={k: tuple(v) for k, v in by_subject.items()},

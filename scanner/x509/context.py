@@ -1,6 +1,7 @@
 """What a diagnosis is judged against, in one frozen value: the trust store, the as-of instant,
-the warning window, the AIA answers fetched for the host, the scan's memo, and whether the chain
-was read from a file. Made once per scan (per check); per host only when AIA fetched."""
+the warning window, the AIA answers fetched for the host, the scan's memo, whether the chain
+was read from a file, and the root programs and CT log list. Made once per scan (per check);
+per host only when AIA fetched."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from types import MappingProxyType
 from scanner.errors import UsageError
 from scanner.model.types import AiaResult
 from scanner.x509.certs import TrustStore
+from scanner.x509.ct.logs import LogList
 from scanner.x509.memo import Memo
+from scanner.x509.programs.named import NamedProgram
 
 NOTHING_FETCHED: Mapping[str, AiaResult] = MappingProxyType({})
 
@@ -31,6 +34,9 @@ class DiagnosisContext:
     fetched: Mapping[str, AiaResult] = field(default_factory=lambda: NOTHING_FETCHED)
     memo: Memo = field(default_factory=Memo)  # the scan's memory of repeated work
     offline: bool = False  # a chain read from a file, not sent by a server (`scanner check`)
+    # How browsers decide (issue 20): --root-program programs in option order, --ct-logs.
+    programs: tuple[NamedProgram, ...] = ()
+    log_list: LogList | None = None
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:

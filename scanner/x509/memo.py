@@ -111,6 +111,9 @@ class Memo:
         # in one scan, whose CRL files are fixed. Typed Any: this module sits below both.
         self.chains: Bounded[Hashable, Any] = Bounded(size // 8)
         self.judgements: Bounded[Hashable, Any] = Bounded(size // 8)
+        # A path's CT facts (scanner.x509.browsers), per (path DER, extra SCTs, as-of, log
+        # list): a fleet's hosts serving one certificate check its SCTs once.
+        self.ct: Bounded[Hashable, Any] = Bounded(size // 8)
         # (CRL URLs, OCSP URLs) a certificate names: see scanner.x509.revocation.judge.
         self.pointers: ByIdentity[tuple[tuple[str, ...], ...]] = ByIdentity(size)
 

@@ -77,6 +77,12 @@ HOSTS_COLUMNS = [
     ("ocsp_stapled_status", pa.string()),
     ("sct_tls_count", pa.int32()),
     ("trusted_by", STRINGS),
+    ("distrusted_by", STRINGS),
+    ("sct_count", pa.int32()),
+    ("sct_valid", pa.int32()),
+    ("sct_operators", pa.int32()),
+    ("ct_compliant", pa.bool_()),
+    ("lifetime_days", pa.float64()),
     ("grade", pa.string()),
     ("grade_basis", pa.string()),
     ("scanned_at", TS),
@@ -192,7 +198,7 @@ def test_scan_json_counts_add_up(lab_scan: Any, lab_files: Any) -> None:
     assert counts["findings_rows"] == len(finding_codes)
     assert counts["findings"] == {c: finding_codes.count(c) for c in set(finding_codes)}
     assert meta["as_of"] == "2026-06-01T00:00:00+00:00"
-    assert meta["trust_store"]["roots"] == 2 and len(meta["trust_store"]["sha256"]) == 64
+    assert meta["trust_store"]["roots"] == 3 and len(meta["trust_store"]["sha256"]) == 64
     assert meta["scan_id"] and meta["scanner_version"]
 
 

@@ -36,14 +36,27 @@ def test_scan_json_records_each_store(lab_scan: Any, lab_files: Any, lab: Lab) -
     assert [s["name"] for s in stores] == ["default", "java"]
     assert stores[0]["sha256"] == hashlib.sha256(lab.ca_pem).hexdigest()
     assert stores[1]["sha256"] == hashlib.sha256(lab.store_pems["java"]).hexdigest()
-    assert [s["roots"] for s in stores] == [2, 1]
+    assert [s["roots"] for s in stores] == [3, 2]  # java lacks the newer root
     assert meta["options"]["protocols"] is True
     assert list(meta["options"]["trust_stores"]) == ["java"]
+    # The root programs and the log list, each by its SHA-256 (issue 20).
+    programs = meta["root_programs"]
+    files = lab.program_files()
+    assert [p["name"] for p in programs] == list(files) == ["chrome", "mozilla"]
+    for p in programs:
+        assert p["sha256"] == hashlib.sha256(files[p["name"]][1]).hexdigest()
+        assert (p["anchors"], p["anchors_known"]) == (1, 1)
+        assert p["newest_date"] == lab.program_cutoff.isoformat()
+    assert [p["kind"] for p in programs] == ["chrome_root_store", "mozilla_certdata"]
+    logs = meta["ct_logs"]
+    assert logs["log_list_timestamp"] == lab.as_of.isoformat() and logs["logs"] == 4
+    log_file = Path(meta["options"]["ct_logs"])
+    assert logs["sha256"] == hashlib.sha256(log_file.read_bytes()).hexdigest()
 
 
 def expected_counts(lab: Lab) -> tuple[dict[str, int], dict[str, int]]:
     grades: dict[str, int] = {}
-    stores: dict[str, int] = {"default": 0, "java": 0}
+    stores: dict[str, int] = {"default": 0, "java": 0, "chrome": 0, "mozilla": 0}
     for s in lab.scenarios:
         if s.error:
             continue

@@ -98,7 +98,7 @@ def test_dask_local_cluster_scans_the_lab_into_a_folder(
     out = tmp_path / "dask"
     result = cli(
         [
-            *("scan", lab_files.csv, "--out", out, *scan_lab_args(), *SLACK),
+            *("scan", lab_files.csv, "--out", out, *scan_lab_args(browsers=True), *SLACK),
             *("--dask", "local", "--shards", "2"),
         ]
     )
@@ -179,7 +179,7 @@ def test_dask_cluster_scans_the_lab_into_s3(
     url = f"s3://{BUCKET}/dask-lab"
     result = cli(
         [
-            *("scan", lab_files.csv, "--out", url, *scan_lab_args(), *SLACK),
+            *("scan", lab_files.csv, "--out", url, *scan_lab_args(browsers=True), *SLACK),
             *("--dask", address, "--shards", "3"),
         ]
     )

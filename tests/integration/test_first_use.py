@@ -261,7 +261,8 @@ def test_report_shows_root_causes_labelled_apart(cli: Cli, lab_scan: Any, tmp_pa
 
 
 def test_fix_list_at_80_columns_names_failing_hosts_and_remedy(lab_scan: Any) -> None:
-    result = run(["summary", lab_scan.out], columns=80)
+    # --limit: every failing lab host listed (the lab has more than the default 20).
+    result = run(["summary", lab_scan.out, "--limit", "100"], columns=80)
     assert result.exit_code == 0
     tables = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert tables and max(len(line) for line in tables) <= 80

@@ -190,6 +190,13 @@ def test_scan_from_a_jupyter_cell(servers: Servers, tmp_path: Path) -> None:
 # --- scanner.check ------------------------------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """A DataFrame cell as Python: a datetime, a list (not an array), or the value."""
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 def test_check_gives_the_row_scan_and_the_cli_give(
     servers: Servers, cli: Callable[[Sequence[Any]], Result], tmp_path: Path
 ) -> None:
@@ -219,9 +226,7 @@ def test_check_gives_the_row_scan_and_the_cli_give(
         )
         assert printed.exit_code == 0, printed.output
         row = by_path.astype(object).where(by_path.notna(), None).iloc[0].to_dict()
-        mine = json_row(
-            {k: v.to_pydatetime() if hasattr(v, "to_pydatetime") else v for k, v in row.items()}
-        )
+        mine = json_row({k: _plain(v) for k, v in row.items()})
         cli_row = json.loads(printed.stdout)
         assert {k: v for k, v in mine.items() if k != "scanned_at"} == {
             k: v for k, v in cli_row.items() if k != "scanned_at"

@@ -101,7 +101,9 @@ def test_scan_reports_and_load_on_s3(
     mark = network_audit.mark()
     s3.put(str(lab_files.csv), f"{BUCKET}/inputs/lab.csv")
     url = f"s3://{BUCKET}/scans/lab"
-    result = cli(["scan", f"s3://{BUCKET}/inputs/lab.csv", "--out", url, *scan_lab_args()])
+    result = cli(
+        ["scan", f"s3://{BUCKET}/inputs/lab.csv", "--out", url, *scan_lab_args(browsers=True)]
+    )
     assert result.exit_code == 0, result.output
     # The final files only: no checkpoints, temporary names or write probe left behind.
     assert keys(s3, "scans/lab") == FINAL
@@ -140,9 +142,11 @@ def test_scan_reports_and_load_on_s3(
     assert metrics.exit_code == 0 and "tls_scanner_certificate_trusted{" in metrics.stdout
 
     # A non-empty --out is refused the same way on object storage; --overwrite replaces it.
-    again = cli(["scan", lab_files.csv, "--out", url, *scan_lab_args()])
+    again = cli(["scan", lab_files.csv, "--out", url, *scan_lab_args(browsers=True)])
     assert again.exit_code == 2 and "not empty" in again.output
-    replaced = cli(["scan", lab_files.csv, "--out", url, *scan_lab_args(), "--overwrite"])
+    replaced = cli(
+        ["scan", lab_files.csv, "--out", url, *scan_lab_args(browsers=True), "--overwrite"]
+    )
     assert replaced.exit_code == 0, replaced.output
     # As on disk, --overwrite removes what a scan writes and nothing else.
     assert keys(s3, "scans/lab") == sorted([*FINAL, "changes.parquet", "report.html"])

@@ -50,9 +50,11 @@ def scan(
     *,
     as_of: dt.datetime = FIXED,
     extra: Sequence[str] = (),
+    browsers: bool = False,
 ) -> Result:
     src = write_rows(out.with_suffix(".csv"), rows)
-    return cli(["scan", src, "--out", out, *scan_lab_args(as_of=as_of), *extra])
+    args = scan_lab_args(as_of=as_of, browsers=browsers)
+    return cli(["scan", src, "--out", out, *args, *extra])
 
 
 def summary_json(cli: Cli, *args: Any) -> dict[str, Any]:
@@ -178,7 +180,9 @@ def test_diff_between_two_nights(
     dns_row = next(r for r in rows if r["scenario"] == "resolved_by_dns")
     rows.append({**dns_row, "ip": "127.0.0.1", "scenario": "dns_by_ip"})
     new = tmp_path / "night2"
-    assert scan(cli, scan_lab_args, rows, new, as_of=FIXED + 20 * DAY).exit_code == 0
+    # With the lab scan's options (its root programs and CT logs too).
+    night2 = scan(cli, scan_lab_args, rows, new, as_of=FIXED + 20 * DAY, browsers=True)
+    assert night2.exit_code == 0
 
     result = cli(["diff", lab_scan.out, new, "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -77,7 +78,7 @@ def _scan(pki: dict[str, Any], port: int, **options: Any) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A cell as Python: pandas' missing values (NA, NaN, None) as None, lists as lists."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | np.ndarray):
         return list(value)
     return None if pd.isna(value) else value
 

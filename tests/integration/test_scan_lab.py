@@ -60,6 +60,11 @@ SCENARIOS = [
     "md5_signature",
     "one_store",
     "resolved_by_dns",
+    "program_trusted",
+    "distrusted_by_program",
+    "ct_noncompliant",
+    "invalid_sct",
+    "lifetime_over_limit",
     "starttls_smtp",
     "inconsistent_backends",
     "refused",
@@ -135,6 +140,10 @@ SEVERITY = {
     "large_hello_intolerant": "high",
     "must_staple_not_stapled": "high",
     "no_server_preference": "low",
+    "distrusted_by_program": "high",
+    "ct_noncompliant": "high",
+    "invalid_sct": "medium",
+    "lifetime_over_limit": "high",
 }
 ORDER = ["info", "low", "medium", "high", "critical"]
 
@@ -217,6 +226,7 @@ def test_scenario(name: str, lab: Lab, lab_scan: Any) -> None:
     # --protocols probes hosts that speak TLS at once only.
     assert row["grade_basis"] == ("certificate" if s.starttls else "certificate+protocols+ciphers")
     assert tuple(row["trusted_by"]) == s.trusted_by
+    assert tuple(row["distrusted_by"]) == s.distrusted_by
     probed = ("tls1_0", "tls1_1", "tls1_2", "tls1_3", "forward_secrecy_only")
     assert tuple(row[c] for c in probed) == s.protocols
     rows = finding_rows(lab_scan, row)
@@ -334,7 +344,7 @@ def client_auth_leaf(pki: lab_mod.Pki, host: str) -> lab_mod.Issued:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(FIXED - 30 * lab_mod.DAY)
-        .not_valid_after(FIXED + 200 * lab_mod.DAY)
+        .not_valid_after(FIXED + 160 * lab_mod.DAY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
@@ -387,13 +397,14 @@ def targeted_scan(
     pki, inter = lab.pki, lab.pki.intermediate
     hosts = {n: h for n, (h, _, _) in TARGETED_CASES.items()}
     chains = {
-        "client_auth_only": [client_auth_leaf(pki, hosts["client_auth_only"]), inter],
+        # Logged to the lab's CT logs, as public CAs do (--ct-logs would flag them else).
+        "client_auth_only": [lab.logged(client_auth_leaf(pki, hosts["client_auth_only"])), inter],
         "unparseable_leaf": [
             corrupt_san(pki.leaf(["abcde.lab.test", hosts["unparseable_leaf"]]), "abcde.lab.test"),
             inter,
         ],
         "unparseable_extra": [
-            pki.leaf([hosts["unparseable_extra"]]),
+            lab.logged(pki.leaf([hosts["unparseable_extra"]])),
             inter,
             duplicate_extension(pki.expired_intermediate),
         ],
@@ -411,7 +422,7 @@ def targeted_scan(
         for name, chain in chains.items():
             w.writerow([hosts[name], lab.serve_chain(chain), LOOPBACK, name])
     # Certificate cases: without --protocols (the prober's findings are the lab's to show).
-    args = [a for a in scan_lab_args() if a != "--protocols"]
+    args = [a for a in scan_lab_args(browsers=True) if a != "--protocols"]
     result = cli(["scan", folder / "in.csv", "--out", folder / "out", *args])
     assert result.exit_code == 0, result.output
     rows = pq.read_table(folder / "out" / "hosts.parquet").to_pylist()

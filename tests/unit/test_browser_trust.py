@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import struct
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -162,3 +163,103 @@ def test_lifetime_of_the_lab_leaves(world: World) -> None:
     # notAfter = notBefore + 90 days: 90 days and one second as the BR count.
     assert lifetime.lifetime_days(nb, na) == pytest.approx(90 + 1 / 86400)
     assert lifetime.judge(nb, na, publicly_trusted=True) == ()
+
+
+# --- the programs as the scan loads them (--root-program NAME=FILE) --------------------------
+
+
+def test_chrome_anchors_are_found_in_the_scans_stores(world: World, tmp_path: Path) -> None:
+    from scanner.store.programs import load_programs
+
+    chrome = tmp_path / "root_store.textproto"
+    chrome.write_bytes(
+        root_store_textproto([ChromeRoot(cert=world.root.cert, label="R", sct_not_after=CUTOFF)])
+    )
+    (alone,) = load_programs([("chrome", chrome)], known=[])
+    assert alone.trust is None and alone.requires_ct  # named by hash only: nothing to build to
+    (found,) = load_programs([("chrome", chrome)], known=world.trust.roots)
+    assert found.trust is not None and found.trust.roots == (world.root.cert,)
+    # A certdata.txt program of the same scan carries certificates for the textproto too.
+    mozilla = tmp_path / "certdata.txt"
+    mozilla.write_bytes(certdata_txt([MozillaRoot(cert=world.root.cert, label="R")]))
+    both = load_programs([("chrome", chrome), ("mozilla", mozilla)], known=[])
+    assert [p.trust is not None for p in both] == [True, True]
+    assert not both[1].requires_ct
+    # The memo tells the programs' stores apart from the file and the anchors found.
+    assert len({p.trust.sha256 for p in both if p.trust} | {world.trust.sha256}) == 3
+
+
+@pytest.mark.parametrize(
+    ("specs", "taken", "why"),
+    [
+        ([("a", "x"), ("a", "y")], [], "the name a is given more than once"),
+        ([("java", "x")], ["java"], "the name java is given more than once"),
+    ],
+)
+def test_program_names_are_unique(specs: list[tuple[str, str]], taken: list[str], why: str) -> None:
+    from scanner.errors import UsageError
+    from scanner.store.programs import load_programs
+
+    with pytest.raises(UsageError, match=why):
+        load_programs([(n, Path(p)) for n, p in specs], known=[], taken=taken)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("chrome", "expected NAME=FILE"),
+        ("=x", "a name is 1-40"),
+        ("default=x", "'default' is the --ca-bundle store"),
+        ("a b=x", "a name is 1-40"),
+    ],
+)
+def test_root_program_option_text(text: str, why: str) -> None:
+    from scanner.errors import UsageError
+    from scanner.store.programs import parse_root_program
+
+    with pytest.raises(UsageError, match=why):
+        parse_root_program(text)
+    assert parse_root_program(" chrome = a/root_store.textproto") == (
+        "chrome",
+        Path("a/root_store.textproto"),
+    )
+
+
+def test_an_unreadable_file_is_a_trust_store_error(tmp_path: Path) -> None:
+    from scanner.errors import TrustStoreError
+    from scanner.store.programs import load_log_list, load_programs
+
+    with pytest.raises(TrustStoreError, match="cannot read root program"):
+        load_programs([("x", tmp_path / "missing")], known=[])
+    with pytest.raises(TrustStoreError, match="cannot read log list"):
+        load_log_list(tmp_path / "missing.json")
+    assert load_log_list(None) is None
+
+
+# --- SCTs delivered beside the certificate (the prober's TLS extension and stapled OCSP) ----
+
+
+def test_delivered_scts_count_towards_the_policy(world: World) -> None:
+    from scanner.x509 import browsers
+    from scanner.x509.context import DiagnosisContext
+    from scanner.x509.diagnose import diagnose
+
+    leaf = pki.make_leaf(
+        world.ca, dns_names=["tls.test"], not_before=AS_OF - DAY, not_after=AS_OF + 89 * DAY
+    )
+    chain = [leaf.der, world.ca.der]
+    ctx = DiagnosisContext(trust=world.trust, as_of=AS_OF, log_list=world.log_list)
+    d = diagnose(chain, host="tls.test", is_ip=False, ctx=ctx)
+    alone, found = browsers.judge(chain, host="tls.test", is_ip=False, diagnosis=d, ctx=ctx)
+    assert alone is not None and (alone.sct_count, alone.ct_compliant) == (0, False)
+    assert [f.code for f in found] == ["ct_noncompliant"]
+    tls = ctlab.x509_scts(leaf.cert, [(world.logs[0], AS_OF - DAY)])
+    ocsp = ctlab.x509_scts(leaf.cert, [(world.logs[2], AS_OF - DAY)])
+    extra = browsers.delivered_scts(tls, ocsp)
+    assert [s.source.value for s in extra] == ["tls_extension", "ocsp"]
+    view, found = browsers.judge(
+        chain, host="tls.test", is_ip=False, diagnosis=d, ctx=ctx, extra_scts=extra
+    )
+    assert view is not None and (view.sct_count, view.sct_valid, view.sct_operators) == (2, 2, 2)
+    assert view.ct_compliant is True and found == ()
+    assert browsers.delivered_scts(b"\x00\x05junk", None) == ()  # malformed: none

@@ -106,8 +106,11 @@ def test_json_has_exactly_the_hosts_parquet_columns(files: dict[str, Path]) -> N
     assert row["trusted"] is True and row["findings"] == [] and row["severity"] is None
     assert row["status"] == "ok" and row["chain_length"] == 2 and row["host"] == HOST
     assert all(row[c] is None for c in NETWORK_COLUMNS)
-    assert row["not_after"] == (FIXED + 200 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert row["days_remaining"] == 200
+    assert row["not_after"] == (FIXED + 160 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert row["days_remaining"] == 160
+    # No SCT and no --ct-logs: counted (none), not judged; 190 days and one second.
+    assert (row["sct_count"], row["sct_valid"], row["ct_compliant"]) == (0, None, None)
+    assert row["lifetime_days"] == (190 * 86400 + 1) / 86400 and row["distrusted_by"] == []
 
 
 @pytest.mark.parametrize("chain", ["good.pem", "good-concatenated.der", "good.p7b", "good.p7b.pem"])

@@ -51,6 +51,9 @@ RECORDED = {
     "allow_private_fetch",
     "addresses",
     "starttls",
+    # How browsers decide (issue 20): paths here, contents by SHA-256 beside the options.
+    "root_programs",
+    "ct_logs",
 }
 MAY_CHANGE_BEFORE = {
     "timeout",
@@ -60,6 +63,8 @@ MAY_CHANGE_BEFORE = {
     "per_ip",
     "ca_bundle",
     "trust_stores",
+    "root_programs",
+    "ct_logs",
 }
 
 
@@ -132,11 +137,12 @@ def test_the_cli_parameters_are_the_declared_ones() -> None:
 
 def test_the_config_takes_the_options_by_name() -> None:
     """ScanConfig has no defaults of its own: each field is an option of the same name, or one
-    of the three it loads."""
+    of those it loads (the stores, the root programs, the log list)."""
     names = {f.name for f in dataclasses.fields(ScanOptions)}
+    loaded = ("trust", "stores", "programs", "log_list")
     for f in dataclasses.fields(ScanConfig):
         assert f.default is dataclasses.MISSING, f.name
-        assert f.name in names or f.name in ("trust", "stores"), f.name
+        assert f.name in names or f.name in loaded, f.name
 
 
 # --- validation, once, for the CLI and Python alike --------------------------------------------
