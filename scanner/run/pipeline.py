@@ -51,6 +51,7 @@ from scanner.store.trust import load_named, load_trust
 from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
+from scanner.x509.browsers import delivered_scts
 from scanner.x509.browsers import judge as judge_browsers
 from scanner.x509.certs import TrustStore
 from scanner.x509.context import DiagnosisContext
@@ -171,10 +172,6 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         if cfg.stores
         else ()
     )
-    # CT, lifetime and root programs (SCTs of the TLS extension and OCSP: `extra_scts`).
-    browser, browser_findings = judge_browsers(
-        hs.chain, host=target.host, is_ip=target.is_ip, diagnosis=diagnosis, ctx=ctx
-    )
     support = hello = None
     if cfg.protocols and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
@@ -191,6 +188,17 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
             deadline=anyio.current_time() + budget,
             per_ip=shared.per_ip,
         )
+    # CT, lifetime and root programs, with the SCTs the prober read from the TLS extension
+    # (TLS 1.2 and earlier: cleartext) beside the embedded ones.
+    delivered = delivered_scts(hello.facts.sct_extension, None) if hello else ()
+    browser, browser_findings = judge_browsers(
+        hs.chain,
+        host=target.host,
+        is_ip=target.is_ip,
+        diagnosis=diagnosis,
+        ctx=ctx,
+        extra_scts=delivered,
+    )
     return Answer(
         target=target,
         handshake=hs,

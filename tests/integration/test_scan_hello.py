@@ -27,6 +27,7 @@ from cryptography.x509 import ocsp
 from typer.testing import Result
 
 import scanner
+from scanner.testing import ctlab
 from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
 from scanner.testing.pki import Issued, make_ca, make_leaf, rsa_key
 from scanner.testing.servers import accepting
@@ -212,6 +213,33 @@ def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Pa
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port)
     assert row["sct_tls_count"] == 2 and row["tls1_3"] is False
+
+
+def test_scts_of_the_tls_extension_count_for_ct(pki: dict[str, Any], tmp_path: Path) -> None:
+    """Two SCTs from two operators' logs, delivered only in the TLS extension (the leaf has
+    none embedded): with --ct-logs they meet Chrome's policy for a 91-day certificate."""
+    logs = ctlab.lab_logs()
+    (tmp_path / "logs.json").write_bytes(
+        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
+    )
+    when = FIXED - dt.timedelta(hours=12)
+    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+    block = (18).to_bytes(2, "big") + len(scts).to_bytes(2, "big") + scts
+    (tmp_path / "serverinfo.pem").write_bytes(
+        b"-----BEGIN SERVERINFO FOR CT-----\n"
+        + base64.encodebytes(block)
+        + b"-----END SERVERINFO FOR CT-----\n"
+    )
+    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    with s_server(pki["leaf"], options, tmp_path) as port:
+        row = _scan(pki, port, ct_logs=tmp_path / "logs.json")
+        plain = _scan(pki, port, ct_logs=tmp_path / "logs.json", protocols=False)
+    assert row["sct_tls_count"] == 2
+    assert (row["sct_count"], row["sct_valid"], row["sct_operators"]) == (2, 2, 2)
+    assert row["ct_compliant"] is True and "ct_noncompliant" not in row["findings"]
+    # Without the prober only the embedded SCTs are known: none.
+    assert (plain["sct_count"], plain["ct_compliant"]) == (0, False)
+    assert "ct_noncompliant" in plain["findings"]
 
 
 def test_tls13_only_leaves_the_cleartext_columns_null(pki: dict[str, Any], tmp_path: Path) -> None:
