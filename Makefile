@@ -39,6 +39,7 @@ demo: install
 test: install
 	scripts/ensure-chromium
 	scripts/ensure-promtool
+	scripts/ensure-testssl
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The suite against the newest releases pyproject.toml allows, in a venv of its own.

@@ -45,6 +45,24 @@ PRODUCED_BY: dict[Code, str] = {
     Code.REVOKED: "`--revocation` (on by default), `--crl FILE`",
     Code.REVOCATION_UNKNOWN: "`--revocation` (on by default)",
     Code.INCONSISTENT_BACKENDS: "`--addresses all`",
+    # The ClientHello prober (issue 19).
+    **{
+        c: "`--protocols`"
+        for c in (
+            Code.SSL2,
+            Code.SSL3,
+            Code.EXPORT_CIPHER,
+            Code.NULL_CIPHER,
+            Code.ANON_CIPHER,
+            Code.RC4_CIPHER,
+            Code.DES_CIPHER,
+            Code.TRIPLE_DES_CIPHER,
+            Code.NO_PQ_KEX,
+            Code.LARGE_HELLO_INTOLERANT,
+            Code.NO_SERVER_PREFERENCE,
+        )
+    },
+    Code.MUST_STAPLE_NOT_STAPLED: "`--protocols`, where TLS 1.2 or earlier is spoken",
     # How browsers decide (issue 20).
     Code.DISTRUSTED_BY_PROGRAM: "`--root-program NAME=FILE`",
     Code.CT_NONCOMPLIANT: "`--ct-logs FILE` (and a Chrome `--root-program` for its roots)",

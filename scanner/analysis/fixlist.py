@@ -68,6 +68,19 @@ SERVER_CODES = frozenset(
         Code.NO_MODERN_PROTOCOL.value,
         Code.NO_TLS13.value,
         Code.RSA_KEY_EXCHANGE.value,
+        # The ClientHello prober's (issue 19): versions, suites, groups, stapling.
+        Code.SSL2.value,
+        Code.SSL3.value,
+        Code.EXPORT_CIPHER.value,
+        Code.NULL_CIPHER.value,
+        Code.ANON_CIPHER.value,
+        Code.RC4_CIPHER.value,
+        Code.DES_CIPHER.value,
+        Code.TRIPLE_DES_CIPHER.value,
+        Code.NO_PQ_KEX.value,
+        Code.LARGE_HELLO_INTOLERANT.value,
+        Code.MUST_STAPLE_NOT_STAPLED.value,
+        Code.NO_SERVER_PREFERENCE.value,
     }
 )
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scanner.model.grade import Grade, GradeBasis
+from scanner.model.probed import HelloReport
 from scanner.model.types import Diagnosis, ProtocolSupport, TlsVersion
+from scanner.x509.grading import CipherCaps, cipher_caps
 
 __all__ = [
     "F_KEY_BITS",
@@ -63,29 +65,37 @@ class GradeFacts:
     tls1_2: bool | None = None
     tls1_3: bool | None = None
     forward_secrecy_only: bool | None = None
+    ciphers: CipherCaps | None = None  # the prober's caps (issue 19), when it ran
 
 
 def grade(f: GradeFacts) -> tuple[Grade, GradeBasis]:
     """The worst cap that applies, in the order T/M, F, C, B, A- (T before M when both)."""
     basis = GradeBasis.CERTIFICATE_PROTOCOLS if f.protocols else GradeBasis.CERTIFICATE
+    c = f.ciphers
+    if c is not None:
+        basis = GradeBasis.CERTIFICATE_PROTOCOLS_CIPHERS
     if f.untrusted:
         return Grade.T, basis
     if f.mismatch:
         return Grade.M, basis
-    if f.md5_signature or f.key_under_1024:
+    if f.md5_signature or f.key_under_1024 or (c is not None and c.f):
         return Grade.F, basis
     if f.protocols and f.tls1_2 is False and f.tls1_3 is False:
         return Grade.C, basis
+    if c is not None and c.c:
+        return Grade.C, basis
     legacy = f.protocols and (f.tls1_0 is True or f.tls1_1 is True)
     static_rsa = f.protocols and f.forward_secrecy_only is False
-    if legacy or static_rsa or f.incomplete_chain or f.weak_key:
+    if legacy or static_rsa or f.incomplete_chain or f.weak_key or (c is not None and c.b):
         return Grade.B, basis
     if f.protocols and f.tls1_3 is False:
         return Grade.A_MINUS, basis
     return Grade.A, basis
 
 
-def facts(d: Diagnosis, protocols: ProtocolSupport | None = None) -> GradeFacts:
+def facts(
+    d: Diagnosis, protocols: ProtocolSupport | None = None, hello: HelloReport | None = None
+) -> GradeFacts:
     """The facts of one host: its findings (and the certificates they name) and its probes."""
     by_sha = {c.sha256: c for c in d.certificates}
     codes = set(d.codes)
@@ -120,11 +130,14 @@ def facts(d: Diagnosis, protocols: ProtocolSupport | None = None) -> GradeFacts:
         tls1_2=p.get(TlsVersion.TLS1_2) if p else None,
         tls1_3=p.get(TlsVersion.TLS1_3) if p else None,
         forward_secrecy_only=p.forward_secrecy_only if p else None,
+        ciphers=cipher_caps(hello) if hello is not None else None,
     )
 
 
-def grade_of(d: Diagnosis, protocols: ProtocolSupport | None = None) -> tuple[Grade, GradeBasis]:
-    return grade(facts(d, protocols))
+def grade_of(
+    d: Diagnosis, protocols: ProtocolSupport | None = None, hello: HelloReport | None = None
+) -> tuple[Grade, GradeBasis]:
+    return grade(facts(d, protocols, hello))
 
 
 def dropped(old: str | None, new: str | None) -> bool:

@@ -48,6 +48,19 @@ class Code(StrEnum):
     RENEWAL_OVERDUE = "renewal_overdue"
     ARI_RENEW_NOW = "ari_renew_now"
     CAA_FORBIDS_CURRENT_CA = "caa_forbids_current_ca"
+    # Every version, cipher and key exchange (issue 19): the ClientHello prober, --protocols.
+    SSL2 = "ssl2"
+    SSL3 = "ssl3"
+    EXPORT_CIPHER = "export_cipher"
+    NULL_CIPHER = "null_cipher"
+    ANON_CIPHER = "anon_cipher"
+    RC4_CIPHER = "rc4_cipher"
+    DES_CIPHER = "des_cipher"
+    TRIPLE_DES_CIPHER = "3des_cipher"
+    NO_PQ_KEX = "no_pq_kex"
+    LARGE_HELLO_INTOLERANT = "large_hello_intolerant"
+    MUST_STAPLE_NOT_STAPLED = "must_staple_not_stapled"
+    NO_SERVER_PREFERENCE = "no_server_preference"
     # Trust the way browsers decide it (issue 20): root programs, CT, lifetime rules.
     DISTRUSTED_BY_PROGRAM = "distrusted_by_program"
     CT_NONCOMPLIANT = "ct_noncompliant"
@@ -250,6 +263,92 @@ CATALOGUE: dict[Code, Spec] = {
         "The name's CAA records (RFC 8659) do not allow the CA that issued the certificate in "
         "service, so the next renewal from that CA will fail.",
         "Add an `issue` (or, for wildcard names, `issuewild`) record for the CA, or change CA.",
+    ),
+    # Issue 19: what the ClientHello prober finds (--protocols). Remedies name nginx's
+    # ssl_protocols/ssl_ciphers/ssl_prefer_server_ciphers and Apache mod_ssl's SSLProtocol/
+    # SSLCipherSuite/SSLHonorCipherOrder.
+    Code.SSL2: Spec(
+        Severity.CRITICAL,
+        "The server accepts SSL 2.0 (RFC 6176 prohibits it; DROWN, CVE-2016-0800) (--protocols).",
+        "Disable SSL 2.0. nginx: `ssl_protocols TLSv1.2 TLSv1.3;`; Apache: "
+        "`SSLProtocol -all +TLSv1.2 +TLSv1.3`.",
+    ),
+    Code.SSL3: Spec(
+        Severity.HIGH,
+        "The server accepts SSL 3.0 (RFC 7568 deprecates it; POODLE, CVE-2014-3566) (--protocols).",
+        "Disable SSL 3.0. nginx: `ssl_protocols TLSv1.2 TLSv1.3;`; Apache: "
+        "`SSLProtocol -all +TLSv1.2 +TLSv1.3`.",
+    ),
+    Code.EXPORT_CIPHER: Spec(
+        Severity.CRITICAL,
+        "The server accepts an export-grade (40/56-bit) cipher suite (FREAK, Logjam) "
+        "(--protocols).",
+        "Remove export suites. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!DES;`; "
+        "Apache: `SSLCipherSuite HIGH:!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!DES`.",
+    ),
+    Code.NULL_CIPHER: Spec(
+        Severity.CRITICAL,
+        "The server accepts a cipher suite without encryption (NULL) (--protocols).",
+        "Remove NULL suites. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL;`; Apache: "
+        "`SSLCipherSuite HIGH:!aNULL:!eNULL`.",
+    ),
+    Code.ANON_CIPHER: Spec(
+        Severity.CRITICAL,
+        "The server accepts an anonymous cipher suite (no server authentication: any "
+        "man in the middle can impersonate it) (--protocols).",
+        "Remove anonymous suites. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL;`; Apache: "
+        "`SSLCipherSuite HIGH:!aNULL:!eNULL`.",
+    ),
+    Code.RC4_CIPHER: Spec(
+        Severity.HIGH,
+        "The server accepts an RC4 cipher suite (RFC 7465 prohibits RC4) (--protocols).",
+        "Remove RC4. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL:!RC4;`; Apache: "
+        "`SSLCipherSuite HIGH:!aNULL:!eNULL:!RC4`.",
+    ),
+    Code.DES_CIPHER: Spec(
+        Severity.HIGH,
+        "The server accepts a single-DES cipher suite (56-bit key; RFC 5469) (--protocols).",
+        "Remove DES. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL:!DES;`; Apache: "
+        "`SSLCipherSuite HIGH:!aNULL:!eNULL:!DES`.",
+    ),
+    Code.TRIPLE_DES_CIPHER: Spec(
+        Severity.MEDIUM,
+        "The server accepts a 3DES cipher suite (64-bit block: SWEET32, CVE-2016-2183) "
+        "(--protocols).",
+        "Remove 3DES. nginx: `ssl_ciphers HIGH:!aNULL:!eNULL:!3DES;`; Apache: "
+        "`SSLCipherSuite HIGH:!aNULL:!eNULL:!3DES`.",
+    ),
+    Code.NO_PQ_KEX: Spec(
+        Severity.INFO,
+        "The server does not select a post-quantum hybrid key exchange (X25519MLKEM768) when "
+        "a browser offers one: recorded sessions are open to a future quantum computer "
+        "(--protocols).",
+        "Upgrade to a TLS library with ML-KEM (OpenSSL 3.5, BoringSSL, recent NSS) and enable "
+        "the group. nginx: `ssl_ecdh_curve X25519MLKEM768:X25519:prime256v1;`; Apache: "
+        "`SSLOpenSSLConfCmd Groups X25519MLKEM768:X25519:prime256v1`.",
+    ),
+    Code.LARGE_HELLO_INTOLERANT: Spec(
+        Severity.HIGH,
+        "A browser-sized post-quantum ClientHello (over several TCP segments) goes unanswered "
+        "while the same hello, small, is answered: browsers that send post-quantum hellos "
+        "cannot connect (--protocols).",
+        "Fix or replace the server or middlebox (load balancer, firewall) that drops a "
+        "ClientHello larger than one segment.",
+    ),
+    Code.MUST_STAPLE_NOT_STAPLED: Spec(
+        Severity.HIGH,
+        "The leaf carries the TLS feature extension status_request (must-staple, RFC 7633) "
+        "and the server stapled no OCSP response: Firefox refuses the connection "
+        "(--protocols).",
+        "Enable stapling. nginx: `ssl_stapling on; ssl_stapling_verify on;`; Apache: "
+        "`SSLUseStapling on` (with `SSLStaplingCache`).",
+    ),
+    Code.NO_SERVER_PREFERENCE: Spec(
+        Severity.LOW,
+        "The server accepts a weak cipher suite and picks by the client's order instead of "
+        "its own, so a client that lists the weak suite first gets it (--protocols).",
+        "Use the server's order. nginx: `ssl_prefer_server_ciphers on;`; Apache: "
+        "`SSLHonorCipherOrder on`.",
     ),
     Code.DISTRUSTED_BY_PROGRAM: Spec(
         Severity.HIGH,

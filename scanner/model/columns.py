@@ -49,6 +49,18 @@ HOST_COLUMNS = (
     "tls1_2",
     "tls1_3",
     "forward_secrecy_only",
+    # The ClientHello prober (--protocols, issue 19).
+    "ssl2",
+    "ssl3",
+    "cipher_classes",
+    "server_preference",
+    "groups",
+    "pq_kex",
+    "large_hello_ok",
+    "nosni_leaf_sha256",
+    "ocsp_stapled",
+    "ocsp_stapled_status",
+    "sct_tls_count",
     "trusted_by",
     # How browsers decide (issue 20): --root-program, CT (--ct-logs), lifetime rules.
     "distrusted_by",

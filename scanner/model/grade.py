@@ -18,4 +18,5 @@ class Grade(StrEnum):
 
 class GradeBasis(StrEnum):
     CERTIFICATE = "certificate"
-    CERTIFICATE_PROTOCOLS = "certificate+protocols"
+    CERTIFICATE_PROTOCOLS = "certificate+protocols"  # scans before the prober (issue 19)
+    CERTIFICATE_PROTOCOLS_CIPHERS = "certificate+protocols+ciphers"

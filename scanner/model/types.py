@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from scanner.model.grade import Grade, GradeBasis
+from scanner.model.probed import HelloReport
 
 
 class ErrorCode(StrEnum):
@@ -250,6 +251,7 @@ class ScanOk:
     diagnosis: Diagnosis
     protocols: ProtocolSupport | None = None  # with --protocols
     stores: tuple[StoreVerdict, ...] = ()  # the --trust-store stores, in option order
+    hello: HelloReport | None = None  # with --protocols: the ClientHello prober's report
     browser: BrowserView | None = None  # CT, lifetime and --root-program verdicts (issue 20)
     grade: Grade
     grade_basis: GradeBasis

@@ -31,7 +31,14 @@ from scanner.run.pipeline import ScanConfig, scan_stream
 from scanner.run.report import version
 from scanner.run.runner import environment_error
 from scanner.store import rows, tables
-from scanner.store.load import ScanTables, certificates_frame, findings_frame, hosts_frame
+from scanner.store.hello_rows import cipher_rows
+from scanner.store.load import (
+    ScanTables,
+    certificates_frame,
+    ciphers_frame,
+    findings_frame,
+    hosts_frame,
+)
 from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 
@@ -131,6 +138,7 @@ async def scan_async(rows: Iterable[Row] | str, **options: Unpack[ScanKeywords])
         extra_names=header.extra_names,
         duplicates=dedupe.duplicates,
         meta=meta,
+        ciphers=config.ciphers,
     )
 
 
@@ -141,17 +149,20 @@ def from_results(
     extra_names: Sequence[str] = (),
     duplicates: int = 0,
     meta: Mapping[str, Any] | None = None,
+    ciphers: bool = False,
 ) -> ScanTables:
     """The tables of (result, scanned_at) pairs, built by the same row functions as the
     files of `scanner scan`, with the dtypes of `load`. Rows in input-line order."""
     counts = ScanCounts(duplicates=duplicates)
     host_rows: list[dict[str, Any]] = []
     finding_rows: list[dict[str, Any]] = []
+    suite_rows: list[dict[str, Any]] = []
     cert_rows: dict[str, dict[str, Any]] = {}
     for result, scanned_at in sorted(results, key=lambda r: r[0].target.row):
         counts.add(result)
         host_rows.append(rows.host_row(result, extra_names, scanned_at))
         finding_rows.extend(rows.finding_rows(result))
+        suite_rows.extend(cipher_rows(result))
         for info in rows.result_certificates(result):
             cert_rows.setdefault(info.sha256, rows.certificate_row(info))
     hosts_table = pa.Table.from_pylist(host_rows, schema=tables.hosts_schema(extra_names))
@@ -175,6 +186,9 @@ def from_results(
         certificates=certificates_frame(
             pa.Table.from_pylist(list(cert_rows.values()), schema=tables.CERTIFICATES_SCHEMA)
         ),
+        ciphers=ciphers_frame(pa.Table.from_pylist(suite_rows, schema=tables.CIPHERS_SCHEMA))
+        if ciphers
+        else None,
         meta=(scan_meta,),
     )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from scanner.analysis import forecast
 from scanner.analysis.grade import grade_of
 from scanner.model.catalogue import Code
+from scanner.model.probed import HelloReport
 from scanner.model.types import (
     BrowserView,
     Diagnosis,
@@ -26,6 +27,7 @@ from scanner.model.types import (
     StoreVerdict,
     Target,
 )
+from scanner.x509 import ciphers as cx
 from scanner.x509 import protocols as px
 from scanner.x509.stores import store_findings
 
@@ -44,6 +46,7 @@ class Answer:
     diagnosis: Diagnosis  # the default store's, revocation applied
     stores: tuple[StoreVerdict, ...] = ()  # --trust-store verdicts, in option order
     protocols: ProtocolSupport | None = None  # --protocols
+    hello: HelloReport | None = None  # --protocols: the prober's report
     # CT, lifetime and --root-program verdicts, with their findings (scanner.x509.browsers).
     browser: BrowserView | None = None
     browser_findings: tuple[Finding, ...] = ()
@@ -54,7 +57,10 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
     """The host's result: findings in the order diagnosis, stores, browsers (programs, CT,
     lifetime), probes, ARI and CAA, `extra` (the backends finding of its name); the grade of
     that whole diagnosis."""
-    d, stores, support = _moot(answer.diagnosis), answer.stores, answer.protocols
+    d, stores, support, hello = answer.diagnosis, answer.stores, answer.protocols, answer.hello
+    if hello is not None:
+        d = cx.stapled_revocation(d, hello)  # a stapled `revoked` is revocation evidence
+    d = _moot(d)
     added: list[Finding] = []
     if stores:
         added += store_findings(d.verdicts.trusted, stores)
@@ -80,16 +86,19 @@ def assemble(answer: Answer, extra: Sequence[Finding] = ()) -> ScanOk:
     ahead = answer.ahead
     if ahead is not None:
         added += ahead.findings
+    if hello is not None:
+        added += cx.hello_findings(hello)
     added += extra
     if added:
         d = dataclasses.replace(d, findings=d.findings + tuple(added))
-    grade, basis = grade_of(d, support)
+    grade, basis = grade_of(d, support, hello)
     return ScanOk(
         target=answer.target,
         handshake=answer.handshake,
         diagnosis=d,
         protocols=support,
         stores=stores,
+        hello=hello,
         browser=browser,
         grade=grade,
         grade_basis=basis,

@@ -206,9 +206,18 @@ class ScanOptions:
     )
     protocols: bool = option(
         False,
-        help="Also probe each answering host for TLS 1.0, 1.1, 1.2 and 1.3 and static-RSA key "
-        "exchange (one handshake after another, within a --timeout of their own, counted by "
-        "--per-ip).",
+        help="Also probe each answering host with ClientHellos of our own: SSL 2.0 to TLS 1.3, "
+        "weak cipher classes, named groups, post-quantum key exchange, large-hello tolerance, "
+        "server cipher order, stapling (one hello after another, within 3 --timeouts of their "
+        "own, 10 with --ciphers, counted by --per-ip).",
+        verdict=True,
+        parse=switch,
+        negatable=False,
+    )
+    ciphers: bool = option(
+        False,
+        help="Also enumerate every accepted cipher suite per version into ciphers.parquet "
+        "(implies --protocols).",
         verdict=True,
         parse=switch,
         negatable=False,
@@ -378,6 +387,8 @@ class ScanOptions:
             raise UsageError("--ari needs --acme-directory ISSUER=URL for the CAs to ask")
         if self.caa_identifiers is not None and not self.caa:
             raise UsageError("--caa-identifiers is used by --caa only: give --caa too")
+        if self.ciphers and not self.protocols:  # --ciphers implies --protocols
+            object.__setattr__(self, "protocols", True)
 
     @classmethod
     def parse(cls, given: Mapping[str, Any], surface: Surface = "cli") -> ScanOptions:
@@ -404,6 +415,7 @@ class ScanKeywords(TypedDict, total=False):
     allow_private_fetch: bool
     nameservers: Sequence[str | tuple[str, int]] | str
     protocols: bool
+    ciphers: bool
     trust_stores: Mapping[str, Path | str] | None
     root_programs: Mapping[str, Path | str] | None
     ct_logs: Path | str | None

@@ -40,7 +40,6 @@ from scanner.net.capture import (
 )
 from scanner.net.classify import exhausted
 from scanner.net.fetch import HttpFetcher, Once
-from scanner.net.probe import ProbeContexts
 from scanner.net.resolve import Resolver, SystemResolver
 from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
@@ -54,6 +53,7 @@ from scanner.store.trust import load_named, load_trust
 from scanner.x509 import ari, backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
+from scanner.x509.browsers import delivered_scts
 from scanner.x509.browsers import judge as judge_browsers
 from scanner.x509.certs import TrustStore
 from scanner.x509.context import DiagnosisContext
@@ -65,6 +65,10 @@ from scanner.x509.stores import judge as judge_stores
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
 REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
+# The ClientHello prober's budget per host, in --timeouts, counted from the end of the main
+# handshake's work: --protocols sends tens of hellos, --ciphers up to a few hundred.
+PROBE_TIMEOUTS = 3
+CIPHERS_TIMEOUTS = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +89,8 @@ class ScanConfig:
     aia: bool
     aia_timeout: float
     per_ip: int | None  # at most this many connections in flight to one address
-    protocols: bool  # probe TLS 1.0-1.3 and static-RSA key exchange
+    protocols: bool  # the ClientHello prober: versions, weak classes, groups... (issue 19)
+    ciphers: bool  # ... and every accepted suite (ciphers.parquet)
     revocation: bool
     crl_max_bytes: int
     allow_private_fetch: bool  # AIA/CRL/OCSP URLs may reach loopback, link-local...
@@ -104,7 +109,7 @@ class ScanConfig:
         """The config of the options by field name (`scanner.run.options.settings`): the trust
         stores and CRL files read once, every other field taken as it is. Raises a
         TrustStoreError (or UsageError) for a store or CRL file that cannot be used."""
-        loaded = {"trust", "stores", "crl_files", "programs", "log_list", "caa_report"}
+        loaded = {"trust", "stores", "crl_files", "programs", "log_list", "caa_report", "protocols"}
         taken = {f.name for f in fields(cls)} - loaded
         trust = load_trust(options["ca_bundle"])
         stores = load_named(options["trust_stores"])
@@ -112,6 +117,7 @@ class ScanConfig:
             trust=trust,
             stores=stores,
             crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
+            protocols=options["protocols"] or options["ciphers"],  # --ciphers implies it
             programs=load_programs(
                 options["root_programs"],
                 known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
@@ -137,7 +143,6 @@ class _Shared:
     # Trust store, as-of, warning days, and the scan's memory of certificate work repeated
     # across hosts (a host that fetched AIA judges with a copy holding its answers).
     context: DiagnosisContext
-    probes: ProbeContexts | None = None
     lookahead: Lookahead | None = None  # --ari, --caa
 
 
@@ -178,34 +183,45 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         if cfg.stores
         else ()
     )
-    # CT, lifetime and root programs (SCTs of the TLS extension and OCSP: `extra_scts`).
-    browser, browser_findings = judge_browsers(
-        hs.chain, host=target.host, is_ip=target.is_ip, diagnosis=diagnosis, ctx=ctx
-    )
     ahead = None
     if shared.lookahead is not None:  # ARI and CAA, within what is left of the deadline
         ahead = await look_ahead(
             target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
         )
-    support = None
-    if shared.probes is not None and hs.protocol == DIRECT_TLS:
+    support = hello = None
+    if cfg.protocols and hs.protocol == DIRECT_TLS:
         # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
-        # null). The probes, one after another, within a --timeout of their own: a slow handshake or
-        # AIA fetch must not leave them no time (with --protocols a host holds its worker
-        # at most twice --timeout).
-        support = await probe_protocols(
+        # null). The probes, one after another, within a budget of their own (a slow handshake
+        # or AIA fetch must not leave them no time): PROBE_TIMEOUTS times --timeout, as a
+        # host's hellos are many round trips (tens; hundreds with --ciphers).
+        budget = cfg.timeout * (CIPHERS_TIMEOUTS if cfg.ciphers else PROBE_TIMEOUTS)
+        support, hello = await probe_protocols(
             target,
             hs,
-            contexts=shared.probes,
-            deadline=anyio.current_time() + cfg.timeout,
+            diagnosis,
+            ciphers=cfg.ciphers,
+            as_of=cfg.as_of,
+            deadline=anyio.current_time() + budget,
             per_ip=shared.per_ip,
         )
+    # CT, lifetime and root programs, with the SCTs the prober read from the TLS extension
+    # (TLS 1.2 and earlier: cleartext) beside the embedded ones.
+    delivered = delivered_scts(hello.facts.sct_extension, None) if hello else ()
+    browser, browser_findings = judge_browsers(
+        hs.chain,
+        host=target.host,
+        is_ip=target.is_ip,
+        diagnosis=diagnosis,
+        ctx=ctx,
+        extra_scts=delivered,
+    )
     return Answer(
         target=target,
         handshake=hs,
         diagnosis=diagnosis,
         stores=stores,
         protocols=support,
+        hello=hello,
         browser=browser,
         browser_findings=browser_findings,
         ahead=ahead,
@@ -401,7 +417,6 @@ async def scan_stream(
                     log_list=config.log_list,
                     renew_at=config.renew_at,
                 ),
-                probes=ProbeContexts.create() if config.protocols else None,
                 lookahead=lookahead(config, http),
             )
             completed = await _work(

@@ -145,6 +145,7 @@ def _counts(s: _Summary, dedupe: Deduper, table_rows: dict[str, int]) -> dict[st
         "skipped_lines": dedupe.skipped.count,  # blank and `#` comment lines
         "certificates": table_rows["certificates"],
         "findings_rows": table_rows["findings"],
+        **({"ciphers_rows": table_rows["ciphers"]} if "ciphers" in table_rows else {}),
         "names_inconsistent_backends": s.names.inconsistent_backends,
         "names_some_addresses_down": s.names.some_addresses_down,
     }
@@ -178,6 +179,8 @@ def finish(
     if s.clock:
         warnings = [*warnings, s.clock]
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
+    if config.ciphers:  # --ciphers: its table's CSV copy too
+        files.parquet_to_csv(out / "ciphers.parquet", out / "ciphers.csv")
     files.write_csv_atomic(
         out / "summary.csv", list(s.table.columns), s.table.itertuples(index=False)
     )

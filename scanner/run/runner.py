@@ -81,7 +81,7 @@ def run_scan(
         )
         part_writer.checkpoint()
         _release_free_memory()
-        table_rows = parts.merge(out, ready.header.extra_names)
+        table_rows = parts.merge(out, ready.header.extra_names, ciphers=options.ciphers)
         _release_free_memory()
         return finish(
             options,

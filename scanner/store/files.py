@@ -30,6 +30,8 @@ OUTPUT_FILES = (
     "hosts.parquet",
     "findings.parquet",
     "certificates.parquet",
+    "ciphers.parquet",  # --ciphers
+    "ciphers.csv",
     "hosts.csv",
     "summary.csv",
     "scan.json",

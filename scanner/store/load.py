@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from scanner.errors import ScanFolderError
 from scanner.model.catalogue import Code
 from scanner.model.columns import HOST_COLUMNS
+from scanner.model.suites import Protocol
 from scanner.model.types import ErrorCode, Severity
 from scanner.store import tables
 from scanner.store.location import Location
@@ -24,7 +25,21 @@ from scanner.store.location import Location
 TABLE_FILES = ("hosts.parquet", "findings.parquet", "certificates.parquet")
 # Ordered so that `hosts[hosts.severity >= "high"]` works.
 SEVERITY_CATEGORIES = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
-LIST_COLUMNS = ("san_dns", "san_ip", "findings", "trusted_by")
+# Every list-of-text column of the four tables, read back as Python lists of str.
+LIST_COLUMNS = tuple(
+    dict.fromkeys(
+        f.name
+        for schema in (
+            tables.hosts_schema(()),
+            tables.FINDINGS_SCHEMA,
+            tables.CIPHERS_SCHEMA,
+            tables.CERTIFICATES_SCHEMA,
+        )
+        for f in schema
+        if f.type == tables.STR_LIST
+    )
+)
+CIPHERS_FILE = "ciphers.parquet"  # --ciphers only (issue 19)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +51,7 @@ class ScanTables:
     hosts: pd.DataFrame
     findings: pd.DataFrame
     certificates: pd.DataFrame
+    ciphers: pd.DataFrame | None = None  # ciphers.parquet, of a --ciphers scan
     meta: tuple[dict[str, Any], ...] = ()
     folders: tuple[Path | str, ...] = ()  # a local Path, or a URL (s3://...) as given
 
@@ -228,9 +244,27 @@ def load(paths: Path | str | Iterable[Path | str]) -> ScanTables:
         hosts=hosts_frame(hosts),
         findings=findings_frame(findings),
         certificates=certificates_frame(certificates),
+        ciphers=_ciphers(folders),
         meta=metas,
         folders=folders,
     )
+
+
+def _ciphers(folders: Sequence[Path | str]) -> pd.DataFrame | None:
+    """ciphers.parquet of the folders that have one (a --ciphers scan), as one frame; None
+    when none has."""
+    found = [Location.of(f) / CIPHERS_FILE for f in folders]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        return None
+    table = pa.concat_tables([_read(p) for p in found], promote_options="default")
+    return ciphers_frame(table)
+
+
+def ciphers_frame(table: pa.Table) -> pd.DataFrame:
+    df = _frame(table)
+    df["version"] = _categorical(df["version"], [v.column for v in Protocol])
+    return df
 
 
 # --- Arrow -> pandas with the documented dtypes ---------------------------------------------

@@ -1,8 +1,9 @@
 """Checkpointed output: results go to numbered part files as hosts finish, so a killed scan
 keeps everything up to its last checkpoint; `merge` turns the parts into the final tables.
 
-A checkpoint N is the three files findings-N, certificates-N, hosts-N, each written under a
-temporary name and renamed; hosts-N is renamed last, so it marks checkpoint N complete.
+A checkpoint N is the files findings-N, certificates-N, ciphers-N (with --ciphers, when it
+has rows), hosts-N, each written under a temporary name and renamed; hosts-N is renamed last,
+so it marks checkpoint N complete.
 Parts without their hosts file are debris from a crash and are removed on recovery.
 
 On object storage (no rename; an object appears only when its upload is complete) each part
@@ -34,12 +35,14 @@ from scanner.model.types import ScanResult
 from scanner.store import rows, tables
 from scanner.store.atomic import partial_path
 from scanner.store.heap import release_free_memory
+from scanner.store.hello_rows import cipher_rows
 from scanner.store.location import Location
 
 PARTS_DIR = ".parts"
 MERGED_DIR = ".parts.merged"  # exists only between the commit point of `merge` and its end
-TABLES = ("findings", "certificates", "hosts")  # rename order: hosts last
-_PART = re.compile(r"^(findings|certificates|hosts)-(\d{6})\.parquet$")
+TABLES = ("findings", "certificates", "ciphers", "hosts")  # rename order: hosts last
+_PART = re.compile(r"^(findings|certificates|ciphers|hosts)-(\d{6})\.parquet$")
+CIPHERS = "ciphers"  # ciphers.parquet: written with --ciphers only (issue 19)
 
 
 def _write_parquet(path: Location, table: pa.Table) -> None:
@@ -221,11 +224,7 @@ class PartWriter:
         self.folder = Location.of(out) / PARTS_DIR
         self.folder.mkdir()
         self.extra_names = tuple(extra_names)
-        self.schemas = {
-            "hosts": tables.hosts_schema(extra_names),
-            "findings": tables.FINDINGS_SCHEMA,
-            "certificates": tables.CERTIFICATES_SCHEMA,
-        }
+        self.schemas = _schemas(extra_names)
         self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         self._seen_certs = set(rec.certificates)
         self._seq = rec.next_seq
@@ -237,6 +236,7 @@ class PartWriter:
         """Buffer one result's rows (no I/O; `checkpoint` writes them when `due`)."""
         self._buffers["hosts"].append(rows.host_row(result, self.extra_names, scanned_at))
         self._buffers["findings"].extend(rows.finding_rows(result))
+        self._buffers[CIPHERS].extend(cipher_rows(result))
         for info in rows.result_certificates(result):
             if info.sha256 not in self._seen_certs:
                 self._seen_certs.add(info.sha256)
@@ -306,19 +306,28 @@ def _link_single(tmp: Path, folder: Location, name: str, schema: pa.Schema) -> i
     return int(meta.num_rows)
 
 
-def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
-    """Merge the checkpoints into the final tables (one part in memory at a time) and remove
-    the parts. Returns the row count of each table."""
-    loc = Location.of(out)
-    folder = loc / PARTS_DIR
-    schemas = {
+def _schemas(extra_names: Sequence[str]) -> dict[str, pa.Schema]:
+    return {
         "hosts": tables.hosts_schema(extra_names),
         "findings": tables.FINDINGS_SCHEMA,
         "certificates": tables.CERTIFICATES_SCHEMA,
+        CIPHERS: tables.CIPHERS_SCHEMA,
     }
+
+
+def merge(
+    out: Path | Location, extra_names: Sequence[str], *, ciphers: bool = False
+) -> dict[str, int]:
+    """Merge the checkpoints into the final tables (one part in memory at a time) and remove
+    the parts; ciphers.parquet only with `ciphers` (--ciphers). Returns the row count of each
+    table."""
+    loc = Location.of(out)
+    folder = loc / PARTS_DIR
+    schemas = _schemas(extra_names)
+    names = TABLES if ciphers else tuple(n for n in TABLES if n != CIPHERS)
     counts: dict[str, int] = {}
     if not loc.local:  # each table one upload, hosts last; then the parts go
-        for name in TABLES:
+        for name in names:
 
             def upload(stream: IO[bytes], name: str = name) -> None:
                 counts[name] = _merge_into(stream, folder, name, schemas[name])
@@ -328,7 +337,7 @@ def merge(out: Path | Location, extra_names: Sequence[str]) -> dict[str, int]:
             part.unlink()
         return counts
     out = loc.local_path
-    for name in TABLES:
+    for name in names:
         tmp = partial_path(out / f"{name}.parquet")
         single = _link_single(tmp, folder, name, schemas[name])
         counts[name] = (

@@ -21,6 +21,7 @@ from scanner.model.types import (
     StoreVerdict,
     TlsVersion,
 )
+from scanner.store.hello_rows import hello_columns, probe_failures
 
 # hosts.parquet `revoked` by `revocation`: null where the status is not known.
 _REVOKED: dict[Revocation, bool] = {Revocation.GOOD: False, Revocation.REVOKED: True}
@@ -72,6 +73,9 @@ def host_row(
                 row.update({t.value: p.get(t) for t in TlsVersion})
                 row["forward_secrecy_only"] = p.forward_secrecy_only
             row.update(browser_cells(result))
+            if result.hello is not None:
+                row.update(hello_columns(result.hello))
+                row["error_detail"] = probe_failures(result.hello)
             row.update(
                 trusted_by=trusted_by(v.trusted, result.stores, result.browser),
                 grade=result.grade.value,

@@ -49,6 +49,18 @@ _HOST_FIELDS: list[pa.Field] = [
     # As each client sees it (--protocols, --trust-store): null where not measured.
     *(pa.field(v.value, pa.bool_()) for v in TlsVersion),
     pa.field("forward_secrecy_only", pa.bool_()),
+    # The ClientHello prober (--protocols, issue 19): null where not measured or a probe failed.
+    pa.field("ssl2", pa.bool_()),
+    pa.field("ssl3", pa.bool_()),
+    pa.field("cipher_classes", STR_LIST),
+    pa.field("server_preference", pa.bool_()),
+    pa.field("groups", STR_LIST),
+    pa.field("pq_kex", pa.bool_()),
+    pa.field("large_hello_ok", pa.bool_()),
+    pa.field("nosni_leaf_sha256", pa.string()),
+    pa.field("ocsp_stapled", pa.bool_()),
+    pa.field("ocsp_stapled_status", pa.string()),
+    pa.field("sct_tls_count", pa.int32()),
     pa.field("trusted_by", STR_LIST),
     # How browsers decide (issue 20): null where not measured (no leaf; no --ct-logs).
     pa.field("distrusted_by", STR_LIST),
@@ -90,6 +102,26 @@ FINDINGS_SCHEMA = pa.schema(
         pa.field("certificate_sha256", pa.string()),
         pa.field("certificate_subject", pa.string()),
         pa.field("url", pa.string()),
+    ]
+)
+
+# --ciphers (issue 19): one row per target row, version and accepted suite.
+CIPHERS_SCHEMA = pa.schema(
+    [
+        pa.field("host", pa.string(), nullable=False),
+        pa.field("port", pa.int32(), nullable=False),
+        pa.field("ip", pa.string()),
+        pa.field("input_line", pa.int64(), nullable=False),
+        pa.field("connected_ip", pa.string()),
+        pa.field("version", pa.string(), nullable=False),
+        pa.field("suite", pa.string(), nullable=False),
+        pa.field("code", pa.uint16()),  # null for SSL 2.0 cipher kinds (24-bit)
+        pa.field("kx", pa.string()),
+        pa.field("auth", pa.string()),
+        pa.field("enc", pa.string()),
+        pa.field("bits", pa.int32()),
+        pa.field("class", STR_LIST),
+        pa.field("order", pa.int32()),
     ]
 )
 

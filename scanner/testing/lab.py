@@ -27,6 +27,8 @@ from scanner.testing import starttls as lab_starttls
 from scanner.testing.arilab import AriServer
 from scanner.testing.browser_rows import PROGRAM_CUTOFF_DAYS, PROGRAMS
 from scanner.testing.der import patch_and_resign, resign_md5, resign_sha1, year_zero_leaf
+from scanner.testing.fronts import legacy_front, one_segment_front
+from scanner.testing.legacy_peer import LegacyPolicy
 from scanner.testing.pki import (
     CRL_SLUGS,
     DAY,
@@ -119,6 +121,10 @@ CAA_REPORT_COLUMNS = [
     "Intermediate Certificate",
     "Recognized CAA Domains",
 ]
+# The legacy peer's suites, in its order: RC4-SHA, DES-CBC3-SHA, DES-CBC-SHA, EXP-RC4-MD5; and
+# its SSL 2.0 cipher kinds: RC4_128_WITH_MD5, DES_192_EDE3_CBC_WITH_MD5.
+LEGACY_SUITES = (0x0005, 0x000A, 0x0009, 0x0003)
+LEGACY_SSL2_KINDS = (0x010080, 0x0700C0)
 
 
 class Lab:
@@ -211,12 +217,20 @@ class Lab:
         *,
         versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
         static_rsa: bool = False,
+        ciphers: str | None = None,
+        server_order: bool = True,
     ) -> int:
         """A TLS server sending `chain` (see `servers.tls_context`); its port."""
         chain_pem = b"".join(c.pem for c in chain)
         tmp = Path(self._tmp.name)
         ctx = tls_context(
-            chain_pem, key or chain[0].key, tmp, versions=versions, static_rsa=static_rsa
+            chain_pem,
+            key or chain[0].key,
+            tmp,
+            versions=versions,
+            static_rsa=static_rsa,
+            ciphers=ciphers,
+            server_order=server_order,
         )
         return await self._loop.serve(hold_open, ctx)
 
@@ -301,6 +315,7 @@ class Lab:
                 not_after=a + spec.not_after * DAY - dt.timedelta(seconds=spec.inclusive),
                 key=None if key is None else rsa_key(key),
                 aia_url=self._aia_url if spec.aia else None,
+                must_staple=spec.must_staple,
             )
             if spec.signature != "sha256":
                 assert issuer is not None, "only an issued leaf is re-signed"
@@ -345,7 +360,14 @@ class Lab:
                     cert_id = ari_identifier(chain[0].cert)
                     assert isinstance(cert_id, str), cert_id
                     self.ari.answer(cert_id, row.ari, self.as_of)
-                return await self.tls(chain, versions=row.versions, static_rsa=row.static_rsa)
+                port = await self.tls(
+                    chain,
+                    versions=row.versions,
+                    static_rsa=row.static_rsa,
+                    ciphers=row.ciphers,
+                    server_order=row.server_order,
+                )
+                return await self._front(row, chain, port)
             case StartTlsHost():
                 handler = lab_starttls.server(StartTls.SMTP, self.context(self._chain(row.leaf)))
                 return await self._loop.serve(handler)
@@ -361,6 +383,24 @@ class Lab:
                 return await self._fault(row.fault)
             case _:
                 assert_never(row)
+
+    async def _front(self, row: Host, chain: Sequence[Issued], port: int) -> int:
+        """The port of the front before the server on `port` (that port without one)."""
+        match row.front:
+            case None:
+                return port
+            case "legacy":
+                policy = LegacyPolicy(
+                    certificate=chain[0].der,
+                    versions=frozenset({0x0300, 0x0301, 0x0302, 0x0303}),
+                    suites=LEGACY_SUITES,
+                    ssl2_kinds=LEGACY_SSL2_KINDS,
+                )
+                return await self._loop.serve(legacy_front(policy, port))
+            case "one_segment":
+                return await self._loop.serve(one_segment_front(port))
+            case _:
+                assert_never(row.front)
 
     async def _fault(self, fault: Fault) -> int:
         match fault:

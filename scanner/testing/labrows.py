@@ -11,6 +11,7 @@ from typing import Literal
 
 from scanner.model.types import StartTls
 from scanner.testing.arilab import Ari
+from scanner.testing.hello_hosts import HELLO_CODES, prober_info
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK
 
@@ -26,6 +27,7 @@ NOT_PROBED: Protocols = (None, None, None, None, None)
 STILL_TRUSTED = frozenset(
     {
         "expiring_soon",
+        *HELLO_CODES,
         "not_trusted_by",
         "legacy_protocol",
         "no_modern_protocol",
@@ -100,6 +102,7 @@ class Leaf:
     # notAfter one second before the day count, as CAs write an N-day certificate (the
     # Baseline Requirements count both ends: a 398-day leaf is then exactly 398 days).
     inclusive: bool = False
+    must_staple: bool = False  # the TLS feature extension status_request (RFC 7633)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,17 +129,23 @@ class Host:
     ari: Ari | None = None
     dns: tuple[tuple[str, dict[str, object]], ...] = ()
     columns: tuple[tuple[str, object], ...] = ()
+    # The ClientHello prober's cases (issue 19): an OpenSSL cipher string, the server's own
+    # order or the client's, and a front before the server (scanner.testing.fronts).
+    ciphers: str | None = None
+    server_order: bool = True
+    front: Literal["legacy", "one_segment"] | None = None
 
     def scenario(self, port: int) -> Scenario:
         trusted = all(f in STILL_TRUSTED for f in self.findings)
         stores: tuple[str, ...] = ("default",) if "not_trusted_by" in self.findings else BOTH_STORES
         stores = (*stores, *self.programs)
+        pq = prober_info(self.protocols, self.front)
         return Scenario(
             name=self.name,
             host=self.host,
             port=port,
             ip=self.ip,
-            findings=frozenset(self.findings),
+            findings=frozenset(self.findings + pq),
             trusted=trusted,
             owner=self.owner,
             note=self.note,
@@ -189,7 +198,7 @@ class Pool:
             host=self.host,
             port=port,
             ip=None,
-            findings=frozenset({"inconsistent_backends"}),
+            findings=frozenset({"inconsistent_backends", "no_pq_kex"}),
             trusted=True,
             addresses=tuple(ip for ip, _ in self.backends),
             note=self.note,

@@ -183,8 +183,10 @@ def make_leaf(
     crl_url: str | None = None,
     ocsp_url: str | None = None,
     serial: int | None = None,
+    must_staple: bool = False,
 ) -> Issued:
-    """A server certificate. `issuer=None` makes it self-signed."""
+    """A server certificate. `issuer=None` makes it self-signed; `must_staple`: the TLS
+    feature extension with status_request (RFC 7633)."""
     key = key or ec_key()
     subject = name(cn or (dns_names[0] if dns_names else "lab leaf"))
     builder = (
@@ -213,6 +215,10 @@ def make_leaf(
         builder = builder.add_extension(_aia(aia_url, ocsp_url), critical=False)
     if crl_url:
         builder = builder.add_extension(crl_points(crl_url), critical=False)
+    if must_staple:
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
+        )
     signer = issuer.key if issuer else key
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
@@ -381,6 +387,7 @@ class Pki:
         san: bool = True,
         aia_url: str | None = None,
         serial: int | None = None,
+        must_staple: bool = False,
     ) -> Issued:
         """A leaf valid from 30 days before as-of to 160 after (190 days, within the 200 of
         CA/B ballot SC-081), issued by the intermediate
@@ -402,6 +409,7 @@ class Pki:
             crl_url=crl_url,
             ocsp_url=None if ocsp_url is UNSET else ocsp_url,
             serial=serial,
+            must_staple=must_staple,
         )
 
     def crl(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from scanner.model.types import StartTls
 from scanner.testing.browser_rows import BROWSER_ROWS
+from scanner.testing.hello_hosts import hello_hosts
 from scanner.testing.labrows import (
     BOTH_STORES,
     JAVA_STORE,
@@ -249,6 +250,7 @@ SCENARIOS: tuple[Row, ...] = (
         protocols=(False, False, True, False, True),
         note="TLS 1.2 only, forward secrecy only",
     ),
+    *hello_hosts(Host, Leaf),  # issue 19: what the ClientHello prober finds
     Host(
         name="md5_signature",
         host="md5.lab.test",

@@ -40,9 +40,10 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 def server_context(chain_pem: bytes, key: PrivateKey, tmp: Path) -> ssl.SSLContext:
     """A server context sending the PEM certificates of `chain_pem` (leaf first) exactly;
-    security level 0 so that the lab can serve weak keys and SHA-1 signatures."""
+    security level 0 so that the lab can serve weak keys and SHA-1 signatures (no anonymous
+    suites: a real server has a certificate to show)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    ctx.set_ciphers("ALL:!aNULL:@SECLEVEL=0")
     stem = tmp / f"chain-{uuid.uuid4().hex}"
     cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
     cert_file.write_bytes(chain_pem)
@@ -64,11 +65,17 @@ def tls_context(
     *,
     versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
     static_rsa: bool = False,
+    ciphers: str | None = None,
+    server_order: bool = True,
 ) -> ssl.SSLContext:
     """`server_context` for a lab host: TLS 1.2 and 1.3 unless `versions` (min, max) says
     otherwise; static-RSA key exchange only when asked (an RSA leaf could do it)."""
     ctx = server_context(chain_pem, key, tmp)
-    ctx.set_ciphers("ALL:@SECLEVEL=0" if static_rsa else "ALL:!kRSA:@SECLEVEL=0")
+    ctx.set_ciphers(
+        ciphers or ("ALL:!aNULL:@SECLEVEL=0" if static_rsa else "ALL:!aNULL:!kRSA:@SECLEVEL=0")
+    )
+    if not server_order:  # pick by the client's order (OpenSSL's default for a server)
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     if versions is not None:
         with warnings.catch_warnings():  # TLS 1.0/1.1 bounds are deprecated in Python
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -65,6 +65,17 @@ HOSTS_COLUMNS = [
     ("tls1_2", pa.bool_()),
     ("tls1_3", pa.bool_()),
     ("forward_secrecy_only", pa.bool_()),
+    ("ssl2", pa.bool_()),
+    ("ssl3", pa.bool_()),
+    ("cipher_classes", STRINGS),
+    ("server_preference", pa.bool_()),
+    ("groups", STRINGS),
+    ("pq_kex", pa.bool_()),
+    ("large_hello_ok", pa.bool_()),
+    ("nosni_leaf_sha256", pa.string()),
+    ("ocsp_stapled", pa.bool_()),
+    ("ocsp_stapled_status", pa.string()),
+    ("sct_tls_count", pa.int32()),
     ("trusted_by", STRINGS),
     ("distrusted_by", STRINGS),
     ("sct_count", pa.int32()),
@@ -207,7 +218,9 @@ def test_timestamps_are_utc_and_lists_are_lists(lab_scan: Any) -> None:
     assert valid["not_after"].utcoffset().total_seconds() == 0
     assert valid["san_dns"] == ["valid.lab.test"] and valid["san_ip"] == []
     assert rows["ip_san"]["san_ip"] == ["127.0.0.1"]
-    assert valid["findings"] == [] and valid["severity"] is None
+    # Only the prober's information that no post-quantum group was chosen (--protocols).
+    assert valid["findings"] == ["no_pq_kex"] and valid["severity"] == "info"
+    assert valid["cipher_classes"] == ["cbc"] and valid["groups"][:1] == ["x25519"]
     assert rows["expiring_soon"]["owner"] == "00123"  # carried as text, unchanged
 
 

@@ -22,7 +22,7 @@ def test_every_grade_appears_in_the_lab_scan(lab_scan: Any) -> None:
     assert grades == {"A", "A-", "B", "C", "F", "M", "T"}
     rows = lab_scan.hosts.to_pylist()
     assert {r["grade_basis"] for r in rows if r["protocol"] == "tls"} - {None} == {
-        "certificate+protocols"
+        "certificate+protocols+ciphers"
     }
     # --protocols does not probe a STARTTLS host: its grade rests on the certificate.
     assert {r["grade_basis"] for r in rows if r["protocol"] == "smtp" and r["grade"]} == {

@@ -58,7 +58,8 @@ def test_name_resolved_by_the_lab_is_scanned(dns_scan: Any, lab: Lab) -> None:
     row = rows[s.host]
     assert (row["status"], row["error"], row["ip"]) == ("ok", None, None)
     assert row["connected_ip"] == LOOPBACK
-    assert row["trusted"] is True and row["findings"] == []
+    # (the ClientHello prober's no_pq_kex: the lab's options have --protocols)
+    assert row["trusted"] is True and row["findings"] == ["no_pq_kex"]
     assert row["san_dns"] == [s.host]
 
 

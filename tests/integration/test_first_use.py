@@ -26,6 +26,7 @@ from typer.testing import CliRunner, Result
 import scanner
 from scanner.cli.app import app
 from scanner.errors import InputError, ScanFolderError, ScannerError, UsageError
+from scanner.testing.hello_hosts import HELLO_CODES
 from scanner.testing.lab import Lab
 from tests.conftest import Child
 
@@ -233,8 +234,8 @@ def test_by_owner_lists_every_cause_of_each_group(cli: Cli, lab_scan: Any) -> No
         "invalid_input 2",
     ):
         assert cause in platform, (cause, platform)
-    assert rows["payments"][4] == "expired 1"
-    assert rows["00123"][4] == "expiring_soon 1, renewal_overdue 1"
+    assert rows["payments"][4] == "expired 1, no_pq_kex 1"  # and the prober's information
+    assert rows["00123"][4] == "expiring_soon 1, renewal_overdue 1, no_pq_kex 1"
 
 
 def svg_bars(page: str, title: str) -> dict[str, int]:
@@ -270,6 +271,7 @@ def test_fix_list_at_80_columns_names_failing_hosts_and_remedy(lab_scan: Any) ->
     hosts = scanner.load(lab_scan.out).hosts
     # (protocol findings are the server's configuration: no leaf fixes them)
     server = {"legacy_protocol", "no_modern_protocol", "no_tls13", "rsa_key_exchange"}
+    server |= set(HELLO_CODES)  # the ClientHello prober's, the server's configuration too
     failing = hosts[hosts["findings"].map(lambda f: isinstance(f, list) and bool(set(f) - server))]
     for host in failing["host"]:
         assert re.search(rf"(?<![\w.-]){re.escape(host)}:\d+", fixes), host

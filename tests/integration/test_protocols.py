@@ -1,6 +1,7 @@
-"""Protocol probes against real servers on 127.0.0.1: refusal is told apart from other
-failures, probes of one host run one after another inside --per-ip slots and the host's
-deadline, and a scan without --protocols leaves the columns null."""
+"""`--protocols`' probes (the ClientHello prober) against the lab's real servers on 127.0.0.1,
+read as the version columns: refusal is told apart from other failures, the hellos of one host
+go one after another inside --per-ip slots and the deadline, and a scan without --protocols
+leaves the columns null."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import Result
 
+from scanner.model.suites import Protocol, WeakClass
 from scanner.model.types import TlsVersion
 from scanner.net.capture import PerIpLimiter
-from scanner.net.probe import ProbeContexts, probe
+from scanner.net.hello.plan import PlanConfig
+from scanner.net.hello.probe import run
 from scanner.testing.lab import LOOPBACK, Lab
+from scanner.x509.hello import support_of
 
 V = TlsVersion
 
@@ -43,57 +47,54 @@ class CountingLimiter(PerIpLimiter):
                 self.in_use -= 1
 
 
-def run_probe(port: int, *, shown: TlsVersion | None, seconds: float = 5.0, **kw: Any) -> Any:
+def run_probe(port: int, *, seconds: float = 10.0, backend: str = "asyncio", **kw: Any) -> Any:
+    """The prober's plan against one lab port, as `--protocols` runs it: (support, facts,
+    hellos sent)."""
+
     async def main() -> Any:
-        return await probe(
+        return await run(
             LOOPBACK,
             port,
-            "probe.lab.test",
-            shown=shown,
-            contexts=ProbeContexts.create(),
+            PlanConfig(sni="probe.lab.test"),
             deadline=anyio.current_time() + seconds,
             **kw,
         )
 
-    return anyio.run(main)
+    facts, sent = anyio.run(main, backend=backend)
+    return support_of(facts), facts, sent
 
 
 def test_probes_of_a_tls10_only_server(lab: Lab) -> None:
     limiter = CountingLimiter(4)
-    p = run_probe(lab.scenario("tls1_0_only").port, shown=V.TLS1_0, per_ip=limiter)
+    p, facts, sent = run_probe(lab.scenario("tls1_0_only").port, per_ip=limiter)
     assert dict(p.accepted) == {V.TLS1_0: True, V.TLS1_1: False, V.TLS1_2: False, V.TLS1_3: False}
     assert p.forward_secrecy_only is True and p.failures == ()
-    # Three versions and the static-RSA probe, each in a --per-ip slot, one at a time.
-    assert (limiter.taken, limiter.most) == (4, 1)
-
-
-def test_the_shown_version_is_not_probed_again(lab: Lab) -> None:
-    limiter = CountingLimiter(1)
-    p = run_probe(lab.scenario("valid").port, shown=None, per_ip=limiter)
-    assert dict(p.accepted) == {V.TLS1_0: False, V.TLS1_1: False, V.TLS1_2: True, V.TLS1_3: True}
-    assert limiter.taken == 5  # nothing shown: four versions and static RSA
+    assert facts.versions[Protocol.SSL3] is False and facts.versions[Protocol.SSL2] is False
+    # Every hello in a --per-ip slot, one at a time.
+    assert (limiter.taken, limiter.most) == (sent, 1)
 
 
 def test_static_rsa_accepted(lab: Lab) -> None:
-    p = run_probe(lab.scenario("static_rsa").port, shown=V.TLS1_2)
+    p, facts, _ = run_probe(lab.scenario("static_rsa").port)
     assert p.forward_secrecy_only is False and p.get(V.TLS1_3) is False
+    assert WeakClass.NO_FS in (facts.classes[Protocol.TLS1_2] or ())
 
 
 def test_failures_other_than_refusal_are_unknown(lab: Lab) -> None:
     # Nothing listens: a connect failure says nothing about the versions.
-    refused = run_probe(lab.scenario("refused").port, shown=None)
-    assert set(refused.accepted.values()) == {None} and refused.forward_secrecy_only is None
-    assert len(refused.failures) == 5 and "connection refused" in refused.failures[0]
+    p, _, _ = run_probe(lab.scenario("refused").port)
+    assert set(p.accepted.values()) == {None} and p.forward_secrecy_only is None
+    assert p.failures[0].startswith("tls1_3: ") and "connection refused" in p.failures[0]
     # A server that never answers: the deadline, then no time for the rest.
-    silent = run_probe(lab.scenario("timeout").port, shown=None, seconds=0.5)
-    assert set(silent.accepted.values()) == {None} and silent.forward_secrecy_only is None
-    assert "no answer within" in silent.failures[0]
-    assert "no time left" in silent.failures[-1]
+    p, _, _ = run_probe(lab.scenario("timeout").port, seconds=0.5)
+    assert set(p.accepted.values()) == {None} and p.forward_secrecy_only is None
+    assert "no answer within" in p.failures[0]
+    assert "no time left" in p.failures[-1]
 
 
 def test_not_a_tls_server_is_not_a_refusal(lab: Lab) -> None:
-    # An HTTP server answering a ClientHello with text: WRONG_VERSION_NUMBER, not an alert.
-    p = run_probe(lab.scenario("not_tls").port, shown=None)
+    # An HTTP server answering a ClientHello with text: not TLS, not an alert.
+    p, _, _ = run_probe(lab.scenario("not_tls").port)
     assert p.get(V.TLS1_2) is None and p.get(V.TLS1_3) is None
 
 
@@ -128,15 +129,5 @@ def test_without_protocols_the_columns_are_null(
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_probes_on_each_backend(lab: Lab, backend: str) -> None:
-    async def main() -> Any:
-        return await probe(
-            LOOPBACK,
-            lab.scenario("tls1_1_only").port,
-            None,
-            shown=V.TLS1_1,
-            contexts=ProbeContexts.create(),
-            deadline=anyio.current_time() + 5,
-        )
-
-    p = anyio.run(main, backend=backend)
+    p, _, _ = run_probe(lab.scenario("tls1_1_only").port, backend=backend)
     assert dict(p.accepted) == {V.TLS1_0: False, V.TLS1_1: True, V.TLS1_2: False, V.TLS1_3: False}

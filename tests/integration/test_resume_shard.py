@@ -334,3 +334,76 @@ def test_resume_without_as_of_judges_at_the_recorded_instant(
     refused = run_cli(*[*without, "--as-of", other])
     assert refused.exit_code == 2
     assert "--as-of was" in refused.output
+
+
+# --- ciphers.parquet (--ciphers) through the same checkpoints, resume and shards -------------
+
+
+def _suites(out: Path) -> list[dict[str, Any]]:
+    table = pq.read_table(out / "ciphers.parquet")
+    return table.sort_by(
+        [("input_line", "ascending"), ("version", "ascending"), ("code", "ascending")]
+    ).to_pylist()
+
+
+@pytest.fixture(scope="module")
+def cipher_fleet(
+    lab: Lab, ca: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, int, Path]:
+    """A small fleet scanned whole with --ciphers: the reference."""
+    folder = tmp_path_factory.mktemp("cipher-fleet")
+    inp = folder / "fleet.csv"
+    targets = write_fleet(inp, lab, fast=24, slow=2)
+    reference = folder / "reference"
+    result = run_cli(*scan_args(inp, reference, ca, "--concurrency", "8", "--ciphers"))
+    assert result.exit_code == 0, result.output
+    return inp, targets, reference
+
+
+def test_ciphers_reference_has_every_answering_host(cipher_fleet: tuple[Path, int, Path]) -> None:
+    _, _, reference = cipher_fleet
+    rows = _suites(reference)
+    hosts = pq.read_table(reference / "hosts.parquet").to_pylist()
+    ok = {h["input_line"] for h in hosts if h["status"] == "ok"}
+    assert len(ok) == 24 and {r["input_line"] for r in rows} == ok
+    per_host = {line: sum(1 for r in rows if r["input_line"] == line) for line in ok}
+    assert len(set(per_host.values())) == 1  # one server: the same suites for every name
+    assert (reference / "ciphers.csv").is_file()
+    assert json.loads((reference / "scan.json").read_text())["counts"]["ciphers_rows"] == len(rows)
+
+
+def test_kill_9_then_resume_keeps_the_ciphers_table(
+    cipher_fleet: tuple[Path, int, Path], ca: Path, tmp_path: Path
+) -> None:
+    inp, _, reference = cipher_fleet
+    out = tmp_path / "killed"
+    args = scan_args(inp, out, ca, "--concurrency", "2", "--checkpoint-rows", "3", "--ciphers")
+    proc = start_subprocess(args)
+    wait_for_checkpoints(out, proc, 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert list((out / ".parts").glob("ciphers-*.parquet"))  # checkpointed beside the hosts
+    result = run_cli(*scan_args(inp, out, ca, "--concurrency", "8", "--ciphers", "--resume"))
+    assert result.exit_code == 0, result.output
+    assert _suites(out) == _suites(reference)
+    assert not (out / ".parts").exists()
+
+
+def test_shards_with_ciphers_load_as_one(
+    cipher_fleet: tuple[Path, int, Path], ca: Path, tmp_path: Path
+) -> None:
+    import scanner
+
+    inp, _, reference = cipher_fleet
+    folders = []
+    for k in (1, 2):
+        out = tmp_path / f"shard-{k}"
+        result = run_cli(
+            *scan_args(inp, out, ca, "--concurrency", "8", "--ciphers", "--shard", f"{k}/2")
+        )
+        assert result.exit_code == 0, result.output
+        folders.append(out)
+    loaded = scanner.load(folders)
+    assert loaded.ciphers is not None
+    assert len(loaded.ciphers) == pq.read_metadata(reference / "ciphers.parquet").num_rows
+    assert scanner.load(reference).ciphers is not None

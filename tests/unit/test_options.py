@@ -43,6 +43,7 @@ RECORDED = {
     "ca_bundle",
     "encoding",
     "protocols",
+    "ciphers",
     "trust_stores",
     "revocation",
     "crl",

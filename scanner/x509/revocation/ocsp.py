@@ -23,6 +23,7 @@ from scanner.x509.revocation.verdict import Source, Status, Verdict, ts
 MAX_OCSP_URLS = 2
 OCSP_CONTENT_TYPE = "application/ocsp-request"  # RFC 6960 A.1
 OCSP_LEEWAY = dt.timedelta(minutes=5)  # clock skew allowed, as OpenSSL's default
+UNKNOWN_TO_RESPONDER = "(status unknown)"  # the end of `why` for a certStatus of unknown
 
 
 def ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
@@ -101,7 +102,7 @@ def check_ocsp(
                 revoked_at=single.revocation_time_utc,
                 reason=reason.name if reason is not None else None,
             )
-    return unknown("the responder does not know the certificate (status unknown)")
+    return unknown(f"the responder does not know the certificate {UNKNOWN_TO_RESPONDER}")
 
 
 def _names_issuer(r: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> bool:
