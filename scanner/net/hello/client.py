@@ -283,6 +283,38 @@ def build(
     return pad(hello, max(512, size + 5) + 5) if 0xFF < size < 0x200 else hello
 
 
+_TEMPLATES: dict[Offer, tuple[ClientHello, bytes]] = {}
+_RANDOM_AT = 11  # record header (5), handshake header (4), client_version (2)
+
+
+def hello_for(offer: Offer) -> tuple[ClientHello, bytes]:
+    """`build` and `encode` for an offer, from a template made once per offer: only the
+    random and the session id (same length) are fresh."""
+    template = _TEMPLATES.get(offer)
+    if template is None:
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        built = build(offer)
+        template = _TEMPLATES[offer] = (built, encode(built))
+    hello, data = template
+    fresh = os.urandom(32 + len(hello.session_id))
+    random, session_id = fresh[:32], fresh[32:]
+    end = _RANDOM_AT + 33 + len(session_id)  # random, session_id length and bytes
+    data = b"".join(
+        (data[:_RANDOM_AT], random, data[_RANDOM_AT + 32 : _RANDOM_AT + 33], session_id, data[end:])
+    )
+    hello = ClientHello(
+        version=hello.version,
+        random=random,
+        session_id=session_id,
+        cipher_suites=hello.cipher_suites,
+        compression_methods=hello.compression_methods,
+        extensions=hello.extensions,
+        record_version=hello.record_version,
+    )
+    return hello, data
+
+
 def pad(hello: ClientHello, target: int) -> ClientHello:
     """The hello with a padding extension (RFC 7685) bringing its encoding to `target` bytes
     (5-byte record header included), when it is shorter; padding goes last."""
