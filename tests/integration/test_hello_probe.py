@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import datetime as dt
 import socket
 import ssl
@@ -467,6 +468,26 @@ def test_silence_is_a_timeout_failure() -> None:
 
         outcome = anyio.run(go)
     assert isinstance(outcome, Failed) and "no answer within" in outcome.detail
+
+
+def test_the_host_deadline_ends_the_whole_plan() -> None:
+    """One deadline bounds every probe of a host: the probe in flight when it passes is a
+    timeout (with the stage it was in), every probe after it has no time left, and the plan
+    still returns its facts, with nothing known."""
+    with raw_server(lambda c: time.sleep(1.0)) as port:
+
+        async def go() -> tuple[HelloFacts, int, float]:
+            start = anyio.current_time()
+            facts, sent = await run("127.0.0.1", port, PlanConfig(sni=NAME), deadline=start + 0.3)
+            return facts, sent, anyio.current_time() - start
+
+        facts, sent, took = anyio.run(go)
+    assert took < 0.9  # the silent server holds each connection for a second
+    assert facts.versions == {v: None for v in Protocol}
+    first, *rest = facts.failures
+    assert re.fullmatch(r"tls1_3: no answer within 0\.[0-9]+ s \(during handshake\)", first)
+    assert rest and all(f.endswith("no time left within the host's deadline") for f in rest)
+    assert sent == len(facts.failures)
 
 
 def test_hrr_loop_over_the_network_ends() -> None:
