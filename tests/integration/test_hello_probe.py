@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import datetime as dt
+import re
 import socket
 import ssl
 import struct
@@ -35,7 +35,7 @@ from scanner.net.hello.outcome import (
     Refused,
     Retried,
 )
-from scanner.net.hello.plan import PlanConfig, Probe, ordered_suites
+from scanner.net.hello.plan import Plan, PlanConfig, Probe, ordered_suites, plan
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
@@ -76,11 +76,26 @@ def _probe(port: int, probe: Probe, backend: str = "asyncio") -> Outcome:
     return anyio.run(go, backend=backend)
 
 
-def _run(port: int, cfg: PlanConfig, per_ip: PerIpLimiter | None = None) -> tuple[HelloFacts, int]:
+def _run(
+    port: int, cfg: PlanConfig, per_ip: PerIpLimiter | None = None, steps: Plan | None = None
+) -> tuple[HelloFacts, int]:
     async def go() -> tuple[HelloFacts, int]:
-        return await run("127.0.0.1", port, cfg, deadline=anyio.current_time() + 120, per_ip=per_ip)
+        deadline = anyio.current_time() + 120
+        return await run("127.0.0.1", port, cfg, deadline=deadline, per_ip=per_ip, steps=steps)
 
     return anyio.run(go)
+
+
+def _recorded(cfg: PlanConfig, purposes: list[str]) -> Plan:
+    """The plan for `cfg`, noting each probe's purpose as it is sent."""
+    steps = plan(cfg)
+    probe = next(steps)
+    while True:
+        purposes.append(probe.purpose)
+        try:
+            probe = steps.send((yield probe))
+        except StopIteration as done:
+            return done.value
 
 
 def _tls(version: Protocol, suites: tuple[int, ...], **kw: object) -> Offer:
@@ -328,11 +343,18 @@ def test_protocols_plan_against_openssl(pki: tuple[Issued, Issued], tmp_path: Pa
         "-no_tls1",
         "-no_tls1_1",
     ]
+    purposes: list[str] = []
     with s_server(leaf, [*options, "-groups", "X25519:P-384:ffdhe2048"], tmp_path) as port:
-        facts, sent = _run(port, PlanConfig(sni=NAME))
+        facts, sent = _run(
+            port, PlanConfig(sni=NAME), steps=_recorded(PlanConfig(sni=NAME), purposes)
+        )
     f = facts
     assert f.versions[Protocol.TLS1_2] and f.versions[Protocol.TLS1_3]
     assert not f.versions[Protocol.TLS1_0] and not f.versions[Protocol.TLS1_1]
+    # OpenSSL's protocol_version alert to the TLS 1.1 hello answers TLS 1.0 and SSL 3.0 too
+    assert f.versions[Protocol.SSL3] is False and f.versions[Protocol.SSL2] is False
+    assert "tls1_1" in purposes and "tls1_0" not in purposes and "ssl3" not in purposes
+    assert sent == len(purposes)
     assert f.classes[Protocol.TLS1_2] == {WeakClass.CBC, WeakClass.NO_FS}
     assert f.groups == (X25519, P384, FFDHE2048)
     assert f.pq_kex is False and f.large_hello_ok is True

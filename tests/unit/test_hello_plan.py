@@ -130,9 +130,38 @@ def test_modern_server() -> None:
     assert facts.flight_read and facts.failures == ()
     assert facts.suites is None
     assert sent == len(policy.probes)
-    # one hello per version and SSL 2.0, two for weak classes, five for groups, pq, one
-    # preference check (the second suite came from the weak-class probe), no-SNI leaf
-    assert sent == 6 + 2 + 5 + 1 + 1 + 1
+    # one hello per version down to TLS 1.1 (its protocol_version alert answers TLS 1.0 and
+    # SSL 3.0) and SSL 2.0, two for weak classes, five for groups, pq, one preference check
+    # (the second suite came from the weak-class probe), no-SNI leaf
+    assert sent == 4 + 2 + 5 + 1 + 1 + 1
+
+
+def test_a_protocol_version_alert_answers_every_lower_version() -> None:
+    """RFC 5246 E.1: a server willing to speak a lower version answers with it; its
+    protocol_version alert says it speaks only higher ones. SSL 2.0 is still asked."""
+    policy = Policy(suites={Protocol.TLS1_3: TLS13})
+    facts, _ = drive(plan(PlanConfig(sni=None)), policy)
+    assert [p.purpose for p in policy.probes][:3] == ["tls1_3", "tls1_2", "ssl2"]
+    assert facts.versions == {v: v is Protocol.TLS1_3 for v in Protocol}
+
+
+def test_other_refusals_leave_lower_versions_to_their_own_probes() -> None:
+    """A handshake_failure alert, a close or a reset on the TLS 1.1 hello (an intolerant or
+    picky server) says nothing of TLS 1.0: it is asked."""
+    policy = Policy(suites={Protocol.TLS1_2: MODERN12, Protocol.TLS1_0: LEGACY10})
+    refusals = [
+        Refused(kind=RefusalKind.ALERT, alert=HANDSHAKE_FAILURE),
+        Refused(kind=RefusalKind.CLOSED),
+    ]
+    for refusal in refusals:
+
+        def answer(probe: Probe, refusal: Refused = refusal) -> Outcome:
+            return refusal if probe.purpose == "tls1_1" else policy(probe)
+
+        policy.probes.clear()
+        facts, _ = drive(plan(PlanConfig(sni=None)), answer)
+        assert facts.versions[Protocol.TLS1_1] is False and facts.versions[Protocol.TLS1_0]
+        assert "tls1_0" in [p.purpose for p in policy.probes]
 
 
 def test_client_order_server_has_no_preference() -> None:

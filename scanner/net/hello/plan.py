@@ -4,8 +4,9 @@ tests drive it with any function from Probe to Outcome.
 
 The order (one probe after another, never two at once):
 1. versions, highest first: TLS 1.3, TLS 1.2 .. SSL 3.0 (each offering every suite defined at
-   it; a ServerHello for a lower version answers that version too), then SSL 2.0 (its
-   SERVER-HELLO lists every cipher kind the server has in common with the client);
+   it; a ServerHello for a lower version answers that version too, a protocol_version alert
+   answers every lower one: no), then SSL 2.0 (its SERVER-HELLO lists every cipher kind the
+   server has in common with the client);
 2. weak classes per accepted version, by elimination: offer every suite of a class not yet
    seen; the suite chosen marks its classes accepted; a refusal clears the rest (at most one
    hello per class accepted, plus one);
@@ -108,6 +109,8 @@ class _Found:
         self.failures.append(f"{purpose}: {outcome.detail}")
 
 
+PROTOCOL_VERSION = 70  # the alert (RFC 5246 7.2.2)
+
 Plan = Generator[Probe, Outcome, HelloFacts]
 _Steps = Generator[Probe, Outcome, None]
 
@@ -147,7 +150,7 @@ def _versions(f: _Found) -> _Steps:
     for v in LEGACY:
         # Answered already by a ServerHello for it to a higher probe: asked again only when
         # no chain has been read yet (it is then the highest version below TLS 1.3).
-        if v in f.versions and f.flight_read:
+        if v in f.versions and (f.flight_read or f.versions[v] is False):
             continue
         yield from _legacy_version(v, f)
     yield from _ssl2(f)
@@ -179,6 +182,11 @@ def _legacy_version(v: Protocol, f: _Found) -> _Steps:
         lower = _protocol(o.version)
         if lower is not None and lower < v and lower not in f.versions:
             f.versions[lower] = True
+    if isinstance(o, Refused) and o.alert == PROTOCOL_VERSION:
+        # RFC 5246 E.1: a server willing to use a version below this one answers with it; a
+        # protocol_version alert says it speaks only higher ones (SSL 2.0 is still asked).
+        for lower in LEGACY[LEGACY.index(v) + 1 :]:
+            f.versions.setdefault(lower, False)
     suite = chosen(o, v)
     f.versions[v] = suite is not None
     if suite is None or not isinstance(o, Accepted):

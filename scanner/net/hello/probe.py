@@ -73,7 +73,8 @@ class _Attempt:
     @classmethod
     def of(cls, probe: Probe) -> _Attempt:
         hello, data = hello_bytes(probe)
-        return cls(probe=probe, hello=hello, data=data, reader=FlightReader(hello))
+        reader = FlightReader(hello, hello_only=not probe.read_flight)
+        return cls(probe=probe, hello=hello, data=data, reader=reader)
 
     def take(self, chunk: bytes) -> Outcome | None:
         """The outcome once `chunk` (b"": the end of the stream) decides it."""

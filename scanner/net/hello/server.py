@@ -68,10 +68,14 @@ class FlightReader:
     ProtocolError). `sslv2`: an SSL 2.0 hello was sent, so an SSL 2.0 answer is expected.
 
     The caller reads at most `room` bytes at a time: buffered bytes never exceed
-    MAX_BUFFERED."""
+    MAX_BUFFERED. `hello_only`: stop at the ServerHello (or HelloRetryRequest), reading
+    nothing after it (a probe that needs only the server's choice)."""
 
-    def __init__(self, offered: ClientHello | SSL2ClientHello | None = None) -> None:
+    def __init__(
+        self, offered: ClientHello | SSL2ClientHello | None = None, *, hello_only: bool = False
+    ) -> None:
         self._offered = offered
+        self._hello_only = hello_only
         self._sslv2 = isinstance(offered, SSL2ClientHello)
         self._buf = bytearray()
         self._hs = bytearray()
@@ -98,7 +102,7 @@ class FlightReader:
             return [self._fail(f"more than {MAX_BUFFERED} bytes buffered")]
         self._buf += data
         out: list[Event] = []
-        while not st.failed:
+        while not st.failed and not (self._hello_only and (st.server_hello or st.retried)):
             if self._sslv2 and self._buf and self._buf[0] & 0x80:
                 if not self._sslv2_record(out):
                     break
@@ -186,8 +190,8 @@ class FlightReader:
         return True
 
     def _messages(self, out: list[Event]) -> None:
-        hs = self._hs
-        while len(hs) >= 4 and not self._state.failed:
+        hs, st = self._hs, self._state
+        while len(hs) >= 4 and not st.failed and not (self._hello_only and st.seen):
             mtype, length = hs[0], int.from_bytes(hs[1:4], "big")
             if length > MAX_MESSAGE:
                 out.append(self._fail(f"handshake message of {length} bytes (cap {MAX_MESSAGE})"))
