@@ -123,7 +123,9 @@ def test_modern_server() -> None:
     assert facts.classes[Protocol.TLS1_2] == {WeakClass.CBC}
     assert facts.classes[Protocol.TLS1_3] == frozenset()
     assert facts.cipher_classes == {WeakClass.CBC}
-    assert facts.groups == (X25519MLKEM768, X25519, P256, P384)
+    # x25519 chosen from the TLS 1.3 probe's share, the hybrid from the post-quantum probe's;
+    # the rest by elimination
+    assert facts.groups == (X25519, X25519MLKEM768, P256, P384)
     assert facts.pq_kex is True and facts.large_hello_ok is True
     assert facts.server_preference is True
     assert facts.chain == (LEAF,) and facts.nosni_chain == (DEFAULT_LEAF,)
@@ -131,9 +133,12 @@ def test_modern_server() -> None:
     assert facts.suites is None
     assert sent == len(policy.probes)
     # one hello per version down to TLS 1.1 (its protocol_version alert answers TLS 1.0 and
-    # SSL 3.0) and SSL 2.0, two for weak classes, five for groups, pq, one preference check
-    # (the second suite came from the weak-class probe), no-SNI leaf
-    assert sent == 4 + 2 + 5 + 1 + 1 + 1
+    # SSL 3.0) and SSL 2.0, two for weak classes, pq, three for groups (two already seen),
+    # one preference check (the second suite came from the weak-class probe), no-SNI leaf
+    assert sent == 4 + 2 + 1 + 3 + 1 + 1
+    groups = [p for p in policy.probes if p.purpose == "groups"]
+    assert all(isinstance(p.hello, Offer) for p in groups)
+    assert not any(g in p.hello.groups for p in groups for g in (X25519, X25519MLKEM768))  # type: ignore[union-attr]
 
 
 def test_a_protocol_version_alert_answers_every_lower_version() -> None:
@@ -164,6 +169,17 @@ def test_other_refusals_leave_lower_versions_to_their_own_probes() -> None:
         assert "tls1_0" in [p.purpose for p in policy.probes]
 
 
+def test_groups_already_chosen_are_not_asked_again() -> None:
+    """A TLS 1.2-only server: the curve its ServerKeyExchange named to the version probe is
+    known; the elimination offers the rest only."""
+    policy = Policy(suites={Protocol.TLS1_2: MODERN12}, groups=(P256, X25519))
+    facts, _ = drive(plan(PlanConfig(sni=None)), policy)
+    assert facts.groups == (P256, X25519)
+    groups = [p.hello for p in policy.probes if p.purpose == "groups"]
+    assert len(groups) == 2  # x25519 named, then a refusal
+    assert all(isinstance(h, Offer) and P256 not in h.groups for h in groups)
+
+
 def test_client_order_server_has_no_preference() -> None:
     facts, _ = drive(plan(PlanConfig(sni=None)), modern(server_order=False))
     assert facts.server_preference is False
@@ -172,7 +188,7 @@ def test_client_order_server_has_no_preference() -> None:
 
 def test_no_pq_server() -> None:
     facts, _ = drive(plan(PlanConfig(sni="a.example")), modern(groups=(P256, X25519)))
-    assert facts.pq_kex is False and facts.groups == (P256, X25519)
+    assert facts.pq_kex is False and facts.groups == (X25519, P256)
 
 
 def test_large_hello_intolerance_is_confirmed_by_a_small_control() -> None:
@@ -259,7 +275,8 @@ def test_hrr_loop_ends() -> None:
 
     facts, sent = drive(plan(PlanConfig(sni=None)), answer)
     assert facts.groups == (X25519,)
-    assert len([p for p in calls if p.purpose == "groups"]) == 2
+    # x25519 is known from the TLS 1.3 probe's share: named again, it ends the elimination
+    assert len([p for p in calls if p.purpose == "groups"]) == 1
 
 
 def test_every_probe_failing_leaves_everything_unknown() -> None:
