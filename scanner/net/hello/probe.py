@@ -50,6 +50,7 @@ NO_TIME = "no time left within the host's deadline"
 # Closed with a reset (SO_LINGER 0): the answer is in, and a fleet's probes must not leave
 # tens of thousands of client ports in TIME_WAIT.
 _LINGER_RESET = struct.pack("ii", 1, 0)
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)  # Linux: non-blocking from the start
 
 
 def hello_bytes(probe: Probe) -> tuple[ClientHello | SSL2ClientHello, bytes]:
@@ -128,17 +129,19 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
 async def _exchange_asyncio(address: str, port: int, att: _Attempt) -> Outcome:
     loop = asyncio.get_running_loop()
     family, sockaddr = sockaddr_of(address, port)
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setblocking(False)
+    with socket.socket(family, socket.SOCK_STREAM | _NONBLOCK) as sock:
+        if not _NONBLOCK:
+            sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         fd = sock.fileno()
         err = sock.connect_ex(sockaddr)
         if err == errno.EINPROGRESS:
             try:
                 sock.getpeername()  # connected already (loopback, a near host): no wait
+                err = 0
             except OSError:
                 await _writable(loop, fd)
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             raise OSError(err, os.strerror(err))  # the errno's subclass (refused, ...)
         att.stage = Stage.HANDSHAKE
