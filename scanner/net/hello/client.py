@@ -216,14 +216,16 @@ assert all(len(v) == GROUPS[k].share_len for k, v in KEY_SHARES.items())
 _ECC_KX = ("ECDH", "ECDH/RSA", "ECDH/ECDSA", "ECDHEPSK")
 
 
-def _static_extensions(offer: Offer) -> tuple[Extension, ...]:
-    """The extensions an offer implies, but padding; cached per offer shape (see build)."""
+_ECC_SUITES: Final = frozenset(c for c, s in SUITES.items() if s.kx in _ECC_KX)
+
+
+def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
+    """The extensions an offer implies, but padding (`ecc`: it offers an ECC suite)."""
     exts: list[Extension] = []
     if offer.sni:
         exts.append(Extension(EXT_SERVER_NAME, _sni(offer.sni)))
     tls13 = Protocol.TLS1_3 in offer.versions
-    ecc = tls13 or any(SUITES[c].kx in _ECC_KX for c in offer.suites if c in SUITES)
-    if ecc:
+    if tls13 or ecc:
         exts.append(Extension(EXT_EC_POINT_FORMATS, b"\x01\x00"))
     if offer.groups:
         exts.append(Extension(EXT_SUPPORTED_GROUPS, pack_u16(pack_codes(offer.groups))))
@@ -244,7 +246,22 @@ def _static_extensions(offer: Offer) -> tuple[Extension, ...]:
     return tuple(exts)
 
 
-_EXTENSIONS_CACHE: dict[Offer, tuple[Extension, ...]] = {}
+# Per offer shape, suites aside (a cipher enumeration sends one shape with ever fewer suites).
+_EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], int]] = {}
+
+
+def _extensions(offer: Offer) -> tuple[tuple[Extension, ...], int]:
+    """The extension block of an offer and its encoded size (2-byte length included)."""
+    ecc = not _ECC_SUITES.isdisjoint(offer.suites)
+    key = (offer.versions, offer.groups, offer.key_shares, offer.sni, offer.status_request)
+    key += (offer.sct, ecc)
+    found = _EXTENSIONS_CACHE.get(key)
+    if found is None:
+        if len(_EXTENSIONS_CACHE) >= 256:
+            _EXTENSIONS_CACHE.clear()
+        exts = _static_extensions(offer, ecc)
+        found = _EXTENSIONS_CACHE[key] = (exts, 2 + sum(4 + len(e.data) for e in exts))
+    return found
 
 
 def build(
@@ -252,35 +269,45 @@ def build(
 ) -> ClientHello:
     """The ClientHello for an offer: legacy_version the highest offered version (TLS 1.2 when
     TLS 1.3 is offered, RFC 8446 4.1.2), a fresh random, and for TLS 1.3 a 32-byte session id
-    (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per offer."""
+    (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per shape."""
     highest = offer.highest
     legacy = min(highest, Protocol.TLS1_2)
-    exts: tuple[Extension, ...] | None = None
-    if offer.extensions:
-        exts = _EXTENSIONS_CACHE.get(offer)
-        if exts is None:
-            if len(_EXTENSIONS_CACHE) > 256:
-                _EXTENSIONS_CACHE.clear()
-            exts = _EXTENSIONS_CACHE[offer] = _static_extensions(offer)
     if session_id is None:
         session_id = os.urandom(32) if highest is Protocol.TLS1_3 else b""
-    hello = ClientHello(
+    random = os.urandom(32) if random is None else random
+    if not offer.extensions:
+        return ClientHello(
+            version=legacy,
+            random=random,
+            session_id=session_id,
+            cipher_suites=offer.suites,
+            extensions=None,
+            record_version=min(legacy, Protocol.TLS1_0),
+        )
+    exts, exts_size = _extensions(offer)
+    # The handshake message: type and length (4), version, random, session id, suites,
+    # compression (one method), extensions.
+    size = 4 + 2 + 32 + 1 + len(session_id) + 2 + 2 * len(offer.suites) + 2 + exts_size
+    if offer.pad_to:
+        target = offer.pad_to  # record header(s) included, as `pad` counts
+        size += 5 * -(-size // 2**14)
+    elif 0xFF < size < 0x200:
+        # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
+        # bytes; clients pad those to 512 (RFC 7685 1, as BoringSSL and NSS do), at least 5
+        # bytes more (a padding extension has a 4-byte header), as BoringSSL adds.
+        target, size = max(512, size + 5) + 5, size + 5
+    else:
+        target = 0
+    if target and size + 4 <= target:
+        exts = (*exts, Extension(EXT_PADDING, bytes(target - size - 4)))
+    return ClientHello(
         version=legacy,
-        random=os.urandom(32) if random is None else random,
+        random=random,
         session_id=session_id,
         cipher_suites=offer.suites,
         extensions=exts,
         record_version=min(legacy, Protocol.TLS1_0),
     )
-    if exts is None:
-        return hello
-    if offer.pad_to:
-        return pad(hello, offer.pad_to)
-    # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
-    # bytes; clients pad those to 512 (RFC 7685 1, as BoringSSL and NSS do).
-    size = len(encode(hello)) - 5
-    # (a padding extension has a 4-byte header: at least 5 bytes more, as BoringSSL adds)
-    return pad(hello, max(512, size + 5) + 5) if 0xFF < size < 0x200 else hello
 
 
 _TEMPLATES: dict[Offer, tuple[ClientHello, bytes]] = {}
@@ -292,7 +319,7 @@ def hello_for(offer: Offer) -> tuple[ClientHello, bytes]:
     random and the session id (same length) are fresh."""
     template = _TEMPLATES.get(offer)
     if template is None:
-        if len(_TEMPLATES) > 256:
+        if len(_TEMPLATES) >= 1024:  # a cipher enumeration asks ~100 shapes per server kind
             _TEMPLATES.clear()
         built = build(offer)
         template = _TEMPLATES[offer] = (built, encode(built))
