@@ -220,10 +220,9 @@ _ECC_SUITES: Final = frozenset(c for c, s in SUITES.items() if s.kx in _ECC_KX)
 
 
 def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
-    """The extensions an offer implies, but padding (`ecc`: it offers an ECC suite)."""
+    """The extensions an offer implies, but server_name and padding (`ecc`: it offers an ECC
+    suite)."""
     exts: list[Extension] = []
-    if offer.sni:
-        exts.append(Extension(EXT_SERVER_NAME, _sni(offer.sni)))
     tls13 = Protocol.TLS1_3 in offer.versions
     if tls13 or ecc:
         exts.append(Extension(EXT_EC_POINT_FORMATS, b"\x01\x00"))
@@ -246,21 +245,30 @@ def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
     return tuple(exts)
 
 
-# Per offer shape, suites aside (a cipher enumeration sends one shape with ever fewer suites).
-_EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], int]] = {}
+# Per offer shape, name and suites aside (a fleet's hosts differ by name; a cipher enumeration
+# sends one shape with ever fewer suites): the extensions and their encoding.
+_EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], bytes]] = {}
+_SUITES_CACHE: dict[tuple[int, ...], bytes] = {}
 
 
-def _extensions(offer: Offer) -> tuple[tuple[Extension, ...], int]:
-    """The extension block of an offer and its encoded size (2-byte length included)."""
+def _extensions(offer: Offer) -> tuple[tuple[Extension, ...], bytes]:
     ecc = not _ECC_SUITES.isdisjoint(offer.suites)
-    key = (offer.versions, offer.groups, offer.key_shares, offer.sni, offer.status_request)
-    key += (offer.sct, ecc)
+    key = (offer.versions, offer.groups, offer.key_shares, offer.status_request, offer.sct, ecc)
     found = _EXTENSIONS_CACHE.get(key)
     if found is None:
         if len(_EXTENSIONS_CACHE) >= 256:
             _EXTENSIONS_CACHE.clear()
         exts = _static_extensions(offer, ecc)
-        found = _EXTENSIONS_CACHE[key] = (exts, 2 + sum(4 + len(e.data) for e in exts))
+        found = _EXTENSIONS_CACHE[key] = (exts, b"".join(map(_ext, exts)))
+    return found
+
+
+def _suites(suites: tuple[int, ...]) -> bytes:
+    found = _SUITES_CACHE.get(suites)
+    if found is None:
+        if len(_SUITES_CACHE) >= 1024:
+            _SUITES_CACHE.clear()
+        found = _SUITES_CACHE[suites] = pack_u16(pack_codes(suites))
     return found
 
 
@@ -270,13 +278,21 @@ def build(
     """The ClientHello for an offer: legacy_version the highest offered version (TLS 1.2 when
     TLS 1.3 is offered, RFC 8446 4.1.2), a fresh random, and for TLS 1.3 a 32-byte session id
     (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per shape."""
+    return hello_for(offer, random=random, session_id=session_id)[0]
+
+
+def hello_for(
+    offer: Offer, *, random: bytes | None = None, session_id: bytes | None = None
+) -> tuple[ClientHello, bytes]:
+    """`build` and `encode` at once, from parts cached per offer shape and suite list: only
+    the name, the random and the session id are new per hello."""
     highest = offer.highest
     legacy = min(highest, Protocol.TLS1_2)
     if session_id is None:
         session_id = os.urandom(32) if highest is Protocol.TLS1_3 else b""
     random = os.urandom(32) if random is None else random
     if not offer.extensions:
-        return ClientHello(
+        hello = ClientHello(
             version=legacy,
             random=random,
             session_id=session_id,
@@ -284,7 +300,10 @@ def build(
             extensions=None,
             record_version=min(legacy, Protocol.TLS1_0),
         )
-    exts, exts_size = _extensions(offer)
+        return hello, encode(hello)
+    rest, rest_bytes = _extensions(offer)
+    sni = _ext(Extension(EXT_SERVER_NAME, _sni(offer.sni))) if offer.sni else b""
+    exts_size = 2 + len(sni) + len(rest_bytes)
     # The handshake message: type and length (4), version, random, session id, suites,
     # compression (one method), extensions.
     size = 4 + 2 + 32 + 1 + len(session_id) + 2 + 2 * len(offer.suites) + 2 + exts_size
@@ -298,9 +317,21 @@ def build(
         target, size = max(512, size + 5) + 5, size + 5
     else:
         target = 0
-    if target and size + 4 <= target:
-        exts = (*exts, Extension(EXT_PADDING, bytes(target - size - 4)))
-    return ClientHello(
+    padding = Extension(EXT_PADDING, bytes(target - size - 4)) if target >= size + 4 else None
+    exts = (Extension(EXT_SERVER_NAME, _sni(offer.sni)),) if offer.sni else ()
+    exts += rest if padding is None else (*rest, padding)
+    block = b"".join((sni, rest_bytes, _ext(padding) if padding else b""))
+    body = b"".join(
+        (
+            legacy.to_bytes(2, "big"),
+            random,
+            pack_u8(session_id),
+            _suites(offer.suites),
+            b"\x01\x00",  # compression: null only
+            pack_u16(block),
+        )
+    )
+    hello = ClientHello(
         version=legacy,
         random=random,
         session_id=session_id,
@@ -308,38 +339,8 @@ def build(
         extensions=exts,
         record_version=min(legacy, Protocol.TLS1_0),
     )
-
-
-_TEMPLATES: dict[Offer, tuple[ClientHello, bytes]] = {}
-_RANDOM_AT = 11  # record header (5), handshake header (4), client_version (2)
-
-
-def hello_for(offer: Offer) -> tuple[ClientHello, bytes]:
-    """`build` and `encode` for an offer, from a template made once per offer: only the
-    random and the session id (same length) are fresh."""
-    template = _TEMPLATES.get(offer)
-    if template is None:
-        if len(_TEMPLATES) >= 1024:  # a cipher enumeration asks ~100 shapes per server kind
-            _TEMPLATES.clear()
-        built = build(offer)
-        template = _TEMPLATES[offer] = (built, encode(built))
-    hello, data = template
-    fresh = os.urandom(32 + len(hello.session_id))
-    random, session_id = fresh[:32], fresh[32:]
-    end = _RANDOM_AT + 33 + len(session_id)  # random, session_id length and bytes
-    data = b"".join(
-        (data[:_RANDOM_AT], random, data[_RANDOM_AT + 32 : _RANDOM_AT + 33], session_id, data[end:])
-    )
-    hello = ClientHello(
-        version=hello.version,
-        random=random,
-        session_id=session_id,
-        cipher_suites=hello.cipher_suites,
-        compression_methods=hello.compression_methods,
-        extensions=hello.extensions,
-        record_version=hello.record_version,
-    )
-    return hello, data
+    message = bytes((HT_CLIENT_HELLO,)) + pack_u24(body)
+    return hello, pack_records(HANDSHAKE, hello.record_version, message)
 
 
 def pad(hello: ClientHello, target: int) -> ClientHello:
