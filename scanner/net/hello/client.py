@@ -248,11 +248,10 @@ def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
 # Per offer shape, name and suites aside (a fleet's hosts differ by name; a cipher enumeration
 # sends one shape with ever fewer suites): the extensions and their encoding.
 _EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], bytes]] = {}
-_SUITES_CACHE: dict[tuple[int, ...], bytes] = {}
+_SUITES_CACHE: dict[tuple[int, ...], tuple[bytes, bool]] = {}
 
 
-def _extensions(offer: Offer) -> tuple[tuple[Extension, ...], bytes]:
-    ecc = not _ECC_SUITES.isdisjoint(offer.suites)
+def _extensions(offer: Offer, ecc: bool) -> tuple[tuple[Extension, ...], bytes]:
     key = (offer.versions, offer.groups, offer.key_shares, offer.status_request, offer.sct, ecc)
     found = _EXTENSIONS_CACHE.get(key)
     if found is None:
@@ -263,12 +262,14 @@ def _extensions(offer: Offer) -> tuple[tuple[Extension, ...], bytes]:
     return found
 
 
-def _suites(suites: tuple[int, ...]) -> bytes:
+def _suites(suites: tuple[int, ...]) -> tuple[bytes, bool]:
+    """The suites' encoding, and whether any is an ECC suite."""
     found = _SUITES_CACHE.get(suites)
     if found is None:
         if len(_SUITES_CACHE) >= 1024:
             _SUITES_CACHE.clear()
-        found = _SUITES_CACHE[suites] = pack_u16(pack_codes(suites))
+        ecc = not _ECC_SUITES.isdisjoint(suites)
+        found = _SUITES_CACHE[suites] = (pack_u16(pack_codes(suites)), ecc)
     return found
 
 
@@ -301,8 +302,10 @@ def hello_for(
             record_version=min(legacy, Protocol.TLS1_0),
         )
         return hello, encode(hello)
-    rest, rest_bytes = _extensions(offer)
-    sni = _ext(Extension(EXT_SERVER_NAME, _sni(offer.sni))) if offer.sni else b""
+    suites, ecc = _suites(offer.suites)
+    rest, rest_bytes = _extensions(offer, ecc)
+    named = (Extension(EXT_SERVER_NAME, _sni(offer.sni)),) if offer.sni else ()
+    sni = _ext(named[0]) if named else b""
     exts_size = 2 + len(sni) + len(rest_bytes)
     # The handshake message: type and length (4), version, random, session id, suites,
     # compression (one method), extensions.
@@ -318,7 +321,7 @@ def hello_for(
     else:
         target = 0
     padding = Extension(EXT_PADDING, bytes(target - size - 4)) if target >= size + 4 else None
-    exts = (Extension(EXT_SERVER_NAME, _sni(offer.sni)),) if offer.sni else ()
+    exts: tuple[Extension, ...] = named
     exts += rest if padding is None else (*rest, padding)
     block = b"".join((sni, rest_bytes, _ext(padding) if padding else b""))
     body = b"".join(
@@ -326,7 +329,7 @@ def hello_for(
             legacy.to_bytes(2, "big"),
             random,
             pack_u8(session_id),
-            _suites(offer.suites),
+            suites,
             b"\x01\x00",  # compression: null only
             pack_u16(block),
         )
