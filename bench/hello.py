@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -87,7 +90,7 @@ def codec(repeat: int) -> None:
 
     rows = [
         ("build+encode TLS 1.2 hello (352 suites)", lambda: encode(build(tls12))),
-        ("the same from its template (hello_for)", lambda: hello_for(tls12)),
+        ("the same from parts cached per shape (hello_for)", lambda: hello_for(tls12)),
         ("build+encode TLS 1.3 hello", lambda: encode(build(tls13))),
         (f"parse+decide TLS 1.2 flight ({len(flight)} B)", parse),
     ]
@@ -96,11 +99,13 @@ def codec(repeat: int) -> None:
         print(f"  {label:42} {_per_call_us(fn, repeat):7.1f}")
 
 
-def _plan_cpu(port: int, cfg: Callable[[int], PlanConfig], hosts: int, concurrency: int) -> dict:
+def _plan_cpu(
+    port: int, cfg: Callable[[int], PlanConfig], hosts: int, concurrency: int
+) -> dict[str, Any]:
     """One run of a plan over `hosts` hosts, `concurrency` in flight: hellos and client CPU
     per host (process time), and the hosts whose facts are not those of the bench target."""
 
-    async def many() -> dict:
+    async def many() -> dict[str, Any]:
         limiter = anyio.CapacityLimiter(concurrency)
         sent, wrong = [0], [0]
 
@@ -127,6 +132,7 @@ def _plain_scan(port: int, hosts: int, concurrency: int, tmp: Path, core: int | 
     from bench.__main__ import _scanner_argv, _verify_scanner, _write_hosts
 
     inputs, out = tmp / "hosts.csv", tmp / "plain"
+    shutil.rmtree(out, ignore_errors=True)
     _write_hosts(inputs, hosts, port, 1)
     argv = [
         *_scanner_argv(),
@@ -146,7 +152,11 @@ def plans(a: argparse.Namespace) -> list[tuple[str, bool]]:
     pki = BenchPki.create(AS_OF, 1)
     server_core, client_core = _cores()
     lines: list[tuple[str, bool]] = []
-    record: dict = {"hosts": a.hosts, "plain_hosts": a.plain_hosts, "concurrency": a.concurrency}
+    record: dict[str, Any] = {
+        "hosts": a.hosts,
+        "plain_hosts": a.plain_hosts,
+        "concurrency": a.concurrency,
+    }
     with tempfile.TemporaryDirectory() as t, nginx(pki, Path(t) / "nginx", server_core) as server:
         tmp = Path(t)
         (tmp / "ca.pem").write_bytes(pki.root.pem)
@@ -155,28 +165,32 @@ def plans(a: argparse.Namespace) -> list[tuple[str, bool]]:
             f"EC P-256), C={a.concurrency}, median of {a.runs}:",
             flush=True,
         )
-        plain = statistics.median(
-            _plain_scan(server.port, a.plain_hosts, a.concurrency, tmp, client_core)
-            for _ in range(a.runs)
-        )
-        record["plain_cpu_ms_per_host"] = round(plain, 4)
-        print(
-            f"  plain scan (scanner scan, {a.plain_hosts} hosts): {plain:6.3f} ms client CPU/host"
-        )
-        if client_core is not None:
-            import os
-
-            os.sched_setaffinity(0, {client_core})
         configs = {
             "--protocols": (lambda i: PlanConfig(sni=hostname(i, 1)), TARGET_PROTOCOLS),
             "--ciphers": (lambda i: PlanConfig(sni=hostname(i, 1), ciphers=True), TARGET_CIPHERS),
         }
-        for label, (cfg, target) in configs.items():
-            _plan_cpu(server.port, cfg, 50, a.concurrency)  # warm-up
-            runs = [_plan_cpu(server.port, cfg, a.hosts, a.concurrency) for _ in range(a.runs)]
-            cpu = statistics.median(r["cpu_ms"] for r in runs)
-            hellos = runs[0]["hellos"]
-            wrong = max(r["wrong"] for r in runs)
+        plain_runs: list[float] = []
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in configs}
+        for _ in range(a.runs):  # interleaved: each run sees the machine as the others do
+            plain_runs.append(
+                _plain_scan(server.port, a.plain_hosts, a.concurrency, tmp, client_core)
+            )
+            mask = os.sched_getaffinity(0)
+            if client_core is not None:
+                os.sched_setaffinity(0, {client_core})  # as the scanner child is pinned
+            for label, (cfg, _) in configs.items():
+                _plan_cpu(server.port, cfg, 50, a.concurrency)  # warm-up
+                runs[label].append(_plan_cpu(server.port, cfg, a.hosts, a.concurrency))
+            os.sched_setaffinity(0, mask)
+        plain = statistics.median(plain_runs)
+        record["plain_cpu_ms_per_host"] = round(plain, 4)
+        print(
+            f"  plain scan (scanner scan, {a.plain_hosts} hosts): {plain:6.3f} ms client CPU/host"
+        )
+        for label, (_, target) in configs.items():
+            cpu = statistics.median(r["cpu_ms"] for r in runs[label])
+            hellos = runs[label][0]["hellos"]
+            wrong = max(r["wrong"] for r in runs[label])
             ratio = cpu / plain
             record[label] = {"hellos_per_host": hellos, "cpu_ms_per_host": round(cpu, 4)}
             print(
