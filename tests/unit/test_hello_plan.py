@@ -123,8 +123,7 @@ def test_modern_server() -> None:
     assert facts.classes[Protocol.TLS1_2] == {WeakClass.CBC}
     assert facts.classes[Protocol.TLS1_3] == frozenset()
     assert facts.cipher_classes == {WeakClass.CBC}
-    # x25519 chosen from the TLS 1.3 probe's share, the hybrid from the post-quantum probe's;
-    # the rest by elimination
+    # x25519 chosen from the TLS 1.3 probe's share; the rest by elimination
     assert facts.groups == (X25519, X25519MLKEM768, P256, P384)
     assert facts.pq_kex is True and facts.large_hello_ok is True
     assert facts.server_preference is True
@@ -133,12 +132,11 @@ def test_modern_server() -> None:
     assert facts.suites is None
     assert sent == len(policy.probes)
     # one hello per version down to TLS 1.1 (its protocol_version alert answers TLS 1.0 and
-    # SSL 3.0) and SSL 2.0, two for weak classes, pq, three for groups (two already seen),
+    # SSL 3.0) and SSL 2.0, two for weak classes, four for groups (x25519 already seen), pq,
     # one preference check (the second suite came from the weak-class probe), no-SNI leaf
-    assert sent == 4 + 2 + 1 + 3 + 1 + 1
-    groups = [p for p in policy.probes if p.purpose == "groups"]
-    assert all(isinstance(p.hello, Offer) for p in groups)
-    assert not any(g in p.hello.groups for p in groups for g in (X25519, X25519MLKEM768))  # type: ignore[union-attr]
+    assert sent == 4 + 2 + 4 + 1 + 1 + 1
+    groups = [p.hello for p in policy.probes if p.purpose == "groups"]
+    assert all(isinstance(h, Offer) and X25519 not in h.groups for h in groups)
 
 
 def test_a_protocol_version_alert_answers_every_lower_version() -> None:

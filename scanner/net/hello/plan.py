@@ -12,12 +12,13 @@ The order (one probe after another, never two at once):
    hello per class accepted, plus one);
 3. with `ciphers`, every accepted suite per version, by elimination (the server's order when
    it has one), instead of 2;
-4. a browser's post-quantum hello (X25519MLKEM768 and x25519 shares, padded to a browser's
-   size, written in several TCP segments): its answer gives pq_kex and large_hello_ok; when it
-   goes unanswered, the same hello without the ML-KEM share and padding is the control;
-5. named groups by elimination, starting from those the probes above saw chosen (not asked
+4. named groups by elimination, starting from those the probes above saw chosen (not asked
    again): TLS 1.3 hellos with an empty key_share (RFC 8446 4.2.8) make the server name its
    group in a HelloRetryRequest; TLS 1.2 servers name the curve in ServerKeyExchange;
+5. a browser's post-quantum hello (X25519MLKEM768 and x25519 shares, padded to a browser's
+   size, written in several TCP segments; after the groups, as a middlebox that drops it
+   silently holds it to the host's deadline): its answer gives pq_kex and large_hello_ok; when
+   it goes unanswered, the same hello without the ML-KEM share and padding is the control;
 6. server preference: two accepted suites offered in the reverse of the order the server
    chose from;
 7. the leaf sent to a hello without SNI (TLS 1.2 and earlier: the Certificate is cleartext).
@@ -128,8 +129,8 @@ def plan(cfg: PlanConfig) -> Plan:
     f = _Found(sni=cfg.sni)
     yield from _versions(f)
     classes, suites = yield from _classes(cfg, f)
-    pq_kex, large_ok = yield from _pq_kex(cfg, f)
     groups = yield from _named_groups(cfg, f)
+    pq_kex, large_ok = yield from _pq_kex(cfg, f)
     preference = yield from _preference(f)
     nosni_chain = yield from _nosni(f)
     return HelloFacts(
@@ -340,8 +341,6 @@ def _pq_kex(
         pq_kex = o.group is not None and o.group in GROUPS and GROUPS[o.group].pq
         if isinstance(o, Accepted) and o.version < Protocol.TLS1_3:
             pq_kex = False
-        elif isinstance(o, Accepted) or chosen(o, Protocol.TLS1_3) is not None:
-            f.group(Protocol.TLS1_3, o.group)
         return pq_kex, True
     if isinstance(o, Refused) and o.kind is RefusalKind.ALERT:
         return None, True  # it read the hello and answered it
