@@ -399,6 +399,37 @@ def test_probes_take_per_ip_slots_one_at_a_time(pki: tuple[Issued, Issued], tmp_
     assert limiter._slots == {}
 
 
+def test_waiting_for_a_per_ip_slot_does_not_count_against_the_deadline(
+    pki: tuple[Issued, Issued], tmp_path: Path
+) -> None:
+    """Another connection holds the address's only slot for longer than the host's whole
+    deadline: the plan waits for it, then gets the full deadline for its probes."""
+    _, leaf = pki
+    limiter = PerIpLimiter(1)
+
+    async def go(port: int) -> tuple[HelloFacts, int]:
+        held = anyio.Event()
+
+        async def hold() -> None:
+            async with limiter.slot("127.0.0.1"):
+                held.set()
+                await anyio.sleep(3)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            await held.wait()
+            deadline = anyio.current_time() + 2
+            return await run(
+                "127.0.0.1", port, PlanConfig(sni=NAME), deadline=deadline, per_ip=limiter
+            )
+
+    with s_server(leaf, ["-tls1_3"], tmp_path) as port:
+        facts, sent = anyio.run(go, port)
+    assert facts.failures == () and facts.versions[Protocol.TLS1_3] is True
+    assert facts.groups and sent > 5
+    assert limiter._slots == {}
+
+
 # --- hostile peers --------------------------------------------------------------------------
 
 
