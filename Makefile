@@ -13,6 +13,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 EXTRAS := --extra dev --extra dask --extra s3 --extra docs
 PYTEST_ARGS ?=
+# sslyze for `make bench`, in a venv of its own (see the $(SSLYZE_STAMP) rule)
+SSLYZE_VENV := bench/.venv-sslyze
+SSLYZE_STAMP := $(SSLYZE_VENV)/.installed
 
 .PHONY: install lock demo test test-latest bench check lint docs clean
 
@@ -50,10 +53,20 @@ test-latest: | $(UV)
 	scripts/ensure-chromium
 	.venv-latest/bin/python -m pytest -q $(PYTEST_ARGS)
 
-bench: install
+bench: install $(SSLYZE_STAMP)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.fleet
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.hello
+	$(BIN)/python -m bench.peers --sslyze $(SSLYZE_VENV)/bin/python
+
+# sslyze for bench.peers, in a venv of its own: exactly what bench/requirements-sslyze.txt pins
+# (with hashes; regenerate it with `uv pip compile --generate-hashes` from `sslyze==VERSION`).
+$(SSLYZE_STAMP): bench/requirements-sslyze.txt | $(UV)
+	rm -rf $(SSLYZE_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(SSLYZE_VENV)
+	VIRTUAL_ENV=$(SSLYZE_VENV) $(UV) pip install --quiet --require-hashes -r bench/requirements-sslyze.txt
+	touch $(SSLYZE_STAMP)
 
 lint: install
 	$(BIN)/ruff check scanner tests bench docs/gen_reference.py

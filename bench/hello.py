@@ -1,37 +1,47 @@
-"""Client CPU of the ClientHello prober (issue 19): the codec alone (encode one hello, parse a
-first flight, decide its outcome), and the whole plan per host against `openssl s_server` on
-loopback (hellos per host, CPU ms per host, for --protocols and --ciphers).
+"""Client CPU of the ClientHello prober (issue 19) on the bench's target: the codec alone
+(encode one hello, parse a first flight, decide its outcome), then, against the bench's nginx
+(TLS 1.2 and 1.3, EC P-256 chain), a plain scan (`scanner scan`, a child process: its client
+CPU per host is the yardstick) and the prober's --protocols and --ciphers plans per host
+(`probe.run`, the same concurrency): hellos per host, client CPU per host, and that CPU as a
+multiple of the plain scan's, beside the targets.
 
-    python -m bench.hello [--hosts 20] [--repeat 2000]
+    python -m bench.hello [--hosts 2000] [--plain-hosts 5000] [--concurrency 200] [--runs 3]
+                          [--check]
 
-Targets (issue 19), against the ~1.2 ms of client CPU a plain scan spends per host:
---protocols adds at most 1.0x that, --ciphers at most 3x. Loopback only; not a timed test.
+Targets (issue 19), at the same concurrency: --protocols adds at most 1.0x the client CPU of a
+plain scan, --ciphers at most 3x. CPU is process time (user + system), never wall time: the
+machine may be shared. Medians over the runs. Loopback only; not a timed test.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 
+from bench.proc import pinned, run_measured
 from bench.server import BenchPki, hostname, nginx
 from scanner.model.suites import Protocol
-from scanner.net.capture import client_context
-from scanner.net.handshake import connect
-from scanner.net.hello.codec import FlightReader, Offer, build, encode
+from scanner.net.hello.codec import FlightReader, Offer, build, encode, hello_for
 from scanner.net.hello.outcome import decide
 from scanner.net.hello.plan import CLASSIC_GROUPS, TLS12_GROUPS, PlanConfig, ordered_suites
 from scanner.net.hello.probe import run
-from scanner.testing.openssl_server import s_server
-from scanner.testing.pki import make_leaf, rsa_key
 
-PLAIN_SCAN_MS = 1.2  # client CPU per host of a plain scan (issue 19, make bench)
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+TARGET_PROTOCOLS = 1.0  # extra client CPU per host, as a multiple of a plain scan's
+TARGET_CIPHERS = 3.0
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _per_call_us(fn: Callable[[], object], repeat: int) -> float:
@@ -80,6 +90,7 @@ def codec(repeat: int) -> None:
 
     rows = [
         ("build+encode TLS 1.2 hello (352 suites)", lambda: encode(build(tls12))),
+        ("the same from parts cached per shape (hello_for)", lambda: hello_for(tls12)),
         ("build+encode TLS 1.3 hello", lambda: encode(build(tls13))),
         (f"parse+decide TLS 1.2 flight ({len(flight)} B)", parse),
     ]
@@ -88,130 +99,132 @@ def codec(repeat: int) -> None:
         print(f"  {label:42} {_per_call_us(fn, repeat):7.1f}")
 
 
-def live(hosts: int) -> None:
-    leaf = make_leaf(
-        None,
-        dns_names=["*.bench.test"],
-        not_before=AS_OF - dt.timedelta(days=1),
-        not_after=AS_OF + dt.timedelta(days=90),
-        key=rsa_key(2048),
-    )
-    print(f"\nwhole plan per host against openssl s_server (ALL:@SECLEVEL=0), {hosts} hosts:")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        s_server(leaf, ["-cipher", "ALL:@SECLEVEL=0"], Path(tmp)) as port,
-    ):
-        ctx = client_context()
+def _plan_cpu(
+    port: int, cfg: Callable[[int], PlanConfig], hosts: int, concurrency: int
+) -> dict[str, Any]:
+    """One run of a plan over `hosts` hosts, `concurrency` in flight: hellos and client CPU
+    per host (process time), and the hosts whose facts are not those of the bench target."""
 
-        async def handshakes(n: int) -> float:
-            """The scanner's main handshake (net/handshake.py), the same server: the baseline."""
-            start = time.process_time()
-            for _ in range(n):
-                async with await connect("127.0.0.1", port) as conn:
-                    await conn.start_tls(ctx, "h00001.bench.test")
-            return time.process_time() - start
+    async def many() -> dict[str, Any]:
+        limiter = anyio.CapacityLimiter(concurrency)
+        sent, wrong = [0], [0]
 
-        anyio.run(handshakes, 2)
-        base_ms = anyio.run(handshakes, hosts * 3) * 1000 / (hosts * 3)
-        print(f"  one TLS handshake (the scan's own, without diagnosis): {base_ms:6.2f} ms/host")
-        name = "h00001.bench.test"
-        plans = {
-            "--protocols": PlanConfig(sni=name),
-            "--protocols, lean": PlanConfig(sni=name, classes_every_version=False, groups=False),
-            "--ciphers": PlanConfig(sni=name, ciphers=True),
-        }
-        for label, cfg in plans.items():
+        async def host(i: int) -> None:
+            async with limiter:
+                facts, n = await run("127.0.0.1", port, cfg(i), deadline=anyio.current_time() + 60)
+            sent[0] += n
+            spoken = facts.versions[Protocol.TLS1_2] and facts.versions[Protocol.TLS1_3]
+            if facts.failures or not spoken or facts.groups is None:
+                wrong[0] += 1
 
-            async def many(n: int, cfg: PlanConfig = cfg) -> tuple[int, float]:
-                start = time.process_time()
-                sent = 0
-                for _ in range(n):
-                    _, one = await run("127.0.0.1", port, cfg, deadline=anyio.current_time() + 60)
-                    sent += one
-                return sent, time.process_time() - start
+        start = time.process_time()
+        async with anyio.create_task_group() as tg:
+            for i in range(1, hosts + 1):
+                tg.start_soon(host, i)
+        cpu = time.process_time() - start
+        return {"hellos": sent[0] / hosts, "cpu_ms": cpu * 1000 / hosts, "wrong": wrong[0]}
 
-            anyio.run(many, 1)  # warm-up
-            sent, cpu = anyio.run(many, hosts)
-            cpu_ms = cpu * 1000 / hosts
-            target = 3.0 if cfg.ciphers else 1.0
-            print(
-                f"  {label:17}: {sent / hosts:5.1f} hellos/host, {cpu_ms:6.2f} ms client CPU/host"
-                f" = {cpu_ms / base_ms:4.1f}x one handshake,"
-                f" {cpu_ms / PLAIN_SCAN_MS:4.1f}x a plain scan's {PLAIN_SCAN_MS} ms"
-                f" (target {target:.1f}x), {cpu_ms * 1000 / (sent / hosts):4.0f} us/hello"
-            )
+    return anyio.run(many)
 
 
-def fleet(hosts: int, concurrency: int) -> None:
-    """The bench's nginx target (TLS 1.2+1.3, EC P-256 chain), `concurrency` hosts in flight as
-    in a scan: the scanner's own handshake per host, then the prober's plans per host."""
+def _plain_scan(port: int, hosts: int, concurrency: int, tmp: Path, core: int | None) -> float:
+    """Client CPU per host (ms) of a plain `scanner scan` of the target, in a child."""
+    from bench.__main__ import _scanner_argv, _verify_scanner, _write_hosts
+
+    inputs, out = tmp / "hosts.csv", tmp / "plain"
+    shutil.rmtree(out, ignore_errors=True)
+    _write_hosts(inputs, hosts, port, 1)
+    argv = [
+        *_scanner_argv(),
+        *("scan", str(inputs), "--out", str(out), "--concurrency", str(concurrency)),
+        *("--quiet", "--as-of", AS_OF.isoformat(), "--ca-bundle", str(tmp / "ca.pem")),
+        "--no-aia",
+    ]
+    u = run_measured(pinned(argv, core), timeout=120 + hosts / 50, log=tmp / "plain.log")
+    _verify_scanner(out, hosts)
+    return u.cpu * 1000 / hosts
+
+
+def plans(a: argparse.Namespace) -> list[tuple[str, bool]]:
+    """The bench target, a plain scan, the prober's plans; the target lines (text, met)."""
+    from bench.__main__ import _cores
+
     pki = BenchPki.create(AS_OF, 1)
-    ctx = client_context()
-    with tempfile.TemporaryDirectory() as tmp, nginx(pki, Path(tmp) / "nginx", None) as server:
-        port = server.port
-
-        async def handshake(i: int) -> int:
-            async with await connect("127.0.0.1", port) as conn:
-                await conn.start_tls(ctx, hostname(i, 1))
-            return 1
-
-        def prober(cfg: PlanConfig) -> Callable[[int], Awaitable[int]]:
-            async def one(i: int) -> int:
-                deadline = anyio.current_time() + 60
-                _, sent = await run("127.0.0.1", port, cfg, deadline=deadline)
-                return sent
-
-            return one
-
-        async def many(job: Callable[[int], Awaitable[int]]) -> tuple[int, float]:
-            limiter = anyio.CapacityLimiter(concurrency)
-            sent = [0]
-
-            async def host(i: int) -> None:
-                async with limiter:
-                    n = await job(i)  # not `sent[0] += await ...`: read before the await
-                sent[0] += n
-
-            start = time.process_time()
-            async with anyio.create_task_group() as tg:
-                for i in range(hosts):
-                    tg.start_soon(host, i)
-            return sent[0], time.process_time() - start
-
-        print(f"\nnginx (bench target), {hosts} hosts, {concurrency} in flight:")
-        anyio.run(many, handshake)
-        _, base = anyio.run(many, handshake)
-        base_ms = base * 1000 / hosts
-        print(f"  one TLS handshake (the scan's own, without diagnosis): {base_ms:6.2f} ms/host")
-        plans = {
-            "--protocols": PlanConfig(sni=hostname(0, 1)),
-            "--protocols, lean": PlanConfig(
-                sni=hostname(0, 1), classes_every_version=False, groups=False
-            ),
-            "--ciphers": PlanConfig(sni=hostname(0, 1), ciphers=True),
+    server_core, client_core = _cores()
+    lines: list[tuple[str, bool]] = []
+    record: dict[str, Any] = {
+        "hosts": a.hosts,
+        "plain_hosts": a.plain_hosts,
+        "concurrency": a.concurrency,
+    }
+    with tempfile.TemporaryDirectory() as t, nginx(pki, Path(t) / "nginx", server_core) as server:
+        tmp = Path(t)
+        (tmp / "ca.pem").write_bytes(pki.root.pem)
+        print(
+            f"\nprober plans against the bench target ({server.version}, TLS 1.2 and 1.3, "
+            f"EC P-256), C={a.concurrency}, median of {a.runs}:",
+            flush=True,
+        )
+        configs = {
+            "--protocols": (lambda i: PlanConfig(sni=hostname(i, 1)), TARGET_PROTOCOLS),
+            "--ciphers": (lambda i: PlanConfig(sni=hostname(i, 1), ciphers=True), TARGET_CIPHERS),
         }
-        for label, cfg in plans.items():
-            sent, cpu = anyio.run(many, prober(cfg))
-            cpu_ms = cpu * 1000 / hosts
-            print(
-                f"  {label:17}: {sent / hosts:5.1f} hellos/host, {cpu_ms:6.2f} ms client CPU/host"
-                f" = {cpu_ms / base_ms:4.1f}x one handshake, {cpu_ms * 1000 / (sent / hosts):4.0f}"
-                " us/hello"
+        plain_runs: list[float] = []
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in configs}
+        for _ in range(a.runs):  # interleaved: each run sees the machine as the others do
+            plain_runs.append(
+                _plain_scan(server.port, a.plain_hosts, a.concurrency, tmp, client_core)
             )
+            mask = os.sched_getaffinity(0)
+            if client_core is not None:
+                os.sched_setaffinity(0, {client_core})  # as the scanner child is pinned
+            for label, (cfg, _) in configs.items():
+                _plan_cpu(server.port, cfg, 50, a.concurrency)  # warm-up
+                runs[label].append(_plan_cpu(server.port, cfg, a.hosts, a.concurrency))
+            os.sched_setaffinity(0, mask)
+        plain = statistics.median(plain_runs)
+        record["plain_cpu_ms_per_host"] = round(plain, 4)
+        print(
+            f"  plain scan (scanner scan, {a.plain_hosts} hosts): {plain:6.3f} ms client CPU/host"
+        )
+        for label, (_, target) in configs.items():
+            cpu = statistics.median(r["cpu_ms"] for r in runs[label])
+            hellos = runs[label][0]["hellos"]
+            wrong = max(r["wrong"] for r in runs[label])
+            ratio = cpu / plain
+            record[label] = {"hellos_per_host": hellos, "cpu_ms_per_host": round(cpu, 4)}
+            print(
+                f"  {label:11} plan: {hellos:5.1f} hellos/host, {cpu:6.3f} ms client CPU/host"
+                f" ({cpu * 1000 / hellos:3.0f} us/hello) = +{ratio:4.2f}x a plain scan"
+                f"   target <= {target:.1f}x: {'PASS' if ratio <= target else 'MISS'}",
+                flush=True,
+            )
+            lines.append(
+                (f"{label} adds <= {target:.1f}x a plain scan: {ratio:.2f}x", ratio <= target)
+            )
+            if wrong:
+                lines.append((f"{label}: {wrong} host(s) without the target's facts", False))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    record["targets"] = [{"line": line, "met": ok} for line, ok in lines]
+    (RESULTS / f"hello-{stamp}.json").write_text(json.dumps(record, indent=2))
+    return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=2000)
-    parser.add_argument("--fleet", type=int, default=300, help="hosts against nginx (0: skip)")
-    parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
-    codec(args.repeat)
-    live(args.hosts)
-    if args.fleet:
-        fleet(args.fleet, args.concurrency)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=2000, help="hosts per plan run")
+    parser.add_argument("--plain-hosts", type=int, default=5000, help="hosts of the plain scan")
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2000, help="codec calls per timing")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    a = parser.parse_args()
+    codec(a.repeat)
+    lines = plans(a)
+    wrong = [line for line, ok in lines if not ok and "without" in line]
+    return 1 if wrong or (a.check and not all(ok for _, ok in lines)) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,7 +14,7 @@ class HelloFacts:
 
     versions: dict[Protocol, bool | None]
     classes: dict[Protocol, frozenset[WeakClass] | None]  # weak classes accepted per version
-    groups: tuple[int, ...] | None
+    groups: tuple[int, ...] | None  # accepted: those any probe saw chosen, then the rest
     pq_kex: bool | None
     large_hello_ok: bool | None
     server_preference: bool | None

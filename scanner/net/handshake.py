@@ -101,14 +101,15 @@ async def connect(address: str, port: int) -> Connection:
 
 
 @functools.lru_cache(maxsize=4096)  # numeric: no lookup, same answer; fleets share addresses
-def _sockaddr(address: str, port: int) -> tuple[int, Any]:
+def sockaddr_of(address: str, port: int) -> tuple[int, Any]:
+    """(family, sockaddr) of a numeric address."""
     info = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     return info[0][0], info[0][4]
 
 
 async def _connect_asyncio(address: str, port: int) -> Connection:
     loop = asyncio.get_running_loop()
-    family, sockaddr = _sockaddr(address, port)
+    family, sockaddr = sockaddr_of(address, port)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import re
 import socket
 import ssl
 import struct
@@ -34,7 +35,7 @@ from scanner.net.hello.outcome import (
     Refused,
     Retried,
 )
-from scanner.net.hello.plan import PlanConfig, Probe, ordered_suites
+from scanner.net.hello.plan import Plan, PlanConfig, Probe, ordered_suites, plan
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
@@ -75,11 +76,26 @@ def _probe(port: int, probe: Probe, backend: str = "asyncio") -> Outcome:
     return anyio.run(go, backend=backend)
 
 
-def _run(port: int, cfg: PlanConfig, per_ip: PerIpLimiter | None = None) -> tuple[HelloFacts, int]:
+def _run(
+    port: int, cfg: PlanConfig, per_ip: PerIpLimiter | None = None, steps: Plan | None = None
+) -> tuple[HelloFacts, int]:
     async def go() -> tuple[HelloFacts, int]:
-        return await run("127.0.0.1", port, cfg, deadline=anyio.current_time() + 120, per_ip=per_ip)
+        deadline = anyio.current_time() + 120
+        return await run("127.0.0.1", port, cfg, deadline=deadline, per_ip=per_ip, steps=steps)
 
     return anyio.run(go)
+
+
+def _recorded(cfg: PlanConfig, purposes: list[str]) -> Plan:
+    """The plan for `cfg`, noting each probe's purpose as it is sent."""
+    steps = plan(cfg)
+    probe = next(steps)
+    while True:
+        purposes.append(probe.purpose)
+        try:
+            probe = steps.send((yield probe))
+        except StopIteration as done:
+            return done.value
 
 
 def _tls(version: Protocol, suites: tuple[int, ...], **kw: object) -> Offer:
@@ -327,11 +343,18 @@ def test_protocols_plan_against_openssl(pki: tuple[Issued, Issued], tmp_path: Pa
         "-no_tls1",
         "-no_tls1_1",
     ]
+    purposes: list[str] = []
     with s_server(leaf, [*options, "-groups", "X25519:P-384:ffdhe2048"], tmp_path) as port:
-        facts, sent = _run(port, PlanConfig(sni=NAME))
+        facts, sent = _run(
+            port, PlanConfig(sni=NAME), steps=_recorded(PlanConfig(sni=NAME), purposes)
+        )
     f = facts
     assert f.versions[Protocol.TLS1_2] and f.versions[Protocol.TLS1_3]
     assert not f.versions[Protocol.TLS1_0] and not f.versions[Protocol.TLS1_1]
+    # OpenSSL's protocol_version alert to the TLS 1.1 hello answers TLS 1.0 and SSL 3.0 too
+    assert f.versions[Protocol.SSL3] is False and f.versions[Protocol.SSL2] is False
+    assert "tls1_1" in purposes and "tls1_0" not in purposes and "ssl3" not in purposes
+    assert sent == len(purposes)
     assert f.classes[Protocol.TLS1_2] == {WeakClass.CBC, WeakClass.NO_FS}
     assert f.groups == (X25519, P384, FFDHE2048)
     assert f.pq_kex is False and f.large_hello_ok is True
@@ -373,6 +396,37 @@ def test_probes_take_per_ip_slots_one_at_a_time(pki: tuple[Issued, Issued], tmp_
     with s_server(leaf, ["-tls1_3"], tmp_path) as port:
         facts, sent = _run(port, PlanConfig(sni=NAME), per_ip=limiter)
     assert facts.versions[Protocol.TLS1_3] is True and sent > 5
+    assert limiter._slots == {}
+
+
+def test_waiting_for_a_per_ip_slot_does_not_count_against_the_deadline(
+    pki: tuple[Issued, Issued], tmp_path: Path
+) -> None:
+    """Another connection holds the address's only slot for longer than the host's whole
+    deadline: the plan waits for it, then gets the full deadline for its probes."""
+    _, leaf = pki
+    limiter = PerIpLimiter(1)
+
+    async def go(port: int) -> tuple[HelloFacts, int]:
+        held = anyio.Event()
+
+        async def hold() -> None:
+            async with limiter.slot("127.0.0.1"):
+                held.set()
+                await anyio.sleep(3)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            await held.wait()
+            deadline = anyio.current_time() + 2
+            return await run(
+                "127.0.0.1", port, PlanConfig(sni=NAME), deadline=deadline, per_ip=limiter
+            )
+
+    with s_server(leaf, ["-tls1_3"], tmp_path) as port:
+        facts, sent = anyio.run(go, port)
+    assert facts.failures == () and facts.versions[Protocol.TLS1_3] is True
+    assert facts.groups and sent > 5
     assert limiter._slots == {}
 
 
@@ -467,6 +521,26 @@ def test_silence_is_a_timeout_failure() -> None:
 
         outcome = anyio.run(go)
     assert isinstance(outcome, Failed) and "no answer within" in outcome.detail
+
+
+def test_the_host_deadline_ends_the_whole_plan() -> None:
+    """One deadline bounds every probe of a host: the probe in flight when it passes is a
+    timeout (with the stage it was in), every probe after it has no time left, and the plan
+    still returns its facts, with nothing known."""
+    with raw_server(lambda c: time.sleep(1.0)) as port:
+
+        async def go() -> tuple[HelloFacts, int, float]:
+            start = anyio.current_time()
+            facts, sent = await run("127.0.0.1", port, PlanConfig(sni=NAME), deadline=start + 0.3)
+            return facts, sent, anyio.current_time() - start
+
+        facts, sent, took = anyio.run(go)
+    assert took < 0.9  # the silent server holds each connection for a second
+    assert facts.versions == {v: None for v in Protocol}
+    first, *rest = facts.failures
+    assert re.fullmatch(r"tls1_3: no answer within 0\.[0-9]+ s \(during handshake\)", first)
+    assert rest and all(f.endswith("no time left within the host's deadline") for f in rest)
+    assert sent == len(facts.failures)
 
 
 def test_hrr_loop_over_the_network_ends() -> None:

@@ -39,6 +39,7 @@ from scanner.net.hello.codec import (
     build,
     encode,
     encode_sslv2,
+    hello_for,
     parse_client_hello,
     sct_list,
 )
@@ -607,3 +608,33 @@ def test_hellos_of_256_to_511_bytes_are_padded_to_512() -> None:
         assert not 0xFF < size < 0x200, (n, size)
         sizes.append(size)
     assert 512 in sizes  # some were padded
+
+
+@pytest.mark.parametrize("version", [Protocol.TLS1_3, Protocol.TLS1_2, Protocol.SSL3])
+@pytest.mark.parametrize("name", [None, "a.example", "n" * 200])
+@pytest.mark.parametrize("pad_to", [0, 1800])
+def test_hello_for_sends_exactly_the_hello_it_returns(
+    version: Protocol, name: str | None, pad_to: int
+) -> None:
+    """The prober's hellos come from parts cached per offer shape: the bytes are the encoding
+    of the hello returned (read back the same), for any name, suite list length and padding,
+    and two hellos of one offer differ in random (and TLS 1.3's session id) only."""
+    every = tuple(c for c in suites_for(version))
+    for suites in (every, every[: len(every) // 3], every[-1:]):
+        offer = Offer(
+            versions=(version,),
+            suites=suites,
+            groups=(0x1D, 0x17) if version is not Protocol.SSL3 else (),
+            key_shares=(0x1D,) if version is Protocol.TLS1_3 else (),
+            sni=name,
+            pad_to=pad_to,
+            extensions=version is not Protocol.SSL3,
+        )
+        hello, data = hello_for(offer)
+        again, other = hello_for(offer)
+        assert encode(hello) == data and parse_client_hello(data) == hello
+        assert hello.cipher_suites == suites and hello.extension(0) == again.extension(0)
+        assert (hello.extension(0) is not None) is bool(name and version is not Protocol.SSL3)
+        assert len(other) == len(data) and hello.random != again.random
+        if pad_to and version is not Protocol.SSL3:
+            assert len(data) == max(pad_to, len(encode(build(offer, random=hello.random))))

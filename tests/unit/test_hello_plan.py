@@ -123,16 +123,59 @@ def test_modern_server() -> None:
     assert facts.classes[Protocol.TLS1_2] == {WeakClass.CBC}
     assert facts.classes[Protocol.TLS1_3] == frozenset()
     assert facts.cipher_classes == {WeakClass.CBC}
-    assert facts.groups == (X25519MLKEM768, X25519, P256, P384)
+    # x25519 chosen from the TLS 1.3 probe's share; the rest by elimination
+    assert facts.groups == (X25519, X25519MLKEM768, P256, P384)
     assert facts.pq_kex is True and facts.large_hello_ok is True
     assert facts.server_preference is True
     assert facts.chain == (LEAF,) and facts.nosni_chain == (DEFAULT_LEAF,)
     assert facts.flight_read and facts.failures == ()
     assert facts.suites is None
     assert sent == len(policy.probes)
-    # one hello per version and SSL 2.0, two for weak classes, five for groups, pq, one
-    # preference check (the second suite came from the weak-class probe), no-SNI leaf
-    assert sent == 6 + 2 + 5 + 1 + 1 + 1
+    # one hello per version down to TLS 1.1 (its protocol_version alert answers TLS 1.0 and
+    # SSL 3.0) and SSL 2.0, two for weak classes, four for groups (x25519 already seen), pq,
+    # one preference check (the second suite came from the weak-class probe), no-SNI leaf
+    assert sent == 4 + 2 + 4 + 1 + 1 + 1
+    groups = [p.hello for p in policy.probes if p.purpose == "groups"]
+    assert all(isinstance(h, Offer) and X25519 not in h.groups for h in groups)
+
+
+def test_a_protocol_version_alert_answers_every_lower_version() -> None:
+    """RFC 5246 E.1: a server willing to speak a lower version answers with it; its
+    protocol_version alert says it speaks only higher ones. SSL 2.0 is still asked."""
+    policy = Policy(suites={Protocol.TLS1_3: TLS13})
+    facts, _ = drive(plan(PlanConfig(sni=None)), policy)
+    assert [p.purpose for p in policy.probes][:3] == ["tls1_3", "tls1_2", "ssl2"]
+    assert facts.versions == {v: v is Protocol.TLS1_3 for v in Protocol}
+
+
+def test_other_refusals_leave_lower_versions_to_their_own_probes() -> None:
+    """A handshake_failure alert, a close or a reset on the TLS 1.1 hello (an intolerant or
+    picky server) says nothing of TLS 1.0: it is asked."""
+    policy = Policy(suites={Protocol.TLS1_2: MODERN12, Protocol.TLS1_0: LEGACY10})
+    refusals = [
+        Refused(kind=RefusalKind.ALERT, alert=HANDSHAKE_FAILURE),
+        Refused(kind=RefusalKind.CLOSED),
+    ]
+    for refusal in refusals:
+
+        def answer(probe: Probe, refusal: Refused = refusal) -> Outcome:
+            return refusal if probe.purpose == "tls1_1" else policy(probe)
+
+        policy.probes.clear()
+        facts, _ = drive(plan(PlanConfig(sni=None)), answer)
+        assert facts.versions[Protocol.TLS1_1] is False and facts.versions[Protocol.TLS1_0]
+        assert "tls1_0" in [p.purpose for p in policy.probes]
+
+
+def test_groups_already_chosen_are_not_asked_again() -> None:
+    """A TLS 1.2-only server: the curve its ServerKeyExchange named to the version probe is
+    known; the elimination offers the rest only."""
+    policy = Policy(suites={Protocol.TLS1_2: MODERN12}, groups=(P256, X25519))
+    facts, _ = drive(plan(PlanConfig(sni=None)), policy)
+    assert facts.groups == (P256, X25519)
+    groups = [p.hello for p in policy.probes if p.purpose == "groups"]
+    assert len(groups) == 2  # x25519 named, then a refusal
+    assert all(isinstance(h, Offer) and P256 not in h.groups for h in groups)
 
 
 def test_client_order_server_has_no_preference() -> None:
@@ -143,7 +186,7 @@ def test_client_order_server_has_no_preference() -> None:
 
 def test_no_pq_server() -> None:
     facts, _ = drive(plan(PlanConfig(sni="a.example")), modern(groups=(P256, X25519)))
-    assert facts.pq_kex is False and facts.groups == (P256, X25519)
+    assert facts.pq_kex is False and facts.groups == (X25519, P256)
 
 
 def test_large_hello_intolerance_is_confirmed_by_a_small_control() -> None:
@@ -230,7 +273,8 @@ def test_hrr_loop_ends() -> None:
 
     facts, sent = drive(plan(PlanConfig(sni=None)), answer)
     assert facts.groups == (X25519,)
-    assert len([p for p in calls if p.purpose == "groups"]) == 2
+    # x25519 is known from the TLS 1.3 probe's share: named again, it ends the elimination
+    assert len([p for p in calls if p.purpose == "groups"]) == 1
 
 
 def test_every_probe_failing_leaves_everything_unknown() -> None:

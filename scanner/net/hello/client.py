@@ -216,14 +216,15 @@ assert all(len(v) == GROUPS[k].share_len for k, v in KEY_SHARES.items())
 _ECC_KX = ("ECDH", "ECDH/RSA", "ECDH/ECDSA", "ECDHEPSK")
 
 
-def _static_extensions(offer: Offer) -> tuple[Extension, ...]:
-    """The extensions an offer implies, but padding; cached per offer shape (see build)."""
+_ECC_SUITES: Final = frozenset(c for c, s in SUITES.items() if s.kx in _ECC_KX)
+
+
+def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
+    """The extensions an offer implies, but server_name and padding (`ecc`: it offers an ECC
+    suite)."""
     exts: list[Extension] = []
-    if offer.sni:
-        exts.append(Extension(EXT_SERVER_NAME, _sni(offer.sni)))
     tls13 = Protocol.TLS1_3 in offer.versions
-    ecc = tls13 or any(SUITES[c].kx in _ECC_KX for c in offer.suites if c in SUITES)
-    if ecc:
+    if tls13 or ecc:
         exts.append(Extension(EXT_EC_POINT_FORMATS, b"\x01\x00"))
     if offer.groups:
         exts.append(Extension(EXT_SUPPORTED_GROUPS, pack_u16(pack_codes(offer.groups))))
@@ -244,7 +245,32 @@ def _static_extensions(offer: Offer) -> tuple[Extension, ...]:
     return tuple(exts)
 
 
-_EXTENSIONS_CACHE: dict[Offer, tuple[Extension, ...]] = {}
+# Per offer shape, name and suites aside (a fleet's hosts differ by name; a cipher enumeration
+# sends one shape with ever fewer suites): the extensions and their encoding.
+_EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], bytes]] = {}
+_SUITES_CACHE: dict[tuple[int, ...], tuple[bytes, bool]] = {}
+
+
+def _extensions(offer: Offer, ecc: bool) -> tuple[tuple[Extension, ...], bytes]:
+    key = (offer.versions, offer.groups, offer.key_shares, offer.status_request, offer.sct, ecc)
+    found = _EXTENSIONS_CACHE.get(key)
+    if found is None:
+        if len(_EXTENSIONS_CACHE) >= 256:
+            _EXTENSIONS_CACHE.clear()
+        exts = _static_extensions(offer, ecc)
+        found = _EXTENSIONS_CACHE[key] = (exts, b"".join(map(_ext, exts)))
+    return found
+
+
+def _suites(suites: tuple[int, ...]) -> tuple[bytes, bool]:
+    """The suites' encoding, and whether any is an ECC suite."""
+    found = _SUITES_CACHE.get(suites)
+    if found is None:
+        if len(_SUITES_CACHE) >= 1024:
+            _SUITES_CACHE.clear()
+        ecc = not _ECC_SUITES.isdisjoint(suites)
+        found = _SUITES_CACHE[suites] = (pack_u16(pack_codes(suites)), ecc)
+    return found
 
 
 def build(
@@ -252,35 +278,72 @@ def build(
 ) -> ClientHello:
     """The ClientHello for an offer: legacy_version the highest offered version (TLS 1.2 when
     TLS 1.3 is offered, RFC 8446 4.1.2), a fresh random, and for TLS 1.3 a 32-byte session id
-    (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per offer."""
+    (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per shape."""
+    return hello_for(offer, random=random, session_id=session_id)[0]
+
+
+def hello_for(
+    offer: Offer, *, random: bytes | None = None, session_id: bytes | None = None
+) -> tuple[ClientHello, bytes]:
+    """`build` and `encode` at once, from parts cached per offer shape and suite list: only
+    the name, the random and the session id are new per hello."""
     highest = offer.highest
     legacy = min(highest, Protocol.TLS1_2)
-    exts: tuple[Extension, ...] | None = None
-    if offer.extensions:
-        exts = _EXTENSIONS_CACHE.get(offer)
-        if exts is None:
-            if len(_EXTENSIONS_CACHE) > 256:
-                _EXTENSIONS_CACHE.clear()
-            exts = _EXTENSIONS_CACHE[offer] = _static_extensions(offer)
     if session_id is None:
         session_id = os.urandom(32) if highest is Protocol.TLS1_3 else b""
+    random = os.urandom(32) if random is None else random
+    if not offer.extensions:
+        hello = ClientHello(
+            version=legacy,
+            random=random,
+            session_id=session_id,
+            cipher_suites=offer.suites,
+            extensions=None,
+            record_version=min(legacy, Protocol.TLS1_0),
+        )
+        return hello, encode(hello)
+    suites, ecc = _suites(offer.suites)
+    rest, rest_bytes = _extensions(offer, ecc)
+    named = (Extension(EXT_SERVER_NAME, _sni(offer.sni)),) if offer.sni else ()
+    sni = _ext(named[0]) if named else b""
+    exts_size = 2 + len(sni) + len(rest_bytes)
+    # The handshake message: type and length (4), version, random, session id, suites,
+    # compression (one method), extensions.
+    size = 4 + 2 + 32 + 1 + len(session_id) + 2 + 2 * len(offer.suites) + 2 + exts_size
+    if offer.pad_to:
+        target = offer.pad_to  # record header(s) included, as `pad` counts
+        size += 5 * -(-size // 2**14)
+    elif 0xFF < size < 0x200:
+        # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
+        # bytes; clients pad those to 512 (RFC 7685 1, as BoringSSL and NSS do), at least 5
+        # bytes more (a padding extension has a 4-byte header), as BoringSSL adds.
+        target, size = max(512, size + 5) + 5, size + 5
+    else:
+        target = 0
+    padding = Extension(EXT_PADDING, bytes(target - size - 4)) if target >= size + 4 else None
+    exts: tuple[Extension, ...] = named
+    exts += rest if padding is None else (*rest, padding)
+    block = b"".join((sni, rest_bytes, _ext(padding) if padding else b""))
+    body = b"".join(
+        (
+            legacy.to_bytes(2, "big"),
+            random,
+            pack_u8(session_id),
+            suites,
+            b"\x01\x00",  # compression: null only
+            pack_u16(block),
+        )
+    )
     hello = ClientHello(
         version=legacy,
-        random=os.urandom(32) if random is None else random,
+        random=random,
         session_id=session_id,
         cipher_suites=offer.suites,
         extensions=exts,
         record_version=min(legacy, Protocol.TLS1_0),
     )
-    if exts is None:
-        return hello
-    if offer.pad_to:
-        return pad(hello, offer.pad_to)
-    # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
-    # bytes; clients pad those to 512 (RFC 7685 1, as BoringSSL and NSS do).
-    size = len(encode(hello)) - 5
-    # (a padding extension has a 4-byte header: at least 5 bytes more, as BoringSSL adds)
-    return pad(hello, max(512, size + 5) + 5) if 0xFF < size < 0x200 else hello
+    message = bytes((HT_CLIENT_HELLO,)) + pack_u24(body)
+    return hello, pack_records(HANDSHAKE, hello.record_version, message)
 
 
 def pad(hello: ClientHello, target: int) -> ClientHello:

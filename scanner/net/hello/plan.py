@@ -4,19 +4,21 @@ tests drive it with any function from Probe to Outcome.
 
 The order (one probe after another, never two at once):
 1. versions, highest first: TLS 1.3, TLS 1.2 .. SSL 3.0 (each offering every suite defined at
-   it; a ServerHello for a lower version answers that version too), then SSL 2.0 (its
-   SERVER-HELLO lists every cipher kind the server has in common with the client);
+   it; a ServerHello for a lower version answers that version too, a protocol_version alert
+   answers every lower one: no), then SSL 2.0 (its SERVER-HELLO lists every cipher kind the
+   server has in common with the client);
 2. weak classes per accepted version, by elimination: offer every suite of a class not yet
    seen; the suite chosen marks its classes accepted; a refusal clears the rest (at most one
    hello per class accepted, plus one);
 3. with `ciphers`, every accepted suite per version, by elimination (the server's order when
    it has one), instead of 2;
-4. named groups by elimination: TLS 1.3 hellos with an empty key_share (RFC 8446 4.2.8) make
-   the server name its group in a HelloRetryRequest; TLS 1.2 servers name the curve in
-   ServerKeyExchange;
+4. named groups by elimination, starting from those the probes above saw chosen (not asked
+   again): TLS 1.3 hellos with an empty key_share (RFC 8446 4.2.8) make the server name its
+   group in a HelloRetryRequest; TLS 1.2 servers name the curve in ServerKeyExchange;
 5. a browser's post-quantum hello (X25519MLKEM768 and x25519 shares, padded to a browser's
-   size, written in several TCP segments): its answer gives pq_kex and large_hello_ok; when it
-   goes unanswered, the same hello without the ML-KEM share and padding is the control;
+   size, written in several TCP segments; after the groups, as a middlebox that drops it
+   silently holds it to the host's deadline): its answer gives pq_kex and large_hello_ok; when
+   it goes unanswered, the same hello without the ML-KEM share and padding is the control;
 6. server preference: two accepted suites offered in the reverse of the order the server
    chose from;
 7. the leaf sent to a hello without SNI (TLS 1.2 and earlier: the Certificate is cleartext).
@@ -24,6 +26,7 @@ The order (one probe after another, never two at once):
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -98,6 +101,13 @@ class _Found:
     sct: bytes | None = None
     flight_read: bool = False
     ssl2_kinds: tuple[int, ...] = ()
+    groups: dict[Protocol, list[int]] = field(default_factory=dict)  # chosen by any probe
+
+    def group(self, version: Protocol, group: int | None) -> None:
+        """A group the server chose (key share, HelloRetryRequest, ServerKeyExchange)."""
+        found = self.groups.setdefault(version, [])
+        if group is not None and group not in found:
+            found.append(group)
 
     def note(self, version: Protocol, suite: int) -> None:
         found = self.seen.setdefault(version, [])
@@ -107,6 +117,8 @@ class _Found:
     def fail(self, purpose: str, outcome: Failed) -> None:
         self.failures.append(f"{purpose}: {outcome.detail}")
 
+
+PROTOCOL_VERSION = 70  # the alert (RFC 5246 7.2.2)
 
 Plan = Generator[Probe, Outcome, HelloFacts]
 _Steps = Generator[Probe, Outcome, None]
@@ -147,7 +159,7 @@ def _versions(f: _Found) -> _Steps:
     for v in LEGACY:
         # Answered already by a ServerHello for it to a higher probe: asked again only when
         # no chain has been read yet (it is then the highest version below TLS 1.3).
-        if v in f.versions and f.flight_read:
+        if v in f.versions and (f.flight_read or f.versions[v] is False):
             continue
         yield from _legacy_version(v, f)
     yield from _ssl2(f)
@@ -162,9 +174,10 @@ def _tls13(f: _Found) -> _Steps:
         return
     suite = chosen(o, tls13)
     f.versions[tls13] = suite is not None
-    if suite is not None:
+    if suite is not None and isinstance(o, Accepted | Retried):
         f.first[tls13] = suite
         f.note(tls13, suite)
+        f.group(tls13, o.group)
 
 
 def _legacy_version(v: Protocol, f: _Found) -> _Steps:
@@ -179,12 +192,18 @@ def _legacy_version(v: Protocol, f: _Found) -> _Steps:
         lower = _protocol(o.version)
         if lower is not None and lower < v and lower not in f.versions:
             f.versions[lower] = True
+    if isinstance(o, Refused) and o.alert == PROTOCOL_VERSION:
+        # RFC 5246 E.1: a server willing to use a version below this one answers with it; a
+        # protocol_version alert says it speaks only higher ones (SSL 2.0 is still asked).
+        for lower in LEGACY[LEGACY.index(v) + 1 :]:
+            f.versions.setdefault(lower, False)
     suite = chosen(o, v)
     f.versions[v] = suite is not None
     if suite is None or not isinstance(o, Accepted):
         return
     f.first[v] = suite
     f.note(v, suite)
+    f.group(v, o.group)
     if read and o.incomplete:
         f.failures.append(f"{v.column}: the certificate was not read: {o.incomplete}")
     elif read:
@@ -266,7 +285,7 @@ def _weak_classes(v: Protocol, f: _Found) -> Generator[Probe, Outcome, frozenset
     known: set[WeakClass] = set(SUITES[f.first[v]].classes) if v in f.first else set()
     unknown = set(WeakClass) - known
     for _ in range(len(WeakClass) + 1):
-        offer = tuple(c for c in ORDERED[v] if SUITES[c].classes & unknown)
+        offer = _of_classes(v, frozenset(unknown))
         if not offer:
             return frozenset(known)
         o = yield Probe(purpose=f"classes {v.column}", hello=offer_for(v, offer, f.sni))
@@ -282,15 +301,21 @@ def _weak_classes(v: Protocol, f: _Found) -> Generator[Probe, Outcome, frozenset
     return None
 
 
+@functools.lru_cache(maxsize=512)
+def _of_classes(v: Protocol, classes: frozenset[WeakClass]) -> tuple[int, ...]:
+    """The suites at `v` in any of `classes` (hosts of a fleet ask the same questions)."""
+    return tuple(c for c in ORDERED[v] if SUITES[c].classes & classes)
+
+
 # --- 4. groups -----------------------------------------------------------------------------
 
 
 def _named_groups(cfg: PlanConfig, f: _Found) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
     if cfg.groups and f.versions.get(Protocol.TLS1_3):
-        return (yield from _groups(Protocol.TLS1_3, f.sni, f.failures))
+        return (yield from _groups(Protocol.TLS1_3, f))
     if cfg.groups and any(f.versions.get(v) for v in LEGACY if v is not Protocol.SSL3):
         version = next(v for v in LEGACY if f.versions.get(v))
-        return (yield from _groups(version, f.sni, f.failures))
+        return (yield from _groups(version, f))
     return None
 
 
@@ -399,23 +424,21 @@ def _nosni(f: _Found) -> Generator[Probe, Outcome, tuple[bytes, ...] | None]:
     return None
 
 
-def _groups(
-    version: Protocol, sni: str | None, failures: list[str]
-) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
-    """Named groups by elimination. TLS 1.3: an empty key_share makes the server name its
-    choice in a HelloRetryRequest. TLS 1.2: ECDHE suites only; ServerKeyExchange names the
-    curve."""
+def _groups(version: Protocol, f: _Found) -> Generator[Probe, Outcome, tuple[int, ...] | None]:
+    """Named groups by elimination, those other probes saw chosen first (not offered again).
+    TLS 1.3: an empty key_share makes the server name its choice in a HelloRetryRequest.
+    TLS 1.2: ECDHE suites only; ServerKeyExchange names the curve."""
     tls13 = version is Protocol.TLS1_3
-    left = list(TLS13_GROUPS if tls13 else TLS12_GROUPS)
+    got = list(f.groups.get(version, ()))
+    left = [g for g in (TLS13_GROUPS if tls13 else TLS12_GROUPS) if g not in got]
     suites = ORDERED[version]
     if not tls13:
         suites = tuple(c for c in suites if SUITES[c].kx in ECDHE_KX)
-    got: list[int] = []
     while left:
-        offer = offer_for(version, suites, sni, groups=tuple(left), key_shares=())
+        offer = offer_for(version, suites, f.sni, groups=tuple(left), key_shares=())
         o = yield Probe(purpose="groups", hello=offer, read_flight=not tls13)
         if isinstance(o, Failed):
-            failures.append(f"groups: {o.detail}")
+            f.failures.append(f"groups: {o.detail}")
             return None
         if tls13:
             group = o.group if isinstance(o, Retried) else None

@@ -46,6 +46,7 @@ from scanner.net.hello.records import (
     MAX_RECORD,
     Cursor,
     DecodeError,
+    Extension,
     read_extensions,
 )
 
@@ -68,10 +69,14 @@ class FlightReader:
     ProtocolError). `sslv2`: an SSL 2.0 hello was sent, so an SSL 2.0 answer is expected.
 
     The caller reads at most `room` bytes at a time: buffered bytes never exceed
-    MAX_BUFFERED."""
+    MAX_BUFFERED. `hello_only`: stop at the ServerHello (or HelloRetryRequest), reading
+    nothing after it (a probe that needs only the server's choice)."""
 
-    def __init__(self, offered: ClientHello | SSL2ClientHello | None = None) -> None:
+    def __init__(
+        self, offered: ClientHello | SSL2ClientHello | None = None, *, hello_only: bool = False
+    ) -> None:
         self._offered = offered
+        self._hello_only = hello_only
         self._sslv2 = isinstance(offered, SSL2ClientHello)
         self._buf = bytearray()
         self._hs = bytearray()
@@ -98,7 +103,7 @@ class FlightReader:
             return [self._fail(f"more than {MAX_BUFFERED} bytes buffered")]
         self._buf += data
         out: list[Event] = []
-        while not st.failed:
+        while not st.failed and not (self._hello_only and (st.server_hello or st.retried)):
             if self._sslv2 and self._buf and self._buf[0] & 0x80:
                 if not self._sslv2_record(out):
                     break
@@ -186,8 +191,8 @@ class FlightReader:
         return True
 
     def _messages(self, out: list[Event]) -> None:
-        hs = self._hs
-        while len(hs) >= 4 and not self._state.failed:
+        hs, st = self._hs, self._state
+        while len(hs) >= 4 and not st.failed and not (self._hello_only and st.seen):
             mtype, length = hs[0], int.from_bytes(hs[1:4], "big")
             if length > MAX_MESSAGE:
                 out.append(self._fail(f"handshake message of {length} bytes (cap {MAX_MESSAGE})"))
@@ -301,7 +306,35 @@ def _offered_shares(hello: ClientHello) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _server_hello(body: bytes) -> ServerHello | HelloRetryRequest:
+def _fields(body: bytes) -> tuple[int, bytes, bytes, int, int, tuple[Extension, ...] | None]:
+    """A ServerHello's fields; well-formed bodies by slicing, the rest by the cursor (which
+    says where they go wrong)."""
+    n, sid = len(body), body[34] if len(body) > 34 else 33
+    at = 35 + sid
+    if sid <= 32 and at + 3 <= n:
+        exts: list[Extension] | None = None
+        end = at + 3
+        whole = end == n  # no extensions block
+        if end + 2 <= n:
+            pos, exts = end + 2, []
+            if pos + int.from_bytes(body[end:pos], "big") == n:
+                while pos + 4 <= n:
+                    length = int.from_bytes(body[pos + 2 : pos + 4], "big")
+                    if pos + 4 + length > n:
+                        break
+                    kind = int.from_bytes(body[pos : pos + 2], "big")
+                    exts.append(Extension(kind, body[pos + 4 : pos + 4 + length]))
+                    pos += 4 + length
+                whole = pos == n
+        if whole:
+            return (
+                int.from_bytes(body[:2], "big"),
+                body[2:34],
+                body[35:at],
+                int.from_bytes(body[at : at + 2], "big"),
+                body[at + 2],
+                None if exts is None else tuple(exts),
+            )
     c = Cursor(body)
     legacy = c.uint(2)
     random = c.take(32)
@@ -310,9 +343,14 @@ def _server_hello(body: bytes) -> ServerHello | HelloRetryRequest:
         raise DecodeError("session id over 32 bytes")
     suite = c.uint(2)
     compression = c.uint(1)
-    exts = read_extensions(c) if c.left else None
+    parsed = read_extensions(c) if c.left else None
     if c.left:
         raise DecodeError("bytes after the extensions")
+    return legacy, random, session_id, suite, compression, parsed
+
+
+def _server_hello(body: bytes) -> ServerHello | HelloRetryRequest:
+    legacy, random, session_id, suite, compression, exts = _fields(body)
     version = legacy
     group = None
     is_hrr = random == HRR_RANDOM
