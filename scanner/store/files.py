@@ -239,6 +239,21 @@ def iter_table_pandas(
             yield batch.to_pandas(types_mapper=tables.nullable_dtype)
 
 
+def iter_table_lists(
+    path: Path | Location, columns: Sequence[str], batch_rows: int = BATCH_ROWS
+) -> Iterator[tuple[dict[str, list[Any]], list[bool]]]:
+    """A Parquet table as slices of plain Python lists (no pandas), with, per row, whether its
+    `not_after` is set (read as a validity mask, not as datetimes)."""
+    import pyarrow.compute as pc
+
+    with Location.of(path).arrow_source() as source:
+        pf = pq.ParquetFile(source)
+        wanted = [*dict.fromkeys(columns), "not_after"]
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
+            lists = {name: batch.column(name).to_pylist() for name in columns}
+            yield lists, pc.is_valid(batch.column("not_after")).to_pylist()
+
+
 def count_containing(
     path: Path | Location, column: str, text: str, batch_rows: int = BATCH_ROWS
 ) -> int:
