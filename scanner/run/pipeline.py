@@ -365,8 +365,6 @@ async def scan_stream(
         resolver=resolver,
         purpose="AIA, CRL or OCSP fetch",
     )
-    if config.aia or config.revocation:
-        http.open()
     try:
         async with anyio.create_task_group() as background:
             shared = _Shared(
