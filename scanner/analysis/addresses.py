@@ -4,12 +4,15 @@ down. Pure; folds over hosts.parquet in batches, since a target's rows are adjac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from scanner.analysis.cells import has
 from scanner.model.catalogue import Code
+
+if TYPE_CHECKING:  # the end of a scan counts names without importing pandas
+    import pandas as pd
 
 NAME_COLUMNS = ("input_line", "status", "findings")
 
@@ -26,9 +29,14 @@ class NameCounts:
 
     def add(self, batch: pd.DataFrame) -> None:
         """Count a batch of hosts rows (columns NAME_COLUMNS), in file order."""
-        lines = batch["input_line"].tolist()
-        statuses = batch["status"].tolist()
-        findings = batch["findings"].tolist()
+        self.add_rows(
+            batch["input_line"].tolist(), batch["status"].tolist(), batch["findings"].tolist()
+        )
+
+    def add_rows(
+        self, lines: Sequence[Any], statuses: Sequence[Any], findings: Sequence[Any]
+    ) -> None:
+        """The same, from the columns as lists."""
         for line, status, codes in zip(lines, statuses, findings, strict=True):
             if line != self._line:
                 self._close()
@@ -59,6 +67,8 @@ class NameCounts:
     def summary_rows(self) -> pd.DataFrame:
         """The rows of kind `names` that summary.csv adds: names counted, and their share of
         the targets."""
+        import pandas as pd
+
         rows = [
             ("names", "several_addresses", self.several_addresses),
             ("names", "inconsistent_backends", self.inconsistent_backends),

@@ -18,17 +18,15 @@ from scanner.analysis.fixlist import (
     several_addresses,
     target_labels,
 )
+from scanner.analysis.fold import SkewCounts, skew_message
 from scanner.analysis.forecast import fleet_forecast
 from scanner.analysis.grade import Grade
 from scanner.analysis.severity import WORST_FIRST, rank
 from scanner.errors import UsageError
 from scanner.model.catalogue import CATALOGUE, Code
-from scanner.model.columns import VERDICT_COLUMNS
-from scanner.model.timefmt import utc_iso
+from scanner.model.columns import PROBLEM_VERDICTS, VERDICT_COLUMNS
 from scanner.model.types import ErrorCode
 
-# Verdicts reported as "problems": every verdict column but `trusted`, plus not trusted.
-PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")
 # The hosts.parquet columns these summaries read.
 SUMMARY_INPUT_COLUMNS = (
     "host",
@@ -163,9 +161,6 @@ def summarise_by(hosts: pd.DataFrame, column: str, stores: Sequence[str] = ()) -
 
 WEEK = dt.timedelta(days=7)
 CALENDAR_WEEKS = 12
-# "Most of the fleet": more than this share of hosts with a leaf, and at least this many.
-SKEW_SHARE = 0.5
-SKEW_MIN_HOSTS = 5
 
 
 def _ok_with_leaf(hosts: pd.DataFrame) -> pd.DataFrame:
@@ -201,21 +196,6 @@ def expiry_calendar(
     return pd.DataFrame(rows, columns=["week", "starts", "ends", "hosts", "leaves", "examples"])
 
 
-@dataclass(frozen=True, slots=True)
-class SkewCounts:
-    """Hosts with a leaf, and how many look expired or not yet valid: the clock check's
-    input, summed over slices of a large table."""
-
-    total: int = 0
-    expired: int = 0
-    future: int = 0
-
-    def __add__(self, other: SkewCounts) -> SkewCounts:
-        return SkewCounts(
-            self.total + other.total, self.expired + other.expired, self.future + other.future
-        )
-
-
 SKEW_INPUT_COLUMNS = ("status", "not_after", "expired", "not_yet_valid")
 
 
@@ -225,20 +205,6 @@ def skew_counts(hosts: pd.DataFrame) -> SkewCounts:
         len(ok),
         int((ok["expired"] == True).sum()),  # noqa: E712
         int((ok["not_yet_valid"] == True).sum()),  # noqa: E712
-    )
-
-
-def skew_message(c: SkewCounts, as_of: dt.datetime) -> str | None:
-    """A warning when most of the fleet looks expired or not yet valid at once: then the
-    scanning machine's clock (or --as-of) is the likelier culprit than the fleet."""
-    if c.total < SKEW_MIN_HOSTS or (c.expired + c.future) / c.total <= SKEW_SHARE:
-        return None
-    direction = "ahead" if c.expired >= c.future else "behind"
-    return (
-        f"{c.expired + c.future} of {c.total} hosts with a certificate look expired "
-        f"({c.expired}) or not yet valid ({c.future}) as of "
-        f"{utc_iso(as_of)}: check the scanning machine's clock (it may "
-        f"be {direction}) and --as-of before blaming the fleet"
     )
 
 

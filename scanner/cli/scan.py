@@ -148,8 +148,6 @@ class PlainProgress:
 
 
 def print_report(report: ScanReport, worst: int = 10) -> None:
-    import pandas as pd
-
     meta = report.meta
     c = report.counts
     state = " (INTERRUPTED: --resume continues it)" if report.interrupted else ""
@@ -163,22 +161,29 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
     )
     from rich.table import Table
 
-    from scanner.present.formats import Section, terminal_section
-
     table = Table(title="Findings and errors", title_justify="left")
     for col in ("kind", "name", "hosts", "share"):
         table.add_column(col, justify="right" if col in ("hosts", "share") else "left")
-    for row in report.summary.itertuples(index=False):
-        if row.hosts and row.kind in (
-            "verdict",
-            "error",
-            "finding",
-            "grade",
-            "trust_store",
-            "names",
-        ):
-            table.add_row(row.kind, row.name, str(row.hosts), f"{row.share:.1%}")
+    shown = ("verdict", "error", "finding", "grade", "trust_store", "names")
+    for kind, name, hosts, share in report.rows:
+        if hosts and kind in shown:
+            table.add_row(kind, name, str(hosts), f"{share:.1%}")
     out_console().print(table)
+    if report.worst_rows:  # (pandas is imported only to print hosts with findings)
+        _print_worst(report, worst)
+    if meta.get("internal_errors"):
+        err_console().print(
+            f"{meta['internal_errors']} internal error(s): see rows with error=internal",
+            markup=False,
+        )
+
+
+def _print_worst(report: ScanReport, worst: int) -> None:
+    import pandas as pd
+
+    from scanner.present.formats import Section, terminal_section
+
+    meta, c = report.meta, report.counts
     top = report.worst.head(worst) if report.worst is not None else None
     if top is not None and not top.empty:
         with_findings = sum(c.get("severities", {}).values())
@@ -204,11 +209,6 @@ def print_report(report: ScanReport, worst: int = 10) -> None:
             caption=f"{more} more not shown: scanner summary lists all" if more > 0 else None,
         )
         out_console().print(terminal_section(worst_table, out_console().width))
-    if meta.get("internal_errors"):
-        err_console().print(
-            f"{meta['internal_errors']} internal error(s): see rows with error=internal",
-            markup=False,
-        )
 
 
 def _severity(value: object) -> Severity | None:

@@ -14,6 +14,8 @@ VERDICT_COLUMNS = (
     "untrusted_root",
     "incomplete_chain",
 )
+# Verdicts reported as "problems": every verdict column but `trusted` (plus not trusted).
+PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")
 
 HOST_COLUMNS = (
     "host",

@@ -13,9 +13,9 @@ import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-import httpx
 from cryptography import x509
 
 from scanner.net.fetch import INTERNAL_ERROR, FetchRefused, HttpFetcher, Once
@@ -26,6 +26,9 @@ from scanner.x509.ari import Invalid, Window
 MAX_BYTES = ari.MAX_BODY
 MAX_WAIT = 5.0  # seconds a Retry-After on a refusal is waited within a host's deadline
 MAX_REMEMBERED = 100_000  # answers (and directories) kept per run; the oldest go first
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +54,8 @@ def _utc_now() -> dt.datetime:
 
 
 def _origin(url: str) -> str:
+    import httpx  # (imported by the fetcher's first request, not with this module)
+
     try:
         u = httpx.URL(url)
     except httpx.InvalidURL:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
+import anyio.to_thread
 import dns.exception
-import httpx
 from anyio.abc import TaskGroup
 
 from scanner.net.resolve import Resolver, SystemResolver
+
+if TYPE_CHECKING:  # httpx is imported with the first fetch: a scan that fetches nothing skips it
+    import httpx
 
 T = TypeVar("T")
 
@@ -146,6 +149,7 @@ class HttpFetcher:
         self._resolver = resolver or SystemResolver()
         self._purpose = purpose
         self._client: httpx.AsyncClient | None = None
+        self._opening = anyio.Lock()
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -176,9 +180,12 @@ class HttpFetcher:
     async def _limited(
         self, method: str, url: str, max_bytes: int, body: bytes | None, content_type: str | None
     ) -> tuple[bytes, httpx.Headers]:
+        client = await self._http()  # the first fetch imports httpx, in a worker thread
+        import httpx
+
         try:
             with anyio.fail_after(self.timeout):
-                return await self._follow(method, url, max_bytes, body, content_type)
+                return await self._follow(client, method, url, max_bytes, body, content_type)
         except TimeoutError:
             raise FetchRefused(f"no complete answer within {self.timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as e:
@@ -189,28 +196,38 @@ class HttpFetcher:
         except OSError as e:  # resolution failures of the system resolver
             raise FetchRefused(f"{type(e).__name__}: {e}"[:300], transient=True) from None
 
-    def open(self) -> None:
-        """Create the client now: its TLS context (the CA bundle read and parsed) costs a
-        fraction of a second that should not come out of the first host's deadline."""
-        self._http()
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,
-                timeout=self.timeout,
-                trust_env=False,  # no proxy from the environment: we check what we connect to
-                headers={
-                    "User-Agent": f"tls-fleet-scanner ({self._purpose})",
-                    "Accept-Encoding": "identity",
-                },
-            )
+    async def _http(self) -> httpx.AsyncClient:
+        """The client, made by the first fetch (in a worker thread: importing httpx and reading
+        its CA bundle take about 0.15 s, which a scan that fetches nothing never pays)."""
+        if self._client is not None:
+            return self._client
+        async with self._opening:
+            if self._client is None:
+                self._client = await anyio.to_thread.run_sync(self._create)
         return self._client
 
+    def _create(self) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=self.timeout,
+            trust_env=False,  # no proxy from the environment: we check what we connect to
+            headers={
+                "User-Agent": f"tls-fleet-scanner ({self._purpose})",
+                "Accept-Encoding": "identity",
+            },
+        )
+
     async def _follow(
-        self, method: str, url: str, max_bytes: int, body: bytes | None, ctype: str | None
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        max_bytes: int,
+        body: bytes | None,
+        ctype: str | None,
     ) -> tuple[bytes, httpx.Headers]:
-        client = self._http()
         scheme = _scheme(url)
         for _ in range(self.max_redirects + 1):
             if _scheme(url) != scheme or scheme not in ("http", "https"):
@@ -279,6 +296,8 @@ class HttpFetcher:
 
 def _check_url(url: str) -> httpx.URL:
     """Refuse what httpx would fail on below its own error types (a port out of range)."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as e:

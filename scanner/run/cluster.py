@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from scanner.analysis.summary import combine, worst_hosts
+from scanner.analysis.fold import combine_rows
+from scanner.analysis.summary import worst_hosts
 from scanner.errors import OutputError, ScannerError, UsageError
 from scanner.inputs.targets import Shard
 from scanner.run.options import ProgressFn, ScanOptions
@@ -319,12 +320,8 @@ def _result(future: Any, shard: Shard, out: Path | str) -> ScanReport:
 def _clock_warnings(reports: list[ScanReport]) -> tuple[set[str], str | None]:
     """Each shard's own clock check (a warning in its report, worded with its own counts) and
     the check over every shard's hosts: one warning for the scan, not one per shard."""
-    from scanner.analysis.summary import (
-        SKEW_INPUT_COLUMNS,
-        SkewCounts,
-        skew_counts,
-        skew_message,
-    )
+    from scanner.analysis.fold import SkewCounts, skew_message
+    from scanner.analysis.summary import SKEW_INPUT_COLUMNS, skew_counts
 
     own: set[str] = set()
     whole = SkewCounts()
@@ -344,10 +341,17 @@ def _clock_warnings(reports: list[ScanReport]) -> tuple[set[str], str | None]:
     return own, skew_message(whole, as_of) if as_of is not None else None
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as dicts of plain values (pandas' NA as None, list cells as lists)."""
+    return [
+        {k: (None if v is pd.NA else list(v) if k == "findings" else v) for k, v in row.items()}
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]
+
+
 def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
     """The shards' reports as one: counts summed, the summary recombined, the worst hosts of
     all shards."""
-    summary = combine(r.summary for r in reports)
     worst_parts = [r.worst for r in reports if r.worst is not None]
     worst = (
         worst_hosts(pd.concat(worst_parts, ignore_index=True), WORST_HOSTS) if worst_parts else None
@@ -376,8 +380,8 @@ def combine_reports(out: Path | str, reports: list[ScanReport]) -> ScanReport:
         out=out,
         scan_id=",".join(r.scan_id for r in reports),
         interrupted=any(r.interrupted for r in reports),
-        summary=summary,
-        worst=worst,
+        rows=tuple(combine_rows((r.rows for r in reports), counts.get("targets"))),
+        worst_rows=None if worst is None else tuple(_records(worst)),
         meta=meta,
         warnings=tuple(dict.fromkeys(warnings)),  # each once, not once per shard
     )

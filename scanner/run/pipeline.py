@@ -395,8 +395,6 @@ async def scan_stream(
         resolver=resolver,
         purpose="AIA, CRL or OCSP fetch",
     )
-    if config.aia or config.revocation or config.ari:
-        http.open()
     try:
         async with anyio.create_task_group() as background:
             shared = _Shared(

@@ -9,7 +9,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.analysis.counts import CountFold, ScanCounts
+from scanner.analysis.addresses import NameCounts
+from scanner.analysis.counts import ScanCounts
+from scanner.analysis.fold import (
+    FOLD_COLUMNS,
+    SUMMARY_FIELDS,
+    WORST_COLUMNS,
+    SummaryFold,
+    SummaryRow,
+    skew_message,
+)
 from scanner.inputs.targets import Deduper
 from scanner.model.types import DEFAULT_STORE
 from scanner.run.options import ScanOptions, options_record
@@ -21,27 +30,46 @@ from scanner.store.programs import browser_files
 from scanner.store.trust import describe
 from scanner.x509.certs import TrustStore
 
-if TYPE_CHECKING:  # pandas and the summary are imported at the end of a scan, not before it
+if TYPE_CHECKING:  # a scan never imports pandas; its report's DataFrames do, when asked for
     import pandas as pd
-
-    from scanner.analysis.addresses import NameCounts
 
 WORST_HOSTS = 40
 
 
 @dataclass(slots=True, kw_only=True)
 class ScanReport:
+    """What a scan reports: summary.csv's rows and the worst hosts, held as plain values (the
+    end of a scan imports no pandas); `summary` and `worst` give them as DataFrames."""
+
     out: Path | str
     scan_id: str
     interrupted: bool
-    summary: pd.DataFrame
-    worst: pd.DataFrame | None = None  # the worst hosts, for the printed report
+    rows: tuple[SummaryRow, ...]  # summary.csv: kind, name, hosts, share
+    worst_rows: tuple[dict[str, Any], ...] | None = None  # the worst hosts, worst first
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # for stderr: duplicates, no targets, the clock check
 
     @property
     def counts(self) -> dict[str, Any]:
         return dict(self.meta["counts"])
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows), columns=list(SUMMARY_FIELDS))
+
+    @property
+    def worst(self) -> pd.DataFrame | None:
+        """The worst hosts (WORST_COLUMNS), with nullable integers."""
+        if self.worst_rows is None:
+            return None
+        import pandas as pd
+
+        frame = pd.DataFrame(list(self.worst_rows), columns=list(WORST_COLUMNS))
+        for column in ("port", "days_remaining"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
 
 
 def version() -> str:
@@ -83,53 +111,29 @@ def input_warnings(options: ScanOptions, total: int, dedupe: Deduper) -> list[st
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Summary:
-    table: pd.DataFrame  # summary.csv
-    worst: pd.DataFrame | None
+    rows: list[SummaryRow]  # summary.csv
+    worst: list[dict[str, Any]]
     names: NameCounts
     tally: ScanCounts  # scanner.analysis.counts: distinct input lines; rows, one per address; ok
     clock: str | None  # the clock-skew warning, if the hosts' clocks suggest one
 
     def counted(self, kind: str) -> dict[str, int]:
-        rows = self.table[(self.table["kind"] == kind) & (self.table["hosts"] > 0)]
-        return {str(r.name): int(r.hosts) for r in rows.itertuples(index=False)}
+        return {name: hosts for k, name, hosts, _ in self.rows if k == kind and hosts > 0}
 
 
 def _summarise(out: Location, config: ScanConfig) -> _Summary:
-    """hosts.parquet read in batches: the summary, the worst hosts, per-name counts, skew."""
-    import pandas as pd
-
-    from scanner.analysis.addresses import NAME_COLUMNS, NameCounts
-    from scanner.analysis.summary import (
-        SKEW_INPUT_COLUMNS,
-        SUMMARY_INPUT_COLUMNS,
-        SkewCounts,
-        combine,
-        skew_counts,
-        skew_message,
-        summarise,
-        worst_hosts,
-    )
-
-    slices, worst = [], []
-    skew = SkewCounts()
-    columns = dict.fromkeys((*SUMMARY_INPUT_COLUMNS, *SKEW_INPUT_COLUMNS))
-    names = [DEFAULT_STORE, *(s.name for s in config.stores), *(p.name for p in config.programs)]
-    for batch in files.iter_table_pandas(out / "hosts.parquet", list(columns)):
-        slices.append(summarise(batch, names))
-        worst.append(worst_hosts(batch, WORST_HOSTS))
-        skew += skew_counts(batch)
-    per_name = NameCounts()
-    fold = CountFold()
-    for batch in files.iter_table_pandas(out / "hosts.parquet", NAME_COLUMNS):
-        per_name.add(batch)
-        fold.add(batch)
-    per_name.finish()
+    """hosts.parquet read in batches and folded (scanner.analysis.fold): the summary, the worst
+    hosts, per-name counts, skew. No pandas: a scan's end does not import it."""
+    stores = [DEFAULT_STORE, *(s.name for s in config.stores), *(p.name for p in config.programs)]
+    fold = SummaryFold(stores=stores, worst_n=WORST_HOSTS)
+    for columns, has_leaf in files.iter_table_lists(out / "hosts.parquet", FOLD_COLUMNS):
+        fold.add(columns, has_leaf)
     return _Summary(
-        table=pd.concat([combine(slices), per_name.summary_rows()], ignore_index=True),
-        worst=worst_hosts(pd.concat(worst, ignore_index=True), WORST_HOSTS) if worst else None,
-        names=per_name,
-        tally=fold.result(),
-        clock=skew_message(skew, config.as_of),
+        rows=fold.rows(),
+        worst=fold.worst(),
+        names=fold.names,
+        tally=fold.counts.result(),
+        clock=skew_message(fold.skew, config.as_of),
     )
 
 
@@ -181,9 +185,7 @@ def finish(
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
     if config.ciphers:  # --ciphers: its table's CSV copy too
         files.parquet_to_csv(out / "ciphers.parquet", out / "ciphers.csv")
-    files.write_csv_atomic(
-        out / "summary.csv", list(s.table.columns), s.table.itertuples(index=False)
-    )
+    files.write_csv_atomic(out / "summary.csv", list(SUMMARY_FIELDS), s.rows)
     trust = config.trust
     meta = {
         "scan_id": state["scan_id"],
@@ -225,8 +227,8 @@ def finish(
         out=options.out,
         scan_id=state["scan_id"],
         interrupted=interrupted,
-        summary=s.table,
-        worst=s.worst,
+        rows=tuple(s.rows),
+        worst_rows=tuple(s.worst),
         meta=meta,
         warnings=tuple(warnings),
     )
