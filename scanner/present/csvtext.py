@@ -27,7 +27,9 @@ def write_csv(
     """The header `names`, then the rows of each Arrow batch (its columns in that order)."""
     _header(stream, names)
     for batch in batches:
-        _write(stream, [_cells(batch.column(i)) for i in range(batch.num_columns)])
+        columns = [batch.column(i) for i in range(batch.num_columns)]
+        plain = [_never_quoted(c.type) for c in columns]
+        _write(stream, [_cells(c) for c in columns], plain=plain)
 
 
 def write_rows(stream: IO[str], names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -58,10 +60,25 @@ def _header(stream: IO[str], names: Sequence[str], *, terminal: bool = False) ->
     stream.write(",".join(_quote(_printable(cells) if terminal else cells).to_pylist()) + LINE_END)
 
 
-def _write(stream: IO[str], cells: Sequence[pa.Array], *, terminal: bool = False) -> None:
+def _never_quoted(t: pa.DataType) -> bool:
+    """Cells of this type are never quoted: no comma, quote, CR or LF in their text."""
+    return bool(pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_timestamp(t))
+
+
+def _write(
+    stream: IO[str],
+    cells: Sequence[pa.Array],
+    *,
+    terminal: bool = False,
+    plain: Sequence[bool] = (),
+) -> None:
     if not cells or not len(cells[0]):
         return
-    quoted = [_quote(_printable(c) if terminal else c) for c in cells]
+    plain = plain or [False] * len(cells)
+    quoted = [
+        pc.fill_null(c, "") if bare else _quote(_printable(c) if terminal else c)
+        for c, bare in zip(cells, plain, strict=True)
+    ]
     lines = pc.binary_join_element_wise(*quoted, ",").to_pylist()
     stream.write("".join(line + LINE_END for line in lines))
 

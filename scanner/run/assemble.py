@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -123,18 +124,38 @@ def _moot(d: Diagnosis) -> Diagnosis:
 
 def outlook(d: Diagnosis, seen: Outlook, distrust_on: dt.datetime | None = None) -> Outlook:
     """`seen` (ARI and CAA) with the date the host breaks with nothing changed: the one place
-    the causes of `forecast.HostDates` are gathered (a root program's `distrust_on` to come).
+    the causes of `forecast.HostDates` are gathered (`distrust_on`: see docs/guide/renewal.md).
     Null for a host not trusted now: it has broken already."""
     if not d.verdicts.trusted or d.leaf is None:
         return seen
-    first = forecast.breaks(
-        forecast.HostDates(
-            leaf_not_after=d.leaf.not_after,
-            path_not_afters=d.path_not_afters,
-            distrust_on=distrust_on,
-            ari_end=seen.ari_end,
-        )
-    )
+    first = _breaks(d.leaf.not_after, tuple(d.path_not_afters), distrust_on, seen.ari_end)
     if first is None:
         return seen
+    if seen == _NOTHING_SEEN:  # the common host (no --ari, no --caa): one value per date
+        return _seen_breaking(first.on, first.because.value)
     return dataclasses.replace(seen, breaks_on=first.on, breaks_because=first.because.value)
+
+
+_NOTHING_SEEN = Outlook()
+
+
+@functools.lru_cache(maxsize=1024)  # a fleet's hosts share few leaves and paths
+def _breaks(
+    leaf_not_after: dt.datetime | None,
+    path_not_afters: tuple[dt.datetime, ...],
+    distrust_on: dt.datetime | None,
+    ari_end: dt.datetime | None,
+) -> forecast.Break | None:
+    return forecast.breaks(
+        forecast.HostDates(
+            leaf_not_after=leaf_not_after,
+            path_not_afters=path_not_afters,
+            distrust_on=distrust_on,
+            ari_end=ari_end,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _seen_breaking(on: dt.datetime, because: str) -> Outlook:
+    return Outlook(breaks_on=on, breaks_because=because)

@@ -44,7 +44,6 @@ from scanner.net.resolve import Resolver, SystemResolver
 from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
 from scanner.run.assemble import Answer, assemble
-from scanner.run.clients import probe_protocols
 from scanner.run.feed import Feed
 from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead
 from scanner.store.crlfiles import load_crl_files
@@ -195,6 +194,8 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         # or AIA fetch must not leave them no time): PROBE_TIMEOUTS times --timeout, as a
         # host's hellos are many round trips (tens; hundreds with --ciphers).
         budget = cfg.timeout * (CIPHERS_TIMEOUTS if cfg.ciphers else PROBE_TIMEOUTS)
+        from scanner.run.clients import probe_protocols  # the prober: with --protocols only
+
         support, hello = await probe_protocols(
             target,
             hs,

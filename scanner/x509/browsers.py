@@ -243,7 +243,37 @@ def judge(
 ) -> tuple[BrowserView | None, tuple[Finding, ...]]:
     """The host's browser view and findings; (None, ()) without a built path (no parseable
     leaf). `extra_scts`: SCTs from the TLS extension and stapled OCSP, when the prober has
-    them."""
+    them. Without root programs, remembered per path (a fleet serves few certificates)."""
+    if ctx.programs:
+        return _judge(
+            chain_der, host=host, is_ip=is_ip, diagnosis=diagnosis, ctx=ctx, extra_scts=extra_scts
+        )
+    logs = ctx.log_list
+    key = (
+        tuple(diagnosis.path),
+        tuple(extra_scts),
+        ctx.as_of,
+        logs.sha256 if logs else None,
+        ctx.trust.sha256,
+    )
+    judged: tuple[BrowserView | None, tuple[Finding, ...]] = ctx.memo.browsers.get(
+        key,
+        lambda: _judge(
+            chain_der, host=host, is_ip=is_ip, diagnosis=diagnosis, ctx=ctx, extra_scts=extra_scts
+        ),
+    )
+    return judged
+
+
+def _judge(
+    chain_der: Sequence[bytes],
+    *,
+    host: str,
+    is_ip: bool,
+    diagnosis: Diagnosis,
+    ctx: DiagnosisContext,
+    extra_scts: Sequence[ct.Sct],
+) -> tuple[BrowserView | None, tuple[Finding, ...]]:
     path = _parsed(diagnosis.path, ctx)
     if not path:
         return None, ()

@@ -10,13 +10,16 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from scanner.errors import UsageError
 from scanner.model.types import AiaResult
 from scanner.x509.certs import TrustStore
-from scanner.x509.ct.logs import LogList
 from scanner.x509.memo import Memo
-from scanner.x509.programs.named import NamedProgram
+
+if TYPE_CHECKING:  # (loaded with --root-program and --ct-logs: a scan without them skips them)
+    from scanner.x509.ct.logs import LogList
+    from scanner.x509.programs.named import NamedProgram
 
 NOTHING_FETCHED: Mapping[str, AiaResult] = MappingProxyType({})
 

@@ -114,6 +114,9 @@ class Memo:
         # A path's CT facts (scanner.x509.browsers), per (path DER, extra SCTs, as-of, log
         # list): a fleet's hosts serving one certificate check its SCTs once.
         self.ct: Bounded[Hashable, Any] = Bounded(size // 8)
+        # A path's whole browser view and findings when no --root-program is given (nothing
+        # in it then depends on the host's name), per the same key and trust store.
+        self.browsers: Bounded[Hashable, Any] = Bounded(size // 8)
         # (CRL URLs, OCSP URLs) a certificate names: see scanner.x509.revocation.judge.
         self.pointers: ByIdentity[tuple[tuple[str, ...], ...]] = ByIdentity(size)
 
