@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 
 from scanner.errors import ResourceError
+from scanner.model.probed import HelloReport
 from scanner.model.types import (
     DIRECT_TLS,
     Addresses,
@@ -25,6 +26,7 @@ from scanner.model.types import (
     Finding,
     Handshake,
     InvalidTarget,
+    ProtocolSupport,
     ScanFailed,
     ScanResult,
     Target,
@@ -187,24 +189,7 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         ahead = await look_ahead(
             target, diagnosis, shared.lookahead, memo=ctx.memo, as_of=ctx.as_of, deadline=deadline
         )
-    support = hello = None
-    if cfg.protocols and hs.protocol == DIRECT_TLS:
-        # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
-        # null). The probes, one after another, within a budget of their own (a slow handshake
-        # or AIA fetch must not leave them no time): PROBE_TIMEOUTS times --timeout, as a
-        # host's hellos are many round trips (tens; hundreds with --ciphers).
-        budget = cfg.timeout * (CIPHERS_TIMEOUTS if cfg.ciphers else PROBE_TIMEOUTS)
-        from scanner.run.clients import probe_protocols  # the prober: with --protocols only
-
-        support, hello = await probe_protocols(
-            target,
-            hs,
-            diagnosis,
-            ciphers=cfg.ciphers,
-            as_of=cfg.as_of,
-            deadline=anyio.current_time() + budget,
-            per_ip=shared.per_ip,
-        )
+    support, hello = await _probe(target, hs, diagnosis, shared)
     # CT, lifetime and root programs, with the SCTs the prober read from the TLS extension
     # (TLS 1.2 and earlier: cleartext) beside the embedded ones.
     delivered = delivered_scts(hello.facts.sct_extension, None) if hello else ()
@@ -227,6 +212,31 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
         browser_findings=browser_findings,
         ahead=ahead,
     )
+
+
+async def _probe(
+    target: Target, hs: Handshake, diagnosis: Diagnosis, shared: _Shared
+) -> tuple[ProtocolSupport | None, HelloReport | None]:
+    """--protocols: the ClientHello prober's versions and facts (None, None otherwise)."""
+    cfg = shared.config
+    if cfg.protocols and hs.protocol == DIRECT_TLS:
+        # The probes speak TLS at once, so a STARTTLS host is not probed (its columns stay
+        # null). The probes, one after another, within a budget of their own (a slow handshake
+        # or AIA fetch must not leave them no time): PROBE_TIMEOUTS times --timeout, as a
+        # host's hellos are many round trips (tens; hundreds with --ciphers).
+        budget = cfg.timeout * (CIPHERS_TIMEOUTS if cfg.ciphers else PROBE_TIMEOUTS)
+        from scanner.run.clients import probe_protocols  # the prober: with --protocols only
+
+        return await probe_protocols(
+            target,
+            hs,
+            diagnosis,
+            ciphers=cfg.ciphers,
+            as_of=cfg.as_of,
+            deadline=anyio.current_time() + budget,
+            per_ip=shared.per_ip,
+        )
+    return None, None
 
 
 async def _revocation(diagnosis: Diagnosis, shared: _Shared, deadline: float) -> Diagnosis:
