@@ -23,13 +23,13 @@ from scanner.x509.certs import TrustStore
 from scanner.x509.chainfile import load_chain
 from scanner.x509.context import DiagnosisContext
 from scanner.x509.ct.logs import LogList
-from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from scanner.x509.programs.named import NamedProgram
     from scanner.x509.revocation import Crl
 
 # Columns that describe a connection; an offline check has none.

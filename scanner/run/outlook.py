@@ -10,17 +10,21 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from scanner.analysis import caa as caa_rules
 from scanner.errors import InputError
 from scanner.model.types import Diagnosis, Finding, Outlook, Target
-from scanner.net.ari import AriClient, AriOk
-from scanner.net.caa import CaaFound, CaaLookup
-from scanner.x509 import ari
-from scanner.x509.ari import DirectoryRule
 from scanner.x509.memo import Memo
+
+if TYPE_CHECKING:  # ARI and CAA load with --ari and --caa, not with every scan
+    from scanner.analysis import caa as caa_rules
+    from scanner.net.ari import AriClient
+    from scanner.net.caa import CaaLookup
+    from scanner.net.fetch import HttpFetcher
+    from scanner.x509 import ari
+    from scanner.x509.ari import DirectoryRule
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +40,8 @@ def load_caa_report(path: Path | str | None) -> CaaReport:
     """The report at `path` (InputError when it cannot be read or is not CCADB's)."""
     if path is None:
         return CaaReport()
+    from scanner.analysis import caa as caa_rules
+
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -62,6 +68,39 @@ class Lookahead:
     report: Mapping[str, caa_rules.CaEntry] = field(default_factory=dict)
 
 
+class Asked(Protocol):
+    """The options `lookahead` reads (the scan's ScanConfig)."""
+
+    @property
+    def ari(self) -> bool: ...
+    @property
+    def caa(self) -> bool: ...
+    @property
+    def acme_directories(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def nameservers(self) -> tuple[tuple[str, int], ...]: ...
+    @property
+    def aia_timeout(self) -> float: ...
+    @property
+    def caa_report(self) -> CaaReport: ...
+
+
+def lookahead(config: Asked, http: HttpFetcher) -> Lookahead | None:
+    """The ARI client and CAA lookup of a scan, for the options that ask for them."""
+    if not (config.ari or config.caa):
+        return None
+    from scanner.net.ari import AriClient
+    from scanner.net.caa import CaaLookup
+    from scanner.x509 import ari
+
+    return Lookahead(
+        ari=AriClient(http) if config.ari else None,
+        directories=tuple(ari.DirectoryRule(i, u) for i, u in config.acme_directories),
+        caa=CaaLookup(config.nameservers or None, config.aia_timeout) if config.caa else None,
+        report=config.caa_report.entries,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ahead:
     """One host's outcome: the outlook's ARI and CAA cells, and their findings."""
@@ -80,6 +119,11 @@ async def look_ahead(
     deadline: float,
 ) -> Ahead:
     """ARI then CAA for the host, within `deadline` (what is unanswered by then stays null)."""
+    from scanner.analysis import caa as caa_rules
+    from scanner.net.ari import AriOk
+    from scanner.net.caa import CaaFound
+    from scanner.x509 import ari
+
     window: ari.Window | None = None
     judged: caa_rules.CaaJudgement | None = None
     found: list[Finding] = []

@@ -9,7 +9,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -32,8 +32,6 @@ from scanner.model.types import (
     Target,
 )
 from scanner.net.aia import AiaFetcher, aia_failed
-from scanner.net.ari import AriClient
-from scanner.net.caa import CaaLookup
 from scanner.net.capture import (
     PerIpLimiter,
     capture,
@@ -47,11 +45,11 @@ from scanner.net.revocation import RevocationFetcher
 from scanner.net.starttls import choose
 from scanner.run.assemble import Answer, assemble
 from scanner.run.feed import Feed
-from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead
+from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead, lookahead
 from scanner.store.crlfiles import load_crl_files
 from scanner.store.programs import load_log_list, load_programs
 from scanner.store.trust import load_named, load_trust
-from scanner.x509 import ari, backends
+from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
 from scanner.x509 import revocation as rv
 from scanner.x509.browsers import delivered_scts
@@ -60,9 +58,11 @@ from scanner.x509.certs import TrustStore
 from scanner.x509.context import DiagnosisContext
 from scanner.x509.ct.logs import LogList
 from scanner.x509.memo import Memo
-from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
+
+if TYPE_CHECKING:  # (loaded with --root-program only)
+    from scanner.x509.programs.named import NamedProgram
 
 AIA_ROUNDS = 3  # a leaf, then up to two missing intermediates above it
 REVOCATION_ROUNDS = 2  # CRLs, then OCSP for certificates without a usable CRL
@@ -436,18 +436,6 @@ async def scan_stream(
         with anyio.CancelScope(shield=True):
             await http.aclose()
     return completed
-
-
-def lookahead(config: ScanConfig, http: HttpFetcher) -> Lookahead | None:
-    """The ARI client and CAA lookup of a scan, for the options that ask for them."""
-    if not (config.ari or config.caa):
-        return None
-    return Lookahead(
-        ari=AriClient(http) if config.ari else None,
-        directories=tuple(ari.DirectoryRule(i, u) for i, u in config.acme_directories),
-        caa=CaaLookup(config.nameservers or None, config.aia_timeout) if config.caa else None,
-        report=config.caa_report.entries,
-    )
 
 
 async def _work(

@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import InputError, UsageError
 from scanner.inputs.targets import Deduper, Header
@@ -27,8 +27,10 @@ from scanner.store import files
 from scanner.store.location import Location
 from scanner.x509.certs import TrustStore
 from scanner.x509.ct.logs import LogList
-from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
+
+if TYPE_CHECKING:  # (loaded with --root-program only)
+    from scanner.x509.programs.named import NamedProgram
 
 # Record keys a resume may change (the options declared `verdict=False`); every other key of
 # `resume_record` must be equal, or the tables would mix two scans.

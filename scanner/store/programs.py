@@ -6,14 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from scanner.errors import UsageError
 from scanner.model.types import DEFAULT_STORE
-from scanner.x509.ct.logs import MAX_LOG_LIST_BYTES, LogList, LogListError, read_log_list
-from scanner.x509.programs import MAX_BYTES, RootProgramError, read_program
-from scanner.x509.programs.named import NamedProgram, certificates_of, named
+
+if TYPE_CHECKING:  # the parsers load with --root-program and --ct-logs, not with every scan
+    from cryptography import x509
+
+    from scanner.x509.ct.logs import LogList
+    from scanner.x509.programs.named import NamedProgram
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 
@@ -35,6 +37,8 @@ def parse_root_program(text: str) -> tuple[str, Path]:
 
 
 def _read(path: Path, cap: int, what: str) -> bytes:
+    from scanner.x509.programs import RootProgramError
+
     try:
         with open(path, "rb") as f:
             return f.read(cap + 1)  # never more than the cap (the parser refuses more)
@@ -51,6 +55,11 @@ def load_programs(
     """Each program read once, in option order, its anchors found among its own certificates,
     the other programs' and `known` (the scan's stores). `taken`: the --trust-store names.
     RootProgramError (a TrustStoreError) for a file that is not a root program."""
+    if not specs:
+        return ()
+    from scanner.x509.programs import MAX_BYTES, read_program
+    from scanner.x509.programs.named import certificates_of, named
+
     names = [n for n, _ in specs]
     twice = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(taken)))
     if twice:
@@ -67,6 +76,8 @@ def load_log_list(path: Path | None) -> LogList | None:
     """The log list at `path` (None: no --ct-logs). LogListError for anything else."""
     if path is None:
         return None
+    from scanner.x509.ct.logs import MAX_LOG_LIST_BYTES, LogListError, read_log_list
+
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_LOG_LIST_BYTES + 1)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -22,12 +23,12 @@ from scanner.x509 import ct, lifetime
 from scanner.x509 import findings as F
 from scanner.x509.context import DiagnosisContext
 from scanner.x509.diagnose import chain_facts
-from scanner.x509.programs.check import NotAnchored, ProgramDistrusted, Rule, check
-from scanner.x509.programs.named import NamedProgram
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
 
-_DATE_RULES = (Rule.SCT_NOT_AFTER, Rule.SCT_ALL_AFTER, Rule.SERVER_DISTRUST_AFTER)
+if TYPE_CHECKING:  # the programs' rules load with --root-program, not with every scan
+    from scanner.x509.programs.check import ProgramDistrusted
+    from scanner.x509.programs.named import NamedProgram
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,9 @@ def _dates(leaf: x509.Certificate) -> tuple[dt.datetime, dt.datetime] | None:
 
 
 def _cutoff_at(v: ProgramDistrusted) -> dt.datetime | None:
-    if v.rule not in _DATE_RULES:
+    from scanner.x509.programs.check import Rule
+
+    if v.rule not in (Rule.SCT_NOT_AFTER, Rule.SCT_ALL_AFTER, Rule.SERVER_DISTRUST_AFTER):
         return None
     return dt.datetime.fromisoformat(v.cutoff.replace("Z", "+00:00"))
 
@@ -123,6 +126,8 @@ def _program(
 ) -> tuple[ProgramVerdict, ProgramDistrusted | None]:
     """The program's verdict: the named-store verdict with its anchors as the store, then
     its constraints on the path built to them."""
+    from scanner.x509.programs.check import NotAnchored, ProgramDistrusted, check
+
     base = ProgramVerdict(
         name=np.name,
         kind=np.program.kind.value,
