@@ -17,6 +17,21 @@ VERDICT_COLUMNS = (
 # Verdicts reported as "problems": every verdict column but `trusted` (plus not trusted).
 PROBLEM_VERDICTS = tuple(c for c in VERDICT_COLUMNS if c != "trusted")
 
+# The ClientHello prober's hosts columns (--protocols, issue 19).
+HELLO_COLUMNS = (
+    "ssl2",
+    "ssl3",
+    "cipher_classes",
+    "server_preference",
+    "groups",
+    "pq_kex",
+    "large_hello_ok",
+    "nosni_leaf_sha256",
+    "ocsp_stapled",
+    "ocsp_stapled_status",
+    "sct_tls_count",
+)
+
 HOST_COLUMNS = (
     "host",
     "host_unicode",
@@ -51,18 +66,7 @@ HOST_COLUMNS = (
     "tls1_2",
     "tls1_3",
     "forward_secrecy_only",
-    # The ClientHello prober (--protocols, issue 19).
-    "ssl2",
-    "ssl3",
-    "cipher_classes",
-    "server_preference",
-    "groups",
-    "pq_kex",
-    "large_hello_ok",
-    "nosni_leaf_sha256",
-    "ocsp_stapled",
-    "ocsp_stapled_status",
-    "sct_tls_count",
+    *HELLO_COLUMNS,  # the ClientHello prober (--protocols, issue 19)
     "trusted_by",
     # How browsers decide (issue 20): --root-program, CT (--ct-logs), lifetime rules.
     "distrusted_by",

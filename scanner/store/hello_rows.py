@@ -11,20 +11,6 @@ from scanner.model.probed import HelloReport
 from scanner.model.suites import SSL2_CIPHER_KINDS, SUITES, Protocol, Suite, WeakClass, group_name
 from scanner.model.types import ScanOk
 
-HELLO_COLUMNS = (
-    "ssl2",
-    "ssl3",
-    "cipher_classes",
-    "server_preference",
-    "groups",
-    "pq_kex",
-    "large_hello_ok",
-    "nosni_leaf_sha256",
-    "ocsp_stapled",
-    "ocsp_stapled_status",
-    "sct_tls_count",
-)
-
 
 def hello_columns(report: HelloReport) -> dict[str, Any]:
     f = report.facts
