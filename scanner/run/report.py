@@ -25,6 +25,7 @@ from scanner.run.options import ScanOptions, options_record
 from scanner.run.pipeline import ScanConfig
 from scanner.run.resume import input_name
 from scanner.store import files
+from scanner.store.heap import release_free_memory
 from scanner.store.location import Location
 from scanner.store.programs import browser_files
 from scanner.store.trust import describe
@@ -182,6 +183,7 @@ def finish(
     s = _summarise(out, config)
     if s.clock:
         warnings = [*warnings, s.clock]
+    release_free_memory()  # each end-of-scan pass starts on a trimmed heap (issue 17)
     files.parquet_to_csv(out / "hosts.parquet", out / "hosts.csv")
     if config.ciphers:  # --ciphers: its table's CSV copy too
         files.parquet_to_csv(out / "ciphers.parquet", out / "ciphers.csv")
