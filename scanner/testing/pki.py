@@ -223,6 +223,37 @@ def make_leaf(
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
+def rsa_hierarchy(
+    ca_name: str, dns_name: str, as_of: dt.datetime, *, must_staple: bool = False
+) -> tuple[Issued, Issued]:
+    """`rsa_ca` and an `rsa_leaf` for `dns_name` under it: the prober's tests, whose servers
+    need RSA suites too."""
+    ca = rsa_ca(ca_name, as_of)
+    return ca, rsa_leaf(ca, dns_name, as_of, must_staple=must_staple)
+
+
+def rsa_ca(name: str, as_of: dt.datetime) -> Issued:
+    """An RSA-2048 root CA, 30 days before `as_of` to 365 after."""
+    return make_ca(
+        name,
+        not_before=as_of - dt.timedelta(days=30),
+        not_after=as_of + dt.timedelta(days=365),
+        key=rsa_key(2048),
+    )
+
+
+def rsa_leaf(ca: Issued, dns_name: str, as_of: dt.datetime, *, must_staple: bool = False) -> Issued:
+    """An RSA-2048 leaf for `dns_name` under `ca`, one day before `as_of` to 90 after."""
+    return make_leaf(
+        ca,
+        dns_names=[dns_name],
+        not_before=as_of - dt.timedelta(days=1),
+        not_after=as_of + dt.timedelta(days=90),
+        key=rsa_key(2048),
+        must_staple=must_staple,
+    )
+
+
 def ca_ladder(
     top: Issued, n: int, cn: str, *, not_before: dt.datetime, not_after: dt.datetime
 ) -> list[Issued]:

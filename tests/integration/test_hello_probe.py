@@ -39,7 +39,7 @@ from scanner.net.hello.plan import Plan, PlanConfig, Probe, ordered_suites, plan
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
 from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
-from scanner.testing.pki import Issued, make_ca, make_leaf, rsa_key
+from scanner.testing.pki import Issued, rsa_hierarchy
 from scanner.testing.servers import accepting
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -52,20 +52,7 @@ SECONDS = 10.0
 
 @pytest.fixture(scope="module")
 def pki() -> tuple[Issued, Issued]:
-    ca = make_ca(
-        "Hello Lab CA",
-        not_before=FIXED - dt.timedelta(days=30),
-        not_after=FIXED + dt.timedelta(days=365),
-        key=rsa_key(2048),
-    )
-    leaf = make_leaf(
-        ca,
-        dns_names=[NAME],
-        not_before=FIXED - dt.timedelta(days=1),
-        not_after=FIXED + dt.timedelta(days=90),
-        key=rsa_key(2048),
-    )
-    return ca, leaf
+    return rsa_hierarchy("Hello Lab CA", NAME, FIXED)
 
 
 def _probe(port: int, probe: Probe, backend: str = "asyncio") -> Outcome:

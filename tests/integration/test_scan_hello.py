@@ -29,7 +29,7 @@ from typer.testing import Result
 import scanner
 from scanner.testing import ctlab
 from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
-from scanner.testing.pki import Issued, make_ca, make_leaf, rsa_key
+from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
 from scanner.testing.servers import accepting
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -41,22 +41,10 @@ pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl (s_server) is n
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    ca = make_ca(
-        "Hello Scan CA",
-        not_before=FIXED - dt.timedelta(days=30),
-        not_after=FIXED + dt.timedelta(days=365),
-        key=rsa_key(2048),
-    )
+    ca = rsa_ca("Hello Scan CA", FIXED)
 
     def leaf(must_staple: bool = False) -> Issued:
-        return make_leaf(
-            ca,
-            dns_names=[NAME],
-            not_before=FIXED - dt.timedelta(days=1),
-            not_after=FIXED + dt.timedelta(days=90),
-            key=rsa_key(2048),
-            must_staple=must_staple,
-        )
+        return rsa_leaf(ca, NAME, FIXED, must_staple=must_staple)
 
     folder = tmp_path_factory.mktemp("hello-pki")
     (folder / "ca.pem").write_bytes(ca.pem)

@@ -16,7 +16,7 @@ import pytest
 
 import scanner
 from scanner.testing.openssl_server import OPENSSL, s_server
-from scanner.testing.pki import make_ca, make_leaf, rsa_key
+from scanner.testing.pki import rsa_hierarchy
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "testssl.lab.test"
@@ -41,19 +41,7 @@ pytestmark = [
 
 
 def test_prober_and_testssl_agree(tmp_path: Path) -> None:
-    ca = make_ca(
-        "testssl CA",
-        not_before=FIXED - dt.timedelta(days=30),
-        not_after=FIXED + dt.timedelta(days=365),
-        key=rsa_key(2048),
-    )
-    leaf = make_leaf(
-        ca,
-        dns_names=[NAME],
-        not_before=FIXED - dt.timedelta(days=1),
-        not_after=FIXED + dt.timedelta(days=90),
-        key=rsa_key(2048),
-    )
+    ca, leaf = rsa_hierarchy("testssl CA", NAME, FIXED)
     (tmp_path / "ca.pem").write_bytes(ca.pem)
     report = tmp_path / "testssl.json"
     options = ["-cipher", "ALL:eNULL:@SECLEVEL=0", "-serverpref"]
