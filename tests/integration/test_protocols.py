@@ -70,7 +70,11 @@ def test_probes_of_a_tls10_only_server(lab: Lab) -> None:
     assert dict(p.accepted) == {V.TLS1_0: True, V.TLS1_1: False, V.TLS1_2: False, V.TLS1_3: False}
     assert p.forward_secrecy_only is True and p.failures == ()
     assert facts.versions[Protocol.SSL3] is False and facts.versions[Protocol.SSL2] is False
-    # Every hello in a --per-ip slot, one at a time.
+    # The plan holds one --per-ip slot (its hellos go one at a time); the streams path
+    # (trio) takes one slot per hello.
+    assert (limiter.taken, limiter.most) == (1, 1) and sent > 1
+    limiter = CountingLimiter(4)
+    _, _, sent = run_probe(lab.scenario("tls1_0_only").port, per_ip=limiter, backend="trio")
     assert (limiter.taken, limiter.most) == (sent, 1)
 
 

@@ -30,6 +30,7 @@ from scanner.net.hello.codec import (
     SSL2Error,
     SSL2ServerHello,
 )
+from scanner.net.hello.server import versions_listed
 
 EXT_SCT = 18
 
@@ -88,9 +89,8 @@ def lowest_offered(hello: ClientHello | SSL2ClientHello) -> int:
     if isinstance(hello, SSL2ClientHello):
         return hello.version
     raw = hello.extension(43)
-    if raw:
-        return min(int.from_bytes(raw[i : i + 2], "big") for i in range(1, len(raw) - 1, 2))
-    return hello.version
+    listed = versions_listed(raw) if raw else None
+    return min(listed) if listed else hello.version
 
 
 def decide(

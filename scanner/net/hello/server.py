@@ -6,6 +6,7 @@ checked against a cap before anything is buffered, and at most MAX_BUFFERED byte
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -253,12 +254,11 @@ class FlightReader:
         offered = self._offered
         if not isinstance(offered, ClientHello):
             return None
-        if hello.cipher_suite not in offered.cipher_suites:
+        if hello.cipher_suite not in suite_set(offered.cipher_suites):
             return f"the server selected cipher suite 0x{hello.cipher_suite:04x}, never offered"
         raw_versions = offered.extension(EXT_SUPPORTED_VERSIONS)
         if raw_versions is not None:
-            allowed = struct.unpack(f">{(len(raw_versions) - 1) // 2}H", raw_versions[1:])
-            ok = hello.version in allowed or (
+            ok = hello.version in versions_listed(raw_versions) or (
                 hello.version <= offered.version and hello.version >= Protocol.SSL3
             )
         else:
@@ -274,8 +274,8 @@ class FlightReader:
             if hello.version >= Protocol.TLS1_3:
                 return "a TLS 1.3 ServerHello without key_share (PSK-only, never offered)"
             return None
-        shares = _offered_shares(offered)
-        groups = _offered_groups(offered)
+        shares = shares_listed(offered.extension(EXT_KEY_SHARE))
+        groups = groups_listed(offered.extension(EXT_SUPPORTED_GROUPS))
         if isinstance(hello, HelloRetryRequest):
             if group not in groups:
                 return f"HelloRetryRequest for group {group:#06x}, never offered"
@@ -286,24 +286,51 @@ class FlightReader:
         return None
 
 
-def _offered_groups(hello: ClientHello) -> tuple[int, ...]:
-    raw = hello.extension(EXT_SUPPORTED_GROUPS)
+# The offer's lists, read once per distinct value: a fleet's hellos share their extension
+# blocks (cached per shape by hello_for), and bytes cache their hash.
+
+
+_SUITE_SETS: dict[int, tuple[tuple[int, ...], frozenset[int]]] = {}
+
+
+def suite_set(suites: tuple[int, ...]) -> frozenset[int]:
+    """The offered suites as a set, per tuple object (a tuple does not cache its hash)."""
+    found = _SUITE_SETS.get(id(suites))
+    if found is None or found[0] is not suites:
+        if len(_SUITE_SETS) >= 1024:
+            _SUITE_SETS.clear()
+        found = _SUITE_SETS[id(suites)] = (suites, frozenset(suites))
+    return found[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def versions_listed(raw: bytes) -> frozenset[int]:
+    """The versions of a ClientHello's supported_versions extension."""
+    return frozenset(
+        struct.unpack(f">{(len(raw) - 1) // 2}H", raw[1 : 1 + (len(raw) - 1) // 2 * 2])
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def groups_listed(raw: bytes | None) -> frozenset[int]:
     if not raw or len(raw) < 2:
-        return ()
-    return struct.unpack(f">{(len(raw) - 2) // 2}H", raw[2 : 2 + (len(raw) - 2) // 2 * 2])
+        return frozenset()
+    return frozenset(
+        struct.unpack(f">{(len(raw) - 2) // 2}H", raw[2 : 2 + (len(raw) - 2) // 2 * 2])
+    )
 
 
-def _offered_shares(hello: ClientHello) -> tuple[int, ...]:
-    raw = hello.extension(EXT_KEY_SHARE)
+@functools.lru_cache(maxsize=1024)
+def shares_listed(raw: bytes | None) -> frozenset[int]:
     if raw is None:
-        return ()
+        return frozenset()
     c = Cursor(raw)
     entries = Cursor(c.vector(2))
     out = []
     while entries.left:
         out.append(entries.uint(2))
         entries.vector(2)
-    return tuple(out)
+    return frozenset(out)
 
 
 def _fields(body: bytes) -> tuple[int, bytes, bytes, int, int, tuple[Extension, ...] | None]:
