@@ -1,5 +1,6 @@
-"""Certificates `cryptography` refuses to produce, made by editing DER: SHA-1 and MD5
-signatures, a year-0 validity, a UTCTime without seconds. Each is re-signed by its issuer."""
+"""Certificates and OCSP responses `cryptography` refuses to produce, made by editing DER: SHA-1
+and MD5 signatures, a year-0 validity, a UTCTime without seconds, single extensions (stapled
+SCTs). Each is re-signed by its issuer."""
 
 from __future__ import annotations
 
@@ -106,6 +107,54 @@ def unparseable_certificate(issued: Issued, issuer: Issued) -> bytes:
     fields[2] = signature_algorithm(issuer.key)
     tbs = der_tlv(0x30, b"".join(fields))
     return der_tlv(0x30, tbs + fields[2] + der_tlv(0x03, b"\x00" + sign(issuer.key, tbs)))
+
+
+OCSP_SCT_OID = "1.3.6.1.4.1.11129.2.4.5"  # RFC 6962 3.3: SCTs in an OCSP single extension
+
+
+def ocsp_with_scts(response: bytes, signer: PrivateKey, sct_list: bytes) -> bytes:
+    """`response` with the SignedCertificateTimestampList `sct_list` in its SingleResponse's
+    extensions (the extnValue holds an OCTET STRING of the list, RFC 6962 3.3)."""
+    return with_single_extension(response, signer, OCSP_SCT_OID, der_tlv(0x04, sct_list))
+
+
+def with_single_extension(response: bytes, signer: PrivateKey, oid: str, value: bytes) -> bytes:
+    """A successful OCSP response (RFC 6960 4.2.1) whose first SingleResponse gains the
+    singleExtensions [1] with one extension (`oid`, extnValue `value`), its tbsResponseData
+    signed again by `signer` with SHA-256: cryptography's OCSPResponseBuilder adds none."""
+    status, wrapped = der_children(response)
+    (response_bytes,) = der_children(wrapped)
+    kind, octets = der_children(response_bytes)
+    tbs, _algorithm, _signature, *certs = der_children(_contents(octets))
+    fields = der_children(tbs)
+    at = next(i for i, f in enumerate(fields) if f[0] == 0x18) + 1  # after producedAt
+    single, *others = der_children(fields[at])
+    parts = der_children(single)
+    assert all(p[0] != 0xA1 for p in parts[3:]), "the SingleResponse already has extensions"
+    extension = der_tlv(0x30, _oid(oid) + der_tlv(0x04, value))
+    parts.append(der_tlv(0xA1, der_tlv(0x30, extension)))
+    fields[at] = der_tlv(0x30, der_tlv(0x30, b"".join(parts)) + b"".join(others))
+    tbs = der_tlv(0x30, b"".join(fields))
+    bit_string = der_tlv(0x03, b"\x00" + sign(signer, tbs))
+    basic = der_tlv(0x30, tbs + signature_algorithm(signer) + bit_string + b"".join(certs))
+    response_bytes = der_tlv(0x30, kind + der_tlv(0x04, basic))
+    return der_tlv(0x30, status + der_tlv(0xA0, response_bytes))
+
+
+def _contents(tlv: bytes) -> bytes:
+    return tlv[2 + (tlv[1] & 0x7F if tlv[1] & 0x80 else 0) :]
+
+
+def _oid(dotted: str) -> bytes:
+    """An OBJECT IDENTIFIER's DER (X.690 8.19)."""
+    first, second, *rest = map(int, dotted.split("."))
+    body = bytearray([40 * first + second])
+    for n in rest:
+        chunk = [n & 0x7F]
+        while n := n >> 7:
+            chunk.append(0x80 | (n & 0x7F))
+        body += bytes(reversed(chunk))
+    return der_tlv(0x06, bytes(body))
 
 
 def signature_algorithm(key: PrivateKey) -> bytes:

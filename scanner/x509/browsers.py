@@ -85,18 +85,18 @@ def _ct_facts(
     return CtFacts(checked, summary, ct.earliest_sct(checked))
 
 
-def delivered_scts(tls_list: bytes | None, ocsp_list: bytes | None) -> tuple[ct.Sct, ...]:
+def delivered_scts(tls_list: bytes | None, stapled: Sequence[ct.Sct] = ()) -> tuple[ct.Sct, ...]:
     """The SCTs a server delivered beside the certificate, for `judge`'s `extra_scts`: the
-    signed_certificate_timestamp extension's SignedCertificateTimestampList and the stapled
-    OCSP response's SCT extension contents (RFC 6962 3.3). A malformed list counts as none."""
-    out: list[ct.Sct] = []
-    for data, source in ((tls_list, ct.SctSource.TLS), (ocsp_list, ct.SctSource.OCSP)):
-        if data:
-            try:
-                out += ct.parse_sct_list(data, source)
-            except ct.SctError:
-                continue
-    return tuple(out)
+    signed_certificate_timestamp extension's SignedCertificateTimestampList (a malformed list
+    counts as none) and those read from a verified stapled OCSP response (RFC 6962 3.3,
+    `scanner.x509.hello.stapled_scts`)."""
+    out: tuple[ct.Sct, ...] = ()
+    if tls_list:
+        try:
+            out = ct.parse_sct_list(tls_list, ct.SctSource.TLS)
+        except ct.SctError:
+            out = ()
+    return out + tuple(stapled)
 
 
 def _dates(leaf: x509.Certificate) -> tuple[dt.datetime, dt.datetime] | None:

@@ -1,6 +1,6 @@
 """The prober's facts as the rest of the scan reads them (pure): the version columns and
 forward secrecy they imply, the stapled OCSP response verified against the built path exactly
-as a fetched one, and whether the leaf asks for stapling (must-staple)."""
+as a fetched one and the SCTs it carries, and whether the leaf asks for stapling (must-staple)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from scanner.model.hello import HelloFacts
-from scanner.model.probed import Stapled
+from scanner.model.probed import HelloReport, Stapled
 from scanner.model.suites import Protocol, WeakClass
 from scanner.model.types import ProtocolSupport, Revocation, TlsVersion
-from scanner.x509 import certs
+from scanner.x509 import certs, ct
 from scanner.x509.revocation.judge import pairs
 from scanner.x509.revocation.ocsp import UNKNOWN_TO_RESPONDER, check_ocsp
 
@@ -61,6 +61,17 @@ def stapled_status(
     if v.status is Revocation.REVOKED:
         return Stapled.REVOKED
     return Stapled.UNKNOWN if (v.why or "").endswith(UNKNOWN_TO_RESPONDER) else Stapled.INVALID
+
+
+def stapled_scts(report: HelloReport, path: Sequence[bytes]) -> tuple[ct.Sct, ...]:
+    """The SCTs in the stapled response's SingleResponse for the path's leaf (RFC 6962 3.3),
+    read only from a staple that verified (`stapled_status` not invalid): a response that
+    failed verification delivers none."""
+    response = report.facts.ocsp_response
+    if response is None or report.stapled in (None, Stapled.INVALID):
+        return ()
+    leaf_pair = pairs(path)[:1]
+    return ct.ocsp_scts(response, *leaf_pair[0]) if leaf_pair else ()
 
 
 def must_staple(leaf_der: bytes | None) -> bool:

@@ -27,7 +27,7 @@ from cryptography.x509 import ocsp
 from typer.testing import Result
 
 import scanner
-from scanner.testing import ctlab
+from scanner.testing import ctlab, der
 from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
 from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
 from scanner.testing.servers import accepting
@@ -228,6 +228,58 @@ def test_scts_of_the_tls_extension_count_for_ct(pki: dict[str, Any], tmp_path: P
     # Without the prober only the embedded SCTs are known: none.
     assert (plain["sct_count"], plain["ct_compliant"]) == (0, False)
     assert "ct_noncompliant" in plain["findings"]
+
+
+def test_scts_of_a_stapled_ocsp_response_count_for_ct(
+    pki: dict[str, Any], tmp_path: Path, cli: Callable[[Any], Result]
+) -> None:
+    """`scanner scan --protocols --ct-logs` against three s_servers stapling (-status_file) a
+    response about the same leaf (no SCTs embedded, none in the TLS extension): with two SCTs
+    from two operators' logs in its SingleResponse extensions (RFC 6962 3.3) the host meets
+    Chrome's policy; the same response without the extension, and the one with the SCTs signed
+    by a stranger instead of the CA (the staple is invalid), leave it non-compliant."""
+    logs = ctlab.lab_logs()
+    (tmp_path / "logs.json").write_bytes(
+        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
+    )
+    when = FIXED - dt.timedelta(hours=12)
+    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+    plain = _ocsp(pki, pki["leaf"], ocsp.OCSPCertStatus.GOOD)
+    stapled = {
+        "with-scts": der.ocsp_with_scts(plain, pki["ca"].key, scts),
+        "without": plain,
+        "stranger": der.ocsp_with_scts(plain, rsa_ca("Stranger", FIXED).key, scts),
+    }
+    src, out = tmp_path / "in.csv", tmp_path / "out"
+    ports: dict[int, str] = {}
+    with contextlib.ExitStack() as stack:
+        for case, response in stapled.items():
+            folder = tmp_path / case
+            folder.mkdir()
+            (folder / "ocsp.der").write_bytes(response)
+            options = ["-no_tls1_3", "-status_file", str(folder / "ocsp.der")]
+            ports[stack.enter_context(s_server(pki["leaf"], options, folder))] = case
+        src.write_text("host,port,ip\n" + "".join(f"{NAME},{p},127.0.0.1\n" for p in ports))
+        args = ["--as-of", FIXED.isoformat(), "--ca-bundle", str(pki["ca_file"]), "--quiet"]
+        args += ["--protocols", "--ct-logs", str(tmp_path / "logs.json"), "--no-revocation"]
+        result = cli(["scan", src, "--out", out, *args])
+    assert result.exit_code in (0, 1), result.output
+    rows = {ports[r["port"]]: r for r in pq.read_table(out / "hosts.parquet").to_pylist()}
+    assert sorted(rows) == ["stranger", "with-scts", "without"]
+    for row in rows.values():
+        assert row["sct_tls_count"] == 0 and row["ocsp_stapled"] is True
+    good = rows["with-scts"]
+    assert good["ocsp_stapled_status"] == "good"
+    assert (good["sct_count"], good["sct_valid"], good["sct_operators"]) == (2, 2, 2)
+    assert good["ct_compliant"] is True and "ct_noncompliant" not in good["findings"]
+    bare = rows["without"]
+    assert bare["ocsp_stapled_status"] == "good"
+    assert (bare["sct_count"], bare["ct_compliant"]) == (0, False)
+    assert "ct_noncompliant" in bare["findings"]
+    forged = rows["stranger"]
+    assert forged["ocsp_stapled_status"] == "invalid"
+    assert (forged["sct_count"], forged["ct_compliant"]) == (0, False)
+    assert "ct_noncompliant" in forged["findings"]
 
 
 def test_tls13_only_leaves_the_cleartext_columns_null(pki: dict[str, Any], tmp_path: Path) -> None:

@@ -254,7 +254,9 @@ def test_delivered_scts_count_towards_the_policy(world: World) -> None:
     assert alone is not None and (alone.sct_count, alone.ct_compliant) == (0, False)
     assert [f.code for f in found] == ["ct_noncompliant"]
     tls = ctlab.x509_scts(leaf.cert, [(world.logs[0], AS_OF - DAY)])
-    ocsp = ctlab.x509_scts(leaf.cert, [(world.logs[2], AS_OF - DAY)])
+    ocsp = ct.parse_sct_list(
+        ctlab.x509_scts(leaf.cert, [(world.logs[2], AS_OF - DAY)]), ct.SctSource.OCSP
+    )
     extra = browsers.delivered_scts(tls, ocsp)
     assert [s.source.value for s in extra] == ["tls_extension", "ocsp"]
     view, found = browsers.judge(
@@ -262,4 +264,5 @@ def test_delivered_scts_count_towards_the_policy(world: World) -> None:
     )
     assert view is not None and (view.sct_count, view.sct_valid, view.sct_operators) == (2, 2, 2)
     assert view.ct_compliant is True and found == ()
-    assert browsers.delivered_scts(b"\x00\x05junk", None) == ()  # malformed: none
+    assert browsers.delivered_scts(b"\x00\x05junk") == ()  # malformed: none
+    assert browsers.delivered_scts(b"\x00\x05junk", ocsp) == ocsp  # the stapled ones stay

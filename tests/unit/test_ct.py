@@ -20,15 +20,20 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import TrustStoreError
-from scanner.testing import ctlab, pki
+from scanner.model.types import Revocation
+from scanner.testing import ctlab, der, pki
+from scanner.testing.responders import ocsp_response, unsuccessful
 from scanner.x509 import ct
+from scanner.x509.revocation.ocsp import check_ocsp
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+REVOKED = ocsp.OCSPCertStatus.REVOKED
 DAY = dt.timedelta(days=1)
 S = dt.timedelta(seconds=1)
 
@@ -240,6 +245,69 @@ def test_tls_and_ocsp_sct_lists(logs: tuple[ctlab.LabLog, ...], ca: pki.Issued) 
         as_of=AS_OF,
     )
     assert [c.status for c in checked] == [ct.SctStatus.INVALID_SIGNATURE] * 2
+
+
+# --- SCTs in a stapled OCSP response's single extension (RFC 6962 3.3) ----------------------
+
+
+def _staple(
+    leaf: x509.Certificate, ca: pki.Issued, status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD
+) -> bytes:
+    return ocsp_response(
+        leaf,
+        ca.cert,
+        ca.cert,
+        ca.key,
+        status,
+        this_update=AS_OF - DAY,
+        next_update=AS_OF + 6 * DAY,
+        revoked_at=AS_OF - DAY if status is ocsp.OCSPCertStatus.REVOKED else None,
+    )
+
+
+def test_scts_of_a_stapled_ocsp_response(logs: tuple[ctlab.LabLog, ...], ca: pki.Issued) -> None:
+    leaf = pki.make_leaf(ca, dns_names=["ocsp.test"], not_before=AS_OF - DAY, not_after=AS_OF + DAY)
+    raw = ctlab.x509_scts(leaf.cert, [(logs[0], AS_OF - DAY), (logs[2], AS_OF - DAY)])
+    plain = _staple(leaf.cert, ca)
+    stapled = der.ocsp_with_scts(plain, ca.key, raw)
+    # The crafted response still verifies as the issuer's answer about this leaf.
+    verdict = check_ocsp(stapled, leaf.cert, ca.cert, AS_OF, url="stapled")
+    assert verdict.status is Revocation.GOOD
+    scts = ct.ocsp_scts(stapled, leaf.cert, ca.cert)
+    assert [s.log_id for s in scts] == [logs[0].log_id, logs[2].log_id]
+    assert all(s.source is ct.SctSource.OCSP and s.entry_type is ct.EntryType.X509 for s in scts)
+    assert ct.serialize_sct_list(scts) == raw
+    checked = ct.check_scts(scts, leaf=leaf.cert, issuer=None, logs=log_list(logs), as_of=AS_OF)
+    assert [c.status for c in checked] == [ct.SctStatus.VALID] * 2
+    # A revoked answer carries them as well (the reader does not judge the status).
+    revoked = der.ocsp_with_scts(_staple(leaf.cert, ca, REVOKED), ca.key, raw)
+    assert len(ct.ocsp_scts(revoked, leaf.cert, ca.cert)) == 2
+    # Without the extension: none.
+    assert ct.ocsp_scts(plain, leaf.cert, ca.cert) == ()
+    # A response about another certificate, or read against another issuer: none.
+    other = pki.make_leaf(ca, dns_names=["ocsp.test"], not_before=AS_OF, not_after=AS_OF + DAY)
+    assert ct.ocsp_scts(stapled, other.cert, ca.cert) == ()
+    assert ct.ocsp_scts(stapled, leaf.cert, leaf.cert) == ()
+
+
+@pytest.mark.parametrize(
+    "case", ["empty", "not DER", "truncated", "bad SCT list", "empty SCT list", "unsuccessful"]
+)
+def test_unreadable_stapled_responses_give_no_scts(
+    logs: tuple[ctlab.LabLog, ...], ca: pki.Issued, case: str
+) -> None:
+    leaf = pki.make_leaf(ca, dns_names=["ocsp.test"], not_before=AS_OF - DAY, not_after=AS_OF + DAY)
+    raw = ctlab.x509_scts(leaf.cert, [(logs[0], AS_OF - DAY)])
+    good = der.ocsp_with_scts(_staple(leaf.cert, ca), ca.key, raw)
+    data = {
+        "empty": b"",
+        "not DER": b"\x30\x03abc",
+        "truncated": good[:-40],
+        "bad SCT list": der.ocsp_with_scts(_staple(leaf.cert, ca), ca.key, b"\x00\x05junk"),
+        "empty SCT list": der.ocsp_with_scts(_staple(leaf.cert, ca), ca.key, b"\x00\x00"),
+        "unsuccessful": unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER),
+    }[case]
+    assert ct.ocsp_scts(data, leaf.cert, ca.cert) == ()
 
 
 # --- raw SCT lists: every malformation is an SctError ----------------------------------------

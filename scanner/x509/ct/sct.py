@@ -1,6 +1,7 @@
-"""SCTs (RFC 6962): the SignedCertificateTimestamp v1 value, read from the leaf's extension
-(through cryptography) or from a SignedCertificateTimestampList's bytes (TLS extension, OCSP),
-written back, and its signature checked over the signed data. Pure: no I/O, no clock."""
+"""SCTs (RFC 6962): the SignedCertificateTimestamp v1 value, read from the leaf's extension or a
+stapled OCSP response's single extension (through cryptography) or from a
+SignedCertificateTimestampList's bytes (TLS extension), written back, and its signature checked
+over the signed data. Pure: no I/O, no clock."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import certificate_transparency as cct
+from cryptography.x509 import ocsp
+
+from scanner.x509.revocation.ocsp import names_issuer
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MS = dt.timedelta(milliseconds=1)
@@ -75,6 +79,26 @@ def embedded_scts(leaf: x509.Certificate) -> tuple[Sct, ...]:
     except (ValueError, x509.DuplicateExtension) as e:
         raise SctError(f"the certificate's extensions cannot be read: {e}") from e
     return tuple(_from_cryptography(s, SctSource.EMBEDDED) for s in ext.value)
+
+
+def ocsp_scts(response: bytes, leaf: x509.Certificate, issuer: x509.Certificate) -> tuple[Sct, ...]:
+    """The SCTs in a stapled OCSP response's SingleResponse for `leaf` of `issuer` (RFC 6962
+    3.3: single extension 1.3.6.1.4.1.11129.2.4.5). None (an empty tuple) for a response that
+    cannot be read, is unsuccessful, names another certificate, has no such extension or an
+    unreadable one. cryptography reads single extensions only of a response with one
+    SingleResponse (what servers staple): a response naming several gives none. The response's
+    signature is not checked here: read them only from a staple that verified."""
+    try:
+        r = ocsp.load_der_ocsp_response(response)
+        if r.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return ()
+        serial = leaf.serial_number
+        if not any(s.serial_number == serial and names_issuer(s, issuer) for s in r.responses):
+            return ()
+        ext = r.single_extensions.get_extension_for_class(x509.SignedCertificateTimestamps)
+        return tuple(_from_cryptography(s, SctSource.OCSP) for s in ext.value)
+    except (ValueError, UnsupportedAlgorithm, x509.ExtensionNotFound, x509.DuplicateExtension):
+        return ()
 
 
 def _from_cryptography(s: cct.SignedCertificateTimestamp, source: SctSource) -> Sct:

@@ -69,7 +69,7 @@ def check_ocsp(
         return unknown(f"the responder answered {response.response_status.name.lower()}")
     single = None
     for r in response.responses:
-        if r.serial_number == cert.serial_number and _names_issuer(r, issuer):
+        if r.serial_number == cert.serial_number and names_issuer(r, issuer):
             single = r
             break
     if single is None:
@@ -105,7 +105,7 @@ def check_ocsp(
     return unknown(f"the responder does not know the certificate {UNKNOWN_TO_RESPONDER}")
 
 
-def _names_issuer(r: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> bool:
+def names_issuer(r: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> bool:
     h = r.hash_algorithm
     name_hash = _digest(h, issuer.subject.public_bytes())
     return r.issuer_name_hash == name_hash and r.issuer_key_hash == _digest(h, _key_bits(issuer))
