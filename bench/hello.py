@@ -90,7 +90,7 @@ def codec(repeat: int) -> None:
 
     rows = [
         ("build+encode TLS 1.2 hello (352 suites)", lambda: encode(build(tls12))),
-        ("the same from parts cached per shape (hello_for)", lambda: hello_for(tls12)),
+        ("the same from its template (hello_for)", lambda: hello_for(tls12)),
         ("build+encode TLS 1.3 hello", lambda: encode(build(tls13))),
         (f"parse+decide TLS 1.2 flight ({len(flight)} B)", parse),
     ]

@@ -26,8 +26,8 @@ async def probe_protocols(
     deadline: float,
     per_ip: PerIpLimiter | None,
 ) -> tuple[ProtocolSupport, HelloReport]:
-    """Every probe of the prober's plan, one after another until `deadline`, each in a
-    --per-ip slot; the version columns and the report of what else it found."""
+    """Every probe of the prober's plan, one after another until `deadline`, within
+    --per-ip; the version columns and the report of what else it found."""
     facts, _sent = await hello_probe.run(
         hs.address,
         target.port,

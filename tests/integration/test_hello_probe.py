@@ -510,6 +510,29 @@ def test_silence_is_a_timeout_failure() -> None:
     assert isinstance(outcome, Failed) and "no answer within" in outcome.detail
 
 
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_connection_never_established_times_out_in_connect(backend: str) -> None:
+    """The server's accept queue is full, so its kernel drops our SYN: the probe waits for
+    the connection until the deadline, and says it was connecting."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(3):  # never accepted: they fill the queue
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+
+        async def go() -> Outcome:
+            deadline = Deadline(anyio.current_time() + 0.4)
+            return await send_probe("127.0.0.1", port, TLS12, deadline=deadline)
+
+        outcome = anyio.run(go, backend=backend)
+    assert isinstance(outcome, Failed), outcome
+    assert re.fullmatch(r"no answer within 0\.[0-9]+ s \(during connect\)", outcome.detail)
+
+
 def test_the_host_deadline_ends_the_whole_plan() -> None:
     """One deadline bounds every probe of a host: the probe in flight when it passes is a
     timeout (with the stage it was in), every probe after it has no time left, and the plan

@@ -38,7 +38,7 @@ class Attempt:
     probe: Probe
     hello: ClientHello | SSL2ClientHello
     data: bytes
-    reader: FlightReader
+    flight: FlightReader | None = None  # made at the first bytes the quick way cannot read
     events: list[Event] = field(default_factory=list)
     stage: Stage = Stage.CONNECT
     seconds: float = 0.0
@@ -48,13 +48,20 @@ class Attempt:
     @classmethod
     def of(cls, probe: Probe) -> Attempt:
         hello, data = hello_bytes(probe)
-        reader = FlightReader(hello, hello_only=not probe.read_flight)
         quick = not probe.read_flight and isinstance(hello, ClientHello)
-        return cls(probe=probe, hello=hello, data=data, reader=reader, quick=quick)
+        return cls(probe=probe, hello=hello, data=data, quick=quick)
+
+    @property
+    def reader(self) -> FlightReader:
+        if self.flight is None:
+            self.flight = FlightReader(self.hello, hello_only=not self.probe.read_flight)
+        return self.flight
 
     def want(self) -> int:
         """How many bytes to ask the socket for next."""
-        return max(1, min(self.reader.room, READ_CHUNK))
+        if self.flight is None:
+            return READ_CHUNK
+        return max(1, min(self.flight.room, READ_CHUNK))
 
     def take(self, chunk: bytes) -> Outcome | None:
         """The outcome once `chunk` (b"": the end of the stream) decides it."""

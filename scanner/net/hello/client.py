@@ -279,14 +279,14 @@ def build(
     """The ClientHello for an offer: legacy_version the highest offered version (TLS 1.2 when
     TLS 1.3 is offered, RFC 8446 4.1.2), a fresh random, and for TLS 1.3 a 32-byte session id
     (middlebox compatibility, RFC 8446 D.4). The extension block is computed once per shape."""
-    return hello_for(offer, random=random, session_id=session_id)[0]
+    return assemble(offer, random=random, session_id=session_id)[0]
 
 
-def hello_for(
+def assemble(
     offer: Offer, *, random: bytes | None = None, session_id: bytes | None = None
 ) -> tuple[ClientHello, bytes]:
-    """`build` and `encode` at once, from parts cached per offer shape and suite list: only
-    the name, the random and the session id are new per hello."""
+    """`build` and `encode` at once, from parts cached per offer shape and suite list (the
+    prober's hellos come from template.hello_for, spliced into what this writes)."""
     highest = offer.highest
     legacy = min(highest, Protocol.TLS1_2)
     if session_id is None:

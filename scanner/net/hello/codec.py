@@ -25,7 +25,6 @@ from scanner.net.hello.client import (
     build,
     encode,
     encode_sslv2,
-    hello_for,
     pad,
     parse_client_hello,
     sct_list,
@@ -80,6 +79,7 @@ from scanner.net.hello.records import (
 from scanner.net.hello.server import (
     FlightReader,
 )
+from scanner.net.hello.template import hello_for
 
 __all__ = [
     "ALERT",
