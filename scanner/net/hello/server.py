@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from scanner.model.suites import SUITES, Protocol
@@ -290,17 +291,24 @@ class FlightReader:
 # blocks (cached per shape by hello_for), and bytes cache their hash.
 
 
-_SUITE_SETS: dict[int, tuple[tuple[int, ...], frozenset[int]]] = {}
+_SUITE_SETS: dict[int, tuple[tuple[int, ...], frozenset[int] | None]] = {}
 
 
-def suite_set(suites: tuple[int, ...]) -> frozenset[int]:
-    """The offered suites as a set, per tuple object (a tuple does not cache its hash)."""
+def suite_set(suites: tuple[int, ...]) -> Container[int]:
+    """The offered suites for membership tests: a set per tuple object from its second
+    sighting on (a tuple does not cache its hash; a cipher enumeration offers a new list
+    every time), the tuple itself before."""
     found = _SUITE_SETS.get(id(suites))
     if found is None or found[0] is not suites:
         if len(_SUITE_SETS) >= 1024:
             _SUITE_SETS.clear()
-        found = _SUITE_SETS[id(suites)] = (suites, frozenset(suites))
-    return found[1]
+        _SUITE_SETS[id(suites)] = (suites, None)
+        return suites
+    frozen = found[1]
+    if frozen is None:
+        frozen = frozenset(suites)
+        _SUITE_SETS[id(suites)] = (suites, frozen)
+    return frozen
 
 
 @functools.lru_cache(maxsize=1024)

@@ -29,6 +29,7 @@ class _Template:
 
 
 _TEMPLATES: dict[tuple[object, ...], _Template | None] = {}
+_SEEN: dict[tuple[object, ...], None] = {}
 _NAMES: dict[str, Extension] = {}
 
 
@@ -59,7 +60,12 @@ def hello_for(
     )
     t = _TEMPLATES.get(key)
     if t is None or t.suites is not offer.suites:
-        if key in _TEMPLATES and t is None:
+        if key not in _SEEN or (key in _TEMPLATES and t is None):
+            # Written on the second sighting: a cipher enumeration offers a new suite list
+            # every time, where a template would only be written and never used.
+            if len(_SEEN) >= 4096:
+                _SEEN.clear()
+            _SEEN[key] = None
             return assemble(offer, random=random, session_id=session_id)
         t = _template(offer, key, len(session_id))
         if t is None:
