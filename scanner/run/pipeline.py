@@ -57,7 +57,7 @@ from scanner.x509.browsers import judge as judge_browsers
 from scanner.x509.certs import TrustStore
 from scanner.x509.context import DiagnosisContext
 from scanner.x509.ct.logs import LogList
-from scanner.x509.hello import stapled_scts
+from scanner.x509.ct.sct import Sct
 from scanner.x509.memo import Memo
 from scanner.x509.stores import NamedStore
 from scanner.x509.stores import judge as judge_stores
@@ -194,11 +194,11 @@ async def _answer(target: Target, hs: Handshake, shared: _Shared) -> Answer:
     # CT, lifetime and root programs, with the SCTs the prober read (TLS 1.2 and earlier:
     # cleartext) from the TLS extension and a verified stapled OCSP response, beside the
     # embedded ones.
-    delivered = (
-        delivered_scts(hello.facts.sct_extension, stapled_scts(hello, diagnosis.path))
-        if hello
-        else ()
-    )
+    delivered: tuple[Sct, ...] = ()
+    if hello:
+        from scanner.x509.hello import stapled_scts  # the prober's: with --protocols only
+
+        delivered = delivered_scts(hello.facts.sct_extension, stapled_scts(hello, diagnosis.path))
     browser, browser_findings = judge_browsers(
         hs.chain,
         host=target.host,
