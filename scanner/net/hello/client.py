@@ -248,7 +248,6 @@ def _static_extensions(offer: Offer, ecc: bool) -> tuple[Extension, ...]:
 # Per offer shape, name and suites aside (a fleet's hosts differ by name; a cipher enumeration
 # sends one shape with ever fewer suites): the extensions and their encoding.
 _EXTENSIONS_CACHE: dict[tuple[object, ...], tuple[tuple[Extension, ...], bytes]] = {}
-_SUITES_CACHE: dict[tuple[int, ...], tuple[bytes, bool]] = {}
 
 
 def _extensions(offer: Offer, ecc: bool) -> tuple[tuple[Extension, ...], bytes]:
@@ -259,17 +258,6 @@ def _extensions(offer: Offer, ecc: bool) -> tuple[tuple[Extension, ...], bytes]:
             _EXTENSIONS_CACHE.clear()
         exts = _static_extensions(offer, ecc)
         found = _EXTENSIONS_CACHE[key] = (exts, b"".join(map(_ext, exts)))
-    return found
-
-
-def _suites(suites: tuple[int, ...]) -> tuple[bytes, bool]:
-    """The suites' encoding, and whether any is an ECC suite."""
-    found = _SUITES_CACHE.get(suites)
-    if found is None:
-        if len(_SUITES_CACHE) >= 1024:
-            _SUITES_CACHE.clear()
-        ecc = not _ECC_SUITES.isdisjoint(suites)
-        found = _SUITES_CACHE[suites] = (pack_u16(pack_codes(suites)), ecc)
     return found
 
 
@@ -285,7 +273,7 @@ def build(
 def assemble(
     offer: Offer, *, random: bytes | None = None, session_id: bytes | None = None
 ) -> tuple[ClientHello, bytes]:
-    """`build` and `encode` at once, from parts cached per offer shape and suite list (the
+    """`build` and `encode` at once, the extension block cached per offer shape (the
     prober's hellos come from template.hello_for, spliced into what this writes)."""
     highest = offer.highest
     legacy = min(highest, Protocol.TLS1_2)
@@ -302,8 +290,9 @@ def assemble(
             record_version=min(legacy, Protocol.TLS1_0),
         )
         return hello, encode(hello)
-    suites, ecc = _suites(offer.suites)
-    rest, rest_bytes = _extensions(offer, ecc)
+    # (A repeated offer is spliced from its template instead: see template.py.)
+    suites = pack_u16(pack_codes(offer.suites))
+    rest, rest_bytes = _extensions(offer, not _ECC_SUITES.isdisjoint(offer.suites))
     named = (Extension(EXT_SERVER_NAME, _sni(offer.sni)),) if offer.sni else ()
     sni = _ext(named[0]) if named else b""
     exts_size = 2 + len(sni) + len(rest_bytes)
@@ -311,7 +300,7 @@ def assemble(
     # compression (one method), extensions.
     size = 4 + 2 + 32 + 1 + len(session_id) + 2 + 2 * len(offer.suites) + 2 + exts_size
     if offer.pad_to:
-        target = offer.pad_to  # record header(s) included, as `pad` counts
+        target = offer.pad_to  # record header(s) included
         size += 5 * -(-size // 2**14)
     elif 0xFF < size < 0x200:
         # Some TLS terminators (F5 BIG-IP among them) hang on a ClientHello message of 256-511
@@ -344,24 +333,6 @@ def assemble(
     )
     message = bytes((HT_CLIENT_HELLO,)) + pack_u24(body)
     return hello, pack_records(HANDSHAKE, hello.record_version, message)
-
-
-def pad(hello: ClientHello, target: int) -> ClientHello:
-    """The hello with a padding extension (RFC 7685) bringing its encoding to `target` bytes
-    (5-byte record header included), when it is shorter; padding goes last."""
-    size = len(encode(hello))
-    if size + 4 > target:
-        return hello
-    extra = Extension(EXT_PADDING, bytes(target - size - 4))
-    return ClientHello(
-        version=hello.version,
-        random=hello.random,
-        session_id=hello.session_id,
-        cipher_suites=hello.cipher_suites,
-        compression_methods=hello.compression_methods,
-        extensions=(*(hello.extensions or ()), extra),
-        record_version=hello.record_version,
-    )
 
 
 # --- reading a ClientHello (fixtures of real clients, lab peers) ----------------------------

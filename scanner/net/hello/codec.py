@@ -25,7 +25,6 @@ from scanner.net.hello.client import (
     build,
     encode,
     encode_sslv2,
-    pad,
     parse_client_hello,
     sct_list,
 )
@@ -135,7 +134,6 @@ __all__ = [
     "encode",
     "encode_sslv2",
     "hello_for",
-    "pad",
     "parse_client_hello",
     "sct_list",
 ]

@@ -8,7 +8,6 @@ this way costs a fifth of the CPU, and most of a fleet's hellos are answered so.
 
 from __future__ import annotations
 
-from scanner.model.suites import Protocol
 from scanner.net.hello.client import ClientHello
 from scanner.net.hello.outcome import (
     Accepted,
@@ -22,14 +21,13 @@ from scanner.net.hello.records import (
     ALERT,
     EXT_KEY_SHARE,
     EXT_SCT,
-    EXT_SUPPORTED_GROUPS,
     EXT_SUPPORTED_VERSIONS,
     HANDSHAKE,
     HRR_RANDOM,
     HT_SERVER_HELLO,
     MAX_RECORD,
 )
-from scanner.net.hello.server import groups_listed, shares_listed, suite_set, versions_listed
+from scanner.net.hello.server import never_offered
 
 
 def quick_outcome(data: bytes, offered: ClientHello) -> Outcome | None:
@@ -95,34 +93,10 @@ def _server_hello(body: bytes, offered: ClientHello) -> Outcome | None:
                     return None
             elif kind == EXT_SCT and sct is None:
                 sct = body[start:pos]
-    if not _allowed(offered, hrr, version, suite, compression, group):
-        return None
+    if never_offered(offered, hrr, version, suite, None if hrr else compression, group):
+        return None  # the general way says what
     if hrr:
         return Retried(suite=suite, group=group)
     if version < lowest_offered(offered):
         return Refused(kind=RefusalKind.VERSION, version=version)
     return Accepted(version=version, suite=suite, group=group, sct_extension=sct)
-
-
-def _allowed(
-    offered: ClientHello, hrr: bool, version: int, suite: int, compression: int, group: int | None
-) -> bool:
-    """FlightReader's check that the answer picks only what was offered."""
-    if suite not in suite_set(offered.cipher_suites):
-        return False
-    raw = offered.extension(EXT_SUPPORTED_VERSIONS)
-    if not (
-        (raw is not None and version in versions_listed(raw))
-        or Protocol.SSL3 <= version <= offered.version
-    ):
-        return False
-    if not hrr and compression not in offered.compression_methods:
-        return False
-    if group is None:
-        return hrr or version < Protocol.TLS1_3
-    shares = shares_listed(offered.extension(EXT_KEY_SHARE))
-    if hrr:
-        return (
-            group in groups_listed(offered.extension(EXT_SUPPORTED_GROUPS)) and group not in shares
-        )
-    return group in shares

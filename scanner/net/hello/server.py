@@ -251,40 +251,53 @@ class FlightReader:
         return OtherHandshake(msg_type=mtype, length=len(body))
 
     def _check(self, hello: ServerHello | HelloRetryRequest) -> str | None:
-        """What in the answer was never offered, RFC 8446 4.1.3/4.1.4 and RFC 5246 7.4.1.3."""
         offered = self._offered
         if not isinstance(offered, ClientHello):
             return None
-        if hello.cipher_suite not in suite_set(offered.cipher_suites):
-            return f"the server selected cipher suite 0x{hello.cipher_suite:04x}, never offered"
-        raw_versions = offered.extension(EXT_SUPPORTED_VERSIONS)
-        if raw_versions is not None:
-            ok = hello.version in versions_listed(raw_versions) or (
-                hello.version <= offered.version and hello.version >= Protocol.SSL3
-            )
-        else:
-            ok = Protocol.SSL3 <= hello.version <= offered.version
-        if not ok:
-            return f"the server selected version 0x{hello.version:04x}, never offered"
-        if isinstance(hello, ServerHello) and hello.compression not in offered.compression_methods:
-            return f"the server selected compression {hello.compression}, never offered"
-        group = hello.selected_group
-        if group is None:
-            if isinstance(hello, HelloRetryRequest):
-                return None  # an HRR for a cookie only (RFC 8446 4.1.4)
-            if hello.version >= Protocol.TLS1_3:
-                return "a TLS 1.3 ServerHello without key_share (PSK-only, never offered)"
-            return None
-        shares = shares_listed(offered.extension(EXT_KEY_SHARE))
-        groups = groups_listed(offered.extension(EXT_SUPPORTED_GROUPS))
-        if isinstance(hello, HelloRetryRequest):
-            if group not in groups:
-                return f"HelloRetryRequest for group {group:#06x}, never offered"
-            if group in shares:
-                return f"HelloRetryRequest for group {group:#06x}, whose key share was sent"
-        elif group not in shares:
-            return f"ServerHello key share for group {group:#06x}, never offered"
-        return None
+        sh = hello if isinstance(hello, ServerHello) else None
+        return never_offered(
+            offered,
+            sh is None,
+            hello.version,
+            hello.cipher_suite,
+            sh.compression if sh else None,
+            hello.selected_group,
+        )
+
+
+def never_offered(
+    offered: ClientHello,
+    hrr: bool,
+    version: int,
+    suite: int,
+    compression: int | None,
+    group: int | None,
+) -> str | None:
+    """What a ServerHello (or, `hrr`, a HelloRetryRequest) chose that `offered` never offered,
+    RFC 8446 4.1.3/4.1.4 and RFC 5246 7.4.1.3; None when it chose only what was offered."""
+    if suite not in suite_set(offered.cipher_suites):
+        return f"the server selected cipher suite 0x{suite:04x}, never offered"
+    raw_versions = offered.extension(EXT_SUPPORTED_VERSIONS)
+    if not (
+        (raw_versions is not None and version in versions_listed(raw_versions))
+        or Protocol.SSL3 <= version <= offered.version
+    ):
+        return f"the server selected version 0x{version:04x}, never offered"
+    if compression is not None and compression not in offered.compression_methods:
+        return f"the server selected compression {compression}, never offered"
+    if group is None:
+        if not hrr and version >= Protocol.TLS1_3:
+            return "a TLS 1.3 ServerHello without key_share (PSK-only, never offered)"
+        return None  # (an HRR for a cookie only, RFC 8446 4.1.4)
+    shares = shares_listed(offered.extension(EXT_KEY_SHARE))
+    if hrr:
+        if group not in groups_listed(offered.extension(EXT_SUPPORTED_GROUPS)):
+            return f"HelloRetryRequest for group {group:#06x}, never offered"
+        if group in shares:
+            return f"HelloRetryRequest for group {group:#06x}, whose key share was sent"
+    elif group not in shares:
+        return f"ServerHello key share for group {group:#06x}, never offered"
+    return None
 
 
 # The offer's lists, read once per distinct value: a fleet's hellos share their extension
