@@ -12,9 +12,8 @@ import base64
 import contextlib
 import datetime as dt
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import scanner
 from scanner.testing import ctlab, der
 from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
 from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
-from scanner.testing.servers import accepting
+from scanner.testing.raw_peers import HRR, behind_real, server_hello
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "hello.scan.test"
@@ -311,76 +310,20 @@ def test_a_middlebox_dropping_large_hellos(pki: dict[str, Any]) -> None:
 # --- hostile peers: the main handshake reaches a real server, the probes a hostile one ------
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := a.recv(65536):
-            b.sendall(data)
-    with contextlib.suppress(OSError):
-        b.shutdown(socket.SHUT_WR)
-
-
-@contextlib.contextmanager
-def behind_real(real: int, behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
-    """The first connection relayed to the real server on `real`; every later one reads the
-    hello record and gets `behaviour`."""
-    opened: list[socket.socket] = []
-
-    def serve(conn: socket.socket) -> None:
-        opened.append(conn)
-        if len(opened) == 1:
-            server = socket.create_connection(("127.0.0.1", real), timeout=5)
-            opened.append(server)
-            for a, b in ((conn, server), (server, conn)):
-                threading.Thread(target=_relay, args=(a, b), daemon=True).start()
-            return
-        with conn, contextlib.suppress(OSError):
-            conn.settimeout(5)
-            head = conn.recv(5)
-            want = int.from_bytes(head[3:5], "big") if len(head) == 5 else 0
-            got = 0
-            while got < want and (chunk := conn.recv(want - got)):
-                got += len(chunk)
-            behaviour(conn)
-
-    try:
-        with accepting(serve) as port:
-            yield port
-    finally:
-        for sock in opened:
-            sock.close()
-
-
-def _server_hello(suite: int) -> bytes:
-    body = b"\x03\x03" + b"\x22" * 32 + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
-    msg = b"\x02" + len(body).to_bytes(3, "big") + body + b"\x0e\x00\x00\x00"
-    return b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
-
-
 def _one_byte_writes(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for b in _server_hello(0xC02F):
+    for b in server_hello(0xC02F):
         conn.sendall(bytes((b,)))
         time.sleep(0.0005)
 
 
-_HRR_EXT = b"\x00\x2b\x00\x02\x03\x04" + b"\x00\x33\x00\x02\x00\x17"
-_HRR_BODY = (
-    b"\x03\x03"
-    + bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-    + b"\x00\x13\x01\x00"
-    + len(_HRR_EXT).to_bytes(2, "big")
-    + _HRR_EXT
-)
-_HRR = b"\x16\x03\x03" + (len(_HRR_BODY) + 4).to_bytes(2, "big") + b"\x02"
-_HRR += len(_HRR_BODY).to_bytes(3, "big") + _HRR_BODY
-
 HOSTILE: dict[str, tuple[Callable[[socket.socket], None], str]] = {
-    "suite-never-offered": (lambda c: c.sendall(_server_hello(0x0005)), "never offered"),
+    "suite-never-offered": (lambda c: c.sendall(server_hello(0x0005)), "never offered"),
     "16-MiB-length": (
         lambda c: c.sendall(b"\x16\x03\x03\x00\x04\x02\xff\xff\xff" + bytes(1000)),
         "16777215",
     ),
-    "hrr-loop": (lambda c: c.sendall(_HRR), "never offered"),
+    "hrr-loop": (lambda c: c.sendall(HRR), "never offered"),
 }
 
 
