@@ -3,6 +3,7 @@ with chosen options, its port read from its ACCEPT line, stopped (by its own pid
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import select
@@ -67,6 +68,19 @@ def s_server(leaf: Issued, options: Sequence[str], tmp: Path) -> Iterator[int]:
             proc.stdin.close()
         if proc.stdout:
             proc.stdout.close()
+
+
+def serverinfo_scts(sct_list: bytes, tmp: Path) -> list[str]:
+    """s_server options answering the signed_certificate_timestamp extension (RFC 6962 3.3,
+    type 18) with `sct_list` (a SignedCertificateTimestampList): -serverinfo, a file in `tmp`."""
+    block = (18).to_bytes(2, "big") + len(sct_list).to_bytes(2, "big") + sct_list
+    path = tmp / "serverinfo.pem"
+    path.write_bytes(
+        b"-----BEGIN SERVERINFO FOR CT-----\n"
+        + base64.encodebytes(block)
+        + b"-----END SERVERINFO FOR CT-----\n"
+    )
+    return ["-serverinfo", str(path)]
 
 
 @contextlib.contextmanager

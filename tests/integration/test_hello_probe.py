@@ -6,7 +6,6 @@ reference being real handshakes of Python's ssl module (the same OpenSSL) per su
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import re
@@ -38,7 +37,12 @@ from scanner.net.hello.outcome import (
 from scanner.net.hello.plan import Plan, PlanConfig, Probe, ordered_suites, plan
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
-from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
+from scanner.testing.openssl_server import (
+    pyopenssl_server,
+    s_server,
+    serverinfo_scts,
+    small_hello_shim,
+)
 from scanner.testing.pki import Issued, rsa_hierarchy
 from scanner.testing.raw_peers import HRR, raw_server, server_hello
 
@@ -148,14 +152,7 @@ def test_scts_from_the_tls_extension(pki: tuple[Issued, Issued], tmp_path: Path)
     scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
     body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
     ext = len(body).to_bytes(2, "big") + body
-    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
-    pem = (
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    (tmp_path / "serverinfo.pem").write_bytes(pem)
-    options = ["-tls1_2", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    options = ["-tls1_2", *serverinfo_scts(ext, tmp_path)]
     with s_server(leaf, options, tmp_path) as port:
         asked = _probe(port, Probe(purpose="t", hello=_tls(Protocol.TLS1_2, (0xC02F,))))
         unasked = _probe(

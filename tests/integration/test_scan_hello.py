@@ -8,7 +8,6 @@ grade and ciphers.parquet are checked against what each server was configured to
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import socket
@@ -27,7 +26,13 @@ from typer.testing import Result
 
 import scanner
 from scanner.testing import ctlab, der
-from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
+from scanner.testing.openssl_server import (
+    OPENSSL,
+    pyopenssl_server,
+    s_server,
+    serverinfo_scts,
+    small_hello_shim,
+)
 from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
 from scanner.testing.raw_peers import HRR, behind_real, server_hello
 
@@ -188,15 +193,7 @@ def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Pa
     """s_server -serverinfo answers signed_certificate_timestamp (RFC 6962 3.3) with the
     list it is given: two SCTs."""
     scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
-    body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
-    ext = len(body).to_bytes(2, "big") + body
-    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
-    (tmp_path / "serverinfo.pem").write_bytes(
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    options = ["-no_tls1_3", *serverinfo_scts(ctlab.sct_list(scts), tmp_path)]
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port)
     assert row["sct_tls_count"] == 2 and row["tls1_3"] is False
@@ -211,13 +208,7 @@ def test_scts_of_the_tls_extension_count_for_ct(pki: dict[str, Any], tmp_path: P
     )
     when = FIXED - dt.timedelta(hours=12)
     scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
-    block = (18).to_bytes(2, "big") + len(scts).to_bytes(2, "big") + scts
-    (tmp_path / "serverinfo.pem").write_bytes(
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    options = ["-no_tls1_3", *serverinfo_scts(scts, tmp_path)]
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port, ct_logs=tmp_path / "logs.json")
         plain = _scan(pki, port, ct_logs=tmp_path / "logs.json", protocols=False)
