@@ -96,6 +96,17 @@ def _ocsp(pki: dict[str, Any], leaf: Issued, status: ocsp.OCSPCertStatus) -> byt
     return response.public_bytes(serialization.Encoding.DER)
 
 
+def _two_operators_scts(pki: dict[str, Any], tmp_path: Path) -> bytes:
+    """An SCT list over the leaf from two operators' lab logs, whose log list (--ct-logs) is
+    written to tmp_path/logs.json."""
+    logs = ctlab.lab_logs()
+    (tmp_path / "logs.json").write_bytes(
+        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
+    )
+    when = FIXED - dt.timedelta(hours=12)
+    return ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+
+
 # --- openssl s_server at security level 0 -------------------------------------------------
 
 
@@ -202,12 +213,7 @@ def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Pa
 def test_scts_of_the_tls_extension_count_for_ct(pki: dict[str, Any], tmp_path: Path) -> None:
     """Two SCTs from two operators' logs, delivered only in the TLS extension (the leaf has
     none embedded): with --ct-logs they meet Chrome's policy for a 91-day certificate."""
-    logs = ctlab.lab_logs()
-    (tmp_path / "logs.json").write_bytes(
-        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
-    )
-    when = FIXED - dt.timedelta(hours=12)
-    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+    scts = _two_operators_scts(pki, tmp_path)
     options = ["-no_tls1_3", *serverinfo_scts(scts, tmp_path)]
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port, ct_logs=tmp_path / "logs.json")
@@ -228,12 +234,7 @@ def test_scts_of_a_stapled_ocsp_response_count_for_ct(
     from two operators' logs in its SingleResponse extensions (RFC 6962 3.3) the host meets
     Chrome's policy; the same response without the extension, and the one with the SCTs signed
     by a stranger instead of the CA (the staple is invalid), leave it non-compliant."""
-    logs = ctlab.lab_logs()
-    (tmp_path / "logs.json").write_bytes(
-        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
-    )
-    when = FIXED - dt.timedelta(hours=12)
-    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+    scts = _two_operators_scts(pki, tmp_path)
     plain = _ocsp(pki, pki["leaf"], ocsp.OCSPCertStatus.GOOD)
     stapled = {
         "with-scts": der.ocsp_with_scts(plain, pki["ca"].key, scts),
