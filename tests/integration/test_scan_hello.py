@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from typer.testing import Result
 
@@ -35,6 +34,7 @@ from scanner.testing.openssl_server import (
 )
 from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
 from scanner.testing.raw_peers import HRR, behind_real, server_hello
+from scanner.testing.responders import ocsp_response
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "hello.scan.test"
@@ -77,23 +77,18 @@ def _plain(value: Any) -> Any:
 
 
 def _ocsp(pki: dict[str, Any], leaf: Issued, status: ocsp.OCSPCertStatus) -> bytes:
+    ca: Issued = pki["ca"]
     revoked = status is ocsp.OCSPCertStatus.REVOKED
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(
-            cert=leaf.cert,
-            issuer=pki["ca"].cert,
-            algorithm=hashes.SHA1(),
-            cert_status=status,
-            this_update=FIXED - dt.timedelta(hours=1),
-            next_update=FIXED + dt.timedelta(days=7),
-            revocation_time=FIXED - dt.timedelta(days=1) if revoked else None,
-            revocation_reason=None,
-        )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki["ca"].cert)
-        .sign(pki["ca"].key, hashes.SHA256())
+    return ocsp_response(
+        leaf.cert,
+        ca.cert,
+        ca.cert,
+        ca.key,
+        status,
+        this_update=FIXED - dt.timedelta(hours=1),
+        next_update=FIXED + dt.timedelta(days=7),
+        revoked_at=FIXED - dt.timedelta(days=1) if revoked else None,
     )
-    return response.public_bytes(serialization.Encoding.DER)
 
 
 def _two_operators_scts(pki: dict[str, Any], tmp_path: Path) -> bytes:
