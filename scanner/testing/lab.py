@@ -322,22 +322,21 @@ class Lab:
                 resign = resign_sha1 if spec.signature == "sha1" else resign_md5
                 issued = resign(issued, issuer)
             elif issuer is not None and spec.scts:
-                # Logged as public CAs do, an hour before notBefore (or as-of, for a leaf
-                # not yet valid), a second apart.
-                when = min(a, a + spec.not_before * DAY) - dt.timedelta(hours=1)
-                logs = self.ct_logs[: spec.scts]
-                at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(logs)]
-                issued = ctlab.embed(issued, issuer, at, forged=spec.forged_scts)
+                issued = self.logged(issued, issuer, scts=spec.scts, forged=spec.forged_scts)
             self._minted[spec] = issued
         return self._minted[spec]
 
-    def logged(self, issued: Issued, issuer: Issued | None = None) -> Issued:
-        """`issued` with the three SCTs a lab leaf carries (issued again by `issuer`, default
-        the intermediate): a leaf built outside the lab's rows that CT must not flag."""
+    def logged(
+        self, issued: Issued, issuer: Issued | None = None, *, scts: int = 3, forged: int = 0
+    ) -> Issued:
+        """`issued` again by `issuer` (default the intermediate), logged as public CAs do: `scts`
+        SCTs (the last `forged` forged), an hour before notBefore (or as-of, for a leaf not yet
+        valid), a second apart. By default the three good ones of a lab leaf: CT passes it."""
         signer = self.pki.intermediate if issuer is None else issuer
         when = min(self.as_of, issued.cert.not_valid_before_utc) - dt.timedelta(hours=1)
-        at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(self.ct_logs[:3])]
-        return ctlab.embed(issued, signer, at)
+        logs = self.ct_logs[:scts]
+        at = [(log, when + i * dt.timedelta(seconds=1)) for i, log in enumerate(logs)]
+        return ctlab.embed(issued, signer, at, forged=forged)
 
     def leaf_of(self, name: str) -> Issued:
         """The leaf a Host scenario serves (for tests serving it again)."""

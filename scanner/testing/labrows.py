@@ -1,6 +1,6 @@
 """The lab's row types: what a lab host's server sends (a `Leaf`, the CAs after it, protocol
 versions, faults) and what a correct scan says about it (`Scenario`). The rows themselves are
-in `scenarios` (and `scenarios_ahead` for issue 21)."""
+in `scenarios` (and `hello_hosts`, `browser_rows`, `scenarios_ahead` for issues 19 to 21)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Literal
 
 from scanner.model.types import StartTls
 from scanner.testing.arilab import Ari
-from scanner.testing.hello_hosts import HELLO_CODES, prober_info
 from scanner.testing.pki import CaName
 from scanner.testing.servers import LOOPBACK
 
@@ -23,6 +22,21 @@ Protocols = tuple[bool | None, ...]  # tls1_0, tls1_1, tls1_2, tls1_3, forward_s
 # scenarios' tls1_0, tls1_1, tls1_2, tls1_3, forward_secrecy_only under --protocols.
 MODERN: Protocols = (False, False, True, True, True)
 NOT_PROBED: Protocols = (None, None, None, None, None)
+# The ClientHello prober's codes: the server's configuration, not its chain (still trusted).
+HELLO_CODES = (
+    "ssl2",
+    "ssl3",
+    "export_cipher",
+    "null_cipher",
+    "anon_cipher",
+    "rc4_cipher",
+    "des_cipher",
+    "3des_cipher",
+    "no_pq_kex",
+    "large_hello_intolerant",
+    "must_staple_not_stapled",
+    "no_server_preference",
+)
 # Findings that leave the default store's verdict `trusted`.
 STILL_TRUSTED = frozenset(
     {
@@ -51,6 +65,14 @@ STILL_TRUSTED = frozenset(
     }
 )
 REVOKED_DAYS_AGO = 2  # when the lab's CRL says a `revoked` leaf was revoked
+
+
+def prober_info(protocols: Protocols, front: str | None) -> tuple[str, ...]:
+    """`no_pq_kex` where a lab host speaks TLS 1.2 or 1.3 (protocols: tls1_0..tls1_3, ...):
+    no lab server selects a post-quantum group (this OpenSSL has none). Behind the
+    one-segment middlebox the post-quantum hello goes unanswered: unknown, no finding."""
+    speaks = bool(protocols[2] or protocols[3])
+    return ("no_pq_kex",) if speaks and front != "one_segment" else ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@ with chosen options, its port read from its ACCEPT line, stopped (by its own pid
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import select
@@ -69,6 +70,19 @@ def s_server(leaf: Issued, options: Sequence[str], tmp: Path) -> Iterator[int]:
             proc.stdout.close()
 
 
+def serverinfo_scts(sct_list: bytes, tmp: Path) -> list[str]:
+    """s_server options answering the signed_certificate_timestamp extension (RFC 6962 3.3,
+    type 18) with `sct_list` (a SignedCertificateTimestampList): -serverinfo, a file in `tmp`."""
+    block = (18).to_bytes(2, "big") + len(sct_list).to_bytes(2, "big") + sct_list
+    path = tmp / "serverinfo.pem"
+    path.write_bytes(
+        b"-----BEGIN SERVERINFO FOR CT-----\n"
+        + base64.encodebytes(block)
+        + b"-----END SERVERINFO FOR CT-----\n"
+    )
+    return ["-serverinfo", str(path)]
+
+
 @contextlib.contextmanager
 def pyopenssl_server(leaf: Issued, *, classic_only: bool = False) -> Iterator[int]:
     """A TLS server on the OpenSSL that cryptography's wheel bundles (through pyOpenSSL, a dev
@@ -101,19 +115,33 @@ def pyopenssl_server(leaf: Issued, *, classic_only: bool = False) -> Iterator[in
         yield port
 
 
+def _relay(a: socket.socket, b: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := a.recv(65536):
+            b.sendall(data)
+    with contextlib.suppress(OSError):
+        b.shutdown(socket.SHUT_WR)
+
+
+def splice(
+    client: socket.socket, upstream: int, opened: list[socket.socket], *, first: bytes = b""
+) -> None:
+    """Connect to 127.0.0.1:`upstream` (the socket added to `opened`, for the caller to close),
+    send `first`, then relay both ways, a daemon thread each way."""
+    server = socket.create_connection(("127.0.0.1", upstream), timeout=5)
+    opened.append(server)
+    if first:
+        server.sendall(first)
+    for a, b in ((client, server), (server, client)):
+        threading.Thread(target=_relay, args=(a, b), daemon=True).start()
+
+
 @contextlib.contextmanager
 def small_hello_shim(upstream: int, *, limit: int = 1460) -> Iterator[int]:
     """A TCP relay to 127.0.0.1:`upstream` that resets the connection when the client's first
     record is longer than `limit` bytes (one Ethernet segment): the middlebox that drops a
     post-quantum browser's hello. Yields its port."""
     opened: list[socket.socket] = []
-
-    def relay(a: socket.socket, b: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                b.sendall(data)
-        with contextlib.suppress(OSError):
-            b.shutdown(socket.SHUT_WR)
 
     def shim(client: socket.socket) -> None:
         opened.append(client)
@@ -127,11 +155,7 @@ def small_hello_shim(upstream: int, *, limit: int = 1460) -> Iterator[int]:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             client.close()
             return
-        server = socket.create_connection(("127.0.0.1", upstream), timeout=5)
-        opened.append(server)
-        server.sendall(head)
-        for a, b in ((client, server), (server, client)):
-            threading.Thread(target=relay, args=(a, b), daemon=True).start()
+        splice(client, upstream, opened, first=head)
 
     try:
         with accepting(shim) as port:

@@ -223,13 +223,11 @@ def make_leaf(
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
-def rsa_hierarchy(
-    ca_name: str, dns_name: str, as_of: dt.datetime, *, must_staple: bool = False
-) -> tuple[Issued, Issued]:
+def rsa_hierarchy(ca_name: str, dns_name: str, as_of: dt.datetime) -> tuple[Issued, Issued]:
     """`rsa_ca` and an `rsa_leaf` for `dns_name` under it: the prober's tests, whose servers
     need RSA suites too."""
     ca = rsa_ca(ca_name, as_of)
-    return ca, rsa_leaf(ca, dns_name, as_of, must_staple=must_staple)
+    return ca, rsa_leaf(ca, dns_name, as_of)
 
 
 def rsa_ca(name: str, as_of: dt.datetime) -> Issued:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from scanner.model.types import StartTls
 from scanner.testing.browser_rows import BROWSER_ROWS
-from scanner.testing.hello_hosts import hello_hosts
+from scanner.testing.hello_hosts import HELLO_HOSTS
 from scanner.testing.labrows import (
     BOTH_STORES,
     JAVA_STORE,
@@ -250,7 +250,7 @@ SCENARIOS: tuple[Row, ...] = (
         protocols=(False, False, True, False, True),
         note="TLS 1.2 only, forward secrecy only",
     ),
-    *hello_hosts(Host, Leaf),  # issue 19: what the ClientHello prober finds
+    *HELLO_HOSTS,  # issue 19: what the ClientHello prober finds
     Host(
         name="md5_signature",
         host="md5.lab.test",
@@ -278,7 +278,7 @@ SCENARIOS: tuple[Row, ...] = (
         note="no ip column: resolved by the lab's DNS server",
     ),
     # How browsers decide (issue 20): scanner.testing.browser_rows.
-    *(Host(**host, leaf=Leaf(**leaf)) for host, leaf in BROWSER_ROWS),
+    *BROWSER_ROWS,
     StartTlsHost(
         name="starttls_smtp",
         host="mail.lab.test",

@@ -6,7 +6,6 @@ reference being real handshakes of Python's ssl module (the same OpenSSL) per su
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import re
@@ -15,7 +14,7 @@ import ssl
 import struct
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -38,9 +37,14 @@ from scanner.net.hello.outcome import (
 from scanner.net.hello.plan import Plan, PlanConfig, Probe, ordered_suites, plan
 from scanner.net.hello.probe import Deadline, run, send_probe
 from scanner.testing.legacy_peer import LegacyPolicy, legacy_server
-from scanner.testing.openssl_server import pyopenssl_server, s_server, small_hello_shim
+from scanner.testing.openssl_server import (
+    pyopenssl_server,
+    s_server,
+    serverinfo_scts,
+    small_hello_shim,
+)
 from scanner.testing.pki import Issued, rsa_hierarchy
-from scanner.testing.servers import accepting
+from scanner.testing.raw_peers import HRR, raw_server, server_hello
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "hello.lab.test"
@@ -148,14 +152,7 @@ def test_scts_from_the_tls_extension(pki: tuple[Issued, Issued], tmp_path: Path)
     scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
     body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
     ext = len(body).to_bytes(2, "big") + body
-    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
-    pem = (
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    (tmp_path / "serverinfo.pem").write_bytes(pem)
-    options = ["-tls1_2", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    options = ["-tls1_2", *serverinfo_scts(ext, tmp_path)]
     with s_server(leaf, options, tmp_path) as port:
         asked = _probe(port, Probe(purpose="t", hello=_tls(Protocol.TLS1_2, (0xC02F,))))
         unasked = _probe(
@@ -420,31 +417,6 @@ def test_waiting_for_a_per_ip_slot_does_not_count_against_the_deadline(
 # --- hostile peers --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
-    """Each connection: read the hello (one record), then `behaviour`."""
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            with contextlib.suppress(OSError):
-                head = conn.recv(5)
-                want = int.from_bytes(head[3:5], "big") if len(head) == 5 else 0
-                got = 0
-                while got < want and (chunk := conn.recv(want - got)):
-                    got += len(chunk)
-                behaviour(conn)
-
-    with accepting(serve) as port:
-        yield port
-
-
-def _server_hello(suite: int) -> bytes:
-    body = b"\x03\x03" + b"\x22" * 32 + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
-    msg = b"\x02" + len(body).to_bytes(3, "big") + body + b"\x0e\x00\x00\x00"
-    return b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
-
-
 def _reset(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -454,7 +426,7 @@ TLS12 = Probe(purpose="t", hello=_tls(Protocol.TLS1_2, (0xC02F, 0x002F)))
 
 def _one_byte_writes(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for b in _server_hello(0xC02F):
+    for b in server_hello(0xC02F):
         conn.sendall(bytes((b,)))
         time.sleep(0.001)
 
@@ -465,7 +437,7 @@ HOSTILE: dict[str, tuple[Callable[[socket.socket], None], Callable[[Outcome], bo
         lambda o: o == Accepted(version=Protocol.TLS1_2, suite=0xC02F, group=None),
     ),
     "suite-never-offered": (
-        lambda c: c.sendall(_server_hello(0x0005)),
+        lambda c: c.sendall(server_hello(0x0005)),
         lambda o: isinstance(o, Failed) and "0x0005, never offered" in o.detail,
     ),
     "16-MiB-length": (
@@ -477,7 +449,7 @@ HOSTILE: dict[str, tuple[Callable[[socket.socket], None], Callable[[Outcome], bo
         lambda o: isinstance(o, Failed) and "not a TLS record" in o.detail,
     ),
     "reset-mid-record": (
-        lambda c: (c.sendall(_server_hello(0xC02F)[:20]), time.sleep(0.05), _reset(c)),
+        lambda c: (c.sendall(server_hello(0xC02F)[:20]), time.sleep(0.05), _reset(c)),
         lambda o: isinstance(o, Failed) and "inside a record" in o.detail,
     ),
     "close-on-the-hello": (
@@ -555,17 +527,7 @@ def test_the_host_deadline_ends_the_whole_plan() -> None:
 
 def test_hrr_loop_over_the_network_ends() -> None:
     """A server that answers every hello with the same HelloRetryRequest."""
-    ext = b"\x00\x2b\x00\x02\x03\x04" + b"\x00\x33\x00\x02\x00\x17"
-    body = (
-        b"\x03\x03"
-        + bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-        + b"\x00\x13\x01\x00"
-        + len(ext).to_bytes(2, "big")
-        + ext
-    )
-    msg = b"\x02" + len(body).to_bytes(3, "big") + body
-    record = b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
-    with raw_server(lambda c: c.sendall(record)) as port:
+    with raw_server(lambda c: c.sendall(HRR)) as port:
         facts, sent = _run(port, PlanConfig(sni=None))
     # The HelloRetryRequest answers TLS 1.3; once P-256 is no longer offered, naming it
     # again is a protocol error: the groups stay unknown and the probes stop.

@@ -8,13 +8,11 @@ grade and ciphers.parquet are checked against what each server was configured to
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +20,21 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from typer.testing import Result
 
 import scanner
 from scanner.testing import ctlab, der
-from scanner.testing.openssl_server import OPENSSL, pyopenssl_server, s_server, small_hello_shim
+from scanner.testing.openssl_server import (
+    OPENSSL,
+    pyopenssl_server,
+    s_server,
+    serverinfo_scts,
+    small_hello_shim,
+)
 from scanner.testing.pki import Issued, rsa_ca, rsa_leaf
-from scanner.testing.servers import accepting
+from scanner.testing.raw_peers import HRR, behind_real, server_hello
+from scanner.testing.responders import ocsp_response
 
 FIXED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAME = "hello.scan.test"
@@ -73,23 +77,29 @@ def _plain(value: Any) -> Any:
 
 
 def _ocsp(pki: dict[str, Any], leaf: Issued, status: ocsp.OCSPCertStatus) -> bytes:
+    ca: Issued = pki["ca"]
     revoked = status is ocsp.OCSPCertStatus.REVOKED
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(
-            cert=leaf.cert,
-            issuer=pki["ca"].cert,
-            algorithm=hashes.SHA1(),
-            cert_status=status,
-            this_update=FIXED - dt.timedelta(hours=1),
-            next_update=FIXED + dt.timedelta(days=7),
-            revocation_time=FIXED - dt.timedelta(days=1) if revoked else None,
-            revocation_reason=None,
-        )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki["ca"].cert)
-        .sign(pki["ca"].key, hashes.SHA256())
+    return ocsp_response(
+        leaf.cert,
+        ca.cert,
+        ca.cert,
+        ca.key,
+        status,
+        this_update=FIXED - dt.timedelta(hours=1),
+        next_update=FIXED + dt.timedelta(days=7),
+        revoked_at=FIXED - dt.timedelta(days=1) if revoked else None,
     )
-    return response.public_bytes(serialization.Encoding.DER)
+
+
+def _two_operators_scts(pki: dict[str, Any], tmp_path: Path) -> bytes:
+    """An SCT list over the leaf from two operators' lab logs, whose log list (--ct-logs) is
+    written to tmp_path/logs.json."""
+    logs = ctlab.lab_logs()
+    (tmp_path / "logs.json").write_bytes(
+        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
+    )
+    when = FIXED - dt.timedelta(hours=12)
+    return ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
 
 
 # --- openssl s_server at security level 0 -------------------------------------------------
@@ -189,15 +199,7 @@ def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Pa
     """s_server -serverinfo answers signed_certificate_timestamp (RFC 6962 3.3) with the
     list it is given: two SCTs."""
     scts = (b"\x00" + bytes(range(1, 60)), b"\x00" + bytes(range(100, 170)))
-    body = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
-    ext = len(body).to_bytes(2, "big") + body
-    block = (18).to_bytes(2, "big") + len(ext).to_bytes(2, "big") + ext
-    (tmp_path / "serverinfo.pem").write_bytes(
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    options = ["-no_tls1_3", *serverinfo_scts(ctlab.sct_list(scts), tmp_path)]
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port)
     assert row["sct_tls_count"] == 2 and row["tls1_3"] is False
@@ -206,19 +208,8 @@ def test_scts_in_the_tls_extension_are_counted(pki: dict[str, Any], tmp_path: Pa
 def test_scts_of_the_tls_extension_count_for_ct(pki: dict[str, Any], tmp_path: Path) -> None:
     """Two SCTs from two operators' logs, delivered only in the TLS extension (the leaf has
     none embedded): with --ct-logs they meet Chrome's policy for a 91-day certificate."""
-    logs = ctlab.lab_logs()
-    (tmp_path / "logs.json").write_bytes(
-        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
-    )
-    when = FIXED - dt.timedelta(hours=12)
-    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
-    block = (18).to_bytes(2, "big") + len(scts).to_bytes(2, "big") + scts
-    (tmp_path / "serverinfo.pem").write_bytes(
-        b"-----BEGIN SERVERINFO FOR CT-----\n"
-        + base64.encodebytes(block)
-        + b"-----END SERVERINFO FOR CT-----\n"
-    )
-    options = ["-no_tls1_3", "-serverinfo", str(tmp_path / "serverinfo.pem")]
+    scts = _two_operators_scts(pki, tmp_path)
+    options = ["-no_tls1_3", *serverinfo_scts(scts, tmp_path)]
     with s_server(pki["leaf"], options, tmp_path) as port:
         row = _scan(pki, port, ct_logs=tmp_path / "logs.json")
         plain = _scan(pki, port, ct_logs=tmp_path / "logs.json", protocols=False)
@@ -238,12 +229,7 @@ def test_scts_of_a_stapled_ocsp_response_count_for_ct(
     from two operators' logs in its SingleResponse extensions (RFC 6962 3.3) the host meets
     Chrome's policy; the same response without the extension, and the one with the SCTs signed
     by a stranger instead of the CA (the staple is invalid), leave it non-compliant."""
-    logs = ctlab.lab_logs()
-    (tmp_path / "logs.json").write_bytes(
-        ctlab.log_list_json(logs, timestamp=FIXED - dt.timedelta(days=1))
-    )
-    when = FIXED - dt.timedelta(hours=12)
-    scts = ctlab.x509_scts(pki["leaf"].cert, [(logs[0], when), (logs[2], when)])
+    scts = _two_operators_scts(pki, tmp_path)
     plain = _ocsp(pki, pki["leaf"], ocsp.OCSPCertStatus.GOOD)
     stapled = {
         "with-scts": der.ocsp_with_scts(plain, pki["ca"].key, scts),
@@ -311,76 +297,20 @@ def test_a_middlebox_dropping_large_hellos(pki: dict[str, Any]) -> None:
 # --- hostile peers: the main handshake reaches a real server, the probes a hostile one ------
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := a.recv(65536):
-            b.sendall(data)
-    with contextlib.suppress(OSError):
-        b.shutdown(socket.SHUT_WR)
-
-
-@contextlib.contextmanager
-def behind_real(real: int, behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
-    """The first connection relayed to the real server on `real`; every later one reads the
-    hello record and gets `behaviour`."""
-    opened: list[socket.socket] = []
-
-    def serve(conn: socket.socket) -> None:
-        opened.append(conn)
-        if len(opened) == 1:
-            server = socket.create_connection(("127.0.0.1", real), timeout=5)
-            opened.append(server)
-            for a, b in ((conn, server), (server, conn)):
-                threading.Thread(target=_relay, args=(a, b), daemon=True).start()
-            return
-        with conn, contextlib.suppress(OSError):
-            conn.settimeout(5)
-            head = conn.recv(5)
-            want = int.from_bytes(head[3:5], "big") if len(head) == 5 else 0
-            got = 0
-            while got < want and (chunk := conn.recv(want - got)):
-                got += len(chunk)
-            behaviour(conn)
-
-    try:
-        with accepting(serve) as port:
-            yield port
-    finally:
-        for sock in opened:
-            sock.close()
-
-
-def _server_hello(suite: int) -> bytes:
-    body = b"\x03\x03" + b"\x22" * 32 + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
-    msg = b"\x02" + len(body).to_bytes(3, "big") + body + b"\x0e\x00\x00\x00"
-    return b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
-
-
 def _one_byte_writes(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for b in _server_hello(0xC02F):
+    for b in server_hello(0xC02F):
         conn.sendall(bytes((b,)))
         time.sleep(0.0005)
 
 
-_HRR_EXT = b"\x00\x2b\x00\x02\x03\x04" + b"\x00\x33\x00\x02\x00\x17"
-_HRR_BODY = (
-    b"\x03\x03"
-    + bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-    + b"\x00\x13\x01\x00"
-    + len(_HRR_EXT).to_bytes(2, "big")
-    + _HRR_EXT
-)
-_HRR = b"\x16\x03\x03" + (len(_HRR_BODY) + 4).to_bytes(2, "big") + b"\x02"
-_HRR += len(_HRR_BODY).to_bytes(3, "big") + _HRR_BODY
-
 HOSTILE: dict[str, tuple[Callable[[socket.socket], None], str]] = {
-    "suite-never-offered": (lambda c: c.sendall(_server_hello(0x0005)), "never offered"),
+    "suite-never-offered": (lambda c: c.sendall(server_hello(0x0005)), "never offered"),
     "16-MiB-length": (
         lambda c: c.sendall(b"\x16\x03\x03\x00\x04\x02\xff\xff\xff" + bytes(1000)),
         "16777215",
     ),
-    "hrr-loop": (lambda c: c.sendall(_HRR), "never offered"),
+    "hrr-loop": (lambda c: c.sendall(HRR), "never offered"),
 }
 
 
