@@ -342,3 +342,45 @@ def test_ocsp_currency_with_five_minutes_of_clock_skew(
     v = rv.check_ocsp(data, leaf, inter.cert, FIXED, url="http://ocsp.example")
     assert v.status is (rv.Status.GOOD if why is None else rv.Status.UNKNOWN)
     assert why is None or why in (v.why or "")
+
+
+SHA1_OID = bytes.fromhex("06052b0e03021a")  # the CertID hash ocsp_response uses
+SHA256_RSA_OID = bytes.fromhex("06092a864886f70d01010b")  # the response's signature algorithm
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        # 1.3.14.3.2.29 (sha1WithRSASignature) in the CertID: not a hash cryptography knows
+        (SHA1_OID, bytes.fromhex("06052b0e03021d"), "does not name serial"),
+        # 1.2.840.113549.1.1.99 as the response's signature algorithm: unknown
+        (SHA256_RSA_OID, bytes.fromhex("06092a864886f70d010163"), "bad signature"),
+    ],
+    ids=["certid_hash", "signature_algorithm"],
+)
+def test_an_ocsp_response_with_an_unknown_algorithm_does_not_count(
+    pki: Pki, old: bytes, new: bytes, why: str
+) -> None:
+    """cryptography raises UnsupportedAlgorithm on reading such a field: the response is one
+    that does not count (a fetched answer unknown, a staple invalid), not a failed host."""
+    from scanner.model.probed import Stapled
+    from scanner.x509.hello import stapled_status
+
+    inter = pki.intermediate
+    issued = pki.leaf(["a.test"], ocsp_url="http://ocsp.example")
+    data = ocsp_response(
+        issued.cert,
+        inter.cert,
+        inter.cert,
+        inter.key,
+        ocsp.OCSPCertStatus.GOOD,
+        this_update=FIXED - DAY,
+        next_update=FIXED + DAY,
+    )
+    assert data.count(old) == 1
+    patched = data.replace(old, new)
+    chain = [issued.der, inter.der]
+    assert stapled_status(data, chain, FIXED) is Stapled.GOOD
+    v = rv.check_ocsp(patched, issued.cert, inter.cert, FIXED, url="http://ocsp.example")
+    assert v.status is rv.Status.UNKNOWN and why in (v.why or "")
+    assert stapled_status(patched, chain, FIXED) is Stapled.INVALID
