@@ -121,6 +121,20 @@ def test_signature_must_verify_with_the_issuers_key(pki: Pki) -> None:
     assert v.status is rv.Status.UNKNOWN and "bad signature" in (v.why or "")
 
 
+def test_a_crl_with_an_unknown_signature_algorithm_is_not_used(pki: Pki) -> None:
+    """cryptography raises UnsupportedAlgorithm on reading its hash: the CRL is read, and
+    not used, rather than failing the fetch or the --crl file."""
+    sha256_rsa = bytes.fromhex("06092a864886f70d01010b")
+    data = der_crl(pki.intermediate, [])
+    assert data.count(sha256_rsa) == 2  # in the TBS and outside it
+    # 1.2.840.113549.1.1.99: not an algorithm cryptography knows
+    crl = rv.parse_crl(data.replace(sha256_rsa, bytes.fromhex("06092a864886f70d010163")))
+    assert crl.unusable == "its signature algorithm 1.2.840.113549.1.1.99 is not supported"
+    leaf = pki.leaf(["a.test"]).cert
+    v = check(crl, leaf, pki.intermediate.cert)
+    assert v.status is rv.Status.UNKNOWN and "not used" in (v.why or "")
+
+
 def test_a_crl_of_another_issuer_does_not_count(pki: Pki) -> None:
     leaf = pki.leaf(["a.test"]).cert
     v = check(crl_of(pki, issuer=pki.root), leaf, pki.intermediate.cert)
