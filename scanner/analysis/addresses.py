@@ -64,17 +64,19 @@ class NameCounts:
         self.some_addresses_down += rows > 1 and ok and error
         self._line, self._flags = None, (0, False, False, False)
 
-    def summary_rows(self) -> pd.DataFrame:
-        """The rows of kind `names` that summary.csv adds: names counted, and their share of
-        the targets."""
-        import pandas as pd
-
-        rows = [
+    def counted(self) -> list[tuple[str, str, int]]:
+        """The rows of kind `names` that summary.csv adds: (kind, name, names counted)."""
+        return [
             ("names", "several_addresses", self.several_addresses),
             ("names", "inconsistent_backends", self.inconsistent_backends),
             ("names", "some_addresses_down", self.some_addresses_down),
         ]
-        df = pd.DataFrame(rows, columns=["kind", "name", "hosts"])
+
+    def summary_rows(self) -> pd.DataFrame:
+        """`counted`, with each row's share of the targets."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.counted(), columns=["kind", "name", "hosts"])
         df["share"] = (df["hosts"] / self.targets).round(4) if self.targets else 0.0
         return df
 

@@ -184,12 +184,7 @@ class SummaryFold:
         listed += sorted(str(n) for n in self.trusted_by if n not in listed)
         rows += [("trust_store", n, self.trusted_by[n]) for n in listed]
         names = self.names.finish()
-        named = [
-            ("names", "several_addresses", names.several_addresses),
-            ("names", "inconsistent_backends", names.inconsistent_backends),
-            ("names", "some_addresses_down", names.some_addresses_down),
-        ]
-        return with_shares(rows, self.total) + with_shares(named, names.targets)
+        return with_shares(rows, self.total) + with_shares(names.counted(), names.targets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,22 +95,6 @@ def _grades_and_stores(ok: pd.DataFrame, stores: Sequence[str]) -> list[tuple[st
     return rows
 
 
-def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """`summarise` of a whole table from the summaries of its slices (so a large hosts table
-    can be summarised batch by batch in bounded memory). Rows in order of first appearance."""
-    frames = list(parts)
-    if not frames:
-        return summarise(pd.DataFrame(columns=list(SUMMARY_INPUT_COLUMNS)))
-    df = (
-        pd.concat([f[["kind", "name", "hosts"]] for f in frames], ignore_index=True)
-        .groupby(["kind", "name"], sort=False, as_index=False)["hosts"]
-        .sum()
-    )
-    total = int(df.loc[df["kind"] == "status", "hosts"].sum())
-    df["share"] = (df["hosts"] / total).round(4) if total else 0.0
-    return df
-
-
 def worst_hosts(hosts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The hosts with the worst findings first, then the soonest expiry; with the address
     scanned (`connected_ip`), which tells a name's backends apart."""

@@ -10,6 +10,7 @@ from scanner.model.probed import HelloReport, Stapled
 from scanner.model.suites import SUITES, Protocol, WeakClass
 from scanner.model.types import Diagnosis, Finding, Revocation, RevocationSource
 from scanner.x509 import findings as F
+from scanner.x509.grading import accepted_at
 from scanner.x509.revocation.judge import Judgement, apply
 
 LABELS = {
@@ -32,11 +33,6 @@ CLASS_CODES = {
 }
 FINDING_CLASSES = frozenset(CLASS_CODES)
 MAX_NAMED = 4  # suites named in a message
-
-
-def accepted_at(report: HelloReport, weak: WeakClass) -> list[Protocol]:
-    """The versions at which a suite of the class is accepted."""
-    return [v for v in Protocol if weak in (report.facts.classes.get(v) or frozenset())]
 
 
 def _suites_named(report: HelloReport, weak: WeakClass) -> str:

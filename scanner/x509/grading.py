@@ -26,8 +26,9 @@ class CipherCaps:
     b: bool  # RC4 with older protocols only
 
 
-def _at(report: HelloReport, weak: WeakClass) -> set[Protocol]:
-    return {v for v in Protocol if weak in (report.facts.classes.get(v) or frozenset())}
+def accepted_at(report: HelloReport, weak: WeakClass) -> list[Protocol]:
+    """The versions at which a suite of the class is accepted."""
+    return [v for v in Protocol if weak in (report.facts.classes.get(v) or frozenset())]
 
 
 def _triple_des_last(report: HelloReport, v: Protocol) -> bool:
@@ -43,13 +44,13 @@ def _triple_des_last(report: HelloReport, v: Protocol) -> bool:
 
 def cipher_caps(report: HelloReport) -> CipherCaps:
     f = report.facts
-    rc4 = _at(report, WeakClass.RC4)
-    des3 = _at(report, WeakClass.TRIPLE_DES) & set(MODERN)
+    rc4 = accepted_at(report, WeakClass.RC4)
+    des3 = [v for v in accepted_at(report, WeakClass.TRIPLE_DES) if v in MODERN]
     return CipherCaps(
         f=bool(f.versions.get(Protocol.SSL2))
-        or any(_at(report, w) for w in (WeakClass.EXPORT, WeakClass.NULL, WeakClass.ANON)),
+        or any(accepted_at(report, w) for w in (WeakClass.EXPORT, WeakClass.NULL, WeakClass.ANON)),
         c=bool(f.versions.get(Protocol.SSL3))
-        or bool(rc4 & set(MODERN))
+        or any(v in MODERN for v in rc4)
         or any(not _triple_des_last(report, v) for v in des3),
         b=bool(rc4),
     )

@@ -121,6 +121,20 @@ def test_signature_must_verify_with_the_issuers_key(pki: Pki) -> None:
     assert v.status is rv.Status.UNKNOWN and "bad signature" in (v.why or "")
 
 
+def test_a_crl_with_an_unknown_signature_algorithm_is_not_used(pki: Pki) -> None:
+    """cryptography raises UnsupportedAlgorithm on reading its hash: the CRL is read, and
+    not used, rather than failing the fetch or the --crl file."""
+    sha256_rsa = bytes.fromhex("06092a864886f70d01010b")
+    data = der_crl(pki.intermediate, [])
+    assert data.count(sha256_rsa) == 2  # in the TBS and outside it
+    # 1.2.840.113549.1.1.99: not an algorithm cryptography knows
+    crl = rv.parse_crl(data.replace(sha256_rsa, bytes.fromhex("06092a864886f70d010163")))
+    assert crl.unusable == "its signature algorithm 1.2.840.113549.1.1.99 is not supported"
+    leaf = pki.leaf(["a.test"]).cert
+    v = check(crl, leaf, pki.intermediate.cert)
+    assert v.status is rv.Status.UNKNOWN and "not used" in (v.why or "")
+
+
 def test_a_crl_of_another_issuer_does_not_count(pki: Pki) -> None:
     leaf = pki.leaf(["a.test"]).cert
     v = check(crl_of(pki, issuer=pki.root), leaf, pki.intermediate.cert)
@@ -342,3 +356,45 @@ def test_ocsp_currency_with_five_minutes_of_clock_skew(
     v = rv.check_ocsp(data, leaf, inter.cert, FIXED, url="http://ocsp.example")
     assert v.status is (rv.Status.GOOD if why is None else rv.Status.UNKNOWN)
     assert why is None or why in (v.why or "")
+
+
+SHA1_OID = bytes.fromhex("06052b0e03021a")  # the CertID hash ocsp_response uses
+SHA256_RSA_OID = bytes.fromhex("06092a864886f70d01010b")  # the response's signature algorithm
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        # 1.3.14.3.2.29 (sha1WithRSASignature) in the CertID: not a hash cryptography knows
+        (SHA1_OID, bytes.fromhex("06052b0e03021d"), "does not name serial"),
+        # 1.2.840.113549.1.1.99 as the response's signature algorithm: unknown
+        (SHA256_RSA_OID, bytes.fromhex("06092a864886f70d010163"), "bad signature"),
+    ],
+    ids=["certid_hash", "signature_algorithm"],
+)
+def test_an_ocsp_response_with_an_unknown_algorithm_does_not_count(
+    pki: Pki, old: bytes, new: bytes, why: str
+) -> None:
+    """cryptography raises UnsupportedAlgorithm on reading such a field: the response is one
+    that does not count (a fetched answer unknown, a staple invalid), not a failed host."""
+    from scanner.model.probed import Stapled
+    from scanner.x509.hello import stapled_status
+
+    inter = pki.intermediate
+    issued = pki.leaf(["a.test"], ocsp_url="http://ocsp.example")
+    data = ocsp_response(
+        issued.cert,
+        inter.cert,
+        inter.cert,
+        inter.key,
+        ocsp.OCSPCertStatus.GOOD,
+        this_update=FIXED - DAY,
+        next_update=FIXED + DAY,
+    )
+    assert data.count(old) == 1
+    patched = data.replace(old, new)
+    chain = [issued.der, inter.der]
+    assert stapled_status(data, chain, FIXED) is Stapled.GOOD
+    v = rv.check_ocsp(patched, issued.cert, inter.cert, FIXED, url="http://ocsp.example")
+    assert v.status is rv.Status.UNKNOWN and why in (v.why or "")
+    assert stapled_status(patched, chain, FIXED) is Stapled.INVALID

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -166,7 +166,12 @@ def parse_crl(data: bytes) -> Crl:
         unusable = unusable or _entry_problem(crl)
     if scope is not None and scope.indirect:
         unusable = "it is an indirect CRL (RFC 5280 5.2.5), which the scanner does not use"
-    h = crl.signature_hash_algorithm
+    try:
+        h = crl.signature_hash_algorithm
+    except UnsupportedAlgorithm:  # cryptography cannot verify it: the CRL is not used
+        h = None
+        oid = crl.signature_algorithm_oid.dotted_string
+        unusable = unusable or f"its signature algorithm {oid} is not supported"
     digest = b""
     if h is not None:
         ctx = hashes.Hash(h)

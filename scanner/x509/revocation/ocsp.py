@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -106,7 +106,10 @@ def check_ocsp(
 
 
 def names_issuer(r: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> bool:
-    h = r.hash_algorithm
+    try:
+        h = r.hash_algorithm
+    except UnsupportedAlgorithm:  # a CertID hash cryptography does not know names nothing
+        return False
     name_hash = _digest(h, issuer.subject.public_bytes())
     return r.issuer_name_hash == name_hash and r.issuer_key_hash == _digest(h, _key_bits(issuer))
 
@@ -170,7 +173,10 @@ def _ocsp_signer(
 
 
 def _verify(key: object, signature: bytes, data: bytes, response: ocsp.OCSPResponse) -> bool:
-    h = response.signature_hash_algorithm
+    try:
+        h = response.signature_hash_algorithm
+    except UnsupportedAlgorithm:  # a signature algorithm cryptography does not know
+        return False
     try:
         if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             key.verify(signature, data)
