@@ -99,9 +99,9 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
         )
         left = row["days_remaining"]
         yield f"valid:   {start} to {end}" + (f" ({left} day(s) left)" if left is not None else "")
-    from scanner.model.columns import VERDICT_COLUMNS
+    from scanner.model.columns import PROBLEM_VERDICTS
 
-    true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]
+    true = [c for c in PROBLEM_VERDICTS if row[c]]
     verdict = _style("trusted", fg="green") if row["trusted"] else _style("not trusted", fg="red")
     yield f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else "")
     yield f"trusted by: {printable(', '.join(row['trusted_by']) or 'no store')}"
