@@ -105,6 +105,10 @@ def print_error(message: str) -> None:
     err_console().print(f"[bold red]error:[/] {terminal(message)}", soft_wrap=True)
 
 
+def print_warning(message: str) -> None:
+    err_console().print(f"[bold yellow]warning:[/] {terminal(message)}", soft_wrap=True)
+
+
 def usage_error_line(e: ClickUsageError, where: str) -> str:
     """A click usage error (unknown option or command, bad or missing value) as the one line
     every other error is: what was wrong, naming the option, and where the help is (`where`,

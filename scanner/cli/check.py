@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,11 +31,6 @@ from scanner.present.escape import json_text, printable
 if TYPE_CHECKING:
     from scanner.model.types import Finding
     from scanner.run.check import CheckReport
-    from scanner.x509.certs import TrustStore
-    from scanner.x509.ct.logs import LogList
-    from scanner.x509.programs.named import NamedProgram
-    from scanner.x509.revocation import Crl
-    from scanner.x509.stores import NamedStore
 
 MAX_CHAIN_FILE = 16 * 1024 * 1024
 
@@ -60,23 +55,14 @@ CtLogs = Annotated[
 ]
 
 
-def _browsers(
-    values: list[str] | None, ct_logs: Path | None, trust: TrustStore, stores: Sequence[NamedStore]
-) -> tuple[tuple[NamedProgram, ...], LogList | None]:
-    """The --root-program programs (anchors found in the stores too) and the --ct-logs list."""
+def _root_programs(values: list[str] | None) -> tuple[tuple[str, Path], ...]:
     from scanner.errors import UsageError
-    from scanner.store.programs import load_log_list, load_programs, parse_root_program
+    from scanner.store.programs import parse_root_program
 
     try:
-        specs = tuple(parse_root_program(v) for v in values or ())
+        return tuple(parse_root_program(v) for v in values or ())
     except UsageError as e:
         raise typer.BadParameter(str(e), param_hint="--root-program") from None
-    programs = load_programs(
-        specs,
-        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
-        taken=[s.name for s in stores],
-    )
-    return programs, load_log_list(ct_logs)
 
 
 def _style(text: str, **style: Any) -> str:
@@ -113,9 +99,9 @@ def _report_lines(report: CheckReport, as_of: dt.datetime) -> Iterator[str]:
         )
         left = row["days_remaining"]
         yield f"valid:   {start} to {end}" + (f" ({left} day(s) left)" if left is not None else "")
-    from scanner.model.columns import VERDICT_COLUMNS
+    from scanner.model.columns import PROBLEM_VERDICTS
 
-    true = [c for c in VERDICT_COLUMNS if c != "trusted" and row[c]]
+    true = [c for c in PROBLEM_VERDICTS if row[c]]
     verdict = _style("trusted", fg="green") if row["trusted"] else _style("not trusted", fg="red")
     yield f"verdict: {verdict}" + (f" ({', '.join(true)})" if true else "")
     yield f"trusted by: {printable(', '.join(row['trusted_by']) or 'no store')}"
@@ -173,9 +159,7 @@ def check_command(
 
     Example: scanner check chain.pem --host www.example.com --as-of 2026-11-26
     """
-    from scanner.run.check import check
-    from scanner.store.trust import load_named, load_trust
-    from scanner.x509.chainfile import load_chain
+    from scanner.run.check import check_files
 
     when = as_of_option(as_of)
     try:
@@ -185,27 +169,19 @@ def check_command(
         raise fail(f"cannot read {chain}: {e.strerror or e}") from None
     if len(data) > MAX_CHAIN_FILE:
         raise fail(f"{chain}: larger than {MAX_CHAIN_FILE // (1024 * 1024)} MiB; not a chain")
-    certificates = load_chain(data, str(chain))
-    trust = load_trust(ca_bundle)
-    stores = load_named(trust_store_options(trust_store))
-    programs, log_list = _browsers(root_program, ct_logs, trust, stores)
-    crls: tuple[Crl, ...] = ()
-    if crl:
-        from scanner.store.crlfiles import load_crl_files
-
-        crls = load_crl_files(crl)
     try:
-        report = check(
-            certificates,
+        report = check_files(
+            data,
+            str(chain),
             host=host,
-            trust=trust,
             as_of=when,
             checked_at=dt.datetime.now(dt.UTC),
+            ca_bundle=ca_bundle,
             warn_days=expiry_warn_days,
-            stores=stores,
-            crls=crls,
-            programs=programs,
-            log_list=log_list,
+            crl_files=crl or (),
+            trust_stores=trust_store_options(trust_store),
+            root_programs=_root_programs(root_program),
+            ct_logs=ct_logs,
         )
     except HostError as e:
         raise fail(f"--host: {e}") from None

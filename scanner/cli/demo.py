@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli.app import command, out_console, settle
-from scanner.cli.scan import print_report, print_warning, progress_bar
+from scanner.cli.app import command, out_console, print_warning, settle
+from scanner.cli.scan import print_report, progress_bar
 from scanner.present.escape import terminal
 from scanner.run.options import ScanOptions
 

@@ -21,6 +21,7 @@ from scanner.cli.app import (
     err_console,
     fail,
     out_console,
+    print_warning,
 )
 from scanner.model.timefmt import utc_iso
 from scanner.model.types import Severity
@@ -429,7 +430,7 @@ def report(
     """
     target, warnings, tables = write_html_report(dirs, out, max_hosts=max_hosts, by=by)
     for w in warnings:
-        err_console().print(f"[bold yellow]warning:[/] {terminal(w)}", soft_wrap=True)
+        print_warning(w)
     out_console().print(f"Wrote {terminal(target)}", soft_wrap=True)
     _fail_on(tables.hosts, fail_on)
 

@@ -22,6 +22,7 @@ from scanner.cli.app import (
     command,
     err_console,
     out_console,
+    print_warning,
     settle,
     with_options,
 )
@@ -317,10 +318,6 @@ def check_writable(path: Path, option: str) -> None:
             pass
     except OSError as e:
         raise OutputError(f"{option} {path}: cannot write there: {e.strerror or e}") from None
-
-
-def print_warning(message: str) -> None:
-    err_console().print(f"[bold yellow]warning:[/] {terminal(message)}", soft_wrap=True)
 
 
 def _scan_on_dask(

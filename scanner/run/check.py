@@ -192,17 +192,13 @@ def check_files(
     """`check` of the chain in `data` (named `source` in errors), with the trust stores and
     CRLs read from their files: what `scanner check` and `scanner.check` do once their options
     are validated."""
-    from scanner.store.programs import load_log_list, load_programs
+    from scanner.store.programs import load_judged_programs, load_log_list
     from scanner.store.trust import load_named, load_trust
 
     certificates = load_chain(data, source)
     trust = load_trust(ca_bundle)
     stores = load_named(trust_stores)
-    programs = load_programs(
-        root_programs,
-        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
-        taken=[s.name for s in stores],
-    )
+    programs = load_judged_programs(root_programs, trust, stores)
     crls: tuple[Crl, ...] = ()
     if crl_files:
         from scanner.store.crlfiles import load_crl_files

@@ -321,7 +321,6 @@ def _clock_warnings(reports: list[ScanReport]) -> tuple[set[str], str | None]:
     """Each shard's own clock check (a warning in its report, worded with its own counts) and
     the check over every shard's hosts: one warning for the scan, not one per shard."""
     from scanner.analysis.fold import SkewCounts, skew_message
-    from scanner.analysis.summary import SKEW_INPUT_COLUMNS, skew_counts
 
     own: set[str] = set()
     whole = SkewCounts()
@@ -330,14 +329,9 @@ def _clock_warnings(reports: list[ScanReport]) -> tuple[set[str], str | None]:
         if not r.meta.get("as_of"):
             continue
         as_of = dt.datetime.fromisoformat(r.meta["as_of"])
-        counts = SkewCounts()
-        hosts = Location.of(r.out) / "hosts.parquet"
-        if hosts.is_file():
-            for batch in files.iter_table_pandas(hosts, list(SKEW_INPUT_COLUMNS)):
-                counts += skew_counts(batch)
-        if (message := skew_message(counts, as_of)) is not None:
+        if (message := skew_message(r.skew, as_of)) is not None:
             own.add(message)
-        whole += counts
+        whole += r.skew
     return own, skew_message(whole, as_of) if as_of is not None else None
 
 

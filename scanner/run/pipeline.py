@@ -47,7 +47,7 @@ from scanner.run.assemble import Answer, assemble
 from scanner.run.feed import Feed
 from scanner.run.outlook import CaaReport, Lookahead, load_caa_report, look_ahead, lookahead
 from scanner.store.crlfiles import load_crl_files
-from scanner.store.programs import load_log_list, load_programs
+from scanner.store.programs import load_judged_programs, load_log_list
 from scanner.store.trust import load_named, load_trust
 from scanner.x509 import backends
 from scanner.x509 import diagnose as dx
@@ -120,11 +120,7 @@ class ScanConfig:
             stores=stores,
             crl_files=load_crl_files(options["crl_files"]) if options["revocation"] else (),
             protocols=options["protocols"] or options["ciphers"],  # --ciphers implies it
-            programs=load_programs(
-                options["root_programs"],
-                known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
-                taken=[s.name for s in stores],
-            ),
+            programs=load_judged_programs(options["root_programs"], trust, stores),
             log_list=load_log_list(options["ct_logs"]),
             caa_report=load_caa_report(options["caa_identifiers"]),
             **{name: options[name] for name in taken},

@@ -15,6 +15,7 @@ from scanner.analysis.fold import (
     FOLD_COLUMNS,
     SUMMARY_FIELDS,
     WORST_COLUMNS,
+    SkewCounts,
     SummaryFold,
     SummaryRow,
     skew_message,
@@ -49,6 +50,7 @@ class ScanReport:
     worst_rows: tuple[dict[str, Any], ...] | None = None  # the worst hosts, worst first
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # for stderr: duplicates, no targets, the clock check
+    skew: SkewCounts = SkewCounts()  # the clock check's counts (a Dask scan sums its shards')
 
     @property
     def counts(self) -> dict[str, Any]:
@@ -116,6 +118,7 @@ class _Summary:
     worst: list[dict[str, Any]]
     names: NameCounts
     tally: ScanCounts  # scanner.analysis.counts: distinct input lines; rows, one per address; ok
+    skew: SkewCounts  # the clock check's counts
     clock: str | None  # the clock-skew warning, if the hosts' clocks suggest one
 
     def counted(self, kind: str) -> dict[str, int]:
@@ -134,6 +137,7 @@ def _summarise(out: Location, config: ScanConfig) -> _Summary:
         worst=fold.worst(),
         names=fold.names,
         tally=fold.counts.result(),
+        skew=fold.skew,
         clock=skew_message(fold.skew, config.as_of),
     )
 
@@ -233,6 +237,7 @@ def finish(
         worst_rows=tuple(s.worst),
         meta=meta,
         warnings=tuple(warnings),
+        skew=s.skew,
     )
 
 

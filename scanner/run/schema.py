@@ -220,22 +220,25 @@ def to_nameservers(value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(values.parse_nameserver(v) for v in _many(value))
 
 
+def _named(value: Any) -> Iterable[Any]:
+    """`NAME=FILE` texts as given, or those of a mapping of name to file path, in order."""
+    if isinstance(value, Mapping):
+        return [f"{n}={p}" for n, p in value.items()]
+    return _many(value)
+
+
 def to_trust_stores(value: Any) -> tuple[tuple[str, Path], ...]:
     """`NAME=PEM` texts, or a mapping of name to PEM path, in order."""
     from scanner.store.trust import parse_trust_store
 
-    items = value.items() if isinstance(value, Mapping) else None
-    texts = [f"{n}={p}" for n, p in items] if items is not None else _many(value)
-    return tuple(parse_trust_store(text(t)) for t in texts)
+    return tuple(parse_trust_store(text(t)) for t in _named(value))
 
 
 def to_root_programs(value: Any) -> tuple[tuple[str, Path], ...]:
     """`NAME=FILE` texts, or a mapping of name to file path, in order."""
     from scanner.store.programs import parse_root_program
 
-    items = value.items() if isinstance(value, Mapping) else None
-    texts = [f"{n}={p}" for n, p in items] if items is not None else _many(value)
-    return tuple(parse_root_program(text(t)) for t in texts)
+    return tuple(parse_root_program(text(t)) for t in _named(value))
 
 
 def to_addresses(value: Any) -> Addresses:

@@ -14,8 +14,10 @@ from scanner.model.types import DEFAULT_STORE
 if TYPE_CHECKING:  # the parsers load with --root-program and --ct-logs, not with every scan
     from cryptography import x509
 
+    from scanner.x509.certs import TrustStore
     from scanner.x509.ct.logs import LogList
     from scanner.x509.programs.named import NamedProgram
+    from scanner.x509.stores import NamedStore
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 
@@ -70,6 +72,18 @@ def load_programs(
     ]
     pool = [c for _, p in programs for c in certificates_of(p)] + list(known)
     return tuple(named(name, program, pool) for name, program in programs)
+
+
+def load_judged_programs(
+    specs: Sequence[tuple[str, Path]], trust: TrustStore, stores: Sequence[NamedStore]
+) -> tuple[NamedProgram, ...]:
+    """`load_programs` as scan and check judge them: anchors found in the --ca-bundle store and
+    the --trust-store stores too, names apart from those stores'."""
+    return load_programs(
+        specs,
+        known=[*trust.roots, *(r for s in stores for r in s.trust.roots)],
+        taken=[s.name for s in stores],
+    )
 
 
 def load_log_list(path: Path | None) -> LogList | None:

@@ -87,13 +87,18 @@ _HOST_FIELDS: list[pa.Field] = [
 if tuple(f.name for f in _HOST_FIELDS) != HOST_COLUMNS:  # one list of names, two homes
     raise AssertionError("scanner.model.columns.HOST_COLUMNS differs from the hosts schema")
 
+# The target row (and address) a findings or ciphers row is about.
+_ROW_KEY = (
+    pa.field("host", pa.string(), nullable=False),
+    pa.field("port", pa.int32(), nullable=False),
+    pa.field("ip", pa.string()),
+    pa.field("input_line", pa.int64(), nullable=False),
+    pa.field("connected_ip", pa.string()),
+)
+
 FINDINGS_SCHEMA = pa.schema(
     [
-        pa.field("host", pa.string(), nullable=False),
-        pa.field("port", pa.int32(), nullable=False),
-        pa.field("ip", pa.string()),
-        pa.field("input_line", pa.int64(), nullable=False),
-        pa.field("connected_ip", pa.string()),
+        *_ROW_KEY,
         pa.field("code", pa.string(), nullable=False),
         pa.field("severity", pa.string(), nullable=False),
         pa.field("message", pa.string(), nullable=False),
@@ -108,11 +113,7 @@ FINDINGS_SCHEMA = pa.schema(
 # --ciphers (issue 19): one row per target row, version and accepted suite.
 CIPHERS_SCHEMA = pa.schema(
     [
-        pa.field("host", pa.string(), nullable=False),
-        pa.field("port", pa.int32(), nullable=False),
-        pa.field("ip", pa.string()),
-        pa.field("input_line", pa.int64(), nullable=False),
-        pa.field("connected_ip", pa.string()),
+        *_ROW_KEY,
         pa.field("version", pa.string(), nullable=False),
         pa.field("suite", pa.string(), nullable=False),
         pa.field("code", pa.uint16()),  # null for SSL 2.0 cipher kinds (24-bit)
