@@ -3,13 +3,12 @@ from their files, in the formats browsers publish them; nothing is fetched."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.errors import UsageError
-from scanner.model.types import DEFAULT_STORE
+from scanner.store.trust import parse_named
 
 if TYPE_CHECKING:  # the parsers load with --root-program and --ct-logs, not with every scan
     from cryptography import x509
@@ -19,23 +18,11 @@ if TYPE_CHECKING:  # the parsers load with --root-program and --ct-logs, not wit
     from scanner.x509.programs.named import NamedProgram
     from scanner.x509.stores import NamedStore
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
-
 
 def parse_root_program(text: str) -> tuple[str, Path]:
     """`NAME=FILE` -> (name, path). Names are short words (written in `trusted_by` and
     `distrusted_by`); `default` is the --ca-bundle store's."""
-    name, sep, path = text.partition("=")
-    name = name.strip()
-    if not sep or not path.strip():
-        raise UsageError(f"--root-program {text!r}: expected NAME=FILE")
-    if not _NAME.match(name):
-        raise UsageError(
-            f"--root-program {text!r}: a name is 1-40 letters, digits, '_', '.' or '-'"
-        )
-    if name == DEFAULT_STORE:
-        raise UsageError(f"--root-program {text!r}: '{DEFAULT_STORE}' is the --ca-bundle store")
-    return name, Path(path.strip())
+    return parse_named(text, "--root-program", "FILE")
 
 
 def _read(path: Path, cap: int, what: str) -> bytes:

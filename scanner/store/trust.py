@@ -39,14 +39,19 @@ _STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 def parse_trust_store(text: str) -> tuple[str, Path]:
     """`NAME=PEM` -> (name, path). Names are short words (they are written in `trusted_by`);
     `default` is the --ca-bundle store's."""
+    return parse_named(text, "--trust-store", "PEM-FILE")
+
+
+def parse_named(text: str, option: str, file: str) -> tuple[str, Path]:
+    """`NAME=FILE` of a named store or program (`option`, `file`: for the message)."""
     name, sep, path = text.partition("=")
     name = name.strip()
     if not sep or not path.strip():
-        raise UsageError(f"--trust-store {text!r}: expected NAME=PEM-FILE")
+        raise UsageError(f"{option} {text!r}: expected NAME={file}")
     if not _STORE_NAME.match(name):
-        raise UsageError(f"--trust-store {text!r}: a name is 1-40 letters, digits, '_', '.' or '-'")
+        raise UsageError(f"{option} {text!r}: a name is 1-40 letters, digits, '_', '.' or '-'")
     if name == DEFAULT_STORE:
-        raise UsageError(f"--trust-store {text!r}: '{DEFAULT_STORE}' is the --ca-bundle store")
+        raise UsageError(f"{option} {text!r}: '{DEFAULT_STORE}' is the --ca-bundle store")
     return name, Path(path.strip())
 
 
